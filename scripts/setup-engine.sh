@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Prepares a Debian/Ubuntu machine to run Airlock against a real Docker engine, idempotently:
+# Docker engine (docker.io), gVisor (runsc) registered as a runtime, and the offline test image.
+# Run as root (or with sudo). Safe to run again: every step checks before it acts.
+set -euo pipefail
+
+IMAGE="${AIRLOCK_TEST_IMAGE:-airlock-test:bookworm}"
+SUITE="${AIRLOCK_IMAGE_SUITE:-bookworm}"
+MIRROR="${AIRLOCK_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+log() { printf '[setup] %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+need_pkgs=()
+command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
+[ -x /usr/bin/docker ] || need_pkgs+=(docker.io)
+command -v runsc >/dev/null 2>&1 || need_pkgs+=(runsc)
+command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing ${need_pkgs[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# Debian's docker CLI lives in /usr/bin; another 'docker' earlier on PATH may be a different build.
+DOCKER=/usr/bin/docker
+
+# Register runsc (gVisor) with the ptrace platform (works without KVM) and no gVisor networking.
+RUNSC="$(command -v runsc)"
+$SUDO mkdir -p /etc/docker
+if ! grep -q '"runsc"' /etc/docker/daemon.json 2>/dev/null; then
+  log "registering runsc in /etc/docker/daemon.json"
+  RUNSC="$RUNSC" node -e '
+    const fs = require("fs"); const p = "/etc/docker/daemon.json";
+    let cfg = {}; try { cfg = JSON.parse(fs.readFileSync(p, "utf8")); } catch {}
+    cfg.runtimes = Object.assign({}, cfg.runtimes, { runsc: { path: process.env.RUNSC, runtimeArgs: ["--platform=ptrace", "--network=none"] } });
+    fs.writeFileSync(p, JSON.stringify(cfg, null, 2) + "\n");' 
+  RESTART_DOCKERD=1
+fi
+
+engine_up() { $DOCKER version >/dev/null 2>&1; }
+if [ "${RESTART_DOCKERD:-0}" = 1 ] && engine_up; then
+  log "restarting dockerd to pick up the runtime"
+  $SUDO pkill -x dockerd || true
+  for _ in $(seq 1 50); do engine_up || break; sleep 0.2; done
+fi
+if ! engine_up; then
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+    $SUDO systemctl restart docker
+  else
+    log "starting dockerd in the background (log: /var/log/dockerd.log)"
+    $SUDO sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'
+  fi
+  for _ in $(seq 1 150); do engine_up && break; sleep 0.2; done
+  engine_up || { log "dockerd did not answer within 30 s; see /var/log/dockerd.log"; exit 1; }
+fi
+log "engine: $($DOCKER version --format '{{.Server.Version}}')"
+
+if ! $DOCKER image inspect "$IMAGE" >/dev/null 2>&1; then
+  root="$(mktemp -d /var/tmp/airlock-rootfs.XXXXXX)"
+  log "building $IMAGE with debootstrap into $root (about a minute)"
+  $SUDO debootstrap --variant=minbase --include=bash,git,ca-certificates,curl,nodejs "$SUITE" "$root" "$MIRROR" >/var/tmp/airlock-debootstrap.log 2>&1 \
+    || { log "debootstrap failed; see /var/tmp/airlock-debootstrap.log"; exit 1; }
+  # A home for the sandbox user (uid 1000) so tools that want $HOME have one.
+  $SUDO chroot "$root" sh -c 'mkdir -p /home/airlock /workspace && chown 1000:1000 /home/airlock /workspace' 
+  $SUDO rm -rf "$root/var/cache/apt/archives"/*.deb "$root/var/lib/apt/lists"/*
+  $SUDO tar -C "$root" -c . | $DOCKER import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$IMAGE" >/dev/null
+  $SUDO rm -rf "$root"
+fi
+log "image: $IMAGE ($($DOCKER image inspect "$IMAGE" --format '{{.Size}}') bytes)"
+log "runtimes: $($DOCKER info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}')"

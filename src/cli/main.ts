@@ -1,0 +1,223 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, runDoctor, stateDir, TaskService, TaskStore, type TaskOptionsInput } from '../core/index.js';
+import { formatTaskTable } from './taskTable.js';
+
+/** Exit code for Airlock's own failures in `exec`, distinct from the command's codes (as docker does). */
+const EXIT_AIRLOCK_ERROR = 125;
+
+const integer = (name: string) => (value: string) => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
+  return Number(value);
+};
+const decimal = (name: string) => (value: string) => {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return number;
+};
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const keyValue = (value: string, previous: Record<string, string> = {}) => {
+  const index = value.indexOf('=');
+  if (index <= 0) throw new InvalidArgumentError(`"${value}" must be NAME=VALUE`);
+  return { ...previous, [value.slice(0, index)]: value.slice(index + 1) };
+};
+
+async function openService(): Promise<TaskService> {
+  const engine = await connectEngine();
+  return new TaskService(engine, new TaskStore(stateDir()), (message) => process.stderr.write(`airlock: warning: ${message}\n`));
+}
+
+/** Runs one subcommand with the service, turning errors into one readable line and an exit code. */
+function action<A extends unknown[]>(work: (service: TaskService, ...args: A) => Promise<number | void>, errorCode = 1) {
+  return async (...args: A) => {
+    let service: TaskService | undefined;
+    try {
+      service = await openService();
+      process.exitCode = (await work(service, ...args)) ?? 0;
+    } catch (error) {
+      process.stderr.write(`airlock: ${describeError(error)}\n`);
+      if (process.env.AIRLOCK_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+      process.exitCode = errorCode;
+    } finally {
+      service?.dispose();
+    }
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('airlock')
+    .description('A hardened container per coding-agent task.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('start')
+    .description('start a task: a hardened container with a private copy of the workspace')
+    .option('--workspace <dir>', 'folder to copy into the task', process.cwd())
+    .option('--image <image>', `container image (default: $AIRLOCK_IMAGE or ${DEFAULT_IMAGE})`)
+    .addOption(new Option('--runtime <runtime>', 'OCI runtime').choices(['runc', 'runsc']))
+    .option('--ttl <seconds>', 'destroy the task after this many seconds', integer('--ttl'))
+    .option('--memory <size>', 'memory limit, e.g. 1g (no swap)')
+    .option('--cpus <n>', 'CPU limit', decimal('--cpus'))
+    .option('--pids <n>', 'process limit', integer('--pids'))
+    .option('--user <uid[:gid]>', 'user inside the container (default 1000:1000)')
+    .option('--allow-root', 'allow --user 0 (still without capabilities)')
+    .option('--read-only', 'read-only root filesystem (writable /tmp, home and /workspace)')
+    .option('--env <name>', 'pass a host variable through by name (repeatable)', collect)
+    .option('--set-env <name=value>', 'set a variable inside the task (repeatable)', keyValue)
+    .option('--allow-secret-env <name>', 'allow a secret-looking variable name (repeatable)', collect)
+    .option('--exclude <pattern>', 'extra secret-file pattern to leave out of the copy (repeatable)', collect)
+    .option('--git-depth <n>', 'copy only this many commits of history', integer('--git-depth'))
+    .option('--json', 'print the task as JSON')
+    .action(
+      action(async (service, flags: Record<string, unknown>) => {
+        const input: TaskOptionsInput = {
+          workspace: flags.workspace as string,
+          image: (flags.image as string | undefined) ?? (process.env.AIRLOCK_IMAGE || DEFAULT_IMAGE),
+          runtime: flags.runtime as 'runc' | 'runsc' | undefined,
+          ttlSeconds: flags.ttl as number | undefined,
+          memory: flags.memory as string | undefined,
+          cpus: flags.cpus as number | undefined,
+          pids: flags.pids as number | undefined,
+          user: flags.user as string | undefined,
+          allowRoot: Boolean(flags.allowRoot),
+          readOnlyRoot: Boolean(flags.readOnly),
+          envPassthrough: (flags.env as string[] | undefined) ?? [],
+          env: (flags.setEnv as Record<string, string> | undefined) ?? {},
+          allowSecretEnv: (flags.allowSecretEnv as string[] | undefined) ?? [],
+          gitDepth: flags.gitDepth as number | undefined,
+        };
+        if (flags.exclude) {
+          const { DEFAULT_SECRET_FILE_PATTERNS } = await import('../core/config/taskOptions.js');
+          input.secretFilePatterns = [...DEFAULT_SECRET_FILE_PATTERNS, ...(flags.exclude as string[])];
+        }
+        const controller = new AbortController();
+        process.once('SIGINT', () => controller.abort());
+        const onProgress = flags.json ? undefined : (step: string) => process.stderr.write(`airlock: ${step}\n`);
+        const record = await service.start(input, { signal: controller.signal, onProgress });
+        if (flags.json) {
+          const { env: _env, options: _options, ...summary } = record;
+          process.stdout.write(JSON.stringify({ ...summary, container: record.containerName }) + '\n');
+        } else {
+          if (record.snapshot.excluded.length > 0) process.stderr.write(`airlock: left out as secrets: ${record.snapshot.excluded.join(', ')}\n`);
+          process.stdout.write(`${record.id}\n`);
+        }
+      }),
+    );
+
+  program
+    .command('exec')
+    .description('run a command inside a task; exits with its exit code (124 on timeout)')
+    .argument('<id>', 'task id (or a unique prefix)')
+    .argument('<cmd...>', 'command and arguments, after --')
+    .option('--timeout <seconds>', 'kill the command and everything it started after this long', decimal('--timeout'))
+    .option('--cwd <dir>', 'working directory inside the task (relative to /workspace)')
+    .option('-e, --env <name=value>', 'extra variable for this command (repeatable)', keyValue)
+    .option('-i, --interactive', 'forward standard input')
+    .option('-t, --tty', 'allocate a terminal')
+    .option('--runner', "use the task's long-lived runner (faster for many commands from one process; needs node in the image)")
+    .action(
+      action(async (service, id: string, argv: string[], flags: Record<string, unknown>) => {
+        const controller = new AbortController();
+        const onSignal = () => controller.abort();
+        process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+        const result = await service.exec(id, {
+          argv,
+          cwd: flags.cwd as string | undefined,
+          env: flags.env as Record<string, string> | undefined,
+          stdin: flags.interactive ? process.stdin : undefined,
+          tty: Boolean(flags.tty),
+          timeoutMs: flags.timeout ? Math.round((flags.timeout as number) * 1000) : undefined,
+          signal: controller.signal,
+          // One command per CLI process: a single engine exec is cheaper than starting the runner.
+          backend: flags.runner ? 'auto' : 'docker-exec',
+          onStdout: (chunk) => process.stdout.write(chunk),
+          onStderr: (chunk) => process.stderr.write(chunk),
+        });
+        if (result.timedOut) process.stderr.write(`airlock: timed out after ${flags.timeout} s; the command and everything it started were killed\n`);
+        return result.exitCode;
+      }, EXIT_AIRLOCK_ERROR),
+    );
+
+  program
+    .command('ls')
+    .description('list tasks')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (service, flags: { json?: boolean }) => {
+        const tasks = await service.list();
+        if (flags.json) process.stdout.write(JSON.stringify(tasks.map(({ record, state }) => ({ id: record.id, state, container: record.containerName, image: record.image, runtime: record.runtime, workspace: record.workspace, createdAt: record.createdAt, expiresAt: record.expiresAt, destroyedAt: record.destroyedAt, destroyReason: record.destroyReason }))) + '\n');
+        else process.stdout.write(formatTaskTable(tasks));
+      }),
+    );
+
+  program
+    .command('stop')
+    .description('destroy a task: its container and its workspace volume')
+    .argument('<id>', 'task id (or a unique prefix)')
+    .action(
+      action(async (service, id: string) => {
+        const record = await service.stop(id);
+        process.stdout.write(`${record.id} destroyed\n`);
+      }),
+    );
+
+  program
+    .command('gc')
+    .description('remove expired tasks and anything Airlock left behind')
+    .action(
+      action(async (service) => {
+        const report = await service.gc();
+        const total = report.containers.length + report.volumes.length + report.records.length;
+        process.stdout.write(total === 0 ? 'nothing to clean up\n' : `removed ${report.containers.length} container(s), ${report.volumes.length} volume(s); expired ${report.records.length} task(s)\n`);
+      }),
+    );
+
+  program
+    .command('audit')
+    .description("print a task's audit log (JSON lines)")
+    .argument('<id>', 'task id (or a unique prefix)')
+    .action(async (id: string) => {
+      try {
+        const store = new TaskStore(stateDir());
+        process.stdout.write(store.audit(store.resolve(id).id).read());
+      } catch (error) {
+        process.stderr.write(`airlock: ${describeError(error)}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  program
+    .command('doctor')
+    .description('check the container engine, runtimes and images')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => {
+      try {
+        const engine = await connectEngine();
+        const images = [process.env.AIRLOCK_IMAGE || DEFAULT_IMAGE];
+        const report = await runDoctor(engine, images);
+        process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report) + '\n');
+      } catch (error) {
+        if (flags.json) process.stdout.write(JSON.stringify({ error: describeError(error) }) + '\n');
+        process.stderr.write(`airlock: ${describeError(error)}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.stderr.write(`airlock: ${describeError(error)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+void main(process.argv);

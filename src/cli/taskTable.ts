@@ -1,0 +1,22 @@
+import type { TaskStatus } from '../core/index.js';
+
+function age(iso: string): string {
+  const seconds = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000));
+  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+  if (seconds >= 60) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${seconds}s`;
+}
+
+export function formatTaskTable(tasks: TaskStatus[]): string {
+  if (tasks.length === 0) return 'no tasks\n';
+  const rows = tasks.map(({ record, state }) => [
+    record.id,
+    state === 'destroyed' ? `destroyed (${record.destroyReason ?? '?'})` : state,
+    state === 'destroyed' ? '-' : age(record.expiresAt),
+    `${record.image} (${record.runtime})`,
+    record.workspace,
+  ]);
+  const header = ['ID', 'STATE', 'TTL LEFT', 'IMAGE', 'WORKSPACE'];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n') + '\n';
+}

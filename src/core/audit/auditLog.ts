@@ -1,0 +1,35 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Append-only JSONL per task. Every process that acts on a task (CLI, extension, MCP server) appends
+ * here; each record is one write(2) with O_APPEND, so concurrent writers never interleave a line.
+ * Later issues add network, approval and apply records with their own `type`.
+ */
+export type AuditRecord =
+  | { type: 'task.created'; task: string; config: unknown; snapshot: unknown }
+  | { type: 'task.destroyed'; task: string; reason: string }
+  | { type: 'command'; task: string; id: string; argv: string[]; cwd: string; env: string[]; tty: boolean; start: string; end: string; exitCode: number; signal?: string; timedOut: boolean; cancelled: boolean; bytesOut: number; bytesErr: number; backend: string }
+  | { type: 'warning'; task: string; message: string };
+
+export class AuditLog {
+  constructor(readonly file: string) {}
+
+  append(record: AuditRecord): void {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n';
+    fs.appendFileSync(this.file, line, { mode: 0o600 });
+  }
+
+  read(): string {
+    try {
+      return fs.readFileSync(this.file, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  records(): Array<Record<string, unknown> & { type: string; time: string }> {
+    return this.read().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  }
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { AirlockError } from '../errors.js';
+import { parseByteSize } from './byteSize.js';
+import { ENV_NAME } from './secretNames.js';
+
+/** The public image a user gets when nothing else is configured: Debian with node, git, bash and curl. */
+export const DEFAULT_IMAGE = 'node:22-bookworm';
+
+/** Files that commonly hold credentials; gitignore syntax, matched against workspace-relative paths. */
+export const DEFAULT_SECRET_FILE_PATTERNS = [
+  '.env', '.env.*', '*.env', '.envrc',
+  '*.pem', '*.key', '*.p12', '*.pfx', '*.jks', '*.keystore', '*.kdbx', '*.gpg', '*.asc',
+  'id_rsa*', 'id_dsa*', 'id_ecdsa*', 'id_ed25519*', '.ssh/',
+  '.npmrc', '.pypirc', '.netrc', '.git-credentials', '.dockercfg', '.docker/config.json',
+  '.aws/', '.azure/', '.config/gcloud/', '.kube/config', 'kubeconfig', '*.tfvars', '*.tfstate', '*.tfstate.*',
+  'credentials.json', 'service-account*.json', 'secrets.y*ml', '.vault-token', '.htpasswd',
+];
+
+const byteSize = (field: string) =>
+  z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
+    const bytes = typeof value === 'number' ? value : parseByteSize(value);
+    if (bytes === undefined || bytes <= 0) {
+      ctx.addIssue({ code: 'custom', message: `${field} must be a size like 512m or 2g` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const envName = z.string().regex(ENV_NAME, 'must be a variable name (letters, digits, underscore)');
+
+/** A tmpfs scratch mount is the only extra mount a task may have; host paths and volumes are refused. */
+const mountSchema = z.object({
+  type: z.string(),
+  target: z.string(),
+  source: z.string().optional(),
+  size: byteSize('size').optional(),
+});
+
+export const taskOptionsSchema = z
+  .object({
+    workspace: z.string().min(1),
+    image: z.string().min(1).default(DEFAULT_IMAGE),
+    runtime: z.enum(['runc', 'runsc']).default('runc'),
+    ttlSeconds: z.number().int().min(5).max(7 * 24 * 3600).default(4 * 3600),
+    memory: byteSize('memory').default(2 * 1024 ** 3),
+    cpus: z.number().min(0.1).max(256).default(2),
+    pids: z.number().int().min(16).max(65536).default(512),
+    user: z.string().regex(/^\d+(:\d+)?$/, 'must be UID or UID:GID (numbers)').default('1000:1000'),
+    allowRoot: z.boolean().default(false),
+    readOnlyRoot: z.boolean().default(false),
+    tmpSize: byteSize('tmpSize').default(512 * 1024 ** 2),
+    /** Host variables copied in by name. */
+    envPassthrough: z.array(envName).default([]),
+    /** Variables set to explicit values. */
+    env: z.record(envName, z.string()).default({}),
+    /** Secret-looking names the user has explicitly allowed in. */
+    allowSecretEnv: z.array(envName).default([]),
+    secretFilePatterns: z.array(z.string().min(1)).default(DEFAULT_SECRET_FILE_PATTERNS),
+    /** Commits of history to copy; undefined copies the whole history. */
+    gitDepth: z.number().int().positive().optional(),
+    /** Only 'none' today; the egress gateway adds a mode here. */
+    network: z.literal('none').default('none'),
+    mounts: z.array(mountSchema).default([]),
+  })
+  .strict();
+
+export type TaskOptionsInput = z.input<typeof taskOptionsSchema>;
+export type TaskOptions = z.output<typeof taskOptionsSchema>;
+
+/** One readable line per problem, naming the field: "memory: memory must be a size like 512m or 2g". */
+export function formatZodError(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.join('.');
+      const where = prefix + path;
+      if (issue.code === 'unrecognized_keys') return `${where || 'options'}: unknown field(s) ${issue.keys.join(', ')}`;
+      return `${where || 'options'}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+export function parseTaskOptions(input: TaskOptionsInput): TaskOptions {
+  const result = taskOptionsSchema.safeParse(input);
+  if (!result.success) throw new AirlockError(formatZodError(result.error), 'Fix the named option and try again.', String(result.error.issues[0]?.path[0] ?? ''));
+  const options = result.data;
+  refuseHostAccess(options);
+  return options;
+}
+
+const HOST_SOCKET = /docker\.sock|podman\.sock|containerd\.sock|\/var\/run\/|\/run\/(user\/\d+\/)?(docker|podman|containerd)/;
+
+/** A task never sees the engine socket or any host path; requests for either are refused by field. */
+function refuseHostAccess(options: TaskOptions): void {
+  options.mounts.forEach((mount, index) => {
+    const field = `mounts.${index}`;
+    const text = `${mount.source ?? ''} ${mount.target}`;
+    if (HOST_SOCKET.test(text)) {
+      throw new AirlockError(`${field}: mounting the container engine socket is never allowed (it would give the sandbox control of the host)`, 'Remove this mount.', field);
+    }
+    if (mount.type !== 'tmpfs') {
+      throw new AirlockError(`${field}: ${mount.type} mounts are refused; a task sees only its private workspace copy (type "tmpfs" is the only mount allowed)`, 'Remove this mount, or use a tmpfs scratch mount.', field);
+    }
+    if (mount.source) throw new AirlockError(`${field}.source: a tmpfs mount takes no source`, 'Remove "source".', `${field}.source`);
+    if (!mount.target.startsWith('/') || mount.target === '/' || mount.target.split('/').includes('..') || mount.target.startsWith('/workspace')) {
+      throw new AirlockError(`${field}.target: must be an absolute path outside /workspace, without ".."`, 'Pick a path such as /cache.', `${field}.target`);
+    }
+  });
+  const uid = Number(options.user.split(':')[0]);
+  if (uid === 0 && !options.allowRoot) {
+    throw new AirlockError('user: running the sandbox as root (uid 0) needs allowRoot', 'Pass --allow-root if you really need root; it is still without capabilities.', 'user');
+  }
+}

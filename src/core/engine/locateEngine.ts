@@ -1,0 +1,118 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type Docker from 'dockerode';
+import { AirlockError, throwIfAborted } from '../errors.js';
+import { contextEndpoint, currentContextName } from './dockerContext.js';
+import { describeEndpoint, type EngineEndpoint, parseEngineHost } from './engineEndpoint.js';
+import { type EngineVersion, engineVersionSchema } from './engineSchemas.js';
+
+export interface EngineConnection {
+  docker: Docker;
+  endpoint: EngineEndpoint;
+  version: EngineVersion;
+}
+
+export interface EngineSearch {
+  /** Set by DOCKER_HOST or a docker context: authoritative, never silently replaced by another engine. */
+  configured?: EngineEndpoint;
+  /** Well-known sockets tried in order when nothing is configured. */
+  probes: EngineEndpoint[];
+}
+
+/** The order the docker CLI uses (DOCKER_HOST, DOCKER_CONTEXT, current context), then usual sockets. */
+export function engineSearch(env: NodeJS.ProcessEnv = process.env): EngineSearch {
+  if (env.DOCKER_HOST) return { configured: parseEngineHost(env.DOCKER_HOST, 'DOCKER_HOST', env), probes: [] };
+  const contextName = currentContextName(env);
+  const configured = contextName ? contextEndpoint(contextName, env) : undefined;
+  if (configured) return { configured, probes: [] };
+
+  const home = os.homedir();
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  const runtimeDir = env.XDG_RUNTIME_DIR || (uid !== undefined ? `/run/user/${uid}` : undefined);
+  const sockets: Array<[string, string]> = [
+    ['/var/run/docker.sock', 'default socket'],
+    [path.join(home, '.docker', 'run', 'docker.sock'), 'Docker Desktop'],
+    [path.join(home, '.docker', 'desktop', 'docker.sock'), 'Docker Desktop'],
+    ...(runtimeDir ? ([[path.join(runtimeDir, 'docker.sock'), 'rootless Docker'], [path.join(runtimeDir, 'podman', 'podman.sock'), 'Podman (rootless)']] as Array<[string, string]>) : []),
+    ['/run/podman/podman.sock', 'Podman'],
+    [path.join(home, '.colima', 'default', 'docker.sock'), 'Colima'],
+    [path.join(home, '.rd', 'docker.sock'), 'Rancher Desktop'],
+  ];
+  const seen = new Set<string>();
+  const probes = sockets
+    .filter(([socketPath]) => !seen.has(socketPath) && seen.add(socketPath))
+    .map(([socketPath, source]): EngineEndpoint => ({ kind: 'unix', socketPath, source }));
+  return { probes };
+}
+
+async function createClient(endpoint: EngineEndpoint): Promise<Docker> {
+  const { default: DockerClient } = await import('dockerode');
+  switch (endpoint.kind) {
+    case 'unix':
+      return new DockerClient({ socketPath: endpoint.socketPath });
+    case 'tcp':
+      return new DockerClient({
+        host: endpoint.host,
+        port: endpoint.port,
+        protocol: endpoint.tls ? 'https' : 'http',
+        ...(endpoint.tls ? { ca: endpoint.tls.ca, cert: endpoint.tls.cert, key: endpoint.tls.key } : {}),
+      });
+    case 'ssh':
+      return new DockerClient({
+        protocol: 'ssh',
+        host: endpoint.host,
+        port: endpoint.port,
+        username: endpoint.username,
+        sshOptions: { agent: process.env.SSH_AUTH_SOCK, readyTimeout: 5000 },
+      } as Docker.DockerOptions);
+  }
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function tryEndpoint(endpoint: EngineEndpoint, timeoutMs: number): Promise<EngineConnection> {
+  if (endpoint.kind === 'unix' && !fs.existsSync(endpoint.socketPath)) throw new Error('no socket there');
+  const docker = await createClient(endpoint);
+  const version = engineVersionSchema.parse(await withTimeout(docker.version(), timeoutMs, describeEndpoint(endpoint)));
+  return { docker, endpoint, version };
+}
+
+const reason = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
+
+/** Connects to the engine the docker CLI would use; one clear error naming every place looked. */
+export async function connectEngine(options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<EngineConnection> {
+  const env = options.env ?? process.env;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const search = engineSearch(env);
+  if (search.configured) {
+    try {
+      return await tryEndpoint(search.configured, timeoutMs);
+    } catch (error) {
+      throw new AirlockError(
+        `No container engine answered at ${describeEndpoint(search.configured)}: ${reason(error)}`,
+        'Start the engine there, or unset DOCKER_HOST / switch with `docker context use default`.',
+      );
+    }
+  }
+  const tried: string[] = [];
+  for (const endpoint of search.probes) {
+    throwIfAborted(options.signal);
+    try {
+      return await tryEndpoint(endpoint, timeoutMs);
+    } catch (error) {
+      tried.push(`  ${describeEndpoint(endpoint)}: ${reason(error)}`);
+    }
+  }
+  throw new AirlockError(
+    `No container engine found. Looked at DOCKER_HOST (unset), the docker context (none), and:\n${tried.join('\n')}`,
+    'Start Docker (Docker Desktop, `sudo systemctl start docker`, or `sudo scripts/setup-engine.sh` on Debian/Ubuntu), or set DOCKER_HOST.',
+  );
+}

@@ -1,0 +1,92 @@
+import { PassThrough, type Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import { execInspectSchema } from '../engine/engineSchemas.js';
+import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult } from './execTypes.js';
+
+/**
+ * Kills every process carrying the command's marker. Run as a second exec because the engine has
+ * no "kill this exec" call; repeated because a dying tree may still be forking.
+ */
+const KILL_BY_MARKER = `m="AIRLOCK_CMD=$1"; for pass in 1 2 3 4 5; do for p in /proc/[0-9]*; do pid=\${p#/proc/}; [ "$pid" = "$$" ] && continue; if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx "$m"; then kill -9 "$pid" 2>/dev/null; fi; done; done`;
+
+/**
+ * One engine exec per command: works with any image (no node needed) and is the only way to get
+ * a TTY. Slower than the supervisor by an engine round trip or three.
+ */
+export class DockerExecBackend implements ExecBackend {
+  readonly name = 'docker-exec' as const;
+
+  constructor(private readonly container: Docker.Container, private readonly modem: { demuxStream(stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }, private readonly user: string) {}
+
+  private async killTree(id: string): Promise<void> {
+    const exec = await this.container.exec({ Cmd: ['sh', '-c', KILL_BY_MARKER, 'airlock-kill', id], User: this.user, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    await new Promise<void>((resolve) => {
+      stream.on('end', resolve).on('error', resolve);
+      stream.resume();
+    });
+  }
+
+  async run(id: string, request: ExecRequest): Promise<ExecResult> {
+    const result: Omit<ExecResult, 'exitCode'> = { timedOut: false, cancelled: false, bytesOut: 0, bytesErr: 0, backend: this.name };
+    const env = Object.entries({ ...request.env, AIRLOCK_CMD: id }).map(([name, value]) => `${name}=${value}`);
+    if (request.tty) env.push('TERM=xterm-256color');
+    const exec = await this.container.exec({
+      Cmd: request.argv,
+      Env: env,
+      WorkingDir: request.cwd,
+      User: this.user,
+      Tty: Boolean(request.tty),
+      AttachStdin: Boolean(request.stdin),
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const stream = (await exec.start({ hijack: true, stdin: Boolean(request.stdin), Tty: Boolean(request.tty) })) as unknown as Duplex;
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    stdout.on('data', (chunk: Buffer) => {
+      result.bytesOut += chunk.length;
+      request.onStdout?.(chunk);
+    });
+    stderr.on('data', (chunk: Buffer) => {
+      result.bytesErr += chunk.length;
+      request.onStderr?.(chunk);
+    });
+    if (request.tty) stream.pipe(stdout);
+    else this.modem.demuxStream(stream, stdout, stderr);
+    if (request.stdin) request.stdin.pipe(stream);
+
+    let killing: Promise<void> | undefined;
+    const kill = () => (killing ??= this.killTree(id).catch(() => undefined));
+    const onAbort = () => {
+      result.cancelled = true;
+      void kill();
+    };
+    const timer = request.timeoutMs
+      ? setTimeout(() => {
+          result.timedOut = true;
+          void kill();
+        }, request.timeoutMs)
+      : undefined;
+    if (request.signal?.aborted) onAbort();
+    else request.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await new Promise<void>((resolve) => stream.on('end', resolve).on('close', resolve).on('error', () => resolve()));
+      await killing;
+      // The stream can end a moment before the engine records the exit code.
+      let inspect = execInspectSchema.parse(await exec.inspect());
+      for (let attempt = 0; inspect.Running && attempt < 50; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        inspect = execInspectSchema.parse(await exec.inspect());
+      }
+      const code = result.timedOut ? EXIT_TIMEOUT : result.cancelled ? EXIT_CANCELLED : inspect.ExitCode ?? 137;
+      return { ...result, exitCode: code };
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onAbort);
+      request.stdin?.unpipe(stream);
+    }
+  }
+
+  dispose(): void {}
+}

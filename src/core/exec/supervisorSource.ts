@@ -1,0 +1,115 @@
+/**
+ * The in-container command runner, started once per host session with `node -e`. Keeping one
+ * process alive inside the task turns each command into one spawn() instead of a full engine exec
+ * round trip (create, attach, start, inspect), which is what keeps Airlock's per-command overhead
+ * in the low milliseconds.
+ *
+ * Protocol: newline-delimited JSON both ways over the exec's stdin/stdout.
+ *   host → run {id, argv, cwd, env, stdin} | in {id, d(base64)} | eof {id} | kill {id}
+ *   sandbox → ready {pid} | out {id, fd, d} | exit {id, code, signal} | fail {id, code, message}
+ * Every command runs in its own session (setsid) with AIRLOCK_CMD=<id> in its environment; a kill
+ * ends everything in that session or carrying that marker, so grandchildren die with their parent.
+ * When the host side goes away (stdin closes), every running command is killed.
+ *
+ * Plain ES2018 CommonJS on purpose: it runs on whatever node the image ships (Debian's is 18).
+ */
+export const SUPERVISOR_SOURCE = String.raw`
+'use strict';
+const { spawn } = require('child_process');
+const fs = require('fs');
+const running = new Map();
+const send = (message) => process.stdout.write(JSON.stringify(message) + '\n');
+
+function sessionOf(pid) {
+  try {
+    const stat = fs.readFileSync('/proc/' + pid + '/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+  } catch (e) { return -1; }
+}
+function carriesMarker(pid, marker) {
+  try { return fs.readFileSync('/proc/' + pid + '/environ', 'latin1').split('\0').indexOf(marker) !== -1; } catch (e) { return false; }
+}
+function killTree(job) {
+  const marker = 'AIRLOCK_CMD=' + job.id;
+  for (let pass = 0; pass < 20; pass++) {
+    let found = 0;
+    try { process.kill(-job.pid, 'SIGKILL'); found++; } catch (e) {}
+    let pids = [];
+    try { pids = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number); } catch (e) {}
+    for (const pid of pids) {
+      if (pid === process.pid || pid === 1) continue;
+      if (sessionOf(pid) === job.pid || carriesMarker(pid, marker)) {
+        try { process.kill(pid, 'SIGKILL'); found++; } catch (e) {}
+      }
+    }
+    if (found === 0) return;
+  }
+}
+
+function run(message) {
+  let child;
+  const env = Object.assign({}, process.env, message.env || {}, { AIRLOCK_CMD: message.id });
+  try {
+    child = spawn(message.argv[0], message.argv.slice(1), {
+      cwd: message.cwd || '/workspace', env, detached: true,
+      stdio: [message.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    send({ t: 'fail', id: message.id, code: 127, message: String(error && error.message) });
+    return;
+  }
+  const job = { id: message.id, child, pid: child.pid, exited: false };
+  running.set(message.id, job);
+  const forward = (fd) => (chunk) => { if (!job.reported) send({ t: 'out', id: message.id, fd, d: chunk.toString('base64') }); };
+  child.stdout.on('data', forward(1));
+  child.stderr.on('data', forward(2));
+  if (child.stdin) child.stdin.on('error', () => {});
+  let open = 2;
+  let exit = null;
+  const report = () => {
+    if (job.reported || !exit) return;
+    job.reported = true;
+    clearTimeout(job.drainTimer);
+    running.delete(message.id);
+    send(exit);
+  };
+  const closed = () => { if (--open === 0) report(); };
+  child.stdout.on('close', closed);
+  child.stderr.on('close', closed);
+  child.on('error', (error) => {
+    const code = error.code === 'ENOENT' ? 127 : 126;
+    exit = { t: 'fail', id: message.id, code, message: error.code === 'ENOENT' ? message.argv[0] + ': command not found' : String(error.message) };
+    report();
+  });
+  child.on('exit', (code, signal) => {
+    exit = { t: 'exit', id: message.id, code, signal };
+    // Background processes may hold stdout open; like a shell, stop waiting for them shortly.
+    job.drainTimer = setTimeout(report, 150);
+  });
+}
+
+let buffered = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (text) => {
+  buffered += text;
+  let newline;
+  while ((newline = buffered.indexOf('\n')) !== -1) {
+    const line = buffered.slice(0, newline);
+    buffered = buffered.slice(newline + 1);
+    if (!line) continue;
+    let message;
+    try { message = JSON.parse(line); } catch (e) { continue; }
+    const job = running.get(message.id);
+    if (message.t === 'run') run(message);
+    else if (message.t === 'in' && job && job.child.stdin) job.child.stdin.write(Buffer.from(message.d, 'base64'));
+    else if (message.t === 'eof' && job && job.child.stdin) job.child.stdin.end();
+    else if (message.t === 'kill' && job) killTree(job);
+  }
+});
+process.stdin.on('end', () => {
+  for (const job of running.values()) killTree(job);
+  process.exit(0);
+});
+process.on('SIGTERM', () => { for (const job of running.values()) killTree(job); process.exit(0); });
+send({ t: 'ready', pid: process.pid });
+`;

@@ -1,0 +1,29 @@
+import { spawn } from 'node:child_process';
+
+export interface HostResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs a host program (git) without a shell and collects its output; never throws for a non-zero exit. */
+export function runHost(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal; input?: string } = {}): Promise<HostResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, signal: options.signal, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** git with the host's config neutralised where it could run code (fsmonitor, hooks) or prompt. */
+export async function git(cwd: string, args: string[], options: { env?: NodeJS.ProcessEnv; signal?: AbortSignal; allowFailure?: boolean } = {}): Promise<HostResult> {
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', ...options.env };
+  const result = await runHost('git', ['-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null', ...args], { cwd, env, signal: options.signal });
+  if (result.code !== 0 && !options.allowFailure) throw new Error(`git ${args.join(' ')} failed: ${result.stderr.trim()}`);
+  return result;
+}

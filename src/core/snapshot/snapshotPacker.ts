@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PassThrough, type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tarFs from 'tar-fs';
+import type { Header as Headers, Pack } from 'tar-stream';
+import type { GitMetadata } from './gitMetadata.js';
+import type { ManifestEntry, SnapshotManifest } from './snapshotManifest.js';
+import type { WorkspaceListing } from './workspaceListing.js';
+
+export interface PackOptions {
+  uid: number;
+  gid: number;
+  /** Where to record the base snapshot on the host (manifest + content). */
+  manifestFile: string;
+  contentFile: string;
+}
+
+export interface PackResult {
+  files: number;
+  bytes: number;
+  manifest: SnapshotManifest;
+}
+
+const toPosix = (rel: string) => rel.split(path.sep).join('/');
+/** Permission bits only: setuid, setgid and sticky never cross into the sandbox. */
+const permissionBits = (mode: number | undefined) => (mode ?? 0o644) & 0o777;
+
+/**
+ * Streams the listed workspace (plus the fresh .git) as one tar, owned by the sandbox user, while
+ * hashing every file and keeping its bytes in the host-side base content file. One read of each
+ * file serves the container, the hash and the base copy.
+ */
+export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | undefined, options: PackOptions): { stream: Readable; done: Promise<PackResult> } {
+  const root = path.resolve(listing.root);
+  const entries: ManifestEntry[] = [];
+  const content = fs.createWriteStream(options.contentFile, { mode: 0o600 });
+  let offset = 0;
+  let bytes = 0;
+
+  const owned = (header: Partial<Headers>): Headers => ({ mtime: new Date(), ...header, uid: options.uid, gid: options.gid, uname: '', gname: '', mode: permissionBits(header.mode) }) as Headers;
+
+  const keep = (absolute: string) => {
+    const rel = toPosix(path.relative(root, absolute));
+    return !(listing.files.has(rel) || listing.dirs.has(rel));
+  };
+
+  const map = (header: Headers): Headers => {
+    const rel = header.name === '.' ? '' : header.name;
+    const mapped = owned(header);
+    // "./" rather than "." so the engine applies owner and mode to the volume's root folder too.
+    if (!rel) return { ...mapped, name: './' };
+    if (header.type === 'directory') entries.push({ path: rel, type: 'dir', mode: mapped.mode ?? 0o755, size: 0 });
+    if (header.type === 'symlink') entries.push({ path: rel, type: 'symlink', mode: 0o777, size: 0, target: header.linkname ?? '' });
+    return mapped;
+  };
+
+  const mapStream = (fileStream: Readable, header: Headers): Readable => {
+    const hash = createHash('sha256');
+    const entry: ManifestEntry = { path: header.name, type: 'file', mode: permissionBits(header.mode), size: header.size ?? 0, offset };
+    offset += entry.size;
+    bytes += entry.size;
+    entries.push(entry);
+    const tee = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        if (content.write(chunk)) callback(null, chunk);
+        else content.once('drain', () => callback(null, chunk));
+      },
+      flush(callback) {
+        entry.sha256 = hash.digest('hex');
+        callback();
+      },
+    });
+    return fileStream.pipe(tee);
+  };
+
+  let resolveDone!: (result: PackResult) => void;
+  let rejectDone!: (error: Error) => void;
+  const done = new Promise<PackResult>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+
+  const finish = (pack: Pack) => {
+    appendGit(pack, gitMeta, owned)
+      .then(() => {
+        pack.finalize();
+        content.end();
+        return new Promise<void>((resolve, reject) => content.once('close', resolve).once('error', reject));
+      })
+      .then(() => {
+        const manifest: SnapshotManifest = { version: 1, root, createdAt: new Date().toISOString(), contentFile: options.contentFile, entries };
+        fs.writeFileSync(options.manifestFile, JSON.stringify(manifest), { mode: 0o600 });
+        resolveDone({ files: entries.filter((entry) => entry.type !== 'dir').length, bytes, manifest });
+      })
+      .catch((error: Error) => {
+        pack.destroy(error);
+        rejectDone(error);
+      });
+  };
+
+  // tar-fs's typings are narrower than its runtime (linkname, any Readable from mapStream).
+  const pack = tarFs.pack(root, {
+    ignore: keep,
+    map: map as unknown as tarFs.PackOptions['map'],
+    mapStream: mapStream as unknown as tarFs.PackOptions['mapStream'],
+    finalize: false,
+    finish,
+    strict: false,
+  });
+  pack.on('error', (error: Error) => rejectDone(error));
+  const stream = new PassThrough();
+  pack.pipe(stream);
+  return { stream, done };
+}
+
+async function appendGit(pack: Pack, gitMeta: GitMetadata | undefined, owned: (header: Partial<Headers>) => Headers): Promise<void> {
+  if (!gitMeta) return;
+  const made = new Set<string>();
+  const entry = (header: Partial<Headers>, body?: Buffer) =>
+    new Promise<void>((resolve, reject) => pack.entry(owned(header), body ?? null as unknown as Buffer, (error?: Error | null) => (error ? reject(error) : resolve())));
+  const ensureDir = async (rel: string) => {
+    const parts = rel.split('/');
+    for (let index = 1; index <= parts.length; index++) {
+      const dir = parts.slice(0, index).join('/');
+      if (made.has(dir)) continue;
+      made.add(dir);
+      await entry({ name: `.git/${dir}`, type: 'directory', mode: 0o755 });
+    }
+  };
+  await entry({ name: '.git', type: 'directory', mode: 0o755 });
+  for (const dir of gitMeta.dirs) await ensureDir(dir);
+  for (const item of gitMeta.entries) {
+    const parent = path.posix.dirname(item.name);
+    if (parent !== '.') await ensureDir(parent);
+    if ('content' in item) {
+      await entry({ name: `.git/${item.name}`, type: 'file', mode: 0o644, size: item.content.length }, item.content);
+    } else {
+      const sink = pack.entry(owned({ name: `.git/${item.name}`, type: 'file', mode: 0o444, size: item.size }));
+      await pipeline(fs.createReadStream(item.file, { start: 0, end: Math.max(0, item.size - 1) }), sink);
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import ignore from 'ignore';
+import { AirlockError } from '../errors.js';
+import { git } from '../process/runHost.js';
+
+/** Config files that are fine to copy unless they carry credentials. */
+const CREDENTIAL_CONFIGS = /(^|\/)(\.npmrc|\.pypirc|\.yarnrc(\.yml)?|pip\.conf|\.condarc|\.gemrc|settings\.xml)$/;
+const CREDENTIAL_LINE = /(_authToken|_auth\b|_password|password|passwd|token|npmAuthToken|npmAuthIdent|username\s*[:=].*\n.*password)/i;
+
+export interface WorkspaceListing {
+  root: string;
+  /** Set when `root` is the top of a git work tree. */
+  git?: { gitDir: string; commonDir: string };
+  /** Workspace-relative paths (posix) of files and symlinks to copy. */
+  files: Set<string>;
+  /** Every ancestor directory of a copied file, so the walk can prune everything else. */
+  dirs: Set<string>;
+  /** Paths left out because they look like secrets (file or directory patterns). */
+  excluded: string[];
+}
+
+function ancestors(rel: string): string[] {
+  const parts = rel.split('/');
+  return parts.slice(0, -1).map((_, index) => parts.slice(0, index + 1).join('/'));
+}
+
+async function gitFiles(root: string, signal?: AbortSignal): Promise<{ files: string[]; gitDir: string; commonDir: string } | undefined> {
+  const probe = await git(root, ['rev-parse', '--show-toplevel', '--absolute-git-dir', '--git-common-dir'], { signal, allowFailure: true });
+  if (probe.code !== 0) return undefined;
+  const [top, gitDir, commonDir] = probe.stdout.toString('utf8').trim().split('\n');
+  const inRepo = await git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { signal });
+  const files = inRepo.stdout.toString('utf8').split('\0').filter(Boolean);
+  if (fs.realpathSync(top) !== fs.realpathSync(root)) return { files, gitDir: '', commonDir: '' };
+  return { files, gitDir, commonDir: path.resolve(root, commonDir) };
+}
+
+/** A plain folder: everything except .git folders and what a root .gitignore names. */
+function walkFolder(root: string): string[] {
+  const rootIgnore = ignore();
+  try {
+    rootIgnore.add(fs.readFileSync(path.join(root, '.gitignore'), 'utf8'));
+  } catch {
+    // no .gitignore: copy everything that is not a secret
+  }
+  const files: string[] = [];
+  const visit = (relDir: string) => {
+    for (const entry of fs.readdirSync(path.join(root, relDir), { withFileTypes: true })) {
+      const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
+      if (entry.name === '.git') continue;
+      if (entry.isDirectory()) {
+        if (!rootIgnore.ignores(`${rel}/`)) visit(rel);
+      } else if (!rootIgnore.ignores(rel)) {
+        files.push(rel);
+      }
+    }
+  };
+  visit('');
+  return files;
+}
+
+function carriesCredentials(file: string): boolean {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buffer = Buffer.alloc(64 * 1024);
+      const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
+      return CREDENTIAL_LINE.test(buffer.subarray(0, length).toString('utf8'));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * What goes into the private copy: in a git work tree the tracked files plus untracked files that
+ * are not ignored; elsewhere the folder's files. Secret-looking files are always left out.
+ */
+export async function listWorkspace(root: string, secretPatterns: readonly string[], signal?: AbortSignal): Promise<WorkspaceListing> {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(root);
+  } catch {
+    throw new AirlockError(`workspace: ${root} does not exist`, 'Pass --workspace with an existing folder.', 'workspace');
+  }
+  if (!stat.isDirectory()) throw new AirlockError(`workspace: ${root} is not a folder`, 'Pass --workspace with a folder.', 'workspace');
+
+  const secrets = ignore().add([...secretPatterns]);
+  const fromGit = await gitFiles(root, signal);
+  const candidates = fromGit ? fromGit.files : walkFolder(root);
+  const files = new Set<string>();
+  const dirs = new Set<string>();
+  const excluded: string[] = [];
+  for (const rel of candidates) {
+    if (rel.split('/').includes('.git')) continue;
+    if (secrets.ignores(rel) || (CREDENTIAL_CONFIGS.test(rel) && carriesCredentials(path.join(root, rel)))) {
+      excluded.push(rel);
+      continue;
+    }
+    files.add(rel);
+    for (const dir of ancestors(rel)) dirs.add(dir);
+  }
+  const git = fromGit?.gitDir ? { gitDir: fromGit.gitDir, commonDir: fromGit.commonDir } : undefined;
+  return { root, git, files, dirs, excluded: excluded.sort() };
+}

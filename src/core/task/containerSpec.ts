@@ -1,0 +1,108 @@
+import type Docker from 'dockerode';
+import { AirlockError } from '../errors.js';
+import type { TaskOptions } from '../config/taskOptions.js';
+import { EXPIRES_LABEL, TASK_LABEL } from './taskRecord.js';
+
+export const WORKSPACE_PATH = '/workspace';
+export const SANDBOX_HOME = '/home/airlock';
+
+export interface ContainerSpecInput {
+  id: string;
+  options: TaskOptions;
+  env: Record<string, string>;
+  expiresAt: Date;
+}
+
+const uidGid = (user: string) => {
+  const [uid, gid] = user.split(':');
+  return { uid: Number(uid), gid: Number(gid ?? uid) };
+};
+
+export function sandboxIds(options: Pick<TaskOptions, 'user'>): { uid: number; gid: number } {
+  return uidGid(options.user);
+}
+
+export function taskLabels(id: string, expiresAt: Date, workspace: string): Record<string, string> {
+  return { [TASK_LABEL]: id, [EXPIRES_LABEL]: expiresAt.toISOString(), 'airlock.workspace': workspace };
+}
+
+/**
+ * The whole security posture of a task container in one place. The main process is `sleep TTL`
+ * under the engine's init: when the TTL passes the container exits and AutoRemove deletes it with
+ * its anonymous workspace volume, even if no Airlock process is running.
+ */
+export function buildContainerSpec({ id, options, env, expiresAt }: ContainerSpecInput): Docker.ContainerCreateOptions {
+  const { uid, gid } = uidGid(options.user);
+  const labels = taskLabels(id, expiresAt, options.workspace);
+  const ttl = Math.max(1, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
+  const envList = Object.entries({ ...env, HOME: SANDBOX_HOME, AIRLOCK_TASK: id, LANG: env.LANG ?? 'C.UTF-8' }).map(([name, value]) => `${name}=${value}`);
+  const scratch = options.mounts.map((mount) => ({ Type: 'tmpfs' as const, Target: mount.target, TmpfsOptions: { SizeBytes: mount.size ?? 256 * 1024 ** 2 } }));
+  const spec: Docker.ContainerCreateOptions = {
+    name: `airlock-${id}`,
+    Image: options.image,
+    Cmd: ['sleep', String(ttl)],
+    Entrypoint: [],
+    User: `${uid}:${gid}`,
+    WorkingDir: WORKSPACE_PATH,
+    Env: envList,
+    Labels: labels,
+    Hostname: 'airlock',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    OpenStdin: false,
+    Tty: false,
+    StopTimeout: 2,
+    HostConfig: {
+      AutoRemove: true,
+      Init: true,
+      Runtime: options.runtime,
+      NetworkMode: options.network,
+      CapDrop: ['ALL'],
+      CapAdd: [],
+      SecurityOpt: ['no-new-privileges:true'],
+      Privileged: false,
+      ReadonlyRootfs: options.readOnlyRoot,
+      PidsLimit: options.pids,
+      Memory: options.memory,
+      MemorySwap: options.memory,
+      NanoCpus: Math.round(options.cpus * 1e9),
+      IpcMode: 'private',
+      Ulimits: [{ Name: 'core', Soft: 0, Hard: 0 }],
+      Tmpfs: {
+        '/tmp': `rw,nosuid,nodev,size=${options.tmpSize}`,
+        [SANDBOX_HOME]: `rw,nosuid,nodev,size=${options.tmpSize},uid=${uid},gid=${gid},mode=0700`,
+      },
+      Mounts: [{ Type: 'volume', Target: WORKSPACE_PATH, VolumeOptions: { Labels: labels } }, ...scratch] as Docker.MountConfig,
+      LogConfig: { Type: 'none', Config: {} },
+    },
+  };
+  assertHardened(spec);
+  return spec;
+}
+
+/**
+ * Re-checks a finished spec before it reaches the engine, so no future code path can quietly
+ * weaken it: fail closed on any host mount, socket, capability or privilege.
+ */
+export function assertHardened(spec: Docker.ContainerCreateOptions): void {
+  const host = spec.HostConfig ?? {};
+  const problems: string[] = [];
+  if (host.Binds && host.Binds.length > 0) problems.push('HostConfig.Binds: host bind mounts are never allowed');
+  for (const mount of host.Mounts ?? []) {
+    if (mount.Type !== 'volume' && mount.Type !== 'tmpfs') problems.push(`HostConfig.Mounts: ${mount.Type} mount of ${mount.Target} is not allowed`);
+    if (mount.Type === 'volume' && mount.Source) problems.push(`HostConfig.Mounts: named volume ${mount.Source} could be shared between tasks`);
+    if (/docker\.sock|podman\.sock/.test(`${mount.Source ?? ''}${mount.Target}`)) problems.push('HostConfig.Mounts: the engine socket is never mounted');
+  }
+  if (host.Privileged) problems.push('HostConfig.Privileged must be false');
+  if (!host.CapDrop?.includes('ALL')) problems.push('HostConfig.CapDrop must include ALL');
+  if (host.CapAdd && host.CapAdd.length > 0) problems.push('HostConfig.CapAdd must be empty');
+  if (!host.SecurityOpt?.includes('no-new-privileges:true')) problems.push('HostConfig.SecurityOpt must set no-new-privileges');
+  if (host.SecurityOpt?.some((option: string) => /unconfined/.test(option))) problems.push('HostConfig.SecurityOpt must not disable seccomp or AppArmor');
+  if (host.NetworkMode !== 'none' && !String(host.NetworkMode ?? '').startsWith('container:')) problems.push(`HostConfig.NetworkMode ${host.NetworkMode} is not allowed`);
+  if (host.PidMode || host.UsernsMode === 'host' || (host.IpcMode && host.IpcMode !== 'private')) problems.push('HostConfig must not share host namespaces');
+  if (host.Devices && host.Devices.length > 0) problems.push('HostConfig.Devices must be empty');
+  if (!host.PidsLimit || !host.Memory || !host.NanoCpus) problems.push('HostConfig must limit pids, memory and CPU');
+  if (host.MemorySwap !== host.Memory) problems.push('HostConfig.MemorySwap must equal Memory (no swap)');
+  if (problems.length > 0) throw new AirlockError(`refusing to create an unsafe container:\n  ${problems.join('\n  ')}`, 'This is a bug in Airlock; please report it.');
+}

@@ -1,0 +1,327 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type Docker from 'dockerode';
+import { buildSandboxEnv } from '../config/sandboxEnv.js';
+import { parseTaskOptions, type TaskOptionsInput } from '../config/taskOptions.js';
+import { type EngineConnection } from '../engine/locateEngine.js';
+import { containerSummarySchema, engineInfoSchema, imageInspectSchema, volumeListSchema } from '../engine/engineSchemas.js';
+import { AirlockError, throwIfAborted } from '../errors.js';
+import { DockerExecBackend } from '../exec/dockerExecBackend.js';
+import type { ExecBackend, ExecBackendName, ExecRequest, ExecResult } from '../exec/execTypes.js';
+import { SupervisorBackend, SupervisorUnavailable } from '../exec/supervisorBackend.js';
+import { buildGitMetadata } from '../snapshot/gitMetadata.js';
+import { packSnapshot } from '../snapshot/snapshotPacker.js';
+import { listWorkspace } from '../snapshot/workspaceListing.js';
+import { buildContainerSpec, sandboxIds, WORKSPACE_PATH } from './containerSpec.js';
+import { EXPIRES_LABEL, TASK_LABEL, type TaskRecord } from './taskRecord.js';
+import type { TaskStore } from './taskStore.js';
+
+export type TaskState = 'running' | 'stopped' | 'destroyed';
+
+export interface TaskStatus {
+  record: TaskRecord;
+  state: TaskState;
+}
+
+export interface StartProgress {
+  (step: string): void;
+}
+
+export interface CommandRequest extends Omit<ExecRequest, 'cwd' | 'env'> {
+  /** Relative paths are taken from /workspace. */
+  cwd?: string;
+  env?: Record<string, string>;
+  backend?: 'auto' | ExecBackendName;
+}
+
+export interface GcReport {
+  containers: string[];
+  volumes: string[];
+  records: string[];
+}
+
+const newTaskId = () => randomBytes(6).toString('hex');
+
+/** A task is alive when its container is; the record on the host outlives it for audit. */
+export class TaskService {
+  private readonly backends = new Map<string, Promise<ExecBackend>>();
+
+  constructor(
+    private readonly engine: EngineConnection,
+    readonly store: TaskStore,
+    private readonly warn: (message: string) => void = () => undefined,
+  ) {}
+
+  private get docker(): Docker {
+    return this.engine.docker;
+  }
+
+  async runtimes(): Promise<string[]> {
+    const info = engineInfoSchema.parse(await this.docker.info());
+    return Object.keys(info.Runtimes);
+  }
+
+  private async ensureImage(image: string, onProgress: StartProgress, signal?: AbortSignal): Promise<void> {
+    try {
+      imageInspectSchema.parse(await this.docker.getImage(image).inspect());
+      return;
+    } catch {
+      // not present locally: try to pull it below
+    }
+    onProgress(`pulling ${image}`);
+    try {
+      const stream = await this.docker.pull(image, { abortSignal: signal });
+      await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve())));
+    } catch (error) {
+      throw new AirlockError(
+        `image: ${image} is not on this engine and could not be pulled (${(error as Error).message.split('\n')[0]})`,
+        'Pull or build it first (`docker pull IMAGE`), or pass --image with a local image (scripts/setup-engine.sh builds airlock-test:bookworm offline).',
+        'image',
+      );
+    }
+  }
+
+  /** Creates the container and streams the private workspace copy into it; all or nothing. */
+  async start(input: TaskOptionsInput, { signal, onProgress = () => undefined, hostEnv = process.env }: { signal?: AbortSignal; onProgress?: StartProgress; hostEnv?: NodeJS.ProcessEnv } = {}): Promise<TaskRecord> {
+    const options = parseTaskOptions({ ...input, workspace: path.resolve(input.workspace) });
+    const env = buildSandboxEnv(options, hostEnv);
+    if (options.runtime !== 'runc') {
+      const available = await this.runtimes();
+      if (!available.includes(options.runtime)) {
+        throw new AirlockError(`runtime: ${options.runtime} is not installed on this engine (it has: ${available.join(', ')})`, 'Install gVisor and register it in /etc/docker/daemon.json (scripts/setup-engine.sh does this on Debian/Ubuntu), or use --runtime runc.', 'runtime');
+      }
+    }
+    const id = newTaskId();
+    const now = new Date();
+    const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
+    const dir = this.store.create(id);
+    const audit = this.store.audit(id);
+    let container: Docker.Container | undefined;
+    let gitCleanup: string | undefined;
+    try {
+      const listingWork = listWorkspace(options.workspace, options.secretFilePatterns, signal);
+      // The image check and container creation overlap with reading the workspace.
+      const containerWork = (async () => {
+        await this.ensureImage(options.image, onProgress, signal);
+        throwIfAborted(signal);
+        onProgress('creating container');
+        container = await this.docker.createContainer(buildContainerSpec({ id, options, env, expiresAt }));
+        await container.start();
+        return container;
+      })();
+      const listing = await listingWork;
+      const gitMeta = listing.git ? await buildGitMetadata(options.workspace, listing.git.commonDir, options.gitDepth, signal) : undefined;
+      gitCleanup = gitMeta?.cleanup;
+      const started = await containerWork;
+      throwIfAborted(signal);
+      onProgress(`copying ${listing.files.size} files`);
+      const { uid, gid } = sandboxIds(options);
+      const manifestFile = path.join(dir, 'manifest.json');
+      const contentFile = path.join(dir, 'base.bin');
+      const packed = packSnapshot(listing, gitMeta, { uid, gid, manifestFile, contentFile });
+      const [, summary] = await Promise.all([started.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal } as never), packed.done]);
+      const record: TaskRecord = {
+        id,
+        createdAt: now.toISOString(),
+        expiresAt: expiresAt.toISOString(),
+        workspace: options.workspace,
+        image: options.image,
+        runtime: options.runtime,
+        containerId: started.id,
+        containerName: `airlock-${id}`,
+        user: options.user,
+        env,
+        options: { ...options, env: Object.keys(options.env) },
+        snapshot: {
+          kind: gitMeta ? 'git' : 'folder',
+          head: gitMeta?.head,
+          branch: gitMeta?.branch,
+          shallow: gitMeta?.shallow,
+          files: summary.files,
+          bytes: summary.bytes,
+          excluded: listing.excluded,
+          manifestFile,
+          archiveFile: contentFile,
+        },
+      };
+      this.store.save(record);
+      const { env: _values, ...config } = { ...record, envNames: Object.keys(env) };
+      audit.append({ type: 'task.created', task: id, config, snapshot: record.snapshot });
+      if (Number(options.user.split(':')[0]) === 0) {
+        const message = 'this task runs as root inside the container (allowRoot); it still has no capabilities';
+        audit.append({ type: 'warning', task: id, message });
+        this.warn(message);
+      }
+      return record;
+    } catch (error) {
+      await (container as Docker.Container | undefined)?.remove({ force: true, v: true }).catch(() => undefined);
+      await this.removeVolumes(id).catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw error;
+    } finally {
+      if (gitCleanup) fs.rmSync(gitCleanup, { recursive: true, force: true });
+    }
+  }
+
+  private async containersOf(id?: string): Promise<ReturnType<typeof containerSummarySchema.parse>[]> {
+    const filters = { label: [id ? `${TASK_LABEL}=${id}` : TASK_LABEL] };
+    const list = await this.docker.listContainers({ all: true, filters });
+    return list.map((item) => containerSummarySchema.parse(item));
+  }
+
+  private async removeVolumes(id?: string): Promise<string[]> {
+    const filters = { label: [id ? `${TASK_LABEL}=${id}` : TASK_LABEL] };
+    const volumes = volumeListSchema.parse(await this.docker.listVolumes({ filters })).Volumes ?? [];
+    const removed: string[] = [];
+    for (const volume of volumes) {
+      try {
+        await this.docker.getVolume(volume.Name).remove();
+        removed.push(volume.Name);
+      } catch {
+        // still in use by a container we are not removing
+      }
+    }
+    return removed;
+  }
+
+  private markDestroyed(record: TaskRecord, reason: string): void {
+    if (record.destroyedAt) return;
+    this.backends.get(record.id)?.then((backend) => backend.dispose(), () => undefined);
+    this.backends.delete(record.id);
+    this.store.save({ ...record, destroyedAt: new Date().toISOString(), destroyReason: reason });
+    this.store.audit(record.id).append({ type: 'task.destroyed', task: record.id, reason });
+    this.store.dropSnapshot(record.id);
+  }
+
+  /** Destroys the container and its volume; the record and audit log remain. */
+  async stop(idOrPrefix: string, reason = 'stopped by user'): Promise<TaskRecord> {
+    const record = this.store.resolve(idOrPrefix);
+    for (const summary of await this.containersOf(record.id)) {
+      await this.docker.getContainer(summary.Id).remove({ force: true, v: true }).catch((error: { statusCode?: number }) => {
+        if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
+      });
+    }
+    // AutoRemove finishes asynchronously; wait until the engine has let go of the volume.
+    for (let attempt = 0; attempt < 50 && (await this.containersOf(record.id)).length > 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await this.removeVolumes(record.id);
+    this.markDestroyed(record, reason);
+    return this.store.resolve(record.id);
+  }
+
+  /** Every known task with its live state, reconciling records whose container has gone. */
+  async list(): Promise<TaskStatus[]> {
+    const containers = await this.containersOf();
+    const byTask = new Map(containers.map((summary) => [summary.Labels[TASK_LABEL], summary]));
+    return this.store.all().map((record) => {
+      const summary = byTask.get(record.id);
+      if (!summary && !record.destroyedAt) {
+        const reason = Date.parse(record.expiresAt) <= Date.now() ? 'ttl expired' : 'container exited';
+        this.markDestroyed(record, reason);
+        return { record: this.store.load(record.id) ?? record, state: 'destroyed' as const };
+      }
+      if (!summary) return { record, state: 'destroyed' as const };
+      return { record, state: summary.State === 'running' ? ('running' as const) : ('stopped' as const) };
+    });
+  }
+
+  /** Removes expired or stopped task containers, volumes without a container, and stale records. */
+  async gc(): Promise<GcReport> {
+    const report: GcReport = { containers: [], volumes: [], records: [] };
+    for (const summary of await this.containersOf()) {
+      const expired = Date.parse(summary.Labels[EXPIRES_LABEL] ?? '') <= Date.now();
+      const known = this.store.ids().includes(summary.Labels[TASK_LABEL] ?? '');
+      if (summary.State !== 'running' || expired || !known) {
+        await this.docker.getContainer(summary.Id).remove({ force: true, v: true }).catch(() => undefined);
+        report.containers.push(summary.Names[0]?.replace(/^\//, '') ?? summary.Id.slice(0, 12));
+      }
+    }
+    const live = new Set((await this.containersOf()).map((summary) => summary.Labels[TASK_LABEL]));
+    const volumes = volumeListSchema.parse(await this.docker.listVolumes({ filters: { label: [TASK_LABEL] } })).Volumes ?? [];
+    for (const volume of volumes) {
+      if (live.has(volume.Labels?.[TASK_LABEL] ?? '')) continue;
+      try {
+        await this.docker.getVolume(volume.Name).remove();
+        report.volumes.push(volume.Name);
+      } catch {
+        // in use: its container is being removed right now; the next gc takes it
+      }
+    }
+    for (const status of await this.list()) {
+      if (status.state === 'destroyed') continue;
+      if (Date.parse(status.record.expiresAt) <= Date.now()) {
+        await this.stop(status.record.id, 'ttl expired');
+        report.records.push(status.record.id);
+      }
+    }
+    return report;
+  }
+
+  /** A live task by id or prefix; expired ones are destroyed on the spot, never used. */
+  async live(idOrPrefix: string): Promise<TaskRecord> {
+    const record = this.store.resolve(idOrPrefix);
+    if (record.destroyedAt) throw new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, 'Start a new task with `airlock start`.', 'ID');
+    if (Date.parse(record.expiresAt) <= Date.now()) {
+      await this.stop(record.id, 'ttl expired');
+      throw new AirlockError(`task ${record.id} reached its TTL and was destroyed`, 'Start a new task, with a longer --ttl if needed.', 'ID');
+    }
+    return record;
+  }
+
+  private backendFor(record: TaskRecord, preference: 'auto' | ExecBackendName): Promise<ExecBackend> {
+    const container = this.docker.getContainer(record.containerId);
+    const direct = () => new DockerExecBackend(container, this.docker.modem, record.user);
+    if (preference === 'docker-exec') return Promise.resolve(direct());
+    let backend = this.backends.get(record.id);
+    if (!backend) {
+      backend = SupervisorBackend.open(container, this.docker.modem, record.user, () => this.backends.delete(record.id)).catch((error: unknown) => {
+        if (error instanceof SupervisorUnavailable && preference === 'auto') {
+          this.warn(`${error.message}; using one engine exec per command`);
+          return direct();
+        }
+        this.backends.delete(record.id);
+        throw error;
+      });
+      this.backends.set(record.id, backend);
+    }
+    return backend;
+  }
+
+  /** Runs one command in the task and appends it to the audit log, whatever its outcome. */
+  async exec(idOrPrefix: string, request: CommandRequest): Promise<ExecResult> {
+    if (request.argv.length === 0 || !request.argv[0]) throw new AirlockError('exec: no command given', 'Put the command after `--`, e.g. `airlock exec ID -- ls -la`.', 'CMD');
+    const record = await this.live(idOrPrefix);
+    const env = buildSandboxEnv({ envPassthrough: [], env: request.env ?? {}, allowSecretEnv: (record.options.allowSecretEnv as string[] | undefined) ?? [] }, {}, '--env');
+    const cwd = path.posix.resolve(WORKSPACE_PATH, request.cwd ?? '.');
+    const backend = await this.backendFor(record, request.tty ? 'docker-exec' : request.backend ?? 'auto');
+    const id = randomBytes(8).toString('hex');
+    const start = new Date();
+    const result = await backend.run(id, { ...request, cwd, env });
+    this.store.audit(record.id).append({
+      type: 'command',
+      task: record.id,
+      id,
+      argv: request.argv,
+      cwd,
+      env: Object.keys(env),
+      tty: Boolean(request.tty),
+      start: start.toISOString(),
+      end: new Date().toISOString(),
+      exitCode: result.exitCode,
+      signal: result.signal,
+      timedOut: result.timedOut,
+      cancelled: result.cancelled,
+      bytesOut: result.bytesOut,
+      bytesErr: result.bytesErr,
+      backend: result.backend,
+    });
+    return result;
+  }
+
+  /** Closes runner sessions this process opened; tasks themselves keep running. */
+  dispose(): void {
+    for (const backend of this.backends.values()) backend.then((value) => value.dispose(), () => undefined);
+    this.backends.clear();
+  }
+}
+

@@ -1,0 +1,79 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AuditLog } from '../audit/auditLog.js';
+import { AirlockError } from '../errors.js';
+import { type TaskRecord, taskRecordSchema } from './taskRecord.js';
+
+const TASK_ID = /^[a-z0-9]{4,32}$/;
+
+/** Host-side records, one folder per task: task.json, audit.jsonl, base snapshot files. */
+export class TaskStore {
+  constructor(readonly root: string) {}
+
+  taskDir(id: string): string {
+    if (!TASK_ID.test(id)) throw new AirlockError(`task id "${id}" is not valid`, 'Use an id printed by `airlock start` or `airlock ls`.', 'ID');
+    return path.join(this.root, 'tasks', id);
+  }
+
+  audit(id: string): AuditLog {
+    return new AuditLog(path.join(this.taskDir(id), 'audit.jsonl'));
+  }
+
+  create(id: string): string {
+    const dir = this.taskDir(id);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  save(record: TaskRecord): void {
+    const file = path.join(this.taskDir(record.id), 'task.json');
+    const temp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temp, JSON.stringify(record, null, 2), { mode: 0o600 });
+    fs.renameSync(temp, file);
+  }
+
+  load(id: string): TaskRecord | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(this.taskDir(id), 'task.json'), 'utf8');
+    } catch {
+      return undefined;
+    }
+    return taskRecordSchema.parse(JSON.parse(text));
+  }
+
+  ids(): string[] {
+    try {
+      return fs.readdirSync(path.join(this.root, 'tasks')).filter((name) => TASK_ID.test(name)).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  all(): TaskRecord[] {
+    return this.ids().flatMap((id) => {
+      try {
+        const record = this.load(id);
+        return record ? [record] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** Accepts a full id or a unique prefix, as the docker CLI does. */
+  resolve(idOrPrefix: string): TaskRecord {
+    const matches = this.ids().filter((id) => id.startsWith(idOrPrefix));
+    if (matches.length === 0) throw new AirlockError(`no task "${idOrPrefix}"`, 'Run `airlock ls` to see tasks.', 'ID');
+    const exact = matches.find((id) => id === idOrPrefix);
+    if (!exact && matches.length > 1) throw new AirlockError(`task id "${idOrPrefix}" is ambiguous (${matches.join(', ')})`, 'Give more characters of the id.', 'ID');
+    const record = this.load(exact ?? matches[0]);
+    if (!record) throw new AirlockError(`task "${idOrPrefix}" has no readable record`, 'Run `airlock gc` to clean it up.', 'ID');
+    return record;
+  }
+
+  /** Drops the bulky base snapshot of a destroyed task; the record and audit log stay. */
+  dropSnapshot(id: string): void {
+    fs.rmSync(path.join(this.taskDir(id), 'base.tar'), { force: true });
+  }
+}
