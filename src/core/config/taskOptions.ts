@@ -6,12 +6,16 @@ import { ENV_NAME } from './secretNames.js';
 /** The public image a user gets when nothing else is configured: Debian with node, git, bash and curl. */
 export const DEFAULT_IMAGE = 'node:22-bookworm';
 
-/** Files that commonly hold credentials; gitignore syntax, matched against workspace-relative paths. */
+/**
+ * Files that commonly hold credentials; gitignore syntax, matched against workspace-relative paths.
+ * .npmrc, .pypirc and similar are checked by content instead (workspaceListing.ts): copied unless
+ * they carry a token or password.
+ */
 export const DEFAULT_SECRET_FILE_PATTERNS = [
   '.env', '.env.*', '*.env', '.envrc',
   '*.pem', '*.key', '*.p12', '*.pfx', '*.jks', '*.keystore', '*.kdbx', '*.gpg', '*.asc',
   'id_rsa*', 'id_dsa*', 'id_ecdsa*', 'id_ed25519*', '.ssh/',
-  '.npmrc', '.pypirc', '.netrc', '.git-credentials', '.dockercfg', '.docker/config.json',
+  '.netrc', '.git-credentials', '.dockercfg', '.docker/config.json',
   '.aws/', '.azure/', '.config/gcloud/', '.kube/config', 'kubeconfig', '*.tfvars', '*.tfstate', '*.tfstate.*',
   'credentials.json', 'service-account*.json', 'secrets.y*ml', '.vault-token', '.htpasswd',
 ];
@@ -79,9 +83,15 @@ export function formatZodError(error: z.ZodError, prefix = ''): string {
     .join('\n');
 }
 
+function fieldOf(issue: z.core.$ZodIssue | undefined): string {
+  if (!issue) return '';
+  if (issue.code === 'unrecognized_keys') return [...issue.path, issue.keys[0]].join('.');
+  return issue.path.join('.');
+}
+
 export function parseTaskOptions(input: TaskOptionsInput): TaskOptions {
   const result = taskOptionsSchema.safeParse(input);
-  if (!result.success) throw new AirlockError(formatZodError(result.error), 'Fix the named option and try again.', String(result.error.issues[0]?.path[0] ?? ''));
+  if (!result.success) throw new AirlockError(formatZodError(result.error), 'Fix the named option and try again.', fieldOf(result.error.issues[0]));
   const options = result.data;
   refuseHostAccess(options);
   return options;

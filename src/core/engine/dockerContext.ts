@@ -13,7 +13,7 @@ const contextMetaSchema = z.object({
 }).passthrough();
 
 export function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DOCKER_CONFIG || path.join(os.homedir(), '.docker');
+  return env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), '.docker');
 }
 
 /** The context the docker CLI would use: DOCKER_CONTEXT, else currentContext in config.json. */

@@ -58,8 +58,8 @@ export function parseEngineHost(address: string, source: string, env: NodeJS.Pro
     case 'http:':
     case 'https:': {
       const wantsTls = url.protocol === 'https:' || (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '') || tls !== undefined;
-      const certDir = env.DOCKER_CERT_PATH || path.join(os.homedir(), '.docker');
-      const material = wantsTls ? tls ?? loadTlsDir(certDir, env.DOCKER_TLS_VERIFY !== '0') : undefined;
+      const certDir = env.DOCKER_CERT_PATH || path.join(env.HOME || os.homedir(), '.docker');
+      const material = wantsTls ? tls ?? loadTlsDir(certDir, Boolean(env.DOCKER_TLS_VERIFY)) : undefined;
       const port = url.port ? Number(url.port) : wantsTls ? 2376 : 2375;
       return { kind: 'tcp', host: url.hostname, port, tls: material, source };
     }

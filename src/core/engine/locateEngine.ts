@@ -27,7 +27,7 @@ export function engineSearch(env: NodeJS.ProcessEnv = process.env): EngineSearch
   const configured = contextName ? contextEndpoint(contextName, env) : undefined;
   if (configured) return { configured, probes: [] };
 
-  const home = os.homedir();
+  const home = env.HOME || os.homedir();
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   const runtimeDir = env.XDG_RUNTIME_DIR || (uid !== undefined ? `/run/user/${uid}` : undefined);
   const sockets: Array<[string, string]> = [

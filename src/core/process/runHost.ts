@@ -14,6 +14,8 @@ export function runHost(command: string, args: string[], options: { cwd?: string
     const err: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    // A child that exits before reading its input must not crash us with EPIPE.
+    child.stdin.on('error', () => undefined);
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
     child.stdin.end(options.input ?? '');

@@ -52,7 +52,8 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
     // "./" rather than "." so the engine applies owner and mode to the volume's root folder too.
     if (!rel) return { ...mapped, name: './' };
     if (header.type === 'directory') entries.push({ path: rel, type: 'dir', mode: mapped.mode ?? 0o755, size: 0 });
-    if (header.type === 'symlink') entries.push({ path: rel, type: 'symlink', mode: 0o777, size: 0, target: header.linkname ?? '' });
+    // tar-fs reads the link after map(), so the target is read here for the manifest.
+    if (header.type === 'symlink') entries.push({ path: rel, type: 'symlink', mode: 0o777, size: 0, target: fs.readlinkSync(path.join(root, rel)) });
     return mapped;
   };
 

@@ -92,6 +92,8 @@ export function assertHardened(spec: Docker.ContainerCreateOptions): void {
   for (const mount of host.Mounts ?? []) {
     if (mount.Type !== 'volume' && mount.Type !== 'tmpfs') problems.push(`HostConfig.Mounts: ${mount.Type} mount of ${mount.Target} is not allowed`);
     if (mount.Type === 'volume' && mount.Source) problems.push(`HostConfig.Mounts: named volume ${mount.Source} could be shared between tasks`);
+    if (mount.VolumeOptions?.DriverConfig) problems.push(`HostConfig.Mounts: a volume driver config on ${mount.Target} could bind a host path`);
+    if (mount.BindOptions) problems.push(`HostConfig.Mounts: bind options on ${mount.Target} are not allowed`);
     if (/docker\.sock|podman\.sock/.test(`${mount.Source ?? ''}${mount.Target}`)) problems.push('HostConfig.Mounts: the engine socket is never mounted');
   }
   if (host.Privileged) problems.push('HostConfig.Privileged must be false');
@@ -102,6 +104,9 @@ export function assertHardened(spec: Docker.ContainerCreateOptions): void {
   if (host.NetworkMode !== 'none' && !String(host.NetworkMode ?? '').startsWith('container:')) problems.push(`HostConfig.NetworkMode ${host.NetworkMode} is not allowed`);
   if (host.PidMode || host.UsernsMode === 'host' || (host.IpcMode && host.IpcMode !== 'private')) problems.push('HostConfig must not share host namespaces');
   if (host.Devices && host.Devices.length > 0) problems.push('HostConfig.Devices must be empty');
+  if ((host as { DeviceRequests?: unknown[] }).DeviceRequests?.length) problems.push('HostConfig.DeviceRequests must be empty');
+  if (host.SecurityOpt?.some((option: string) => /label[=:]disable/.test(option))) problems.push('HostConfig.SecurityOpt must not disable SELinux labels');
+  if (host.UTSMode === 'host' || (host as { CgroupnsMode?: string }).CgroupnsMode === 'host') problems.push('HostConfig must not share the host UTS or cgroup namespace');
   if (!host.PidsLimit || !host.Memory || !host.NanoCpus) problems.push('HostConfig must limit pids, memory and CPU');
   if (host.MemorySwap !== host.Memory) problems.push('HostConfig.MemorySwap must equal Memory (no swap)');
   if (problems.length > 0) throw new AirlockError(`refusing to create an unsafe container:\n  ${problems.join('\n  ')}`, 'This is a bug in Airlock; please report it.');

@@ -101,26 +101,28 @@ export class TaskService {
     let gitCleanup: string | undefined;
     try {
       const listingWork = listWorkspace(options.workspace, options.secretFilePatterns, signal);
-      // The image check and container creation overlap with reading the workspace.
+      // The image check and container creation overlap with reading the workspace. The copy goes
+      // in before the container starts: gVisor caches the volume's contents from its first look.
       const containerWork = (async () => {
         await this.ensureImage(options.image, onProgress, signal);
         throwIfAborted(signal);
         onProgress('creating container');
         container = await this.docker.createContainer(buildContainerSpec({ id, options, env, expiresAt }));
-        await container.start();
         return container;
       })();
       const listing = await listingWork;
       const gitMeta = listing.git ? await buildGitMetadata(options.workspace, listing.git.commonDir, options.gitDepth, signal) : undefined;
       gitCleanup = gitMeta?.cleanup;
-      const started = await containerWork;
+      const created = await containerWork;
       throwIfAborted(signal);
       onProgress(`copying ${listing.files.size} files`);
       const { uid, gid } = sandboxIds(options);
       const manifestFile = path.join(dir, 'manifest.json');
       const contentFile = path.join(dir, 'base.bin');
       const packed = packSnapshot(listing, gitMeta, { uid, gid, manifestFile, contentFile });
-      const [, summary] = await Promise.all([started.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal } as never), packed.done]);
+      const [, summary] = await Promise.all([created.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal } as never), packed.done]);
+      throwIfAborted(signal);
+      await created.start();
       const record: TaskRecord = {
         id,
         createdAt: now.toISOString(),
@@ -128,7 +130,7 @@ export class TaskService {
         workspace: options.workspace,
         image: options.image,
         runtime: options.runtime,
-        containerId: started.id,
+        containerId: created.id,
         containerName: `airlock-${id}`,
         user: options.user,
         env,
@@ -229,9 +231,10 @@ export class TaskService {
   async gc(): Promise<GcReport> {
     const report: GcReport = { containers: [], volumes: [], records: [] };
     for (const summary of await this.containersOf()) {
-      const expired = Date.parse(summary.Labels[EXPIRES_LABEL] ?? '') <= Date.now();
-      const known = this.store.ids().includes(summary.Labels[TASK_LABEL] ?? '');
-      if (summary.State !== 'running' || expired || !known) {
+      // A running, unexpired container from another state directory (another user of this engine)
+      // is not ours to judge; its own TTL ends it.
+      const expired = !(Date.parse(summary.Labels[EXPIRES_LABEL] ?? '') > Date.now());
+      if (summary.State !== 'running' || expired) {
         await this.docker.getContainer(summary.Id).remove({ force: true, v: true }).catch(() => undefined);
         report.containers.push(summary.Names[0]?.replace(/^\//, '') ?? summary.Id.slice(0, 12));
       }

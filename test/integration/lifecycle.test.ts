@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { AirlockError } from '../../src/core/errors.js';
+import { labelled, realEngine, run, serviceFor, TEST_IMAGE, tempDir, waitFor } from '../helpers/realEngine.js';
+
+function smallWorkspace(): string {
+  const workspace = tempDir('life-ws');
+  fs.writeFileSync(path.join(workspace, 'README.md'), '# hello\n');
+  return workspace;
+}
+
+describe('task lifecycle (integration)', () => {
+  test('`stop` leaves no container or volume behind and records the end', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE });
+    assert.deepEqual(await labelled(engine, record.id), { containers: 1, volumes: 1 });
+    await service.stop(record.id);
+    assert.deepEqual(await labelled(engine, record.id), { containers: 0, volumes: 0 });
+    const types = service.store.audit(record.id).records().map((entry) => entry.type);
+    assert.deepEqual([types[0], types.at(-1)], ['task.created', 'task.destroyed']);
+    await assert.rejects(service.exec(record.id, { argv: ['true'] }), (error: unknown) => AirlockError.is(error) && /destroyed/.test(error.message));
+    service.dispose();
+  });
+
+  test('the TTL destroys the task with no Airlock process involved', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, ttlSeconds: 5 });
+    assert.equal((await run(service, record.id, ['echo', 'alive'])).stdout.trim(), 'alive');
+    service.dispose();
+    const gone = await waitFor(async () => {
+      const left = await labelled(engine, record.id);
+      return left.containers === 0 && left.volumes === 0;
+    }, 30_000);
+    assert.ok(gone, 'container and volume must be gone after the TTL');
+    const status = (await service.list()).find((entry) => entry.record.id === record.id);
+    assert.equal(status?.state, 'destroyed');
+    assert.equal(status?.record.destroyReason, 'ttl expired');
+    assert.equal(service.store.audit(record.id).records().at(-1)?.type, 'task.destroyed');
+  });
+
+  test('a task outlives the service that started it and is recovered from labels and state', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const first = serviceFor(engine);
+    const record = await first.service.start({ workspace: smallWorkspace(), image: TEST_IMAGE });
+    first.service.dispose();
+    const { TaskService } = await import('../../src/core/task/taskService.js');
+    const second = new TaskService(engine, first.service.store);
+    const listed = await second.list();
+    assert.equal(listed.find((entry) => entry.record.id === record.id)?.state, 'running');
+    assert.equal((await run(second, record.id.slice(0, 6), ['cat', 'README.md'])).stdout, '# hello\n');
+    await second.stop(record.id);
+    second.dispose();
+  });
+
+  test('`gc` removes orphaned containers and volumes', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const orphanId = `orphan${Date.now().toString(36)}`;
+    const labels = { 'airlock.task': orphanId, 'airlock.expires': new Date(Date.now() - 1000).toISOString() };
+    await engine.docker.createVolume({ Name: `airlock-test-${orphanId}`, Labels: labels });
+    await engine.docker.createContainer({ Image: TEST_IMAGE, Cmd: ['true'], Labels: labels, HostConfig: { NetworkMode: 'none' } });
+    assert.deepEqual(await labelled(engine, orphanId), { containers: 1, volumes: 1 });
+    const report = await service.gc();
+    assert.ok(report.containers.length >= 1);
+    assert.ok(report.volumes.includes(`airlock-test-${orphanId}`));
+    assert.deepEqual(await labelled(engine, orphanId), { containers: 0, volumes: 0 });
+  });
+
+  test('a bind mount or socket request never reaches the engine', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service, stateRoot } = serviceFor(engine);
+    const before = (await engine.docker.listContainers({ all: true })).length;
+    for (const mount of [{ type: 'bind', source: '/etc', target: '/host-etc' }, { type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }]) {
+      await assert.rejects(service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, mounts: [mount] }), (error: unknown) => AirlockError.is(error) && error.field === 'mounts.0');
+    }
+    assert.equal((await engine.docker.listContainers({ all: true })).length, before);
+    assert.deepEqual(fs.readdirSync(path.join(stateRoot)).filter((name) => name !== 'tasks'), []);
+  });
+
+  test('a read-only root filesystem still has a writable /tmp, home and workspace', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, readOnlyRoot: true });
+    try {
+      assert.notEqual((await run(service, record.id, ['touch', '/etc/airlock-probe'])).exitCode, 0);
+      for (const dir of ['/tmp', '/home/airlock', '/workspace']) {
+        assert.equal((await run(service, record.id, ['touch', `${dir}/probe`])).exitCode, 0, `${dir} must be writable`);
+      }
+    } finally {
+      await service.stop(record.id);
+      service.dispose();
+    }
+  });
+
+  test('asking for root without allowRoot is refused; with it, a warning is logged', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service, warnings } = serviceFor(engine);
+    await assert.rejects(service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, user: '0' }), (error: unknown) => AirlockError.is(error) && error.field === 'user');
+    const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, user: '0:0', allowRoot: true });
+    try {
+      assert.equal((await run(service, record.id, ['id', '-u'])).stdout.trim(), '0');
+      assert.match((await run(service, record.id, ['cat', '/proc/self/status'])).stdout, /CapEff:\s+0000000000000000/);
+      assert.equal(warnings.length, 1);
+      assert.ok(service.store.audit(record.id).records().some((entry) => entry.type === 'warning'));
+    } finally {
+      await service.stop(record.id);
+      service.dispose();
+    }
+  });
+});

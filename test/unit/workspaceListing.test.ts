@@ -1,0 +1,183 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_SECRET_FILE_PATTERNS } from '../../src/core/config/taskOptions.js';
+import { AirlockError } from '../../src/core/errors.js';
+import { listWorkspace } from '../../src/core/snapshot/workspaceListing.js';
+import { initRepo, makeTempDir, removeTempDirs, runGit, writeFiles } from '../helpers/tempWorkspace.js';
+
+// Until runHost handles stdin EPIPE itself (see runHost.test.ts), keep that crash out of these tests.
+after(removeTempDirs);
+
+const SECRET_FILES = ['.env', '.env.local', 'key.pem', 'id_rsa', '.ssh/config', '.aws/credentials'];
+const sorted = (values: Iterable<string>) => [...values].sort();
+
+/** A folder workspace with ordinary files, secret-looking files and a root .gitignore. */
+function plainFolder(): string {
+  const root = makeTempDir('airlock-folder-');
+  writeFiles(root, {
+    'README.md': '# hi\n',
+    'src/index.ts': 'export {};\n',
+    'src/lib/util.ts': 'export const x = 1;\n',
+    '.gitignore': 'node_modules/\n*.log\n',
+    'node_modules/dep/index.js': 'module.exports = 1;\n',
+    'debug.log': 'noise\n',
+    ...Object.fromEntries(SECRET_FILES.map((file) => [file, 'secret\n'])),
+  });
+  return root;
+}
+
+describe('listWorkspace on a plain folder', () => {
+  test('ordinary files are listed with their ancestor folders and no git info', async () => {
+    const listing = await listWorkspace(plainFolder(), DEFAULT_SECRET_FILE_PATTERNS);
+    assert.deepEqual(sorted(listing.files), ['.gitignore', 'README.md', 'src/index.ts', 'src/lib/util.ts']);
+    assert.deepEqual(sorted(listing.dirs), ['src', 'src/lib']);
+    assert.equal(listing.git, undefined);
+  });
+
+  test('.env, .env.local, key.pem, id_rsa, .ssh/config and .aws/credentials are left out and reported', async () => {
+    const listing = await listWorkspace(plainFolder(), DEFAULT_SECRET_FILE_PATTERNS);
+    for (const file of SECRET_FILES) assert.ok(!listing.files.has(file), `${file} must not be copied`);
+    assert.deepEqual(listing.excluded, sorted(SECRET_FILES));
+  });
+
+  test('the root .gitignore is honoured for files and folders', async () => {
+    const listing = await listWorkspace(plainFolder(), DEFAULT_SECRET_FILE_PATTERNS);
+    assert.ok(!listing.files.has('debug.log'));
+    assert.ok(![...listing.files].some((file) => file.startsWith('node_modules/')));
+    assert.ok(!listing.dirs.has('node_modules'));
+  });
+
+  test('a stray .git folder inside a plain folder is never listed', async () => {
+    const root = makeTempDir();
+    writeFiles(root, { 'a.txt': 'a', 'vendor/.git/config': '[core]\n' });
+    const listing = await listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS);
+    assert.deepEqual(sorted(listing.files), ['a.txt']);
+  });
+});
+
+describe('listWorkspace on a git repository', () => {
+  function repo(): string {
+    const root = makeTempDir('airlock-repo-');
+    initRepo(root, { 'tracked.txt': 'tracked\n', 'src/main.ts': 'main\n', '.gitignore': 'ignored.txt\nbuild/\n' });
+    writeFiles(root, { 'untracked.txt': 'new\n', 'ignored.txt': 'ignored\n', 'build/out.js': 'out\n', '.env': 'TOKEN=x\n' });
+    return root;
+  }
+
+  test('tracked and untracked-not-ignored files are listed', async () => {
+    const listing = await listWorkspace(repo(), DEFAULT_SECRET_FILE_PATTERNS);
+    for (const file of ['tracked.txt', 'src/main.ts', '.gitignore', 'untracked.txt']) assert.ok(listing.files.has(file), `${file} is listed`);
+    assert.ok(listing.dirs.has('src'));
+  });
+
+  test('ignored files are not listed', async () => {
+    const listing = await listWorkspace(repo(), DEFAULT_SECRET_FILE_PATTERNS);
+    assert.ok(!listing.files.has('ignored.txt'));
+    assert.ok(!listing.files.has('build/out.js'));
+  });
+
+  test('secret files are left out of a repository too, and nothing under .git is listed', async () => {
+    const listing = await listWorkspace(repo(), DEFAULT_SECRET_FILE_PATTERNS);
+    assert.ok(!listing.files.has('.env'));
+    assert.deepEqual(listing.excluded, ['.env']);
+    assert.ok(![...listing.files].some((file) => file.split('/').includes('.git')));
+  });
+
+  test('git info names the repository, with commonDir ending in .git', async () => {
+    const root = repo();
+    const listing = await listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS);
+    assert.ok(listing.git, 'git info is set');
+    assert.equal(path.basename(listing.git.commonDir), '.git');
+    assert.equal(fs.realpathSync(listing.git.commonDir), path.join(root, '.git'));
+    assert.equal(fs.realpathSync(listing.git.gitDir), path.join(root, '.git'));
+  });
+
+  test('a subfolder of a repository is listed relative to itself, without git info', async () => {
+    const root = repo();
+    const listing = await listWorkspace(path.join(root, 'src'), DEFAULT_SECRET_FILE_PATTERNS);
+    assert.deepEqual(sorted(listing.files), ['main.ts']);
+    assert.equal(listing.git, undefined);
+  });
+});
+
+describe('listWorkspace and package-manager config files', () => {
+  const PATTERNS_WITHOUT_NPMRC = DEFAULT_SECRET_FILE_PATTERNS.filter((pattern) => pattern !== '.npmrc');
+
+  function withNpmrc(content: string): string {
+    const root = makeTempDir();
+    writeFiles(root, { 'package.json': '{}\n', '.npmrc': content, 'sub/.npmrc': content });
+    return root;
+  }
+
+  test('an .npmrc holding only a registry is copied when no file pattern names it', async () => {
+    const listing = await listWorkspace(withNpmrc('registry=https://registry.npmjs.org/\n'), PATTERNS_WITHOUT_NPMRC);
+    assert.ok(listing.files.has('.npmrc'));
+    assert.ok(listing.files.has('sub/.npmrc'));
+    assert.deepEqual(listing.excluded, []);
+  });
+
+  test('an .npmrc holding an auth token is left out even when no file pattern names it', async () => {
+    const listing = await listWorkspace(withNpmrc('//registry.npmjs.org/:_authToken=abc\n'), PATTERNS_WITHOUT_NPMRC);
+    assert.ok(!listing.files.has('.npmrc'));
+    assert.ok(!listing.files.has('sub/.npmrc'));
+    assert.deepEqual(listing.excluded, ['.npmrc', 'sub/.npmrc']);
+  });
+
+  test('an .npmrc holding only a registry is copied with the default patterns', async () => {
+    const listing = await listWorkspace(withNpmrc('registry=https://registry.npmjs.org/\n'), DEFAULT_SECRET_FILE_PATTERNS);
+    assert.ok(listing.files.has('.npmrc'));
+  });
+
+  test('an .npmrc holding an auth token is left out with the default patterns', async () => {
+    const listing = await listWorkspace(withNpmrc('//registry.npmjs.org/:_authToken=abc\n'), DEFAULT_SECRET_FILE_PATTERNS);
+    assert.ok(!listing.files.has('.npmrc'));
+    assert.ok(listing.excluded.includes('.npmrc'));
+  });
+});
+
+describe('listWorkspace options and errors', () => {
+  test('an extra secret pattern such as private/ excludes that folder', async () => {
+    const root = makeTempDir();
+    writeFiles(root, { 'a.txt': 'a', 'private/notes.txt': 'n', 'private/deep/more.txt': 'm' });
+    const listing = await listWorkspace(root, [...DEFAULT_SECRET_FILE_PATTERNS, 'private/']);
+    assert.deepEqual(sorted(listing.files), ['a.txt']);
+    assert.deepEqual(listing.excluded, ['private/deep/more.txt', 'private/notes.txt']);
+    assert.ok(!listing.dirs.has('private'));
+  });
+
+  test('an extra secret pattern applies inside a git repository too', async () => {
+    const root = makeTempDir();
+    initRepo(root, { 'a.txt': 'a', 'private/notes.txt': 'n' });
+    const listing = await listWorkspace(root, [...DEFAULT_SECRET_FILE_PATTERNS, 'private/']);
+    assert.deepEqual(sorted(listing.files), ['a.txt']);
+    assert.deepEqual(listing.excluded, ['private/notes.txt']);
+  });
+
+  test('a workspace that does not exist is refused with an error naming workspace', async () => {
+    const missing = path.join(makeTempDir(), 'nope');
+    await assert.rejects(listWorkspace(missing, DEFAULT_SECRET_FILE_PATTERNS), (error: unknown) => {
+      assert.ok(error instanceof AirlockError, `expected AirlockError, got ${String(error)}`);
+      assert.equal(error.field, 'workspace');
+      assert.equal(error.message, `workspace: ${missing} does not exist`);
+      return true;
+    });
+  });
+
+  test('a workspace that is a file is refused with an error naming workspace', async () => {
+    const root = makeTempDir();
+    writeFiles(root, { 'file.txt': 'x' });
+    await assert.rejects(listWorkspace(path.join(root, 'file.txt'), DEFAULT_SECRET_FILE_PATTERNS), (error: unknown) => {
+      assert.ok(error instanceof AirlockError);
+      assert.equal(error.field, 'workspace');
+      assert.match(error.message, /is not a folder/);
+      return true;
+    });
+  });
+
+  test('the repository helper leaves a clean tree after the initial commit', () => {
+    const root = makeTempDir();
+    initRepo(root, { 'a.txt': 'a' });
+    assert.equal(runGit(root, 'status', '--porcelain'), '');
+  });
+});
