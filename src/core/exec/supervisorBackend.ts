@@ -32,7 +32,11 @@ export class SupervisorBackend implements ExecBackend {
   private readonly pending = new Map<string, Pending>();
   private closed = false;
 
-  private constructor(private readonly stream: Duplex, private readonly onClosed: () => void) {}
+  private readonly heartbeat: NodeJS.Timeout;
+
+  private constructor(private readonly stream: Duplex, private readonly onClosed: () => void) {
+    this.heartbeat = setInterval(() => this.send({ t: 'ping' }), 10_000).unref();
+  }
 
   static async open(container: Docker.Container, modem: { demuxStream(stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }, user: string, onClosed: () => void): Promise<SupervisorBackend> {
     const exec = await container.exec({
@@ -112,6 +116,7 @@ export class SupervisorBackend implements ExecBackend {
   private lost(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.heartbeat);
     this.onClosed();
     for (const pending of this.pending.values()) {
       pending.request.onStderr?.(Buffer.from(`airlock: lost the task's runner (${reason || 'container stopped'})\n`));
@@ -157,7 +162,9 @@ export class SupervisorBackend implements ExecBackend {
 
   dispose(): void {
     if (this.closed) return;
+    this.send({ t: 'bye' });
     this.closed = true;
+    clearInterval(this.heartbeat);
     this.stream.end();
     this.onClosed();
   }

@@ -5,11 +5,12 @@
  * in the low milliseconds.
  *
  * Protocol: newline-delimited JSON both ways over the exec's stdin/stdout.
- *   host → run {id, argv, cwd, env, stdin} | in {id, d(base64)} | eof {id} | kill {id}
+ *   host → run {id, argv, cwd, env, stdin} | in {id, d(base64)} | eof {id} | kill {id} | ping | bye
  *   sandbox → ready {pid} | out {id, fd, d} | exit {id, code, signal} | fail {id, code, message}
  * Every command runs in its own session (setsid) with AIRLOCK_CMD=<id> in its environment; a kill
  * ends everything in that session or carrying that marker, so grandchildren die with their parent.
- * When the host side goes away (stdin closes), every running command is killed.
+ * When the host side goes away (bye, stdin closes, or no ping for 30 s: gVisor does not always pass
+ * the half-close on), every running command is killed and the runner exits.
  *
  * Plain ES2018 CommonJS on purpose: it runs on whatever node the image ships (Debian's is 18).
  */
@@ -88,6 +89,13 @@ function run(message) {
   });
 }
 
+function shutdown() {
+  for (const job of running.values()) killTree(job);
+  process.exit(0);
+}
+let lastHeard = Date.now();
+setInterval(() => { if (Date.now() - lastHeard > 30000) shutdown(); }, 5000);
+
 let buffered = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (text) => {
@@ -99,17 +107,16 @@ process.stdin.on('data', (text) => {
     if (!line) continue;
     let message;
     try { message = JSON.parse(line); } catch (e) { continue; }
+    lastHeard = Date.now();
     const job = running.get(message.id);
-    if (message.t === 'run') run(message);
+    if (message.t === 'bye') shutdown();
+    else if (message.t === 'run') run(message);
     else if (message.t === 'in' && job && job.child.stdin) job.child.stdin.write(Buffer.from(message.d, 'base64'));
     else if (message.t === 'eof' && job && job.child.stdin) job.child.stdin.end();
     else if (message.t === 'kill' && job) killTree(job);
   }
 });
-process.stdin.on('end', () => {
-  for (const job of running.values()) killTree(job);
-  process.exit(0);
-});
-process.on('SIGTERM', () => { for (const job of running.values()) killTree(job); process.exit(0); });
+process.stdin.on('end', shutdown);
+process.on('SIGTERM', shutdown);
 send({ t: 'ready', pid: process.pid });
 `;

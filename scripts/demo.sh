@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Airlock's main job, end to end: set up the engine, build the CLI, start a sandboxed task on a
+# copy of this repository, run commands inside it, show the audit log, and destroy it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-engine.sh
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+npm run --silent build >/dev/null
+export AIRLOCK_IMAGE="${AIRLOCK_IMAGE:-airlock-test:bookworm}"
+airlock() { node dist/cli.js "$@"; }
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+step airlock doctor
+airlock doctor
+step "airlock start --workspace . --ttl 600 --memory 1g --cpus 1"
+id=$(airlock start --workspace . --ttl 600 --memory 1g --cpus 1)
+trap 'airlock stop "$id" >/dev/null 2>&1 || true' EXIT
+echo "$id"
+step "airlock exec $id -- sh -c 'id; git log --oneline -3; git status --short | head'"
+airlock exec "$id" -- sh -c 'id; git log --oneline -3; git status --short | head'
+step "airlock exec $id -- sh -c 'grep Cap /proc/self/status; ls /var/run/docker.sock'"
+airlock exec "$id" -- sh -c 'grep Cap /proc/self/status; ls /var/run/docker.sock' || echo "(exit $?: no engine socket inside)"
+step "airlock exec $id -- cat /proc/net/dev"
+airlock exec "$id" -- cat /proc/net/dev
+step "airlock exec $id --timeout 2 -- sh -c 'sleep 100 & sleep 100'"
+airlock exec "$id" --timeout 2 -- sh -c 'sleep 100 & sleep 100' || echo "(exit $?: timed out, process tree killed)"
+step airlock ls
+airlock ls
+step "airlock audit $id | tail -n 2"
+airlock audit "$id" | tail -n 2
+step "airlock stop $id"
+airlock stop "$id"
+trap - EXIT
