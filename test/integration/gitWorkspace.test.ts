@@ -41,7 +41,7 @@ describe('the private copy of a git workspace (integration)', () => {
     const repo = hostRepository();
     const record = await service.start({ workspace: repo, image: TEST_IMAGE });
     try {
-      const inTask = async (...argv: string[]) => (await run(service, record.id, argv)).stdout.trim();
+      const inTask = async (...argv: string[]) => (await run(service, record.id, argv)).stdout.trimEnd();
       assert.equal(await inTask('git', 'rev-parse', 'HEAD'), git(repo, 'rev-parse', 'HEAD'));
       assert.equal(await inTask('git', 'rev-list', '--count', 'HEAD'), '4');
       assert.equal(await inTask('git', 'branch', '--show-current'), 'main');

@@ -94,6 +94,18 @@ describe('buildContainerSpec follows the options', () => {
     assert.equal(host.NanoCpus, 1_500_000_000);
   });
 
+  test('under runc the pids cgroup is the process limit and RLIMIT_NPROC is not set', () => {
+    const { host } = specFor(optionsWith({ pids: 100 }));
+    assert.equal(host.PidsLimit, 100);
+    assert.equal(host.Ulimits?.some((limit) => limit.Name === 'nproc'), false);
+  });
+
+  test('under runsc the limit is RLIMIT_NPROC inside gVisor, with host headroom for its stubs and threads', () => {
+    const { host } = specFor(optionsWith({ pids: 100, runtime: 'runsc' }));
+    assert.deepEqual(host.Ulimits?.find((limit) => limit.Name === 'nproc'), { Name: 'nproc', Soft: 100, Hard: 100 });
+    assert.equal(host.PidsLimit, 456);
+  });
+
   test('the main process sleeps for the TTL in seconds', () => {
     const options = optionsWith({ ttlSeconds: 600 });
     assert.deepEqual(specFor(options).spec.Cmd, ['sleep', '600']);

@@ -20,6 +20,8 @@ interface Pending {
   finish: (exitCode: number, signal?: string) => void;
 }
 
+const KILL_GRACE_MS = 5000;
+
 /** Raised when the image has no `node`; the caller falls back to plain engine execs. */
 export class SupervisorUnavailable extends Error {}
 
@@ -131,13 +133,24 @@ export class SupervisorBackend implements ExecBackend {
       const result: Omit<ExecResult, 'exitCode'> = { timedOut: false, cancelled: false, bytesOut: 0, bytesErr: 0, backend: this.name };
       const onData = (chunk: Buffer) => this.send({ t: 'in', id, d: Buffer.from(chunk).toString('base64') });
       const onEnd = () => this.send({ t: 'eof', id });
+      let grace: NodeJS.Timeout | undefined;
+      // A runner that does not confirm a kill is presumed wedged: answer the caller anyway and drop
+      // the session, so a timeout always ends the wait.
+      const kill = () => {
+        this.send({ t: 'kill', id });
+        grace ??= setTimeout(() => {
+          finish(137, 'SIGKILL');
+          this.lost('the runner did not confirm a kill');
+        }, KILL_GRACE_MS);
+      };
       const onAbort = () => {
         result.cancelled = true;
-        this.send({ t: 'kill', id });
+        kill();
       };
       const finish = (exitCode: number, signal?: string) => {
         if (!this.pending.delete(id)) return;
         clearTimeout(timer);
+        clearTimeout(grace);
         request.signal?.removeEventListener('abort', onAbort);
         if (request.stdin) {
           request.stdin.removeListener('data', onData).removeListener('end', onEnd);
@@ -152,7 +165,7 @@ export class SupervisorBackend implements ExecBackend {
       if (request.timeoutMs) {
         timer = setTimeout(() => {
           result.timedOut = true;
-          this.send({ t: 'kill', id });
+          kill();
         }, request.timeoutMs);
       }
       if (request.signal?.aborted) onAbort();

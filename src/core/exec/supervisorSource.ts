@@ -21,11 +21,13 @@ const fs = require('fs');
 const running = new Map();
 const send = (message) => process.stdout.write(JSON.stringify(message) + '\n');
 
-function sessionOf(pid) {
+// [state, session] from /proc/PID/stat; the command name may contain spaces and parentheses.
+function statOf(pid) {
   try {
     const stat = fs.readFileSync('/proc/' + pid + '/stat', 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
-  } catch (e) { return -1; }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return [fields[0], Number(fields[3])];
+  } catch (e) { return ['X', -1]; }
 }
 function carriesMarker(pid, marker) {
   try { return fs.readFileSync('/proc/' + pid + '/environ', 'latin1').split('\0').indexOf(marker) !== -1; } catch (e) { return false; }
@@ -39,7 +41,11 @@ function killTree(job) {
     try { pids = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number); } catch (e) {}
     for (const pid of pids) {
       if (pid === process.pid || pid === 1) continue;
-      if (sessionOf(pid) === job.pid || carriesMarker(pid, marker)) {
+      const [state, session] = statOf(pid);
+      // Dead and dying processes are skipped: nothing to kill, and old gVisor builds can fault
+      // on reading a zombie's environ.
+      if (state === 'Z' || state === 'X') continue;
+      if (session === job.pid || carriesMarker(pid, marker)) {
         try { process.kill(pid, 'SIGKILL'); found++; } catch (e) {}
       }
     }

@@ -59,6 +59,16 @@ function walkFolder(root: string): string[] {
   return files;
 }
 
+export function assertWorkspaceFolder(root: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(root);
+  } catch {
+    throw new AirlockError(`workspace: ${root} does not exist`, 'Pass --workspace with an existing folder.', 'workspace');
+  }
+  if (!stat.isDirectory()) throw new AirlockError(`workspace: ${root} is not a folder`, 'Pass --workspace with a folder.', 'workspace');
+}
+
 function carriesCredentials(file: string): boolean {
   try {
     const fd = fs.openSync(file, 'r');
@@ -79,13 +89,7 @@ function carriesCredentials(file: string): boolean {
  * are not ignored; elsewhere the folder's files. Secret-looking files are always left out.
  */
 export async function listWorkspace(root: string, secretPatterns: readonly string[], signal?: AbortSignal): Promise<WorkspaceListing> {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(root);
-  } catch {
-    throw new AirlockError(`workspace: ${root} does not exist`, 'Pass --workspace with an existing folder.', 'workspace');
-  }
-  if (!stat.isDirectory()) throw new AirlockError(`workspace: ${root} is not a folder`, 'Pass --workspace with a folder.', 'workspace');
+  assertWorkspaceFolder(root);
 
   const secrets = ignore().add([...secretPatterns]);
   const fromGit = await gitFiles(root, signal);

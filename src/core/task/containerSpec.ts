@@ -31,6 +31,19 @@ export function taskLabels(id: string, expiresAt: Date, workspace: string): Reco
  * under the engine's init: when the TTL passes the container exits and AutoRemove deletes it with
  * its anonymous workspace volume, even if no Airlock process is running.
  */
+/**
+ * Under gVisor's ptrace platform every sandboxed process has a host stub process, and the Sentry
+ * needs host threads of its own; hitting the host pids cgroup kills the whole sandbox. So the
+ * process limit is enforced inside gVisor (RLIMIT_NPROC, which its kernel applies to the sandbox
+ * alone) and the host cgroup gets headroom above it. Under runc, RLIMIT_NPROC would count the uid's
+ * processes across the whole host, so the pids cgroup is the limit there.
+ */
+function processLimits(options: TaskOptions): { PidsLimit: number; Ulimits: Array<{ Name: string; Soft: number; Hard: number }> } {
+  const core = { Name: 'core', Soft: 0, Hard: 0 };
+  if (options.runtime !== 'runsc') return { PidsLimit: options.pids, Ulimits: [core] };
+  return { PidsLimit: options.pids * 2 + 256, Ulimits: [core, { Name: 'nproc', Soft: options.pids, Hard: options.pids }] };
+}
+
 export function buildContainerSpec({ id, options, env, expiresAt }: ContainerSpecInput): Docker.ContainerCreateOptions {
   const { uid, gid } = uidGid(options.user);
   const labels = taskLabels(id, expiresAt, options.workspace);
@@ -63,12 +76,11 @@ export function buildContainerSpec({ id, options, env, expiresAt }: ContainerSpe
       SecurityOpt: ['no-new-privileges:true'],
       Privileged: false,
       ReadonlyRootfs: options.readOnlyRoot,
-      PidsLimit: options.pids,
+      ...processLimits(options),
       Memory: options.memory,
       MemorySwap: options.memory,
       NanoCpus: Math.round(options.cpus * 1e9),
       IpcMode: 'private',
-      Ulimits: [{ Name: 'core', Soft: 0, Hard: 0 }],
       Tmpfs: {
         '/tmp': `rw,nosuid,nodev,size=${options.tmpSize}`,
         [SANDBOX_HOME]: `rw,nosuid,nodev,size=${options.tmpSize},uid=${uid},gid=${gid},mode=0700`,

@@ -12,7 +12,7 @@ import type { ExecBackend, ExecBackendName, ExecRequest, ExecResult } from '../e
 import { SupervisorBackend, SupervisorUnavailable } from '../exec/supervisorBackend.js';
 import { buildGitMetadata } from '../snapshot/gitMetadata.js';
 import { packSnapshot } from '../snapshot/snapshotPacker.js';
-import { listWorkspace } from '../snapshot/workspaceListing.js';
+import { assertWorkspaceFolder, listWorkspace } from '../snapshot/workspaceListing.js';
 import { buildContainerSpec, sandboxIds, WORKSPACE_PATH } from './containerSpec.js';
 import { EXPIRES_LABEL, TASK_LABEL, type TaskRecord } from './taskRecord.js';
 import type { TaskStore } from './taskStore.js';
@@ -86,6 +86,7 @@ export class TaskService {
   async start(input: TaskOptionsInput, { signal, onProgress = () => undefined, hostEnv = process.env }: { signal?: AbortSignal; onProgress?: StartProgress; hostEnv?: NodeJS.ProcessEnv } = {}): Promise<TaskRecord> {
     const options = parseTaskOptions({ ...input, workspace: path.resolve(input.workspace) });
     const env = buildSandboxEnv(options, hostEnv);
+    assertWorkspaceFolder(options.workspace);
     if (options.runtime !== 'runc') {
       const available = await this.runtimes();
       if (!available.includes(options.runtime)) {

@@ -1,0 +1,105 @@
+/**
+ * `npm run bench`: task start and command round-trip through Airlock, side by side with the
+ * baselines the foundation issue names (docker CLI exec, host spawn). Prints a table; not a test.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { connectEngine } from '../src/core/engine/locateEngine.js';
+import { TaskService } from '../src/core/task/taskService.js';
+import { TaskStore } from '../src/core/task/taskStore.js';
+
+const IMAGE = process.env.AIRLOCK_TEST_IMAGE || process.env.AIRLOCK_IMAGE || 'airlock-test:bookworm';
+const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+const FILES = 10_000;
+const TOTAL_BYTES = 100 * 1024 * 1024;
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function time(work: () => unknown): Promise<number> {
+  const start = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+async function sample(count: number, work: () => unknown): Promise<number[]> {
+  await work(); // warm-up, not counted
+  const values: number[] = [];
+  for (let index = 0; index < count; index++) values.push(await time(work));
+  return values;
+}
+
+/** 10,000 files, 100 MB in all, spread over 100 folders, incompressible content. */
+function generateWorkspace(): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-ws-'));
+  const size = Math.floor(TOTAL_BYTES / FILES);
+  const block = Buffer.alloc(size);
+  for (let index = 0; index < FILES; index++) {
+    const dir = path.join(root, `dir${String(index % 100).padStart(3, '0')}`);
+    if (index < 100) fs.mkdirSync(dir);
+    block.writeUInt32LE(index, 0);
+    for (let offset = 4; offset < size; offset += 4) block.writeUInt32LE((index * 2654435761 + offset * 40503) >>> 0, offset);
+    fs.writeFileSync(path.join(dir, `file${index}.dat`), block);
+  }
+  return root;
+}
+
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+async function main(): Promise<void> {
+  const engine = await connectEngine();
+  const store = new TaskStore(fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-state-')));
+  const service = new TaskService(engine, store);
+  const workspace = generateWorkspace();
+  process.stderr.write(`bench: engine ${engine.version.Version}, image ${IMAGE}, workspace ${FILES} files / ${TOTAL_BYTES / 1024 / 1024} MB\n`);
+
+  const starts: number[] = [];
+  for (let index = 0; index < 6; index++) {
+    let id = '';
+    const elapsed = await time(async () => (id = (await service.start({ workspace, image: IMAGE })).id));
+    if (index > 0) starts.push(elapsed); // the first start warms the page cache and is not counted
+    await service.stop(id);
+  }
+
+  const task = await service.start({ workspace, image: IMAGE });
+  const runner = await sample(50, () => service.exec(task.id, { argv: ['true'] }));
+  const direct = await sample(50, () => service.exec(task.id, { argv: ['true'], backend: 'docker-exec' }));
+  const dockerCli = await sample(50, () => spawnSync(DOCKER, ['exec', task.containerName, 'true']));
+  const host = await sample(50, () => spawnSync('true'));
+  const cliPath = path.resolve('dist/cli.js');
+  const env = { ...process.env, AIRLOCK_STATE_DIR: store.root };
+  const cliOneShot = fs.existsSync(cliPath) ? await sample(10, () => spawnSync(process.execPath, [cliPath, 'exec', task.id, '--', 'true'], { env })) : [];
+  await service.stop(task.id);
+  service.dispose();
+  fs.rmSync(workspace, { recursive: true, force: true });
+
+  const hostP50 = percentile(host, 50);
+  const rows: Array<[string, number[]]> = [
+    ['airlock exec, in-task runner (API)', runner],
+    ['airlock exec, engine exec per command (API)', direct],
+    ['docker exec via docker CLI', dockerCli],
+    ['host spawn', host],
+    ...(cliOneShot.length ? ([['`airlock exec` CLI one-shot (n=10)', cliOneShot]] as Array<[string, number[]]>) : []),
+  ];
+  const out: string[] = [];
+  out.push(`\nTask start, ${FILES} files / 100 MB (n=${starts.length})`);
+  out.push(`  p50 ${ms(percentile(starts, 50))}   min ${ms(Math.min(...starts))}   max ${ms(Math.max(...starts))}   target ≤ 2000 ms → ${(percentile(starts, 50) / 2000).toFixed(2)}× of budget`);
+  out.push(`\nCommand round-trip for \`true\` (n=50 unless noted)`);
+  out.push(`  ${'path'.padEnd(46)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'overhead p50'.padStart(15)}${'vs docker CLI'.padStart(15)}`);
+  const dockerP50 = percentile(dockerCli, 50);
+  for (const [name, values] of rows) {
+    const p50 = percentile(values, 50);
+    out.push(`  ${name.padEnd(46)}${ms(p50).padStart(10)}${ms(percentile(values, 90)).padStart(10)}${ms(p50 - hostP50).padStart(15)}${`${(p50 / dockerP50).toFixed(2)}×`.padStart(15)}`);
+  }
+  out.push(`\n  target: in-task runner overhead ≤ 10 ms p50 → measured ${ms(percentile(runner, 50) - hostP50)}`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
