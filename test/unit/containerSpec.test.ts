@@ -103,7 +103,7 @@ describe('buildContainerSpec follows the options', () => {
   test('under runsc the limit is RLIMIT_NPROC inside gVisor, with host headroom for its stubs and threads', () => {
     const { host } = specFor(optionsWith({ pids: 100, runtime: 'runsc' }));
     assert.deepEqual(host.Ulimits?.find((limit) => limit.Name === 'nproc'), { Name: 'nproc', Soft: 100, Hard: 100 });
-    assert.equal(host.PidsLimit, 456);
+    assert.equal(host.PidsLimit, 3648);
   });
 
   test('the main process sleeps for the TTL in seconds', () => {

@@ -41,7 +41,7 @@ export function taskLabels(id: string, expiresAt: Date, workspace: string): Reco
 function processLimits(options: TaskOptions): { PidsLimit: number; Ulimits: Array<{ Name: string; Soft: number; Hard: number }> } {
   const core = { Name: 'core', Soft: 0, Hard: 0 };
   if (options.runtime !== 'runsc') return { PidsLimit: options.pids, Ulimits: [core] };
-  return { PidsLimit: options.pids * 2 + 256, Ulimits: [core, { Name: 'nproc', Soft: options.pids, Hard: options.pids }] };
+  return { PidsLimit: options.pids * 16 + 2048, Ulimits: [core, { Name: 'nproc', Soft: options.pids, Hard: options.pids }] };
 }
 
 export function buildContainerSpec({ id, options, env, expiresAt }: ContainerSpecInput): Docker.ContainerCreateOptions {

@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { buildSandboxEnv } from '../config/sandboxEnv.js';
 import { parseTaskOptions, type TaskOptionsInput } from '../config/taskOptions.js';
 import { type EngineConnection } from '../engine/locateEngine.js';
-import { containerSummarySchema, engineInfoSchema, imageInspectSchema, volumeListSchema } from '../engine/engineSchemas.js';
+import { containerInspectSchema, containerSummarySchema, engineInfoSchema, imageInspectSchema, volumeListSchema } from '../engine/engineSchemas.js';
 import { AirlockError, throwIfAborted } from '../errors.js';
 import { DockerExecBackend } from '../exec/dockerExecBackend.js';
 import type { ExecBackend, ExecBackendName, ExecRequest, ExecResult } from '../exec/execTypes.js';
@@ -278,7 +278,12 @@ export class TaskService {
     if (preference === 'docker-exec') return Promise.resolve(direct());
     let backend = this.backends.get(record.id);
     if (!backend) {
-      backend = SupervisorBackend.open(container, this.docker.modem, record.user, () => this.backends.delete(record.id)).catch((error: unknown) => {
+      backend = SupervisorBackend.open(container, this.docker.modem, record.user, () => this.backends.delete(record.id)).catch(async (error: unknown) => {
+        const state = await container.inspect().then((info) => containerInspectSchema.parse(info).State.Running, () => false);
+        if (!state) {
+          this.backends.delete(record.id);
+          throw Object.assign(new Error('container is not running'), { statusCode: 409 });
+        }
         if (error instanceof SupervisorUnavailable && preference === 'auto') {
           this.warn(`${error.message}; using one engine exec per command`);
           return direct();
@@ -297,10 +302,19 @@ export class TaskService {
     const record = await this.live(idOrPrefix);
     const env = buildSandboxEnv({ envPassthrough: [], env: request.env ?? {}, allowSecretEnv: (record.options.allowSecretEnv as string[] | undefined) ?? [] }, {}, '--env');
     const cwd = path.posix.resolve(WORKSPACE_PATH, request.cwd ?? '.');
-    const backend = await this.backendFor(record, request.tty ? 'docker-exec' : request.backend ?? 'auto');
     const id = randomBytes(8).toString('hex');
     const start = new Date();
-    const result = await backend.run(id, { ...request, cwd, env });
+    let result: ExecResult;
+    try {
+      const backend = await this.backendFor(record, request.tty ? 'docker-exec' : request.backend ?? 'auto');
+      result = await backend.run(id, { ...request, cwd, env });
+    } catch (error) {
+      const status = (error as { statusCode?: number }).statusCode;
+      if (status !== 404 && status !== 409) throw error;
+      // The container vanished under us (TTL, crash, someone else's `docker rm`): record it, fail clearly.
+      this.markDestroyed(record, 'container exited');
+      throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, 'Start a new task with `airlock start`.', 'ID');
+    }
     this.store.audit(record.id).append({
       type: 'command',
       task: record.id,
