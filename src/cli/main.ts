@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, runDoctor, stateDir, TaskService, TaskStore, type TaskOptionsInput } from '../core/index.js';
+import { connectEngine, DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, describeError, formatDoctor, runDoctor, stateDir, TaskService, TaskStore, type TaskOptionsInput } from '../core/index.js';
 import { formatTaskTable } from './taskTable.js';
 
 /** Exit code for Airlock's own failures in `exec`, distinct from the command's codes (as docker does). */
@@ -87,10 +87,7 @@ export function buildProgram(): Command {
           allowSecretEnv: (flags.allowSecretEnv as string[] | undefined) ?? [],
           gitDepth: flags.gitDepth as number | undefined,
         };
-        if (flags.exclude) {
-          const { DEFAULT_SECRET_FILE_PATTERNS } = await import('../core/config/taskOptions.js');
-          input.secretFilePatterns = [...DEFAULT_SECRET_FILE_PATTERNS, ...(flags.exclude as string[])];
-        }
+        if (flags.exclude) input.secretFilePatterns = [...DEFAULT_SECRET_FILE_PATTERNS, ...(flags.exclude as string[])];
         const controller = new AbortController();
         process.once('SIGINT', () => controller.abort());
         const onProgress = flags.json ? undefined : (step: string) => process.stderr.write(`airlock: ${step}\n`);

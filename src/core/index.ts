@@ -1,6 +1,6 @@
 // The engine's public surface for the front ends (CLI, VS Code extension, later the MCP server).
 export { AirlockError, CancelledError, describeError } from './errors.js';
-export { DEFAULT_IMAGE, parseTaskOptions, type TaskOptions, type TaskOptionsInput } from './config/taskOptions.js';
+export { DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, parseTaskOptions, type TaskOptions, type TaskOptionsInput } from './config/taskOptions.js';
 export { parseByteSize } from './config/byteSize.js';
 export { connectEngine, type EngineConnection } from './engine/locateEngine.js';
 export { describeEndpoint } from './engine/engineEndpoint.js';

@@ -8,18 +8,9 @@ import { describeEndpoint, type EngineEndpoint, parseEngineHost } from '../../sr
 import { connectEngine, engineSearch } from '../../src/core/engine/locateEngine.js';
 import { AirlockError, CancelledError, describeError } from '../../src/core/errors.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
+import { airlockErrorFrom } from '../helpers/airlockErrorFrom.js';
 
 after(removeTempDirs);
-
-function airlockErrorFrom(work: () => unknown): AirlockError {
-  try {
-    work();
-  } catch (error) {
-    assert.ok(error instanceof AirlockError, `expected AirlockError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected an AirlockError, but nothing was thrown');
-}
 
 /** A DOCKER_CONFIG folder with config.json and one context meta file per `contexts` entry. */
 function dockerConfig(config: object | undefined, contexts: Record<string, string> = {}): string {

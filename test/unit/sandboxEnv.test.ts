@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSandboxEnv, type EnvRequest } from '../../src/core/config/sandboxEnv.js';
 import { ENV_NAME, looksSecret } from '../../src/core/config/secretNames.js';
-import { AirlockError } from '../../src/core/errors.js';
+import { airlockErrorFrom } from '../helpers/airlockErrorFrom.js';
 
 /** A host environment full of things that must never reach the sandbox unless listed. */
 const HOST_ENV: NodeJS.ProcessEnv = {
@@ -21,16 +21,6 @@ const SECRET_NAMES = ['GITHUB_TOKEN', 'AWS_ACCESS_KEY_ID', 'NPM_TOKEN', 'MY_PASS
 const ORDINARY_NAMES = ['NODE_ENV', 'CI', 'LANG', 'TERM', 'KEYBOARD_LAYOUT', 'EDITOR', 'TZ', 'MONKEY_BUSINESS'];
 
 const request = (partial: Partial<EnvRequest>): EnvRequest => ({ envPassthrough: [], env: {}, allowSecretEnv: [], ...partial });
-
-function airlockErrorFrom(work: () => unknown): AirlockError {
-  try {
-    work();
-  } catch (error) {
-    assert.ok(error instanceof AirlockError, `expected AirlockError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected an AirlockError, but nothing was thrown');
-}
 
 describe('looksSecret', () => {
   for (const name of SECRET_NAMES) {

@@ -2,24 +2,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatByteSize, parseByteSize } from '../../src/core/config/byteSize.js';
 import { DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, parseTaskOptions, type TaskOptionsInput } from '../../src/core/config/taskOptions.js';
-import { AirlockError } from '../../src/core/errors.js';
+import { airlockErrorFrom } from '../helpers/airlockErrorFrom.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
 /** Parses `{ workspace: '/tmp/x', ...extra }`; unknown keys are allowed through so refusals can be tested. */
 const parse = (extra: Record<string, unknown> = {}) => parseTaskOptions({ workspace: '/tmp/x', ...extra } as TaskOptionsInput);
-
-/** Runs `work`, asserts it throws an AirlockError, and returns it for further checks. */
-function airlockErrorFrom(work: () => unknown): AirlockError {
-  try {
-    work();
-  } catch (error) {
-    assert.ok(error instanceof AirlockError, `expected AirlockError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected an AirlockError, but nothing was thrown');
-}
 
 describe('parseByteSize', () => {
   test('docker-style sizes are read as binary units', () => {

@@ -119,6 +119,7 @@ export class SupervisorBackend implements ExecBackend {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
+    this.stream.destroy();
     this.onClosed();
     for (const pending of this.pending.values()) {
       pending.request.onStderr?.(Buffer.from(`airlock: lost the task's runner (${reason || 'container stopped'})\n`));
@@ -178,7 +179,8 @@ export class SupervisorBackend implements ExecBackend {
     this.send({ t: 'bye' });
     this.closed = true;
     clearInterval(this.heartbeat);
-    this.stream.end();
+    // Close our side fully once "bye" is flushed: under gVisor the engine may never end the stream.
+    this.stream.end(() => this.stream.destroy());
     this.onClosed();
   }
 }

@@ -149,8 +149,9 @@ export class TaskService {
         },
       };
       this.store.save(record);
-      const { env: _values, ...config } = { ...record, envNames: Object.keys(env) };
-      audit.append({ type: 'task.created', task: id, config, snapshot: record.snapshot });
+      // Variable names only: values may be sensitive and the log is meant to be shared with reviewers.
+      const { env: _values, ...config } = record;
+      audit.append({ type: 'task.created', task: id, config: { ...config, envNames: Object.keys(env) }, snapshot: record.snapshot });
       if (Number(options.user.split(':')[0]) === 0) {
         const message = 'this task runs as root inside the container (allowRoot); it still has no capabilities';
         audit.append({ type: 'warning', task: id, message });
