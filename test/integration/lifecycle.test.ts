@@ -102,6 +102,23 @@ describe('task lifecycle (integration)', () => {
     }
   });
 
+  test('a command can have a terminal', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE });
+    try {
+      const withTty = await run(service, record.id, ['sh', '-c', 'test -t 0 && test -t 1 && echo "tty $TERM"'], { tty: true });
+      assert.equal(withTty.exitCode, 0);
+      assert.equal(withTty.stdout.trim(), 'tty xterm-256color');
+      const without = await run(service, record.id, ['sh', '-c', 'test -t 1 || echo no-tty']);
+      assert.equal(without.stdout.trim(), 'no-tty');
+    } finally {
+      await service.stop(record.id);
+      service.dispose();
+    }
+  });
+
   test('asking for root without allowRoot is refused; with it, a warning is logged', async (t) => {
     const engine = await realEngine(t);
     if (!engine) return;
