@@ -67,6 +67,7 @@ export function buildProgram(): Command {
     .option('--set-env <name=value>', 'set a variable inside the task (repeatable)', keyValue)
     .option('--allow-secret-env <name>', 'allow a secret-looking variable name (repeatable)', collect)
     .option('--exclude <pattern>', 'extra secret-file pattern to leave out of the copy (repeatable)', collect)
+    .option('--workspace-tmpfs <size>', 'keep the workspace copy in memory, at most this size (e.g. 2g): faster to start, bounded')
     .option('--git-depth <n>', 'copy only this many commits of history', integer('--git-depth'))
     .option('--json', 'print the task as JSON')
     .action(
@@ -86,6 +87,7 @@ export function buildProgram(): Command {
           env: (flags.setEnv as Record<string, string> | undefined) ?? {},
           allowSecretEnv: (flags.allowSecretEnv as string[] | undefined) ?? [],
           gitDepth: flags.gitDepth as number | undefined,
+          workspaceTmpfs: flags.workspaceTmpfs as string | undefined,
         };
         if (flags.exclude) input.secretFilePatterns = [...DEFAULT_SECRET_FILE_PATTERNS, ...(flags.exclude as string[])];
         const controller = new AbortController();

@@ -102,6 +102,26 @@ describe('task lifecycle (integration)', () => {
     }
   });
 
+  test('an in-memory workspace holds the copy, is size-bounded and leaves nothing behind', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, workspaceTmpfs: '32m' });
+    try {
+      assert.equal((await run(service, record.id, ['cat', 'README.md'])).stdout, '# hello\n');
+      assert.equal((await run(service, record.id, ['sh', '-c', 'touch new && echo ok'])).stdout.trim(), 'ok');
+      const mount = (await run(service, record.id, ['sh', '-c', 'grep " /workspace " /proc/mounts'])).stdout;
+      assert.match(mount, /^tmpfs \/workspace tmpfs /);
+      const fill = await run(service, record.id, ['sh', '-c', 'head -c 64m /dev/zero > big']);
+      assert.notEqual(fill.exitCode, 0);
+      assert.match(fill.stderr, /No space left on device/);
+    } finally {
+      await service.stop(record.id);
+      service.dispose();
+    }
+    assert.deepEqual(await labelled(engine, record.id), { containers: 0, volumes: 0 });
+  });
+
   test('a command can have a terminal', async (t) => {
     const engine = await realEngine(t);
     if (!engine) return;

@@ -94,6 +94,13 @@ describe('buildContainerSpec follows the options', () => {
     assert.equal(host.NanoCpus, 1_500_000_000);
   });
 
+  test('an in-memory workspace is a tmpfs volume of the asked size owned by the sandbox user, and passes the hardening check', () => {
+    const { host } = specFor(optionsWith({ workspaceTmpfs: '1g' }));
+    const workspace = host.Mounts?.find((mount) => mount.Target === '/workspace');
+    assert.deepEqual(workspace?.VolumeOptions?.DriverConfig, { Name: 'local', Options: { type: 'tmpfs', device: 'tmpfs', o: `size=${1024 ** 3},uid=1000,gid=1000,mode=0755,nosuid,nodev` } });
+    assert.equal(workspace?.Source, undefined);
+  });
+
   test('under runc the pids cgroup is the process limit and RLIMIT_NPROC is not set', () => {
     const { host } = specFor(optionsWith({ pids: 100 }));
     assert.equal(host.PidsLimit, 100);

@@ -119,6 +119,12 @@ describe('parseTaskOptions strictness', () => {
     assert.match(error.message, /^runtime: /);
   });
 
+  test('an in-memory workspace is refused under runsc, naming workspaceTmpfs', () => {
+    const error = airlockErrorFrom(() => parse({ runtime: 'runsc', workspaceTmpfs: '1g' }));
+    assert.equal(error.field, 'workspaceTmpfs');
+    assert.equal(parse({ workspaceTmpfs: '1g' }).workspaceTmpfs, 1024 ** 3);
+  });
+
   test('runtime "runsc" is accepted', () => {
     assert.equal(parse({ runtime: 'runsc' }).runtime, 'runsc');
   });

@@ -53,6 +53,8 @@ export const taskOptionsSchema = z
     allowRoot: z.boolean().default(false),
     readOnlyRoot: z.boolean().default(false),
     tmpSize: byteSize('tmpSize').default(512 * 1024 ** 2),
+    /** Keep the workspace copy in memory (a tmpfs volume of this size): faster to fill, size-bounded. */
+    workspaceTmpfs: byteSize('workspaceTmpfs').optional(),
     /** Host variables copied in by name. */
     envPassthrough: z.array(envName).default([]),
     /** Variables set to explicit values. */
@@ -115,6 +117,9 @@ function refuseHostAccess(options: TaskOptions): void {
       throw new AirlockError(`${field}.target: must be an absolute path outside /workspace, without ".."`, 'Pick a path such as /cache.', `${field}.target`);
     }
   });
+  if (options.workspaceTmpfs && options.runtime === 'runsc') {
+    throw new AirlockError('workspaceTmpfs: an in-memory workspace is not available with runsc (gVisor does not see a tmpfs volume filled after start)', 'Drop --workspace-tmpfs, or use --runtime runc.', 'workspaceTmpfs');
+  }
   const uid = Number(options.user.split(':')[0]);
   if (uid === 0 && !options.allowRoot) {
     throw new AirlockError('user: running the sandbox as root (uid 0) needs allowRoot', 'Pass --allow-root if you really need root; it is still without capabilities.', 'user');

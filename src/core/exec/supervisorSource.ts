@@ -90,6 +90,7 @@ function run(message) {
   });
   child.on('exit', (code, signal) => {
     exit = { t: 'exit', id: message.id, code, signal };
+    if (open === 0) return report();
     // Background processes may hold stdout open; like a shell, stop waiting for them shortly.
     job.drainTimer = setTimeout(report, 150);
   });

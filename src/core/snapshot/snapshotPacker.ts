@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough, type Readable, Transform } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarFs from 'tar-fs';
 import type { Header as Headers, Pack } from 'tar-stream';
@@ -24,6 +24,41 @@ export interface PackResult {
 }
 
 const toPosix = (rel: string) => rel.split(path.sep).join('/');
+
+/**
+ * The fs tar-fs walks with. Workspaces are mostly many small files, and three thread-pool round
+ * trips per file (open, read, close) made packing the slow half of `start`; reading each small file
+ * with one synchronous call, while callbacks stay asynchronous, packs 10,000 files several times
+ * faster. Large files still stream.
+ */
+const SMALL_FILE = 4 * 1024 * 1024;
+const later = <T>(work: () => T, callback: (error: Error | null, value?: T) => void) =>
+  queueMicrotask(() => {
+    let value: T;
+    try {
+      value = work();
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    callback(null, value);
+  });
+const quickFs = {
+  lstat: (file: string, callback: (error: Error | null, stat?: fs.Stats) => void) => later(() => fs.lstatSync(file), callback),
+  stat: (file: string, callback: (error: Error | null, stat?: fs.Stats) => void) => later(() => fs.statSync(file), callback),
+  readdir: (dir: string, callback: (error: Error | null, names?: string[]) => void) => later(() => fs.readdirSync(dir), callback),
+  readlink: (file: string, callback: (error: Error | null, target?: string) => void) => later(() => fs.readlinkSync(file), callback),
+  createReadStream: (file: string, options: { start: number; end: number }): Readable => {
+    const size = options.end + 1;
+    if (size > SMALL_FILE) return fs.createReadStream(file, options);
+    try {
+      // Exactly the size the header announced, even if the file grew since it was stat'ed.
+      return Readable.from([fs.readFileSync(file).subarray(0, size)], { objectMode: false });
+    } catch (error) {
+      return new Readable({ read() { this.destroy(error as Error); } });
+    }
+  },
+};
 /** Permission bits only: setuid, setgid and sticky never cross into the sandbox. */
 const permissionBits = (mode: number | undefined) => (mode ?? 0o644) & 0o777;
 
@@ -35,7 +70,9 @@ const permissionBits = (mode: number | undefined) => (mode ?? 0o644) & 0o777;
 export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | undefined, options: PackOptions): { stream: Readable; done: Promise<PackResult> } {
   const root = path.resolve(listing.root);
   const entries: ManifestEntry[] = [];
-  const content = fs.createWriteStream(options.contentFile, { mode: 0o600 });
+  // A deep buffer: the base copy goes to the host's disk while the engine unpacks the same bytes,
+  // and a slow state disk should not throttle the copy into the sandbox.
+  const content = fs.createWriteStream(options.contentFile, { mode: 0o600, highWaterMark: 64 * 1024 * 1024 });
   let offset = 0;
   let bytes = 0;
 
@@ -110,7 +147,8 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
     finalize: false,
     finish,
     strict: false,
-  });
+    fs: quickFs,
+  } as tarFs.PackOptions);
   pack.on('error', (error: Error) => rejectDone(error));
   const stream = new PassThrough();
   pack.pipe(stream);

@@ -44,6 +44,15 @@ function processLimits(options: TaskOptions): { PidsLimit: number; Ulimits: Arra
   return { PidsLimit: options.pids * 16 + 2048, Ulimits: [core, { Name: 'nproc', Soft: options.pids, Hard: options.pids }] };
 }
 
+/** A tmpfs-backed workspace volume when asked for: the local driver's tmpfs type, never a bind. */
+function workspaceDriver(options: TaskOptions, uid: number, gid: number): { DriverConfig?: { Name: string; Options: Record<string, string> } } {
+  if (!options.workspaceTmpfs) return {};
+  return { DriverConfig: { Name: 'local', Options: { type: 'tmpfs', device: 'tmpfs', o: `size=${options.workspaceTmpfs},uid=${uid},gid=${gid},mode=0755,nosuid,nodev` } } };
+}
+
+const isTmpfsDriver = (config: { Name?: string; Options?: Record<string, string> } | undefined) =>
+  config?.Name === 'local' && config.Options?.type === 'tmpfs' && config.Options?.device === 'tmpfs' && !/\bbind\b/.test(config.Options?.o ?? '') && Object.keys(config.Options).every((key) => ['type', 'device', 'o'].includes(key));
+
 export function buildContainerSpec({ id, options, env, expiresAt }: ContainerSpecInput): Docker.ContainerCreateOptions {
   const { uid, gid } = uidGid(options.user);
   const labels = taskLabels(id, expiresAt, options.workspace);
@@ -85,7 +94,7 @@ export function buildContainerSpec({ id, options, env, expiresAt }: ContainerSpe
         '/tmp': `rw,nosuid,nodev,size=${options.tmpSize}`,
         [SANDBOX_HOME]: `rw,nosuid,nodev,size=${options.tmpSize},uid=${uid},gid=${gid},mode=0700`,
       },
-      Mounts: [{ Type: 'volume', Target: WORKSPACE_PATH, VolumeOptions: { Labels: labels } }, ...scratch] as Docker.MountConfig,
+      Mounts: [{ Type: 'volume', Target: WORKSPACE_PATH, VolumeOptions: { Labels: labels, ...workspaceDriver(options, uid, gid) } }, ...scratch] as Docker.MountConfig,
       LogConfig: { Type: 'none', Config: {} },
     },
   };
@@ -104,7 +113,7 @@ export function assertHardened(spec: Docker.ContainerCreateOptions): void {
   for (const mount of host.Mounts ?? []) {
     if (mount.Type !== 'volume' && mount.Type !== 'tmpfs') problems.push(`HostConfig.Mounts: ${mount.Type} mount of ${mount.Target} is not allowed`);
     if (mount.Type === 'volume' && mount.Source) problems.push(`HostConfig.Mounts: named volume ${mount.Source} could be shared between tasks`);
-    if (mount.VolumeOptions?.DriverConfig) problems.push(`HostConfig.Mounts: a volume driver config on ${mount.Target} could bind a host path`);
+    if (mount.VolumeOptions?.DriverConfig && !isTmpfsDriver(mount.VolumeOptions.DriverConfig as never)) problems.push(`HostConfig.Mounts: a volume driver config on ${mount.Target} could bind a host path`);
     if (mount.BindOptions) problems.push(`HostConfig.Mounts: bind options on ${mount.Target} are not allowed`);
     if (/docker\.sock|podman\.sock/.test(`${mount.Source ?? ''}${mount.Target}`)) problems.push('HostConfig.Mounts: the engine socket is never mounted');
   }

@@ -102,8 +102,9 @@ export class TaskService {
     let gitCleanup: string | undefined;
     try {
       const listingWork = listWorkspace(options.workspace, options.secretFilePatterns, signal);
-      // The image check and container creation overlap with reading the workspace. The copy goes
-      // in before the container starts: gVisor caches the volume's contents from its first look.
+      // The image check and container creation overlap with reading the workspace. A disk-backed
+      // copy goes in before the container starts: gVisor caches the volume's contents from its
+      // first look.
       const containerWork = (async () => {
         await this.ensureImage(options.image, onProgress, signal);
         throwIfAborted(signal);
@@ -116,6 +117,8 @@ export class TaskService {
       gitCleanup = gitMeta?.cleanup;
       const created = await containerWork;
       throwIfAborted(signal);
+      // A tmpfs volume is only mounted once the container runs, so it is filled after start.
+      if (options.workspaceTmpfs) await created.start();
       onProgress(`copying ${listing.files.size} files`);
       const { uid, gid } = sandboxIds(options);
       const manifestFile = path.join(dir, 'manifest.json');
@@ -123,7 +126,7 @@ export class TaskService {
       const packed = packSnapshot(listing, gitMeta, { uid, gid, manifestFile, contentFile });
       const [, summary] = await Promise.all([created.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal } as never), packed.done]);
       throwIfAborted(signal);
-      await created.start();
+      if (!options.workspaceTmpfs) await created.start();
       const record: TaskRecord = {
         id,
         createdAt: now.toISOString(),
