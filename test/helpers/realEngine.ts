@@ -5,6 +5,7 @@ import type { TestContext } from 'node:test';
 import { connectEngine, type EngineConnection } from '../../src/core/engine/locateEngine.js';
 import { TaskService } from '../../src/core/task/taskService.js';
 import { TaskStore } from '../../src/core/task/taskStore.js';
+import type { TaskRecord } from '../../src/core/task/taskRecord.js';
 
 export const TEST_IMAGE = process.env.AIRLOCK_TEST_IMAGE || 'airlock-test:bookworm';
 const inCi = process.env.CI === 'true';
@@ -75,4 +76,15 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   return check();
+}
+
+/** Starts a task, runs `work` with it, and always destroys it and closes the service afterwards. */
+export async function withTask<T>(service: TaskService, options: Parameters<TaskService['start']>[0], work: (record: TaskRecord) => Promise<T>): Promise<T> {
+  const record = await service.start(options);
+  try {
+    return await work(record);
+  } finally {
+    await service.stop(record.id).catch(() => undefined);
+    service.dispose();
+  }
 }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { readManifest } from '../../src/core/snapshot/snapshotManifest.js';
-import { realEngine, run, serviceFor, TEST_IMAGE, tempDir } from '../helpers/realEngine.js';
+import { realEngine, run, serviceFor, TEST_IMAGE, tempDir, withTask } from '../helpers/realEngine.js';
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=Host', '-c', 'user.email=host@example.invalid', ...args], { cwd, encoding: 'utf8' }).trim();
 
@@ -39,8 +39,7 @@ describe('the private copy of a git workspace (integration)', () => {
     if (!engine) return;
     const { service } = serviceFor(engine);
     const repo = hostRepository();
-    const record = await service.start({ workspace: repo, image: TEST_IMAGE });
-    try {
+    await withTask(service, { workspace: repo, image: TEST_IMAGE }, async (record) => {
       const inTask = async (...argv: string[]) => (await run(service, record.id, argv)).stdout.trimEnd();
       assert.equal(await inTask('git', 'rev-parse', 'HEAD'), git(repo, 'rev-parse', 'HEAD'));
       assert.equal(await inTask('git', 'rev-list', '--count', 'HEAD'), '4');
@@ -61,10 +60,7 @@ describe('the private copy of a git workspace (integration)', () => {
       assert.equal(record.snapshot.head, git(repo, 'rev-parse', 'HEAD'));
       const manifest = readManifest(record.snapshot.manifestFile);
       assert.deepEqual(manifest.entries.filter((entry) => entry.type === 'file').map((entry) => entry.path).sort(), ['.gitignore', 'new.txt', 'notes.txt']);
-    } finally {
-      await service.stop(record.id);
-      service.dispose();
-    }
+    });
   });
 
   test('a depth setting copies only recent history', async (t) => {
@@ -72,15 +68,11 @@ describe('the private copy of a git workspace (integration)', () => {
     if (!engine) return;
     const { service } = serviceFor(engine);
     const repo = hostRepository();
-    const record = await service.start({ workspace: repo, image: TEST_IMAGE, gitDepth: 1 });
-    try {
+    await withTask(service, { workspace: repo, image: TEST_IMAGE, gitDepth: 1 }, async (record) => {
       assert.equal((await run(service, record.id, ['git', 'rev-list', '--count', 'HEAD'])).stdout.trim(), '1');
       assert.equal((await run(service, record.id, ['git', 'rev-parse', '--is-shallow-repository'])).stdout.trim(), 'true');
       assert.equal((await run(service, record.id, ['git', 'status', '--porcelain'])).stdout.trim().split('\n').length, 2);
       assert.equal(record.snapshot.shallow, true);
-    } finally {
-      await service.stop(record.id);
-      service.dispose();
-    }
+    });
   });
 });

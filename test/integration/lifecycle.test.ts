@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { AirlockError } from '../../src/core/errors.js';
-import { labelled, realEngine, run, serviceFor, TEST_IMAGE, tempDir, waitFor } from '../helpers/realEngine.js';
+import { labelled, realEngine, run, serviceFor, TEST_IMAGE, tempDir, waitFor, withTask } from '../helpers/realEngine.js';
 
 function smallWorkspace(): string {
   const workspace = tempDir('life-ws');
@@ -74,6 +74,21 @@ describe('task lifecycle (integration)', () => {
     assert.deepEqual(await labelled(engine, orphanId), { containers: 0, volumes: 0 });
   });
 
+  test('`gc` leaves alone a task container another process is still filling', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const startingId = `starting${Date.now().toString(36)}`;
+    const labels = { 'airlock.task': startingId, 'airlock.expires': new Date(Date.now() + 600_000).toISOString() };
+    const container = await engine.docker.createContainer({ Image: TEST_IMAGE, Cmd: ['true'], Labels: labels, HostConfig: { NetworkMode: 'none' } });
+    try {
+      await service.gc();
+      assert.deepEqual(await labelled(engine, startingId), { containers: 1, volumes: 0 });
+    } finally {
+      await container.remove({ force: true });
+    }
+  });
+
   test('a bind mount or socket request never reaches the engine', async (t) => {
     const engine = await realEngine(t);
     if (!engine) return;
@@ -90,24 +105,19 @@ describe('task lifecycle (integration)', () => {
     const engine = await realEngine(t);
     if (!engine) return;
     const { service } = serviceFor(engine);
-    const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, readOnlyRoot: true });
-    try {
+    await withTask(service, { workspace: smallWorkspace(), image: TEST_IMAGE, readOnlyRoot: true }, async (record) => {
       assert.notEqual((await run(service, record.id, ['touch', '/etc/airlock-probe'])).exitCode, 0);
       for (const dir of ['/tmp', '/home/airlock', '/workspace']) {
         assert.equal((await run(service, record.id, ['touch', `${dir}/probe`])).exitCode, 0, `${dir} must be writable`);
       }
-    } finally {
-      await service.stop(record.id);
-      service.dispose();
-    }
+    });
   });
 
   test('an in-memory workspace holds the copy, is size-bounded and leaves nothing behind', async (t) => {
     const engine = await realEngine(t);
     if (!engine) return;
     const { service } = serviceFor(engine);
-    const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, workspaceTmpfs: '32m' });
-    try {
+    const id = await withTask(service, { workspace: smallWorkspace(), image: TEST_IMAGE, workspaceTmpfs: '32m' }, async (record) => {
       assert.equal((await run(service, record.id, ['cat', 'README.md'])).stdout, '# hello\n');
       assert.equal((await run(service, record.id, ['sh', '-c', 'touch new && echo ok'])).stdout.trim(), 'ok');
       const mount = (await run(service, record.id, ['sh', '-c', 'grep " /workspace " /proc/mounts'])).stdout;
@@ -115,28 +125,22 @@ describe('task lifecycle (integration)', () => {
       const fill = await run(service, record.id, ['sh', '-c', 'head -c 64m /dev/zero > big']);
       assert.notEqual(fill.exitCode, 0);
       assert.match(fill.stderr, /No space left on device/);
-    } finally {
-      await service.stop(record.id);
-      service.dispose();
-    }
-    assert.deepEqual(await labelled(engine, record.id), { containers: 0, volumes: 0 });
+      return record.id;
+    });
+    assert.deepEqual(await labelled(engine, id), { containers: 0, volumes: 0 });
   });
 
   test('a command can have a terminal', async (t) => {
     const engine = await realEngine(t);
     if (!engine) return;
     const { service } = serviceFor(engine);
-    const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE });
-    try {
+    await withTask(service, { workspace: smallWorkspace(), image: TEST_IMAGE }, async (record) => {
       const withTty = await run(service, record.id, ['sh', '-c', 'test -t 0 && test -t 1 && echo "tty $TERM"'], { tty: true });
       assert.equal(withTty.exitCode, 0);
       assert.equal(withTty.stdout.trim(), 'tty xterm-256color');
       const without = await run(service, record.id, ['sh', '-c', 'test -t 1 || echo no-tty']);
       assert.equal(without.stdout.trim(), 'no-tty');
-    } finally {
-      await service.stop(record.id);
-      service.dispose();
-    }
+    });
   });
 
   test('asking for root without allowRoot is refused; with it, a warning is logged', async (t) => {
@@ -144,15 +148,11 @@ describe('task lifecycle (integration)', () => {
     if (!engine) return;
     const { service, warnings } = serviceFor(engine);
     await assert.rejects(service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, user: '0' }), (error: unknown) => AirlockError.is(error) && error.field === 'user');
-    const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, user: '0:0', allowRoot: true });
-    try {
+    await withTask(service, { workspace: smallWorkspace(), image: TEST_IMAGE, user: '0:0', allowRoot: true }, async (record) => {
       assert.equal((await run(service, record.id, ['id', '-u'])).stdout.trim(), '0');
       assert.match((await run(service, record.id, ['cat', '/proc/self/status'])).stdout, /CapEff:\s+0000000000000000/);
       assert.equal(warnings.length, 1);
       assert.ok(service.store.audit(record.id).records().some((entry) => entry.type === 'warning'));
-    } finally {
-      await service.stop(record.id);
-      service.dispose();
-    }
+    });
   });
 });

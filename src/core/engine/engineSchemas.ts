@@ -26,6 +26,7 @@ export const containerSummarySchema = z.object({
   Image: z.string().optional(),
   State: z.string().optional(),
   Status: z.string().optional(),
+  Created: z.number().optional(),
   Labels: z.record(z.string(), z.string()).nullish().transform((labels) => labels ?? {}),
 }).passthrough();
 export type ContainerSummary = z.infer<typeof containerSummarySchema>;

@@ -99,13 +99,14 @@ export class TaskService {
     const dir = this.store.create(id);
     const audit = this.store.audit(id);
     let container: Docker.Container | undefined;
+    let containerWork: Promise<Docker.Container> | undefined;
     let gitCleanup: string | undefined;
     try {
       const listingWork = listWorkspace(options.workspace, options.secretFilePatterns, signal);
       // The image check and container creation overlap with reading the workspace. A disk-backed
       // copy goes in before the container starts: gVisor caches the volume's contents from its
       // first look.
-      const containerWork = (async () => {
+      containerWork = (async () => {
         await this.ensureImage(options.image, onProgress, signal);
         throwIfAborted(signal);
         onProgress('creating container');
@@ -162,6 +163,8 @@ export class TaskService {
       }
       return record;
     } catch (error) {
+      // Let an in-flight create finish first, so a failure elsewhere never leaves a container behind.
+      await containerWork?.catch(() => undefined);
       await (container as Docker.Container | undefined)?.remove({ force: true, v: true }).catch(() => undefined);
       await this.removeVolumes(id).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -239,7 +242,9 @@ export class TaskService {
       // A running, unexpired container from another state directory (another user of this engine)
       // is not ours to judge; its own TTL ends it.
       const expired = !(Date.parse(summary.Labels[EXPIRES_LABEL] ?? '') > Date.now());
-      if (summary.State !== 'running' || expired) {
+      // A container another process is still filling (created, not yet started) is not an orphan.
+      const starting = summary.State === 'created' && Date.now() / 1000 - (summary.Created ?? 0) < 600;
+      if ((summary.State !== 'running' && !starting) || expired) {
         await this.docker.getContainer(summary.Id).remove({ force: true, v: true }).catch(() => undefined);
         report.containers.push(summary.Names[0]?.replace(/^\//, '') ?? summary.Id.slice(0, 12));
       }
