@@ -21,6 +21,7 @@ interface Pending {
 }
 
 const KILL_GRACE_MS = 5000;
+const MAX_LINE = 16 * 1024 * 1024;
 
 /** Raised when the image has no `node`; the caller falls back to plain engine execs. */
 export class SupervisorUnavailable extends Error {}
@@ -63,6 +64,12 @@ export class SupervisorBackend implements ExecBackend {
       const timer = setTimeout(() => reject(new SupervisorUnavailable(`the in-container runner did not start within 20 s: ${diagnostics.join('').trim()}`)), 20_000);
       stdout.on('data', (chunk: Buffer) => {
         buffered += chunk.toString('utf8');
+        // Anything in the task can write to the runner's stdout; a line with no end is an attack
+        // on the host's memory, never protocol (the runner's own lines stay well under this).
+        if (buffered.length > MAX_LINE && buffered.indexOf('\n') === -1) {
+          stream.destroy(new Error('the runner sent an oversized message'));
+          return;
+        }
         let newline: number;
         while ((newline = buffered.indexOf('\n')) !== -1) {
           const line = buffered.slice(0, newline);
