@@ -17,7 +17,7 @@ const HOST_ENV: NodeJS.ProcessEnv = {
   EDITOR: 'vim',
 };
 
-const SECRET_NAMES = ['GITHUB_TOKEN', 'AWS_ACCESS_KEY_ID', 'NPM_TOKEN', 'MY_PASSWORD', 'DB_SECRET', 'API_KEY', 'GH_HOST', 'SSH_AUTH_SOCK'];
+const SECRET_NAMES = ['GITHUB_TOKEN', 'AWS_ACCESS_KEY_ID', 'NPM_TOKEN', 'MY_PASSWORD', 'DB_SECRET', 'API_KEY', 'GH_HOST', 'SSH_AUTH_SOCK', 'REDIS_URL', 'MONGODB_URI', 'SENTRY_DSN', 'MYSQL_PWD'];
 const ORDINARY_NAMES = ['NODE_ENV', 'CI', 'LANG', 'TERM', 'KEYBOARD_LAYOUT', 'EDITOR', 'TZ', 'MONKEY_BUSINESS'];
 
 const request = (partial: Partial<EnvRequest>): EnvRequest => ({ envPassthrough: [], env: {}, allowSecretEnv: [], ...partial });

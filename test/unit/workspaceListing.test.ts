@@ -181,3 +181,13 @@ describe('listWorkspace options and errors', () => {
     assert.equal(runGit(root, 'status', '--porcelain'), '');
   });
 });
+
+describe('secret patterns reach nested folders', () => {
+  test('a nested .docker/config.json, .kube/config and gcloud folder are left out', async () => {
+    const root = makeTempDir();
+    writeFiles(root, { 'home/.docker/config.json': '{}', 'home/.kube/config': 'x', 'home/.config/gcloud/creds.json': '{}', 'keep.txt': 'k' });
+    const listing = await listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS);
+    assert.deepEqual([...listing.files], ['keep.txt']);
+    assert.deepEqual(listing.excluded, ['home/.config/gcloud/creds.json', 'home/.docker/config.json', 'home/.kube/config']);
+  });
+});

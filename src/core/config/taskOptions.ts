@@ -15,8 +15,9 @@ export const DEFAULT_SECRET_FILE_PATTERNS = [
   '.env', '.env.*', '*.env', '.envrc',
   '*.pem', '*.key', '*.p12', '*.pfx', '*.jks', '*.keystore', '*.kdbx', '*.gpg', '*.asc',
   'id_rsa*', 'id_dsa*', 'id_ecdsa*', 'id_ed25519*', '.ssh/',
-  '.netrc', '.git-credentials', '.dockercfg', '.docker/config.json',
-  '.aws/', '.azure/', '.config/gcloud/', '.kube/config', 'kubeconfig', '*.tfvars', '*.tfstate', '*.tfstate.*',
+  // A slash inside a pattern anchors it to the root in gitignore syntax, hence the **/.
+  '.netrc', '.git-credentials', '.dockercfg', '**/.docker/config.json',
+  '.aws/', '.azure/', '**/.config/gcloud/', '**/.kube/config', 'kubeconfig', '*.tfvars', '*.tfstate', '*.tfstate.*',
   'credentials.json', 'service-account*.json', 'secrets.y*ml', '.vault-token', '.htpasswd',
 ];
 

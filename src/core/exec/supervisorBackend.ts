@@ -9,8 +9,8 @@ import { SUPERVISOR_SOURCE } from './supervisorSource.js';
 const messageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ready'), pid: z.number() }),
   z.object({ t: z.literal('out'), id: z.string(), fd: z.union([z.literal(1), z.literal(2)]), d: z.string() }),
-  z.object({ t: z.literal('exit'), id: z.string(), code: z.number().nullable(), signal: z.string().nullable() }),
-  z.object({ t: z.literal('fail'), id: z.string(), code: z.number(), message: z.string() }),
+  z.object({ t: z.literal('exit'), id: z.string(), code: z.number().int().min(0).max(255).nullable(), signal: z.string().max(16).nullable() }),
+  z.object({ t: z.literal('fail'), id: z.string(), code: z.number().int().min(0).max(255), message: z.string().max(4096) }),
 ]);
 type SupervisorMessage = z.infer<typeof messageSchema>;
 
@@ -21,7 +21,7 @@ interface Pending {
 }
 
 const KILL_GRACE_MS = 5000;
-const MAX_LINE = 16 * 1024 * 1024;
+const MAX_LINE = 1024 * 1024;
 
 /** Raised when the image has no `node`; the caller falls back to plain engine execs. */
 export class SupervisorUnavailable extends Error {}
@@ -55,25 +55,45 @@ export class SupervisorBackend implements ExecBackend {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     modem.demuxStream(stream, stdout, stderr);
+    // The runner's stderr is writable by anything in the task: keep only a short tail for messages.
     const diagnostics: string[] = [];
-    stderr.on('data', (chunk: Buffer) => diagnostics.push(chunk.toString('utf8')));
+    stderr.on('data', (chunk: Buffer) => {
+      diagnostics.push(chunk.toString('utf8'));
+      const tail = diagnostics.join('').slice(-4096);
+      diagnostics.length = 0;
+      diagnostics.push(tail);
+    });
 
     let backend: SupervisorBackend | undefined;
     await new Promise<void>((resolve, reject) => {
-      let buffered = '';
-      const timer = setTimeout(() => reject(new SupervisorUnavailable(`the in-container runner did not start within 20 s: ${diagnostics.join('').trim()}`)), 20_000);
+      const timer = setTimeout(() => {
+        stream.destroy();
+        reject(new SupervisorUnavailable(`the in-container runner did not start within 20 s: ${diagnostics.join('').trim()}`));
+      }, 20_000);
+      // Anything in the task can write to the runner's stdout: lines are capped (the runner's own
+      // stay under 100 KB) and only new bytes are searched for the line end.
+      const pieces: Buffer[] = [];
+      let pending = 0;
       stdout.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        // Anything in the task can write to the runner's stdout; a line with no end is an attack
-        // on the host's memory, never protocol (the runner's own lines stay well under this).
-        if (buffered.length > MAX_LINE && buffered.indexOf('\n') === -1) {
+        let start = 0;
+        let newline: number;
+        const lines: string[] = [];
+        while ((newline = chunk.indexOf(10, start)) !== -1) {
+          pieces.push(chunk.subarray(start, newline));
+          lines.push(Buffer.concat(pieces).toString('utf8'));
+          pieces.length = 0;
+          pending = 0;
+          start = newline + 1;
+        }
+        if (start < chunk.length) {
+          pieces.push(chunk.subarray(start));
+          pending += chunk.length - start;
+        }
+        if (pending > MAX_LINE) {
           stream.destroy(new Error('the runner sent an oversized message'));
           return;
         }
-        let newline: number;
-        while ((newline = buffered.indexOf('\n')) !== -1) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
+        for (const line of lines) {
           const parsed = messageSchema.safeParse(safeJson(line));
           if (!parsed.success) continue;
           if (parsed.data.t === 'ready' && !backend) {

@@ -39,7 +39,8 @@ async function gitFiles(root: string, signal?: AbortSignal): Promise<{ files: st
 function walkFolder(root: string): string[] {
   const rootIgnore = ignore();
   try {
-    rootIgnore.add(fs.readFileSync(path.join(root, '.gitignore'), 'utf8'));
+    const file = path.join(root, '.gitignore');
+    if (fs.lstatSync(file).isFile()) rootIgnore.add(fs.readFileSync(file, 'utf8'));
   } catch {
     // no .gitignore: copy everything that is not a secret
   }
@@ -69,16 +70,12 @@ export function assertWorkspaceFolder(root: string): void {
   if (!stat.isDirectory()) throw new AirlockError(`workspace: ${root} is not a folder`, 'Pass --workspace with a folder.', 'workspace');
 }
 
+/** Package-manager configs are copied only when they are small regular files without a credential. */
 function carriesCredentials(file: string): boolean {
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const buffer = Buffer.alloc(64 * 1024);
-      const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
-      return CREDENTIAL_LINE.test(buffer.subarray(0, length).toString('utf8'));
-    } finally {
-      fs.closeSync(fd);
-    }
+    const stat = fs.lstatSync(file);
+    if (!stat.isFile() || stat.size > 1024 * 1024) return true;
+    return CREDENTIAL_LINE.test(fs.readFileSync(file, 'utf8'));
   } catch {
     return true;
   }
@@ -106,6 +103,8 @@ export async function listWorkspace(root: string, secretPatterns: readonly strin
     files.add(rel);
     for (const dir of ancestors(rel)) dirs.add(dir);
   }
-  const git = fromGit?.gitDir ? { gitDir: fromGit.gitDir, commonDir: fromGit.commonDir } : undefined;
+  // History comes along only from a plain .git folder; a linked worktree is copied as files.
+  const ownGitFolder = fs.lstatSync(path.join(root, '.git'), { throwIfNoEntry: false })?.isDirectory() ?? false;
+  const git = fromGit?.gitDir && ownGitFolder ? { gitDir: fromGit.gitDir, commonDir: fromGit.commonDir } : undefined;
   return { root, git, files, dirs, excluded: excluded.sort() };
 }

@@ -122,7 +122,12 @@ export function assertHardened(spec: Docker.ContainerCreateOptions): void {
   if (host.CapAdd && host.CapAdd.length > 0) problems.push('HostConfig.CapAdd must be empty');
   if (!host.SecurityOpt?.includes('no-new-privileges:true')) problems.push('HostConfig.SecurityOpt must set no-new-privileges');
   if (host.SecurityOpt?.some((option: string) => /unconfined/.test(option))) problems.push('HostConfig.SecurityOpt must not disable seccomp or AppArmor');
-  if (host.NetworkMode !== 'none' && !String(host.NetworkMode ?? '').startsWith('container:')) problems.push(`HostConfig.NetworkMode ${host.NetworkMode} is not allowed`);
+  // The egress gateway (a later issue) will widen this to its own container, checked by id.
+  if (host.NetworkMode !== 'none') problems.push(`HostConfig.NetworkMode ${host.NetworkMode} is not allowed`);
+  if (host.VolumesFrom?.length) problems.push('HostConfig.VolumesFrom would share another container\'s volumes');
+  if (host.Sysctls && Object.keys(host.Sysctls).length > 0) problems.push('HostConfig.Sysctls must be empty');
+  if (host.CgroupParent) problems.push('HostConfig.CgroupParent must be unset');
+  if (host.SecurityOpt?.some((option: string) => /^(seccomp|apparmor)[=:]/.test(option))) problems.push('HostConfig.SecurityOpt must keep the engine\'s default seccomp and AppArmor profiles');
   if (host.PidMode || host.UsernsMode === 'host' || (host.IpcMode && host.IpcMode !== 'private')) problems.push('HostConfig must not share host namespaces');
   if (host.Devices && host.Devices.length > 0) problems.push('HostConfig.Devices must be empty');
   if ((host as { DeviceRequests?: unknown[] }).DeviceRequests?.length) problems.push('HostConfig.DeviceRequests must be empty');

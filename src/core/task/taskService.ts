@@ -113,6 +113,9 @@ export class TaskService {
         container = await this.docker.createContainer(buildContainerSpec({ id, options, env, expiresAt }));
         return container;
       })();
+      // Observed here so a failure while the workspace is still being read is not "unhandled";
+      // the original promise is awaited (and its error raised) below.
+      containerWork.catch(() => undefined);
       const listing = await listingWork;
       const gitMeta = listing.git ? await buildGitMetadata(options.workspace, listing.git.commonDir, options.gitDepth, signal) : undefined;
       gitCleanup = gitMeta?.cleanup;
