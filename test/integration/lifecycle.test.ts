@@ -18,8 +18,11 @@ describe('task lifecycle (integration)', () => {
     const { service } = serviceFor(engine);
     const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE });
     assert.deepEqual(await labelled(engine, record.id), { containers: 1, volumes: 1 });
+    assert.ok(fs.existsSync(record.snapshot.archiveFile), 'the base content is kept while the task lives');
     await service.stop(record.id);
     assert.deepEqual(await labelled(engine, record.id), { containers: 0, volumes: 0 });
+    assert.equal(fs.existsSync(record.snapshot.archiveFile), false, 'stop drops the base content');
+    assert.ok(fs.existsSync(record.snapshot.manifestFile), 'the manifest stays with the record');
     const types = service.store.audit(record.id).records().map((entry) => entry.type);
     assert.deepEqual([types[0], types.at(-1)], ['task.created', 'task.destroyed']);
     await assert.rejects(service.exec(record.id, { argv: ['true'] }), (error: unknown) => AirlockError.is(error) && /destroyed/.test(error.message));

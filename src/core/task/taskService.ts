@@ -125,8 +125,7 @@ export class TaskService {
       if (options.workspaceTmpfs) await created.start();
       onProgress(`copying ${listing.files.size} files`);
       const { uid, gid } = sandboxIds(options);
-      const manifestFile = path.join(dir, 'manifest.json');
-      const contentFile = path.join(dir, 'base.bin');
+      const { manifestFile, contentFile } = this.store.snapshotFiles(id);
       const packed = packSnapshot(listing, gitMeta, { uid, gid, manifestFile, contentFile });
       const [, summary] = await Promise.all([created.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal } as never), packed.done]);
       throwIfAborted(signal);

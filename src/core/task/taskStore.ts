@@ -72,8 +72,14 @@ export class TaskStore {
     return record;
   }
 
-  /** Drops the bulky base snapshot of a destroyed task; the record and audit log stay. */
+  /** Where a task's base snapshot lives: the manifest, and every copied file's bytes. */
+  snapshotFiles(id: string): { manifestFile: string; contentFile: string } {
+    const dir = this.taskDir(id);
+    return { manifestFile: path.join(dir, 'manifest.json'), contentFile: path.join(dir, 'base.bin') };
+  }
+
+  /** Drops the bulky base content of a destroyed task; the manifest, record and audit log stay. */
   dropSnapshot(id: string): void {
-    fs.rmSync(path.join(this.taskDir(id), 'base.tar'), { force: true });
+    fs.rmSync(this.snapshotFiles(id).contentFile, { force: true });
   }
 }
