@@ -28,14 +28,39 @@ export function readManifest(file: string): SnapshotManifest {
 }
 
 /** The base bytes of one file, as the container first received them. */
-export function readBaseContent(manifest: SnapshotManifest, entry: ManifestEntry): Buffer {
+export function readBaseContent(manifest: SnapshotManifest, entry: ManifestEntry, limit = entry.size): Buffer {
   if (entry.type !== 'file' || entry.offset === undefined) throw new Error(`${entry.path} has no base content`);
   const fd = fs.openSync(manifest.contentFile, 'r');
   try {
-    const buffer = Buffer.alloc(entry.size);
-    fs.readSync(fd, buffer, 0, entry.size, entry.offset);
+    const buffer = Buffer.alloc(Math.min(limit, entry.size));
+    let read = 0;
+    while (read < buffer.length) {
+      const count = fs.readSync(fd, buffer, read, buffer.length - read, entry.offset + read);
+      if (count === 0) throw new Error(`the base content of ${entry.path} is truncated`);
+      read += count;
+    }
     return buffer;
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** Path-indexed access to a base snapshot: what each path was, and its bytes. */
+export class BaseSnapshot {
+  readonly entries: ReadonlyMap<string, ManifestEntry>;
+
+  constructor(readonly manifest: SnapshotManifest) {
+    this.entries = new Map(manifest.entries.map((entry) => [entry.path, entry]));
+  }
+
+  static load(manifestFile: string): BaseSnapshot {
+    return new BaseSnapshot(readManifest(manifestFile));
+  }
+
+  /** The file's base bytes, or only the first `limit` of them. */
+  bytes(rel: string, limit?: number): Buffer {
+    const entry = this.entries.get(rel);
+    if (!entry) throw new Error(`${rel} is not in the base snapshot`);
+    return readBaseContent(this.manifest, entry, limit);
   }
 }

@@ -1,0 +1,284 @@
+import * as fs from 'node:fs';
+import { AirlockError } from '../errors.js';
+import type { ApplyJournal, Journal } from './applyJournal.js';
+import type { BlobStore } from './blobStore.js';
+import type { ChangeContent } from './buildChangeSet.js';
+import { symlinkTargetInside } from './changePath.js';
+import type { ChangeSet, FileChange } from './changeSet.js';
+import { type HostState, readHostState, sameHostState, unsafeAncestorReason } from './hostState.js';
+import { runTransaction, type Step, type TransactionOptions } from './hostTransaction.js';
+import { applySelectedHunks, diffableText, filePatch } from './textDiff.js';
+import { mergeThreeWay } from './threeWayMerge.js';
+
+export interface ApplySelection {
+  /** Paths (or folders) to apply; none means every change that is neither risky nor refused. */
+  paths?: string[];
+  /** Risky paths the person chose one by one. */
+  allowRisky?: string[];
+  /** Per path, the 1-based hunks to take; other hunks of that file stay as on the host. */
+  hunks?: Record<string, number[]>;
+}
+
+export interface AppliedPath {
+  path: string;
+  action: 'write' | 'merge' | 'delete' | 'symlink' | 'mkdir' | 'rmdir';
+  sha256?: string;
+}
+
+export interface ApplyReport {
+  /** Undo record id; undefined when nothing was written. */
+  id?: string;
+  written: AppliedPath[];
+  /** Chosen but not applied, with why: a conflict, a risky file not chosen explicitly, an unsafe path… */
+  refused: Array<{ path: string; reason: string }>;
+  /** Not chosen by a blanket apply (risky or never appliable), with why. */
+  held: Array<{ path: string; reason: string }>;
+  /** Already identical on the host. */
+  unchanged: string[];
+}
+
+export interface ApplyContext {
+  root: string;
+  changeSet: ChangeSet;
+  content: ChangeContent;
+  blobs: BlobStore;
+  journal: ApplyJournal;
+  afterMutation?: TransactionOptions['afterMutation'];
+}
+
+const covers = (named: string, rel: string) => {
+  const prefix = named.replace(/\/+$/, '');
+  return rel === prefix || rel.startsWith(`${prefix}/`);
+};
+
+/**
+ * Applies the chosen part of a change set to the host workspace. Each change is planned against
+ * the host as it is now (three-way merged when the host changed since the snapshot); refusals are
+ * per file, and everything planned is then written as one transaction with an undo record first.
+ */
+export function applyChanges(context: ApplyContext, selection: ApplySelection = {}): ApplyReport {
+  const root = fs.realpathSync(context.root);
+  const report: ApplyReport = { written: [], refused: [], held: [], unchanged: [] };
+  const named = selection.paths ?? [];
+  const allowRisky = new Set(selection.allowRisky ?? []);
+  const hunks = new Map(Object.entries(selection.hunks ?? {}));
+  for (const rel of [...named, ...allowRisky, ...hunks.keys()]) {
+    if (!context.changeSet.files.some((change) => covers(rel, change.path) || change.oldPath === rel)) report.refused.push({ path: rel, reason: 'no such change in this task' });
+  }
+
+  const chosen: FileChange[] = [];
+  for (const change of context.changeSet.files) {
+    const explicitlyNamed = named.some((rel) => covers(rel, change.path) || change.oldPath === rel);
+    const riskyOk = allowRisky.has(change.path);
+    if (named.length && !explicitlyNamed && !riskyOk && !hunks.has(change.path)) continue;
+    if (!named.length && !riskyOk && !hunks.has(change.path) && (change.refusal || change.risk.length)) {
+      report.held.push({ path: change.path, reason: change.refusal ?? `risky: ${change.risk.join('; ')} (choose it with --allow-risky ${change.path})` });
+      continue;
+    }
+    if (change.refusal) report.refused.push({ path: change.path, reason: change.refusal });
+    else if (change.risk.length && !riskyOk) report.refused.push({ path: change.path, reason: `risky: ${change.risk.join('; ')}; it needs an explicit choice (--allow-risky ${change.path})` });
+    else chosen.push(change);
+  }
+
+  const planner = new Planner(root, context);
+  // Removals before creations, shallow before deep, so a file↔dir change plans against its result.
+  const order = (change: FileChange) => (change.after ? 1 : 0) * 1000 + change.path.split('/').length;
+  for (const change of chosen.sort((a, b) => order(a) - order(b))) {
+    try {
+      const outcome = planner.plan(change, hunks.get(change.path));
+      if (outcome === 'unchanged') report.unchanged.push(change.path);
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      report.refused.push({ path: change.path, reason: error.message });
+    }
+  }
+  if (planner.steps.length === 0) return report;
+
+  const id = context.journal.newId();
+  const journal: Journal = { id, task: context.changeSet.task, root, createdAt: new Date().toISOString(), status: 'pending', steps: [] };
+  runTransaction(root, planner.steps, context.blobs, {
+    journal: (steps) => context.journal.write({ ...journal, steps }),
+    afterMutation: context.afterMutation,
+  });
+  context.journal.write({ ...journal, steps: planner.steps, status: 'applied' });
+  report.id = id;
+  report.written = planner.written;
+  return report;
+}
+
+export interface UndoReport {
+  id: string;
+  restored: string[];
+}
+
+/** Reverts the newest apply that still stands, exactly; refuses if the host changed those paths since. */
+export function undoLastApply(context: Pick<ApplyContext, 'root' | 'blobs' | 'journal' | 'afterMutation'>, { force = false } = {}): UndoReport {
+  const journal = context.journal.last();
+  if (!journal) throw new AirlockError('there is no apply to undo for this task', 'Nothing was changed.');
+  const root = fs.realpathSync(context.root);
+  if (root !== journal.root) throw new AirlockError(`the last apply went to ${journal.root}, not ${root}`, 'Run undo against the workspace the task was started from.');
+  const steps: Step[] = [];
+  const drifted: string[] = [];
+  for (const step of journal.steps) {
+    const now = readHostState(root, step.path);
+    // A pending record is from an apply that never finished: some paths may still be as before.
+    if (journal.status === 'pending' && sameHostState(now, step.before)) continue;
+    if (!sameHostState(now, step.after)) {
+      if (!force) drifted.push(step.path);
+      else steps.push({ path: step.path, before: now, after: step.before });
+      continue;
+    }
+    steps.push({ path: step.path, before: now, after: step.before });
+  }
+  if (drifted.length) throw new AirlockError(`undo would lose host edits made after the apply: ${drifted.join(', ')}`, 'Nothing was changed. Use --force to restore those paths anyway.');
+  runTransaction(root, steps, context.blobs, { journal: () => undefined, afterMutation: context.afterMutation });
+  context.journal.write({ ...journal, status: 'undone' });
+  return { id: journal.id, restored: steps.map((step) => step.path) };
+}
+
+class Refusal extends Error {}
+
+/** Turns chosen changes into host steps, tracking what this apply itself will create or remove. */
+class Planner {
+  readonly steps: Step[] = [];
+  readonly written: AppliedPath[] = [];
+  private readonly planned = new Map<string, HostState['kind']>();
+
+  constructor(private readonly root: string, private readonly context: ApplyContext) {}
+
+  private state(rel: string): HostState {
+    const kind = this.planned.get(rel);
+    if (kind === 'absent') return { kind: 'absent' };
+    return readHostState(this.root, rel);
+  }
+
+  private add(rel: string, before: HostState, after: HostState, action: AppliedPath['action'], sha256?: string) {
+    if (after.kind === 'file') after = { ...after, size: fs.statSync(this.context.blobs.file(after.sha256)).size };
+    // One step per path: a type change removes and recreates the same path in one move.
+    const earlier = this.steps.find((step) => step.path === rel);
+    if (earlier) earlier.after = after;
+    else this.steps.push({ path: rel, before, after });
+    this.planned.set(rel, after.kind);
+    this.written.push({ path: rel, action, ...(sha256 ? { sha256 } : {}) });
+  }
+
+  /** Missing parents become planned directories; a symlink or file on the way refuses the change. */
+  private ensureParents(rel: string) {
+    const unsafe = unsafeAncestorReason(this.root, rel, this.planned);
+    if (unsafe) throw new Refusal(unsafe);
+    const parts = rel.split('/');
+    for (let index = 1; index < parts.length; index++) {
+      const dir = parts.slice(0, index).join('/');
+      if (this.state(dir).kind === 'absent' && this.planned.get(dir) !== 'dir') this.add(dir, { kind: 'absent' }, { kind: 'dir' }, 'mkdir');
+    }
+  }
+
+  plan(change: FileChange, chosenHunks: number[] | undefined): 'planned' | 'unchanged' {
+    const { before, after } = change;
+    if (chosenHunks && !(change.status === 'modified' && before?.kind === 'file' && after?.kind === 'file' && change.hunks > 0)) {
+      throw new Refusal('hunks can only be chosen for a modified text file');
+    }
+    const oldPath = change.oldPath ?? change.path;
+    const stepCount = this.steps.length;
+    // The old side first: a rename or type change removes it (only if the host still has the base).
+    if (before && (change.status === 'renamed' || change.status === 'deleted' || (after && before.kind !== after.kind))) {
+      this.planRemoval(oldPath, change);
+    }
+    if (!after) return this.steps.length > stepCount ? 'planned' : 'unchanged';
+    if (after.kind === 'dir') {
+      const host = this.state(change.path);
+      if (host.kind === 'dir') return 'unchanged';
+      if (host.kind !== 'absent') throw new Refusal(`the host has a ${host.kind} here`);
+      this.ensureParents(change.path);
+      this.add(change.path, host, { kind: 'dir' }, 'mkdir');
+      return 'planned';
+    }
+    if (after.kind === 'symlink') return this.planSymlink(change, after.target ?? '');
+    if (after.kind !== 'file' || !after.sha256) throw new Refusal('only regular files, directories and symlinks cross back');
+    return this.planFile(change, after.sha256, after.mode, chosenHunks);
+  }
+
+  private planRemoval(rel: string, change: FileChange) {
+    const before = change.before!;
+    const host = this.state(rel);
+    if (host.kind === 'absent') return;
+    const matchesBase =
+      (before.kind === 'file' && host.kind === 'file' && host.sha256 === before.sha256) ||
+      (before.kind === 'symlink' && host.kind === 'symlink' && host.target === before.target) ||
+      (before.kind === 'dir' && host.kind === 'dir');
+    if (!matchesBase) throw new Refusal(`conflict: ${rel} changed on the host since the task started; not removing it`);
+    const unsafe = unsafeAncestorReason(this.root, rel, this.planned);
+    if (unsafe) throw new Refusal(unsafe);
+    if (host.kind === 'dir') {
+      const left = fs.readdirSync(`${this.root}/${rel}`).filter((name) => this.planned.get(`${rel}/${name}`) !== 'absent');
+      if (left.length) throw new Refusal(`the host has other files in ${rel}/ (${left.slice(0, 3).join(', ')}); not removing it`);
+      this.add(rel, host, { kind: 'absent' }, 'rmdir');
+    } else this.add(rel, host, { kind: 'absent' }, 'delete');
+  }
+
+  private planSymlink(change: FileChange, target: string): 'planned' | 'unchanged' {
+    if (symlinkTargetInside(change.path, target) === undefined) throw new Refusal(`symlink points outside the workspace (${target})`);
+    const host = this.state(change.path);
+    if (host.kind === 'symlink' && host.target === target) return 'unchanged';
+    if (host.kind !== 'absent' && !(change.before?.kind === 'symlink' && host.kind === 'symlink' && host.target === change.before.target)) {
+      throw new Refusal(`conflict: the host has a different ${host.kind} at ${change.path}`);
+    }
+    this.ensureParents(change.path);
+    this.add(change.path, host, { kind: 'symlink', target }, 'symlink');
+    return 'planned';
+  }
+
+  private planFile(change: FileChange, sha: string, containerMode: number, chosenHunks: number[] | undefined): 'planned' | 'unchanged' {
+    const { blobs, content } = this.context;
+    const host = this.state(change.path);
+    const base = change.status === 'modified' && change.before?.kind === 'file' ? change.before : undefined;
+    const execChanged = base ? Boolean(base.mode & 0o111) !== Boolean(containerMode & 0o111) : true;
+    let bytesSha = sha;
+    if (chosenHunks) {
+      const beforeText = diffableText(content.base.bytes(change.path));
+      const afterText = diffableText(blobs.read(sha));
+      if (beforeText === undefined || afterText === undefined) throw new Refusal('hunks can only be chosen for a text file');
+      try {
+        bytesSha = blobs.put(Buffer.from(applySelectedHunks(beforeText, filePatch(change.path, change.path, beforeText, afterText), chosenHunks)));
+      } catch (error) {
+        throw new Refusal((error as Error).message);
+      }
+    }
+    const newMode = (hostMode: number) => {
+      const perms = hostMode & 0o777;
+      if (!execChanged) return perms;
+      return containerMode & 0o111 ? perms | ((perms & 0o444) >> 2) : perms & ~0o111;
+    };
+
+    if (host.kind === 'absent') {
+      if (base) throw new Refusal('conflict: deleted on the host since the task started');
+      this.ensureParents(change.path);
+      this.add(change.path, host, { kind: 'file', sha256: bytesSha, mode: containerMode & 0o111 ? 0o755 : 0o644, size: 0 }, 'write', bytesSha);
+      return 'planned';
+    }
+    if (host.kind !== 'file') throw new Refusal(host.kind === 'symlink' ? 'the host path is a symlink; Airlock never writes through symlinks' : `the host has a ${host.kind} here`);
+    const unsafe = unsafeAncestorReason(this.root, change.path, this.planned);
+    if (unsafe) throw new Refusal(unsafe);
+    const mode = newMode(host.mode);
+    const finalMode = base ? mode : host.mode & 0o777;
+    if (host.sha256 === bytesSha && (host.mode & 0o777) === mode) return 'unchanged';
+    if (!base) {
+      if (host.sha256 === bytesSha) return 'unchanged';
+      throw new Refusal('conflict: the host already has a different file here');
+    }
+    if (host.sha256 === base.sha256 || host.sha256 === bytesSha) {
+      this.add(change.path, host, { kind: 'file', sha256: bytesSha, mode: finalMode, size: 0 }, 'write', bytesSha);
+      return 'planned';
+    }
+    // The host changed since the snapshot: merge base → host and base → container, or refuse.
+    const baseText = diffableText(content.base.bytes(change.path));
+    const hostText = diffableText(fs.readFileSync(`${this.root}/${change.path}`));
+    const containerText = diffableText(blobs.read(bytesSha));
+    if (baseText === undefined || hostText === undefined || containerText === undefined) throw new Refusal('conflict: changed on the host since the task started, and it is not text that can be merged');
+    const merged = mergeThreeWay(baseText, hostText, containerText);
+    if (!merged.clean) throw new Refusal(`conflict: changed on the host since the task started (${merged.conflicts} conflicting region${merged.conflicts === 1 ? '' : 's'}); the host file was left as it is`);
+    const mergedSha = blobs.put(Buffer.from(merged.text));
+    this.add(change.path, host, { kind: 'file', sha256: mergedSha, mode: finalMode, size: 0 }, 'merge', mergedSha);
+    return 'planned';
+  }
+}

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { hostStateSchema } from './hostState.js';
+
+export const journalSchema = z.object({
+  id: z.string(),
+  task: z.string(),
+  root: z.string(),
+  createdAt: z.string(),
+  /** pending: written before the host was touched; applied: done; rolled-back / undone: reverted. */
+  status: z.enum(['pending', 'applied', 'rolled-back', 'undone']),
+  steps: z.array(z.object({ path: z.string(), before: hostStateSchema, after: hostStateSchema })),
+});
+export type Journal = z.infer<typeof journalSchema>;
+
+/** Undo records, one JSON file per apply, written (and fsynced) before the host changes. */
+export class ApplyJournal {
+  constructor(readonly dir: string) {}
+
+  newId(): string {
+    return `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
+  }
+
+  write(journal: Journal): void {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const file = path.join(this.dir, `${journal.id}.json`);
+    const temp = `${file}.tmp`;
+    const fd = fs.openSync(temp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify(journal));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, file);
+  }
+
+  all(): Journal[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir).filter((name) => name.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    return names.sort().map((name) => journalSchema.parse(JSON.parse(fs.readFileSync(path.join(this.dir, name), 'utf8'))));
+  }
+
+  /** The newest apply that still stands (or never finished), which is what `undo` reverts. */
+  last(): Journal | undefined {
+    return this.all().reverse().find((journal) => journal.status === 'applied' || journal.status === 'pending');
+  }
+}

@@ -1,0 +1,86 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Content-addressed files on the host (one folder per task): the bytes the container produced,
+ * and the host's own bytes saved before an apply overwrote them. Named by sha256, so the content
+ * a reviewer saw and the content apply writes are the same file by construction.
+ */
+export class BlobStore {
+  constructor(readonly dir: string) {}
+
+  file(sha: string): string {
+    if (!SHA256.test(sha)) throw new Error(`not a sha256: ${sha}`);
+    return path.join(this.dir, sha.slice(0, 2), sha);
+  }
+
+  has(sha: string): boolean {
+    return fs.existsSync(this.file(sha));
+  }
+
+  read(sha: string): Buffer {
+    return fs.readFileSync(this.file(sha));
+  }
+
+  /** Stores bytes, returning their sha256. */
+  put(content: Buffer): string {
+    const sha = createHash('sha256').update(content).digest('hex');
+    if (this.has(sha)) return sha;
+    const writer = this.writer();
+    writer.write(content);
+    writer.commit(sha);
+    return sha;
+  }
+
+  /** A streaming writer: bytes go to a temp file, hashed on the way; commit checks the expected hash. */
+  writer(): BlobWriter {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const temp = path.join(this.dir, `.incoming-${randomBytes(6).toString('hex')}`);
+    const fd = fs.openSync(temp, 'wx', 0o600);
+    const hash = createHash('sha256');
+    let size = 0;
+    let open = true;
+    const close = () => {
+      if (open) fs.closeSync(fd);
+      open = false;
+    };
+    return {
+      write: (chunk) => {
+        hash.update(chunk);
+        size += chunk.length;
+        let written = 0;
+        while (written < chunk.length) written += fs.writeSync(fd, chunk, written);
+      },
+      get size() {
+        return size;
+      },
+      commit: (expected) => {
+        close();
+        const sha = hash.digest('hex');
+        if (expected !== undefined && expected !== sha) {
+          fs.rmSync(temp, { force: true });
+          throw new Error(`content changed while it was read (expected ${expected.slice(0, 12)}, got ${sha.slice(0, 12)})`);
+        }
+        const target = this.file(sha);
+        fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+        fs.renameSync(temp, target);
+        return sha;
+      },
+      discard: () => {
+        close();
+        fs.rmSync(temp, { force: true });
+      },
+    };
+  }
+}
+
+export interface BlobWriter {
+  write(chunk: Buffer): void;
+  readonly size: number;
+  /** Finishes the blob; throws (and keeps nothing) when `expected` is given and does not match. */
+  commit(expected?: string): string;
+  discard(): void;
+}

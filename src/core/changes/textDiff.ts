@@ -1,0 +1,56 @@
+import { applyPatch, structuredPatch, type StructuredPatch } from 'diff';
+
+/** Text larger than this is shown as changed but not diffed line by line (and applied whole). */
+export const TEXT_DIFF_LIMIT = 8 * 1024 * 1024;
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Git's rule plus strict UTF-8: a NUL in the first 8000 bytes, or bytes that are not UTF-8. */
+export function isBinary(content: Buffer): boolean {
+  if (content.subarray(0, 8000).includes(0)) return true;
+  try {
+    strictUtf8.decode(content);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** The text of a file when it can be diffed line by line, else undefined. */
+export function diffableText(content: Buffer | undefined): string | undefined {
+  if (content === undefined) return '';
+  if (content.length > TEXT_DIFF_LIMIT || isBinary(content)) return undefined;
+  return content.toString('utf8');
+}
+
+export function filePatch(oldPath: string, newPath: string, before: string, after: string): StructuredPatch {
+  const patch = structuredPatch(`a/${oldPath}`, `b/${newPath}`, before, after, undefined, undefined, { context: 3 });
+  if (!patch) throw new Error('diff produced no patch');
+  return patch;
+}
+
+/**
+ * The base text with only the chosen hunks (1-based, as `airlock diff` numbers them) applied. Every
+ * hunk comes from one diff of this very base, so each fits exactly where it says; a failure here is
+ * a bug, reported rather than guessed around.
+ */
+export function applySelectedHunks(before: string, patch: StructuredPatch, chosen: readonly number[]): string {
+  const wanted = new Set(chosen);
+  for (const index of wanted) {
+    if (!Number.isInteger(index) || index < 1 || index > patch.hunks.length) throw new RangeError(`hunk ${index} does not exist (this file has ${patch.hunks.length})`);
+  }
+  const partial: StructuredPatch = { ...patch, hunks: patch.hunks.filter((_, index) => wanted.has(index + 1)) };
+  const result = applyPatch(before, partial, { fuzzFactor: 0, autoConvertLineEndings: false });
+  if (result === false) throw new Error(`the chosen hunks do not fit ${patch.oldFileName}`);
+  return result;
+}
+
+/** Unified diff text, each hunk header tagged with its index so reviewers can name hunks. */
+export function formatPatch(patch: StructuredPatch, header: string[] = []): string {
+  const lines = [...header, `--- ${patch.oldFileName}`, `+++ ${patch.newFileName}`];
+  patch.hunks.forEach((hunk, index) => {
+    lines.push(`@@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@ hunk ${index + 1}`);
+    lines.push(...hunk.lines);
+  });
+  return lines.join('\n') + '\n';
+}
