@@ -1,5 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { connectEngine, DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, describeError, formatDoctor, runDoctor, stateDir, TaskService, TaskStore, type TaskOptionsInput } from '../core/index.js';
+import { connectEngine, DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, describeError, formatDoctor, runDoctor, stateDir, TaskStore, type TaskOptionsInput } from '../core/index.js';
+import { action, collect } from './serviceAction.js';
+import { registerChangeCommands } from './changeCommands.js';
 import { formatTaskTable } from './taskTable.js';
 
 /** Exit code for Airlock's own failures in `exec`, distinct from the command's codes (as docker does). */
@@ -14,34 +16,12 @@ const decimal = (name: string) => (value: string) => {
   if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
   return number;
 };
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 const keyValue = (value: string, previous: Record<string, string> = {}) => {
   const index = value.indexOf('=');
   if (index <= 0) throw new InvalidArgumentError(`"${value}" must be NAME=VALUE`);
   return { ...previous, [value.slice(0, index)]: value.slice(index + 1) };
 };
 
-async function openService(): Promise<TaskService> {
-  const engine = await connectEngine();
-  return new TaskService(engine, new TaskStore(stateDir()), (message) => process.stderr.write(`airlock: warning: ${message}\n`));
-}
-
-/** Runs one subcommand with the service, turning errors into one readable line and an exit code. */
-function action<A extends unknown[]>(work: (service: TaskService, ...args: A) => Promise<number | void>, errorCode = 1) {
-  return async (...args: A) => {
-    let service: TaskService | undefined;
-    try {
-      service = await openService();
-      process.exitCode = (await work(service, ...args)) ?? 0;
-    } catch (error) {
-      process.stderr.write(`airlock: ${describeError(error)}\n`);
-      if (process.env.AIRLOCK_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-      process.exitCode = errorCode;
-    } finally {
-      service?.dispose();
-    }
-  };
-}
 
 export function buildProgram(): Command {
   const program = new Command('airlock')
@@ -171,6 +151,8 @@ export function buildProgram(): Command {
         process.stdout.write(total === 0 ? 'nothing to clean up\n' : `removed ${report.containers.length} container(s), ${report.volumes.length} volume(s); expired ${report.records.length} task(s)\n`);
       }),
     );
+
+  registerChangeCommands(program);
 
   program
     .command('audit')

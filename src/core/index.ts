@@ -10,3 +10,6 @@ export { TaskStore } from './task/taskStore.js';
 export { TaskService, type TaskStatus, type CommandRequest, type GcReport } from './task/taskService.js';
 export type { TaskRecord } from './task/taskRecord.js';
 export type { ExecResult } from './exec/execTypes.js';
+export { ChangeService, DEFAULT_MAX_FILE_BYTES, formatChanges, undoTask, type DiffOptions, type TaskChanges } from './changes/changeService.js';
+export { summarizeChange, type ChangeSet, type FileChange } from './changes/changeSet.js';
+export type { ApplyReport, ApplySelection, UndoReport } from './changes/applyChanges.js';

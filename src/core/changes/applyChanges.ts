@@ -22,7 +22,10 @@ export interface ApplySelection {
 export interface AppliedPath {
   path: string;
   action: 'write' | 'merge' | 'delete' | 'symlink' | 'mkdir' | 'rmdir';
+  /** The bytes written. */
   sha256?: string;
+  /** The host's bytes that were replaced or deleted (kept for undo). */
+  previousSha256?: string;
 }
 
 export interface ApplyReport {
@@ -159,7 +162,7 @@ class Planner {
     if (earlier) earlier.after = after;
     else this.steps.push({ path: rel, before, after });
     this.planned.set(rel, after.kind);
-    this.written.push({ path: rel, action, ...(sha256 ? { sha256 } : {}) });
+    this.written.push({ path: rel, action, ...(sha256 ? { sha256 } : {}), ...(before.kind === 'file' ? { previousSha256: before.sha256 } : {}) });
   }
 
   /** Missing parents become planned directories; a symlink or file on the way refuses the change. */

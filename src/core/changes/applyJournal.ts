@@ -19,8 +19,13 @@ export type Journal = z.infer<typeof journalSchema>;
 export class ApplyJournal {
   constructor(readonly dir: string) {}
 
+  /** Ids sort in apply order (millisecond time, bumped past the newest so two applies in one ms still order). */
   newId(): string {
-    return `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
+    let time = Date.now();
+    const newest = this.all().at(-1)?.id;
+    const newestTime = newest ? Date.parse(newest.slice(0, 24).replace(/T(\d\d)-(\d\d)-/, 'T$1:$2:')) : NaN;
+    if (newestTime >= time) time = newestTime + 1;
+    return `${new Date(time).toISOString()}-${randomBytes(4).toString('hex')}`.replace(/:/g, '-');
   }
 
   write(journal: Journal): void {

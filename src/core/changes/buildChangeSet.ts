@@ -1,5 +1,5 @@
 import type { BaseSnapshot, ManifestEntry } from '../snapshot/snapshotManifest.js';
-import { unsafePathReason } from './changePath.js';
+import { symlinkTargetInside, unsafePathReason } from './changePath.js';
 import type { ChangeSet, FileChange, NodeKind, NodeState } from './changeSet.js';
 import type { RiskClassifier } from './riskRules.js';
 import { diffableText, filePatch, isBinary, TEXT_DIFF_LIMIT } from './textDiff.js';
@@ -142,6 +142,7 @@ function describe(change: FileChange, node: ScannedNode | undefined, content: Ch
 
   const refusal = unsafePathReason(change.path) ?? (change.oldPath !== undefined ? unsafePathReason(change.oldPath) : undefined);
   if (refusal) change.refusal = change.refusal ?? refusal;
+  if (after?.kind === 'symlink' && symlinkTargetInside(change.path, after.target ?? '') === undefined) change.refusal = `a symlink that points outside the workspace (${after.target})`;
   if (after?.kind === 'other') change.refusal = 'a device, fifo or socket: only regular files, directories and symlinks cross back';
   if (after?.kind === 'file' && after.size > options.maxFileBytes) {
     change.refusal = `${formatBytes(after.size)} is over the per-file limit of ${formatBytes(options.maxFileBytes)} (raise it with --max-file-size)`;

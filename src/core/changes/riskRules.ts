@@ -7,6 +7,7 @@ import type { FileChange } from './changeSet.js';
  * teams extend it with their own globs (riskyPatterns), never shorten it.
  */
 export const RISKY_PATHS: ReadonlyArray<{ glob: string; reason: string }> = [
+  { glob: '**/.git/**', reason: 'git hooks and configuration run on the host' },
   { glob: '**/.gitattributes', reason: 'git attributes can run filter and diff drivers on the host' },
   { glob: '**/.gitmodules', reason: 'submodule URLs and paths are fetched by host git' },
   { glob: '**/.gitconfig', reason: 'git configuration' },

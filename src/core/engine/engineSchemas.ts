@@ -17,6 +17,8 @@ export const engineInfoSchema = z.object({
   SecurityOptions: z.array(z.string()).nullish(),
   CgroupVersion: z.string().optional(),
   Name: z.string().optional(),
+  /** The engine's clock (RFC 3339, nanoseconds): the clock file times in its containers use. */
+  SystemTime: z.string().optional(),
 }).passthrough();
 export type EngineInfo = z.infer<typeof engineInfoSchema>;
 

@@ -17,6 +17,11 @@ export const snapshotSummarySchema = z.object({
   manifestFile: z.string(),
   /** The exact tar stream the container received, so later diffs have every base byte. */
   archiveFile: z.string(),
+  /**
+   * Engine-clock time by which the copy was complete (ms since the epoch, sub-ms precision). Any
+   * later change to a workspace entry gives it a ctime at or after this; see scannerSource.ts.
+   */
+  readyAtMs: z.number().optional(),
 });
 export type SnapshotSummary = z.infer<typeof snapshotSummarySchema>;
 

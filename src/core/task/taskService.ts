@@ -48,7 +48,7 @@ export class TaskService {
   private readonly backends = new Map<string, Promise<ExecBackend>>();
 
   constructor(
-    private readonly engine: EngineConnection,
+    readonly engine: EngineConnection,
     readonly store: TaskStore,
     private readonly warn: (message: string) => void = () => undefined,
   ) {}
@@ -60,6 +60,18 @@ export class TaskService {
   async runtimes(): Promise<string[]> {
     const info = engineInfoSchema.parse(await this.docker.info());
     return Object.keys(info.Runtimes);
+  }
+
+  /**
+   * "Now" on the engine's clock, which is the clock its containers stamp file times with (local,
+   * Docker Desktop's VM or a remote host alike). Nanoseconds survive as sub-millisecond digits.
+   */
+  private async engineClockMs(): Promise<number | undefined> {
+    const { SystemTime } = engineInfoSchema.parse(await this.docker.info());
+    const match = SystemTime?.match(/^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
+    if (!match) return undefined;
+    const whole = Date.parse(`${match[1]}${match[3]}`);
+    return Number.isNaN(whole) ? undefined : whole + Number(`0${match[2] ?? ''}`) * 1000;
   }
 
   private async ensureImage(image: string, onProgress: StartProgress, signal?: AbortSignal): Promise<void> {
@@ -130,6 +142,7 @@ export class TaskService {
       const [, summary] = await Promise.all([created.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal } as never), packed.done]);
       throwIfAborted(signal);
       if (!options.workspaceTmpfs) await created.start();
+      const readyAtMs = await this.engineClockMs();
       const record: TaskRecord = {
         id,
         createdAt: now.toISOString(),
@@ -152,6 +165,7 @@ export class TaskService {
           excluded: listing.excluded,
           manifestFile,
           archiveFile: contentFile,
+          readyAtMs,
         },
       };
       this.store.save(record);

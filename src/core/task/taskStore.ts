@@ -78,7 +78,16 @@ export class TaskStore {
     return { manifestFile: path.join(dir, 'manifest.json'), contentFile: path.join(dir, 'base.bin') };
   }
 
-  /** Drops the bulky base content of a destroyed task; the manifest, record and audit log stay. */
+  /** Where a task's change data lives: content blobs (container output and host backups) and undo records. */
+  changeFiles(id: string): { blobDir: string; journalDir: string; changeSetFile: string } {
+    const dir = this.taskDir(id);
+    return { blobDir: path.join(dir, 'blobs'), journalDir: path.join(dir, 'applies'), changeSetFile: path.join(dir, 'changes.json') };
+  }
+
+  /**
+   * Drops the bulky base content of a destroyed task; the manifest, record and audit log stay, and
+   * so do the blobs and undo records, so `airlock undo` still works after the task has gone.
+   */
   dropSnapshot(id: string): void {
     fs.rmSync(this.snapshotFiles(id).contentFile, { force: true });
   }

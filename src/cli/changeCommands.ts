@@ -1,0 +1,113 @@
+import * as readline from 'node:readline/promises';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { ChangeService, describeError, formatChanges, parseByteSize, stateDir, summarizeChange, TaskStore, undoTask, type ApplySelection, type DiffOptions } from '../core/index.js';
+import { action, collect } from './serviceAction.js';
+
+const byteSize = (value: string) => {
+  const bytes = parseByteSize(value);
+  if (bytes === undefined || bytes <= 0) throw new InvalidArgumentError('--max-file-size must be a size such as 100m or 1g');
+  return bytes;
+};
+
+/** `--hunks PATH:1,3` (repeatable); the path may itself contain colons, the list is after the last. */
+const hunkChoice = (value: string, previous: Record<string, number[]> = {}) => {
+  const cut = value.lastIndexOf(':');
+  const rel = value.slice(0, cut);
+  const list = value.slice(cut + 1);
+  if (cut <= 0 || !/^\d+(,\d+)*$/.test(list)) throw new InvalidArgumentError(`"${value}" must be PATH:N[,N…] with hunk numbers as \`airlock diff\` prints them`);
+  return { ...previous, [rel]: [...(previous[rel] ?? []), ...list.split(',').map(Number)] };
+};
+
+const diffOptions = (flags: Record<string, unknown>): DiffOptions => ({
+  maxFileBytes: flags.maxFileSize as number | undefined,
+  riskyPatterns: flags.risky as string[] | undefined,
+  method: (flags.scanner as DiffOptions['method']) ?? 'auto',
+});
+
+const short = (sha?: string) => (sha ? ` ${sha.slice(0, 12)}` : '');
+
+export function registerChangeCommands(program: Command): void {
+  const common = (command: Command) =>
+    command
+      .option('--max-file-size <size>', 'per-file size limit for copying out and applying (default 100m)', byteSize)
+      .option('--risky <glob>', 'treat paths matching this glob as risky too (repeatable)', collect)
+      .addOption(new Option('--scanner <method>', 'how to find changes: in the container (needs node), or by streaming the tree out').choices(['auto', 'scanner', 'archive']).default('auto'));
+
+  common(
+    program
+      .command('diff')
+      .description("show what the task changed in its workspace copy (unified diff; --json for the change set)")
+      .argument('<id>', 'task id (or a unique prefix)')
+      .argument('[paths...]', 'only these paths (or folders)')
+      .option('--json', 'print {"files":[…]} as JSON'),
+  ).action(
+    action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
+      const changes = await new ChangeService(service).changes(id, diffOptions(flags));
+      const only = paths.length ? (rel: string) => paths.some((named) => rel === named.replace(/\/+$/, '') || rel.startsWith(`${named.replace(/\/+$/, '')}/`)) : () => true;
+      const files = changes.changeSet.files.filter((change) => only(change.path) || (change.oldPath !== undefined && only(change.oldPath)));
+      if (flags.json) process.stdout.write(JSON.stringify({ task: changes.record.id, files: files.map(summarizeChange), scan: changes.changeSet.scan }) + '\n');
+      else process.stdout.write(formatChanges(changes, (change) => files.includes(change)));
+    }),
+  );
+
+  common(
+    program
+      .command('apply')
+      .description('write the task\'s changes to the host workspace: all non-risky changes, or the named paths')
+      .argument('<id>', 'task id (or a unique prefix)')
+      .argument('[paths...]', 'only these paths (or folders)')
+      .option('--yes', 'do not ask for confirmation')
+      .option('--allow-risky <path>', 'apply this risky path too (repeatable; each risky file needs its own)', collect)
+      .option('--hunks <path:n,…>', 'apply only these hunks of a file, numbered as `airlock diff` prints them (repeatable)', hunkChoice)
+      .option('--json', 'print the report as JSON'),
+  ).action(
+    action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
+      if (!flags.yes && !(process.stdin.isTTY && process.stdout.isTTY)) {
+        process.stderr.write('airlock: apply: refusing to write to the host without confirmation\n  → Review with `airlock diff ID`, then run apply with --yes (stdin is not a terminal, so there is nobody to ask).\n');
+        return 2;
+      }
+      const selection: ApplySelection = { paths, allowRisky: (flags.allowRisky as string[] | undefined) ?? [], hunks: (flags.hunks as Record<string, number[]> | undefined) ?? {} };
+      const changeService = new ChangeService(service);
+      const changes = await changeService.changes(id, diffOptions(flags));
+      if (!flags.yes) {
+        const listed = changes.changeSet.files.map((change) => `  ${change.status.padEnd(10)} ${change.path}${change.risk.length ? '  (risky)' : ''}${change.refusal ? '  (never applied)' : ''}`);
+        process.stdout.write(`${changes.changeSet.files.length} change(s) in task ${changes.record.id}:\n${listed.join('\n')}\n`);
+        const prompt = readline.createInterface({ input: process.stdin, output: process.stdout });
+        const answer = await prompt.question(paths.length ? `Apply ${paths.join(', ')} to ${changes.record.workspace}? [y/N] ` : `Apply the non-risky changes to ${changes.record.workspace}? [y/N] `);
+        prompt.close();
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          process.stderr.write('airlock: nothing applied\n');
+          return 1;
+        }
+      }
+      const { report } = await changeService.apply(id, selection, { changes });
+      if (flags.json) process.stdout.write(JSON.stringify({ task: changes.record.id, ...report }) + '\n');
+      else {
+        const lines = [
+          ...report.written.map((item) => `${item.action.padEnd(8)} ${item.path}${short(item.sha256)}`),
+          ...report.unchanged.map((rel) => `same     ${rel} (already identical on the host)`),
+          ...report.held.map((item) => `held     ${item.path}: ${item.reason}`),
+          ...report.refused.map((item) => `refused  ${item.path}: ${item.reason}`),
+        ];
+        lines.push(report.id ? `applied ${report.written.length} change(s) to ${changes.record.workspace}; undo with \`airlock undo ${changes.record.id}\`` : 'nothing was written');
+        process.stdout.write(lines.join('\n') + '\n');
+      }
+      return report.refused.length ? 1 : 0;
+    }),
+  );
+
+  program
+    .command('undo')
+    .description('revert the last apply of a task on the host, exactly')
+    .argument('<id>', 'task id (or a unique prefix)')
+    .option('--force', 'restore even paths edited on the host since the apply')
+    .action((id: string, flags: { force?: boolean }) => {
+      try {
+        const report = undoTask(new TaskStore(stateDir()), id, { force: Boolean(flags.force) });
+        process.stdout.write(`${report.restored.map((rel) => `restored ${rel}`).join('\n')}\nundid apply ${report.id}\n`);
+      } catch (error) {
+        process.stderr.write(`airlock: ${describeError(error)}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,25 @@
+import { connectEngine, describeError, stateDir, TaskService, TaskStore } from '../core/index.js';
+
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+async function openService(): Promise<TaskService> {
+  const engine = await connectEngine();
+  return new TaskService(engine, new TaskStore(stateDir()), (message) => process.stderr.write(`airlock: warning: ${message}\n`));
+}
+
+/** Runs one subcommand with the service, turning errors into one readable line and an exit code. */
+export function action<A extends unknown[]>(work: (service: TaskService, ...args: A) => Promise<number | void>, errorCode = 1) {
+  return async (...args: A) => {
+    let service: TaskService | undefined;
+    try {
+      service = await openService();
+      process.exitCode = (await work(service, ...args)) ?? 0;
+    } catch (error) {
+      process.stderr.write(`airlock: ${describeError(error)}\n`);
+      if (process.env.AIRLOCK_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+      process.exitCode = errorCode;
+    } finally {
+      service?.dispose();
+    }
+  };
+}

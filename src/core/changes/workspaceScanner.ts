@@ -1,0 +1,152 @@
+import { PassThrough, type Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import { z } from 'zod';
+import { AirlockError, CancelledError } from '../errors.js';
+import { execInspectSchema } from '../engine/engineSchemas.js';
+import type { BaseSnapshot } from '../snapshot/snapshotManifest.js';
+import type { BlobStore } from './blobStore.js';
+import type { ScannedNode, ScanResult } from './buildChangeSet.js';
+import { SCANNER_SOURCE } from './scannerSource.js';
+import { StreamReader } from './streamReader.js';
+
+type Modem = { demuxStream(stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void };
+
+export interface ScanRequest {
+  container: Docker.Container;
+  modem: Modem;
+  user: string;
+  base: BaseSnapshot;
+  /** Engine-clock time (ms) by which the workspace copy was complete; 0 means "unknown: hash everything". */
+  readyAtMs: number;
+  maxFileBytes: number;
+  blobs: BlobStore;
+  signal?: AbortSignal;
+}
+
+/** Raised when the image has no usable `node`; the caller falls back to streaming the tree out. */
+export class ScannerUnavailable extends Error {}
+
+const MAX_LINE = 64 * 1024;
+/** Far more than any real workspace; a scanner that says more is not telling the truth. */
+const MAX_RECORDS = 5_000_000;
+
+const relPath = z.string().min(1).max(4096);
+const scanRecordSchema = z.union([
+  z.object({ n: relPath, k: z.enum(['f', 'd', 'l', 'o']), m: z.number().int().min(0).max(0o7777), s: z.number().int().min(0), h: z.string().regex(/^[0-9a-f]{64}$/).optional(), t: z.string().max(4096).optional(), l: z.number().int().optional(), e: z.string().max(200).optional() }),
+  z.object({ g: relPath }),
+  z.object({ u: z.string().max(8192) }),
+  z.object({ done: z.object({ entries: z.number().int().min(0) }) }),
+]);
+const fileHeaderSchema = z.union([z.object({ p: relPath, s: z.number().int().min(0) }), z.object({ p: relPath, e: z.string().max(200) }), z.object({ end: z.literal(true) })]);
+
+const KINDS = { f: 'file', d: 'dir', l: 'symlink', o: 'other' } as const;
+const BASE_KIND = { file: 'f', dir: 'd', symlink: 'l' } as const;
+
+/** The base snapshot as the scanner reads it: NUL-separated kind, mode, size, target, path. */
+function encodeBaseline(base: BaseSnapshot): Buffer {
+  const parts: string[] = [];
+  for (const entry of base.manifest.entries) parts.push(BASE_KIND[entry.type], String(entry.mode), String(entry.size), entry.target ?? '', entry.path);
+  return Buffer.from(parts.join('\0') + '\0');
+}
+
+/**
+ * Runs the in-container scanner: one engine exec that reports what may differ from the base
+ * snapshot, hashes those files in place, then streams only the contents the host lacks into the
+ * blob store (each checked against the hash it reported).
+ */
+export async function scanWithScanner(request: ScanRequest): Promise<ScanResult> {
+  const started = Date.now();
+  const exec = await request.container.exec({ Cmd: ['node', '-e', SCANNER_SOURCE], AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false, User: request.user, WorkingDir: '/' });
+  const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  request.modem.demuxStream(stream, stdout, stderr);
+  let errorTail = '';
+  stderr.on('data', (chunk: Buffer) => (errorTail = (errorTail + chunk.toString('utf8')).slice(-2000)));
+  const onAbort = () => stream.destroy(new CancelledError());
+  request.signal?.addEventListener('abort', onAbort, { once: true });
+  const reader = new StreamReader(stdout, MAX_LINE);
+  try {
+    const baseline = encodeBaseline(request.base);
+    stream.write(JSON.stringify({ readyAtMs: request.readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length }) + '\n');
+    stream.write(baseline);
+
+    const nodes: ScannedNode[] = [];
+    const gone: string[] = [];
+    const unreadable: string[] = [];
+    let entries = 0;
+    for (let count = 0; ; count++) {
+      if (count > MAX_RECORDS) throw new AirlockError('the change scanner reported more entries than any workspace has', 'Stop the task; it is not behaving.');
+      let line: string;
+      try {
+        line = await reader.line();
+      } catch (error) {
+        if (CancelledError.is(error)) throw error;
+        if (count === 0) await unavailable(exec, errorTail);
+        throw new AirlockError(`the change scanner stopped early: ${(error as Error).message}${errorTail ? ` (${errorTail.trim().split('\n').pop()})` : ''}`, 'Check that the task is still running (`airlock ls`).');
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        // The engine reports "executable file not found" in the stream itself.
+        if (count === 0) await unavailable(exec, errorTail + line);
+        throw new AirlockError('the change scanner sent something that is not its protocol', 'Stop the task; it is not behaving.');
+      }
+      const record = scanRecordSchema.parse(parsed);
+      if ('done' in record) {
+        entries = record.done.entries;
+        break;
+      }
+      if ('g' in record) gone.push(record.g);
+      else if ('u' in record) unreadable.push(JSON.stringify(Buffer.from(record.u, 'base64').toString('latin1')).slice(1, -1));
+      else nodes.push({ path: record.n, kind: KINDS[record.k], mode: record.m, size: record.s, sha256: record.h, target: record.t, links: record.l });
+    }
+
+    // Only new bytes cross: not unchanged suspects, not content the store already has.
+    const wanted = new Map<string, ScannedNode>();
+    const wantedShas = new Set<string>();
+    for (const node of nodes) {
+      if (node.kind !== 'file' || !node.sha256 || node.size > request.maxFileBytes || wantedShas.has(node.sha256)) continue;
+      if (request.base.entries.get(node.path)?.sha256 === node.sha256 || request.blobs.has(node.sha256)) continue;
+      wanted.set(node.path, node);
+      wantedShas.add(node.sha256);
+    }
+    stream.write(JSON.stringify({ read: [...wanted.keys()] }) + '\n');
+    let raced = false;
+    for (;;) {
+      const header = fileHeaderSchema.parse(JSON.parse(await reader.line()));
+      if ('end' in header) break;
+      const node = wanted.get(header.p);
+      if (!node) throw new AirlockError('the change scanner sent a file that was not asked for', 'Stop the task; it is not behaving.');
+      if ('e' in header) continue;
+      if (header.s > request.maxFileBytes) throw new AirlockError('the change scanner sent more bytes than the size limit', 'Stop the task; it is not behaving.');
+      const writer = request.blobs.writer();
+      try {
+        await reader.bytes(header.s, (chunk) => writer.write(chunk));
+        writer.commit(node.sha256);
+      } catch (error) {
+        writer.discard();
+        if (!/changed while it was read/.test((error as Error).message)) throw error;
+        raced = true;
+      }
+    }
+    if (raced) throw new AirlockError('files in the task changed while the diff was being taken', 'Run the diff again once the agent is idle.');
+    return { method: 'scanner', entries, ms: Date.now() - started, nodes, gone, unreadable };
+  } finally {
+    request.signal?.removeEventListener('abort', onAbort);
+    stream.destroy();
+  }
+}
+
+async function unavailable(exec: Docker.Exec, errorTail: string): Promise<never> {
+  let code: number | null = null;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const inspect = execInspectSchema.parse(await exec.inspect());
+    code = inspect.ExitCode;
+    if (!inspect.Running) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (code === 126 || code === 127 || /not found|no such file/i.test(errorTail)) throw new ScannerUnavailable('the image has no node for the change scanner');
+  throw new AirlockError(`the change scanner failed (exit ${code})${errorTail ? `: ${errorTail.trim().split('\n').pop()}` : ''}`, 'Check that the task is still running (`airlock ls`).');
+}
