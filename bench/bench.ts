@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: task start and command round-trip through Airlock, side by side with the
- * baselines the foundation issue names (docker CLI exec, host spawn). Prints a table; not a test.
+ * baselines the foundation issue names (docker CLI exec, host spawn), and change-set time against
+ * copying the whole workspace out (changes issue). Prints tables; not a test.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -9,6 +10,7 @@ import * as path from 'node:path';
 import { connectEngine } from '../src/core/engine/locateEngine.js';
 import { TaskService } from '../src/core/task/taskService.js';
 import { TaskStore } from '../src/core/task/taskStore.js';
+import { benchChangeSet } from './changeSetBench.js';
 
 const IMAGE = process.env.AIRLOCK_TEST_IMAGE || process.env.AIRLOCK_IMAGE || 'airlock-test:bookworm';
 const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
@@ -54,6 +56,12 @@ async function main(): Promise<void> {
   const engine = await connectEngine();
   const store = new TaskStore(fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-state-')));
   const service = new TaskService(engine, store);
+  // `npm run bench -- changes` runs only the change-set section.
+  if (process.argv.includes('changes')) {
+    process.stdout.write((await benchChangeSet(service, IMAGE)).join('\n') + '\n');
+    service.dispose();
+    return;
+  }
   const workspace = generateWorkspace();
   process.stderr.write(`bench: engine ${engine.version.Version}, image ${IMAGE}, workspace ${FILES} files / ${TOTAL_BYTES / 1024 / 1024} MB\n`);
 
@@ -104,6 +112,7 @@ async function main(): Promise<void> {
   }
   out.push(`\n  target: in-task runner overhead ≤ 10 ms p50 → measured ${ms(percentile(runner, 50) - hostP50)}`);
   process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write((await benchChangeSet(new TaskService(engine, store), IMAGE)).join('\n') + '\n');
 }
 
 main().catch((error) => {

@@ -214,3 +214,15 @@ export function snapshotHost(root: string): Record<string, HostEntry> {
   walk('');
   return out;
 }
+
+/** What `snapshotHost` should return for a host laid out exactly as `tree` (implied parents 0o755). */
+export function expectedHost(tree: Tree): Record<string, HostEntry> {
+  const out: Record<string, HostEntry> = {};
+  for (const [rel, node] of withParents(tree)) {
+    if ('content' in node) out[rel] = { kind: 'file', mode: node.mode ?? 0o644, content: bytesOf(node.content).toString('utf8') };
+    else if ('symlink' in node) out[rel] = { kind: 'symlink', target: node.symlink };
+    else if ('dir' in node) out[rel] = { kind: 'dir', mode: node.mode ?? 0o755 };
+    else throw new Error(`${rel}: a host holds no 'other' nodes here`);
+  }
+  return out;
+}

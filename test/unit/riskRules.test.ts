@@ -18,6 +18,8 @@ const added = (path: string, afterText = 'new\n', mode = 0o644): RiskInput => ({
 describe('riskClassifier: risky paths', () => {
   const classify = riskClassifier();
   const risky: Array<[string, RegExp]> = [
+    ['.git/hooks/pre-commit', /git hooks and configuration/],
+    ['sub/.git/config', /git hooks and configuration/],
     ['.gitattributes', /git attributes/],
     ['sub/dir/.gitattributes', /git attributes/],
     ['.gitmodules', /submodule/],
@@ -56,6 +58,7 @@ describe('riskClassifier: risky paths', () => {
     ['MAKEFILE', /Makefile/],
     ['.Claude/Settings.json', /coding-agent/],
     ['.AIRLOCK.JSON', /Airlock team policy/],
+    ['.GIT/hooks/post-checkout', /git hooks and configuration/],
   ];
   for (const [rel, reason] of risky) {
     test(`${rel} is risky`, () => {

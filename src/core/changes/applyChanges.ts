@@ -6,7 +6,7 @@ import type { ChangeContent } from './buildChangeSet.js';
 import { symlinkTargetInside } from './changePath.js';
 import type { ChangeSet, FileChange } from './changeSet.js';
 import { type HostState, readHostState, sameHostState, unsafeAncestorReason } from './hostState.js';
-import { runTransaction, type Step, type TransactionOptions } from './hostTransaction.js';
+import { runTransaction, type Step, TransactionFailed, type TransactionOptions } from './hostTransaction.js';
 import { applySelectedHunks, diffableText, filePatch } from './textDiff.js';
 import { mergeThreeWay } from './threeWayMerge.js';
 
@@ -85,7 +85,8 @@ export function applyChanges(context: ApplyContext, selection: ApplySelection = 
 
   const planner = new Planner(root, context);
   // Removals before creations, shallow before deep, so a file↔dir change plans against its result.
-  const order = (change: FileChange) => (change.after ? 1 : 0) * 1000 + change.path.split('/').length;
+  // Removals deepest first (a folder empties before it goes), creations shallowest first.
+  const order = (change: FileChange) => (change.after ? 1000 + change.path.split('/').length : -change.path.split('/').length);
   for (const change of chosen.sort((a, b) => order(a) - order(b))) {
     try {
       const outcome = planner.plan(change, hunks.get(change.path));
@@ -99,10 +100,16 @@ export function applyChanges(context: ApplyContext, selection: ApplySelection = 
 
   const id = context.journal.newId();
   const journal: Journal = { id, task: context.changeSet.task, root, createdAt: new Date().toISOString(), status: 'pending', steps: [] };
-  runTransaction(root, planner.steps, context.blobs, {
-    journal: (steps) => context.journal.write({ ...journal, steps }),
-    afterMutation: context.afterMutation,
-  });
+  try {
+    runTransaction(root, planner.steps, context.blobs, {
+      journal: (steps) => context.journal.write({ ...journal, steps }),
+      afterMutation: context.afterMutation,
+    });
+  } catch (error) {
+    // A clean rollback leaves nothing to undo; otherwise the pending record is what undo restores from.
+    if (error instanceof TransactionFailed && error.rolledBack) context.journal.write({ ...journal, steps: planner.steps, status: 'rolled-back' });
+    throw error;
+  }
   context.journal.write({ ...journal, steps: planner.steps, status: 'applied' });
   report.id = id;
   report.written = planner.written;
@@ -134,7 +141,7 @@ export function undoLastApply(context: Pick<ApplyContext, 'root' | 'blobs' | 'jo
     steps.push({ path: step.path, before: now, after: step.before });
   }
   if (drifted.length) throw new AirlockError(`undo would lose host edits made after the apply: ${drifted.join(', ')}`, 'Nothing was changed. Use --force to restore those paths anyway.');
-  runTransaction(root, steps, context.blobs, { journal: () => undefined, afterMutation: context.afterMutation });
+  runTransaction(root, steps, context.blobs, { what: 'undo', journal: () => undefined, afterMutation: context.afterMutation });
   context.journal.write({ ...journal, status: 'undone' });
   return { id: journal.id, restored: steps.map((step) => step.path) };
 }
@@ -176,7 +183,23 @@ class Planner {
     }
   }
 
+  /** Plans one change completely or not at all: a refused half (say, a rename's new path) undoes the other. */
   plan(change: FileChange, chosenHunks: number[] | undefined): 'planned' | 'unchanged' {
+    const steps = this.steps.map((step) => ({ ...step }));
+    const written = this.written.length;
+    const planned = new Map(this.planned);
+    try {
+      return this.planChange(change, chosenHunks);
+    } catch (error) {
+      this.steps.splice(0, this.steps.length, ...steps);
+      this.written.splice(written);
+      this.planned.clear();
+      for (const [key, value] of planned) this.planned.set(key, value);
+      throw error;
+    }
+  }
+
+  private planChange(change: FileChange, chosenHunks: number[] | undefined): 'planned' | 'unchanged' {
     const { before, after } = change;
     if (chosenHunks && !(change.status === 'modified' && before?.kind === 'file' && after?.kind === 'file' && change.hunks > 0)) {
       throw new Refusal('hunks can only be chosen for a modified text file');

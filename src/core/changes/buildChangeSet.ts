@@ -64,7 +64,8 @@ export function buildChangeSet(scan: ScanResult, content: ChangeContent, options
   const added: FileChange[] = [];
   const deleted: FileChange[] = [];
   const others: FileChange[] = [];
-  const blank = { binary: false, hunks: 0, risk: [], notes: [] };
+  // A function, not an object: every change needs arrays of its own.
+  const blank = () => ({ binary: false, hunks: 0, risk: [] as string[], notes: [] as string[] });
   const parents = new Set<string>();
   for (const node of scan.nodes) for (let cut = node.path.lastIndexOf('/'); cut > 0; cut = node.path.lastIndexOf('/', cut - 1)) parents.add(node.path.slice(0, cut));
 
@@ -74,20 +75,20 @@ export function buildChangeSet(scan: ScanResult, content: ChangeContent, options
     if (!entry) {
       // New directories are implied by the files in them; only an empty one is a change of its own.
       if (node.kind === 'dir' && parents.has(node.path)) continue;
-      added.push({ path: node.path, status: 'added', after, ...blank });
+      added.push({ path: node.path, status: 'added', after, ...blank() });
       continue;
     }
     const before = stateOfBase(entry);
     if (sameContent(before, after)) continue;
-    others.push({ path: node.path, status: before.kind === after.kind ? 'modified' : 'typechange', before, after, ...blank });
+    others.push({ path: node.path, status: before.kind === after.kind ? 'modified' : 'typechange', before, after, ...blank() });
   }
   for (const rel of scan.gone) {
     const entry = base.entries.get(rel);
-    if (entry) deleted.push({ path: rel, status: 'deleted', before: stateOfBase(entry), ...blank });
+    if (entry) deleted.push({ path: rel, status: 'deleted', before: stateOfBase(entry), ...blank() });
   }
 
   const files = [...others, ...pairRenames(added, deleted)];
-  for (const rel of scan.unreadable) files.push({ path: rel, status: 'added', ...blank, refusal: 'the name is not valid UTF-8; rename it inside the task' });
+  for (const rel of scan.unreadable) files.push({ path: rel, status: 'added', ...blank(), refusal: 'the name is not valid UTF-8; rename it inside the task' });
   for (const change of files) describe(change, current.get(change.path), content, options);
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { version: 1, task: options.task, createdAt: new Date().toISOString(), files, scan: { method: scan.method, entries: scan.entries, reported: scan.nodes.length + scan.gone.length, ms: scan.ms } };

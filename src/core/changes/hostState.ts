@@ -8,7 +8,7 @@ export const hostStateSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('absent') }),
   z.object({ kind: z.literal('file'), sha256: z.string(), mode: z.number().int(), size: z.number().int() }),
   z.object({ kind: z.literal('symlink'), target: z.string() }),
-  z.object({ kind: z.literal('dir') }),
+  z.object({ kind: z.literal('dir'), mode: z.number().int().optional() }),
   z.object({ kind: z.literal('other') }),
 ]);
 export type HostState = z.infer<typeof hostStateSchema>;
@@ -32,11 +32,12 @@ export function readHostState(root: string, rel: string): HostState {
   try {
     stat = fs.lstatSync(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    // ENOTDIR: an ancestor is a file, so nothing exists at this path.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return { kind: 'absent' };
     throw error;
   }
   if (stat.isSymbolicLink()) return { kind: 'symlink', target: fs.readlinkSync(file) };
-  if (stat.isDirectory()) return { kind: 'dir' };
+  if (stat.isDirectory()) return { kind: 'dir', mode: stat.mode & 0o7777 };
   if (stat.isFile()) return { kind: 'file', sha256: hashFile(file), mode: stat.mode & 0o7777, size: stat.size };
   return { kind: 'other' };
 }

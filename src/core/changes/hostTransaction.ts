@@ -13,6 +13,8 @@ export interface Step {
 }
 
 export interface TransactionOptions {
+  /** What the transaction is, for messages: "apply" or "undo". */
+  what?: string;
   /** Called once every before-state is backed up and every new file is staged, before the first change to the host. */
   journal(steps: Step[]): void;
   /** Test seam: called after each host mutation; throwing here simulates a failure half-way. */
@@ -21,6 +23,13 @@ export interface TransactionOptions {
 
 type Undo = () => void;
 
+/** A failed transaction; `rolledBack` says whether the host is exactly as before. */
+export class TransactionFailed extends AirlockError {
+  constructor(message: string, hint: string, readonly rolledBack: boolean) {
+    super(message, hint);
+  }
+}
+
 /**
  * Moves a set of host paths to their new states all together or not at all. New contents are
  * staged as temp files in the workspace root first (the slow part, where a full disk shows up);
@@ -28,9 +37,11 @@ type Undo = () => void;
  * failure runs the inverses backwards, so the host is as it was.
  */
 export function runTransaction(root: string, steps: Step[], blobs: BlobStore, options: TransactionOptions): void {
+  const what = options.what ?? 'apply';
   const planned = new Map(steps.map((step) => [step.path, step.after.kind] as const));
   for (const step of steps) {
-    const unsafe = unsafeAncestorReason(root, step.path, planned);
+    // Removals run first, against the host as it is; everything else against the planned result.
+    const unsafe = unsafeAncestorReason(root, step.path, step.after.kind === 'absent' ? new Map() : planned);
     if (unsafe) throw new AirlockError(`${step.path}: ${unsafe}`, 'Nothing was written.');
     const now = readHostState(root, step.path);
     if (!sameHostState(now, step.before)) throw new AirlockError(`${step.path} changed on the host while applying (now ${now.kind}, expected ${step.before.kind})`, 'Nothing was written; run the command again.');
@@ -64,11 +75,11 @@ export function runTransaction(root: string, steps: Step[], blobs: BlobStore, op
     }
     for (const step of removesDir) {
       const target = path.join(root, step.path);
-      mutate(step, () => fs.rmdirSync(target), () => fs.mkdirSync(target));
+      mutate(step, () => fs.rmdirSync(target), () => makeDir(target, step.before));
     }
     for (const step of makesDir) {
       const target = path.join(root, step.path);
-      mutate(step, () => fs.mkdirSync(target, { mode: 0o755 }), () => fs.rmdirSync(target));
+      mutate(step, () => makeDir(target, step.after), () => fs.rmdirSync(target));
     }
     for (const step of places) {
       const target = path.join(root, step.path);
@@ -92,8 +103,8 @@ export function runTransaction(root: string, steps: Step[], blobs: BlobStore, op
     }
     for (const temp of staged.values()) fs.rmSync(temp, { force: true });
     const reason = AirlockError.is(error) ? error.message : (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    if (problems.length) throw new AirlockError(`apply failed (${reason}) and ${problems.length} change(s) could not be rolled back: ${problems.join('; ')}`, 'Run `airlock undo ID` to restore from the undo record.');
-    throw new AirlockError(`apply failed (${reason}); the host was left exactly as it was`, 'Fix the cause (disk space, permissions) and run the command again.');
+    if (problems.length) throw new TransactionFailed(`${what} failed (${reason}) and ${problems.length} change(s) could not be rolled back: ${problems.join('; ')}`, 'Run `airlock undo ID` to restore from the undo record.', false);
+    throw new TransactionFailed(`${what} failed (${reason}); the host was left exactly as it was`, 'Fix the cause (disk space, permissions) and run the command again.', true);
   }
 }
 
@@ -145,5 +156,11 @@ function restore(root: string, rel: string, state: HostState, blobs: BlobStore, 
   const target = path.join(root, rel);
   if (state.kind === 'file') fs.renameSync(stage(root, tempName, state.sha256, state.mode, blobs), target);
   else if (state.kind === 'symlink') fs.symlinkSync(state.target, target);
-  else if (state.kind === 'dir') fs.mkdirSync(target);
+  else if (state.kind === 'dir') makeDir(target, state);
+}
+
+/** New folders are 0755; a restored one gets its own mode back, set explicitly so the umask cannot change it. */
+function makeDir(target: string, state: HostState): void {
+  fs.mkdirSync(target);
+  fs.chmodSync(target, state.kind === 'dir' && state.mode !== undefined ? state.mode & 0o777 : 0o755);
 }

@@ -65,7 +65,6 @@ async function main() {
   for (let i = 0; i + 4 < fields.length; i += 5) base.set(fields[i + 4], { k: fields[i], m: Number(fields[i + 1]), s: Number(fields[i + 2]), t: fields[i + 3] });
   const readyAt = header.readyAtMs;
   const out = [];
-  const seen = new Set();
   let entries = 0;
   const report = (rel, abs, st, kind) => {
     const rec = { n: rel, k: kind, m: st.mode & 0o7777, s: st.size };
@@ -80,18 +79,24 @@ async function main() {
     entries++;
     const kind = kindOf(st);
     const was = base.get(rel);
-    if (was) seen.add(rel);
+    if (was) was.seen = true;
     if (!was || was.k !== kind) return report(rel, abs, st, kind);
     if (kind === 'l') { const target = fs.readlinkSync(abs); if (target !== was.t) report(rel, abs, st, kind); return; }
     if (kind === 'f' && (st.size !== was.s || (st.mode & 0o111 ? 1 : 0) !== (was.m & 0o111 ? 1 : 0) || (st.mode & 0o7000) || st.ctimeMs >= readyAt)) report(rel, abs, st, kind);
   };
   const walk = (relDir, absDir, onlyChanged) => {
-    let names;
-    try { names = fs.readdirSync(absDir); } catch (e) { return; }
-    for (const name of names) {
+    let dirents;
+    try { dirents = fs.readdirSync(absDir, { withFileTypes: true }); } catch (e) { return; }
+    for (const dirent of dirents) {
+      const name = dirent.name;
       const rel = relDir ? relDir + '/' + name : name;
       const abs = absDir + '/' + name;
       if (name.indexOf('\uFFFD') !== -1) { out.push(JSON.stringify({ u: Buffer.from(rel).toString('base64') })); continue; }
+      if (!onlyChanged && dirent.isDirectory()) {
+        // A folder that was a folder needs no stat of its own: what matters is what is in it.
+        const was = base.get(rel);
+        if (was && was.k === 'd') { entries++; was.seen = true; walk(rel, abs, false); continue; }
+      }
       let st;
       try { st = fs.lstatSync(abs); } catch (e) { continue; }
       if (onlyChanged) {
@@ -112,7 +117,7 @@ async function main() {
     }
   };
   walk('', ROOT, false);
-  for (const rel of base.keys()) if (!seen.has(rel)) out.push(JSON.stringify({ g: rel }));
+  for (const [rel, was] of base) if (!was.seen) out.push(JSON.stringify({ g: rel }));
   out.push(JSON.stringify({ done: { entries } }));
   await write(out.join('\n') + '\n');
 
