@@ -18,7 +18,15 @@ const hunkChoice = (value: string, previous: Record<string, number[]> = {}) => {
   return { ...previous, [rel]: [...(previous[rel] ?? []), ...list.split(',').map(Number)] };
 };
 
+/** Ctrl-C ends a long scan cleanly; apply itself is synchronous and all-or-nothing. */
+function interruptible(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return controller.signal;
+}
+
 const diffOptions = (flags: Record<string, unknown>): DiffOptions => ({
+  signal: interruptible(),
   maxFileBytes: flags.maxFileSize as number | undefined,
   riskyPatterns: flags.risky as string[] | undefined,
   method: (flags.scanner as DiffOptions['method']) ?? 'auto',

@@ -5,7 +5,7 @@ import type { BlobStore } from './blobStore.js';
 import type { ChangeContent } from './buildChangeSet.js';
 import { symlinkTargetInside } from './changePath.js';
 import type { ChangeSet, FileChange } from './changeSet.js';
-import { type HostState, readHostState, sameHostState, unsafeAncestorReason } from './hostState.js';
+import { type HostState, hostKind, readHostState, sameHostState, unsafeAncestorReason } from './hostState.js';
 import { runTransaction, type Step, TransactionFailed, type TransactionOptions } from './hostTransaction.js';
 import { applySelectedHunks, diffableText, filePatch } from './textDiff.js';
 import { mergeThreeWay } from './threeWayMerge.js';
@@ -243,7 +243,14 @@ class Planner {
   }
 
   private planSymlink(change: FileChange, target: string): 'planned' | 'unchanged' {
-    if (symlinkTargetInside(change.path, target) === undefined) throw new Refusal(`symlink points outside the workspace (${target})`);
+    const resolved = symlinkTargetInside(change.path, target);
+    if (resolved === undefined) throw new Refusal(`symlink points outside the workspace (${target})`);
+    // Lexically inside is not enough if the way there crosses a host symlink that leads out.
+    const parts = resolved ? resolved.split('/') : [];
+    for (let index = 1; index <= parts.length; index++) {
+      const prefix = parts.slice(0, index).join('/');
+      if ((this.planned.get(prefix) ?? hostKind(this.root, prefix)) === 'symlink') throw new Refusal(`symlink target goes through ${prefix}, which is a symlink on the host`);
+    }
     const host = this.state(change.path);
     if (host.kind === 'symlink' && host.target === target) return 'unchanged';
     if (host.kind !== 'absent' && !(change.before?.kind === 'symlink' && host.kind === 'symlink' && host.target === change.before.target)) {

@@ -59,7 +59,7 @@ export function unsafeAncestorReason(root: string, rel: string, planned: Readonl
   const parts = rel.split('/');
   for (let index = 1; index < parts.length; index++) {
     const ancestor = parts.slice(0, index).join('/');
-    const kind = planned.get(ancestor) ?? lstatKind(path.join(root, ancestor));
+    const kind = planned.get(ancestor) ?? hostKind(root, ancestor);
     if (kind === 'absent') return undefined;
     if (kind === 'symlink') return `${ancestor} is a symlink on the host; Airlock never writes through symlinks`;
     if (kind !== 'dir') return `${ancestor} is not a directory on the host`;
@@ -67,9 +67,10 @@ export function unsafeAncestorReason(root: string, rel: string, planned: Readonl
   return undefined;
 }
 
-function lstatKind(file: string): HostState['kind'] {
+/** What a path is on the host, by lstat alone (no hashing). */
+export function hostKind(root: string, rel: string): HostState['kind'] {
   try {
-    const stat = fs.lstatSync(file);
+    const stat = fs.lstatSync(path.join(root, rel));
     return stat.isSymbolicLink() ? 'symlink' : stat.isDirectory() ? 'dir' : stat.isFile() ? 'file' : 'other';
   } catch {
     return 'absent';

@@ -30,8 +30,10 @@ const ROOT = '/workspace';
 let input = Buffer.alloc(0);
 let wake = null;
 process.stdin.on('data', (chunk) => { input = Buffer.concat([input, chunk]); if (wake) { const w = wake; wake = null; w(); } });
-process.stdin.on('end', () => { if (wake) { const w = wake; wake = null; w(); } });
-const more = () => new Promise((resolve) => { wake = resolve; });
+let ended = false;
+process.stdin.on('end', () => { ended = true; if (wake) { const w = wake; wake = null; w(); } });
+// The host went away: nothing left to answer.
+const more = () => ended ? process.exit(0) : new Promise((resolve) => { wake = resolve; });
 async function readLine() {
   for (;;) {
     const at = input.indexOf(10);
