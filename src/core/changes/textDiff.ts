@@ -45,12 +45,24 @@ export function applySelectedHunks(before: string, patch: StructuredPatch, chose
   return result;
 }
 
+/**
+ * Text from the sandbox, made safe to show a reviewer: control characters (terminal escapes, a
+ * carriage return mid-line that would overprint what came before) become caret notation, and
+ * bidirectional overrides ("Trojan Source") become <U+XXXX>. A CR that ends a line (CRLF) stays.
+ */
+export function printable(text: string): string {
+  return text
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x08\x0b-\x1f\x7f](?!$)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, (char) => (char === '\x7f' ? '^?' : `^${String.fromCharCode(char.charCodeAt(0) + 64)}`))
+    .replace(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g, (char) => `<U+${char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
+}
+
 /** Unified diff text, each hunk header tagged with its index so reviewers can name hunks. */
 export function formatPatch(patch: StructuredPatch, header: string[] = []): string {
-  const lines = [...header, `--- ${patch.oldFileName}`, `+++ ${patch.newFileName}`];
+  const lines = [...header, `--- ${printable(patch.oldFileName ?? '')}`, `+++ ${printable(patch.newFileName ?? '')}`];
   patch.hunks.forEach((hunk, index) => {
     lines.push(`@@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@ hunk ${index + 1}`);
-    lines.push(...hunk.lines);
+    for (const line of hunk.lines) lines.push(printable(line));
   });
   return lines.join('\n') + '\n';
 }
