@@ -11,6 +11,15 @@ async function openService(): Promise<TaskService> {
 export function action<A extends unknown[]>(work: (service: TaskService, ...args: A) => Promise<number | void>, errorCode = 1) {
   return async (...args: A) => {
     let service: TaskService | undefined;
+    // If the work's promise is left unsettled with nothing pending, node would exit 0 in silence;
+    // that must read as a failure, never as success.
+    let settled = false;
+    const onExit = () => {
+      if (settled) return;
+      process.stderr.write('airlock: internal error: the command stopped before it finished (nothing was reported)\n');
+      process.exitCode = errorCode;
+    };
+    process.once('exit', onExit);
     try {
       service = await openService();
       process.exitCode = (await work(service, ...args)) ?? 0;
@@ -19,6 +28,7 @@ export function action<A extends unknown[]>(work: (service: TaskService, ...args
       if (process.env.AIRLOCK_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
       process.exitCode = errorCode;
     } finally {
+      settled = true;
       service?.dispose();
     }
   };

@@ -19,7 +19,10 @@ export async function scanWithArchive(container: Docker.Container, base: BaseSna
   const archive = (await container.getArchive({ path: '/workspace/.' })) as unknown as Readable;
   const extract = tarStream.extract();
   const nodes: ScannedNode[] = [];
+  const unreadable: string[] = [];
   const seen = new Set<string>();
+  // Files met so far, for hard links: the tar carries a second name as a "link" to the first.
+  const files = new Map<string, { size: number; sha256: string }>();
   let entries = 0;
   const onAbort = () => extract.destroy(new CancelledError());
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -34,10 +37,28 @@ export async function scanWithArchive(container: Docker.Container, base: BaseSna
           return;
         }
         entries++;
-        const kind = KIND[header.type ?? 'file'] ?? 'other';
+        if (rel.includes('\uFFFD')) {
+          // tar-stream decodes names as UTF-8; a replacement character means bytes that were not.
+          unreadable.push(rel);
+          body.resume().on('end', () => done());
+          return;
+        }
+        const kind = header.type === 'link' ? 'file' : KIND[header.type ?? 'file'] ?? 'other';
         const was = base.entries.get(rel);
         if (was) seen.add(rel);
         const node: ScannedNode = { path: rel, kind, mode: (header.mode ?? 0) & 0o7777, size: header.size ?? 0, target: kind === 'symlink' ? header.linkname ?? '' : undefined };
+        if (header.type === 'link') {
+          const first = files.get((header.linkname ?? '').replace(/^\.?\/?/, ''));
+          body.resume().on('end', () => done());
+          if (!first) {
+            nodes.push({ ...node, kind: 'other' });
+            return;
+          }
+          Object.assign(node, { size: first.size, sha256: first.sha256, links: 2 });
+          const execChanged = was?.type === 'file' && Boolean(was.mode & 0o111) !== Boolean(node.mode & 0o111);
+          if (!was || was.type !== 'file' || was.sha256 !== first.sha256 || execChanged || Boolean(node.mode & 0o7000)) nodes.push(node);
+          return;
+        }
         if (kind !== 'file') {
           body.resume().on('end', () => done());
           if (!was || was.type !== kind || (kind === 'symlink' && was.target !== node.target)) nodes.push(node);
@@ -61,6 +82,7 @@ export async function scanWithArchive(container: Docker.Container, base: BaseSna
         body.on('error', done);
         body.on('end', () => {
           node.sha256 = hash.digest('hex');
+          files.set(rel, { size: node.size, sha256: node.sha256 });
           const execChanged = was?.type === 'file' && Boolean(was.mode & 0o111) !== Boolean(node.mode & 0o111);
           const changed = !was || was.type !== 'file' || was.sha256 !== node.sha256 || execChanged || Boolean(node.mode & 0o7000);
           try {
@@ -86,5 +108,5 @@ export async function scanWithArchive(container: Docker.Container, base: BaseSna
     archive.destroy();
   }
   const gone = [...base.entries.keys()].filter((rel) => !seen.has(rel));
-  return { method: 'archive', entries, ms: Date.now() - started, nodes, gone, unreadable: [] };
+  return { method: 'archive', entries, ms: Date.now() - started, nodes, gone, unreadable };
 }

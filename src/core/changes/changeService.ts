@@ -14,7 +14,7 @@ import type { TransactionOptions } from './hostTransaction.js';
 import { riskClassifier } from './riskRules.js';
 import { scanWithArchive } from './archiveScanner.js';
 import { diffableText, filePatch, formatPatch, printable } from './textDiff.js';
-import { ScannerUnavailable, scanWithScanner } from './workspaceScanner.js';
+import { blobsFromBase, ScannerUnavailable, scanWithScanner } from './workspaceScanner.js';
 
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024;
 
@@ -73,6 +73,8 @@ export class ChangeService {
       if (status === 404 || status === 409) throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, 'Start a new task with `airlock start`.', 'ID');
       throw error;
     }
+    // Contents the base already holds (a flipped exec bit, a hard link to an unchanged file).
+    blobsFromBase(scan, base, blobs);
     const content: ChangeContent = {
       base,
       blob: (sha, limit) => {

@@ -145,8 +145,10 @@ async function main() {
       await write(JSON.stringify({ p: rel, e: e.code || String(e) }) + '\n');
     } finally { if (fd !== undefined) fs.closeSync(fd); }
   }
-  await write(JSON.stringify({ end: true }) + '\n');
-  process.exit(0);
+  // Exit only once the last line has reached the pipe: stdout to a pipe is asynchronous, and
+  // exiting right after write() can drop it.
+  process.stdin.destroy();
+  process.stdout.write(JSON.stringify({ end: true }) + '\n', () => process.exit(0));
 }
 main().catch((e) => { process.stderr.write(String(e && e.stack || e)); process.exit(3); });
 `;

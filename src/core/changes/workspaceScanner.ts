@@ -61,6 +61,10 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   request.modem.demuxStream(stream, stdout, stderr);
+  // The demuxer never ends its outputs; without this a scanner that dies mid-answer would leave
+  // the reader waiting forever instead of failing.
+  const finish = () => stdout.end();
+  stream.once('end', finish).once('close', finish);
   let errorTail = '';
   stderr.on('data', (chunk: Buffer) => (errorTail = (errorTail + chunk.toString('utf8')).slice(-2000)));
   const onAbort = () => stream.destroy(new CancelledError());
@@ -103,12 +107,13 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
       else nodes.push({ path: record.n, kind: KINDS[record.k], mode: record.m, size: record.s, sha256: record.h, target: record.t, links: record.l });
     }
 
-    // Only new bytes cross: not unchanged suspects, not content the store already has.
+    // Only new bytes cross: not content the base snapshot or the store already has.
+    const local = blobsFromBase({ nodes }, request.base, request.blobs);
     const wanted = new Map<string, ScannedNode>();
     const wantedShas = new Set<string>();
     for (const node of nodes) {
       if (node.kind !== 'file' || !node.sha256 || node.size > request.maxFileBytes || wantedShas.has(node.sha256)) continue;
-      if (request.base.entries.get(node.path)?.sha256 === node.sha256 || request.blobs.has(node.sha256)) continue;
+      if (local.has(node.sha256) || request.blobs.has(node.sha256)) continue;
       wanted.set(node.path, node);
       wantedShas.add(node.sha256);
     }
@@ -137,6 +142,22 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
     request.signal?.removeEventListener('abort', onAbort);
     stream.destroy();
   }
+}
+
+/**
+ * Puts into the blob store every reported content that the base snapshot already holds (an exec
+ * bit flipped, a file moved or copied), read from the host's base copy instead of the task.
+ * Returns the hashes now available.
+ */
+export function blobsFromBase(scan: Pick<ScanResult, 'nodes'>, base: BaseSnapshot, blobs: BlobStore): Set<string> {
+  const needed = new Set(scan.nodes.filter((node) => node.kind === 'file' && node.sha256 && !blobs.has(node.sha256)).map((node) => node.sha256!));
+  const found = new Set<string>();
+  for (const entry of base.manifest.entries) {
+    if (entry.type !== 'file' || !entry.sha256 || !needed.has(entry.sha256) || found.has(entry.sha256)) continue;
+    blobs.put(base.bytes(entry.path));
+    found.add(entry.sha256);
+  }
+  return found;
 }
 
 async function unavailable(exec: Docker.Exec, errorTail: string): Promise<never> {
