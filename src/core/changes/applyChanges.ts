@@ -84,8 +84,7 @@ export function applyChanges(context: ApplyContext, selection: ApplySelection = 
   }
 
   const planner = new Planner(root, context);
-  // Removals before creations, shallow before deep, so a file↔dir change plans against its result.
-  // Removals deepest first (a folder empties before it goes), creations shallowest first.
+  // Removals before creations, so a file↔dir change plans against its result: removals deepest first (a folder empties before it goes), creations shallowest first.
   const order = (change: FileChange) => (change.after ? 1000 + change.path.split('/').length : -change.path.split('/').length);
   for (const change of chosen.sort((a, b) => order(a) - order(b))) {
     try {
