@@ -6,6 +6,7 @@ import { CancelledError } from '../errors.js';
 import type { BaseSnapshot } from '../snapshot/snapshotManifest.js';
 import type { BlobStore } from './blobStore.js';
 import type { ScannedNode, ScanResult } from './buildChangeSet.js';
+import { blobsFromBase } from './workspaceScanner.js';
 
 const KIND: Record<string, ScannedNode['kind']> = { file: 'file', 'contiguous-file': 'file', directory: 'dir', symlink: 'symlink' };
 
@@ -107,6 +108,9 @@ export async function scanWithArchive(container: Docker.Container, base: BaseSna
     signal?.removeEventListener('abort', onAbort);
     archive.destroy();
   }
+  // Contents the base already holds (a flipped exec bit, a hard link to an unchanged file) come
+  // from the host's base copy, as they do for the scanner.
+  blobsFromBase({ nodes }, base, blobs);
   const gone = [...base.entries.keys()].filter((rel) => !seen.has(rel));
   return { method: 'archive', entries, ms: Date.now() - started, nodes, gone, unreadable };
 }

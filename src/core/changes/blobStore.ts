@@ -21,8 +21,16 @@ export class BlobStore {
     return fs.existsSync(this.file(sha));
   }
 
-  read(sha: string): Buffer {
-    return fs.readFileSync(this.file(sha));
+  /** The blob's bytes, or only its first `limit` of them. */
+  read(sha: string, limit?: number): Buffer {
+    if (limit === undefined) return fs.readFileSync(this.file(sha));
+    const fd = fs.openSync(this.file(sha), 'r');
+    try {
+      const buffer = Buffer.alloc(limit);
+      return buffer.subarray(0, fs.readSync(fd, buffer, 0, limit, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Stores bytes, returning their sha256. */

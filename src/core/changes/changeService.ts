@@ -14,7 +14,7 @@ import type { TransactionOptions } from './hostTransaction.js';
 import { riskClassifier } from './riskRules.js';
 import { scanWithArchive } from './archiveScanner.js';
 import { diffableText, filePatch, formatPatch, printable } from './textDiff.js';
-import { blobsFromBase, ScannerUnavailable, scanWithScanner } from './workspaceScanner.js';
+import { ScannerUnavailable, scanWithScanner } from './workspaceScanner.js';
 
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024;
 
@@ -73,22 +73,7 @@ export class ChangeService {
       if (status === 404 || status === 409) throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, 'Start a new task with `airlock start`.', 'ID');
       throw error;
     }
-    // Contents the base already holds (a flipped exec bit, a hard link to an unchanged file).
-    blobsFromBase(scan, base, blobs);
-    const content: ChangeContent = {
-      base,
-      blob: (sha, limit) => {
-        if (!blobs.has(sha)) return undefined;
-        if (limit === undefined) return blobs.read(sha);
-        const fd = fs.openSync(blobs.file(sha), 'r');
-        try {
-          const buffer = Buffer.alloc(limit);
-          return buffer.subarray(0, fs.readSync(fd, buffer, 0, limit, 0));
-        } finally {
-          fs.closeSync(fd);
-        }
-      },
-    };
+    const content: ChangeContent = { base, blob: (sha, limit) => (blobs.has(sha) ? blobs.read(sha, limit) : undefined) };
     const changeSet = buildChangeSet(scan, content, { task: record.id, risk: riskClassifier(options.riskyPatterns), maxFileBytes });
     fs.writeFileSync(changeSetFile, JSON.stringify(changeSet), { mode: 0o600 });
     return { record, changeSet, content };

@@ -13,15 +13,20 @@ export const hostStateSchema = z.discriminatedUnion('kind', [
 ]);
 export type HostState = z.infer<typeof hostStateSchema>;
 
-export function hashFile(file: string): string {
-  const hash = createHash('sha256');
+/** Reads a file in 1 MB pieces without following a symlink at its last component. */
+export function forEachChunk(file: string, onChunk: (chunk: Buffer) => void): void {
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     const buffer = Buffer.allocUnsafe(1024 * 1024);
-    for (let count; (count = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0; ) hash.update(buffer.subarray(0, count));
+    for (let count; (count = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0; ) onChunk(buffer.subarray(0, count));
   } finally {
     fs.closeSync(fd);
   }
+}
+
+export function hashFile(file: string): string {
+  const hash = createHash('sha256');
+  forEachChunk(file, (chunk) => hash.update(chunk));
   return hash.digest('hex');
 }
 

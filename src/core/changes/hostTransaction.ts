@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AirlockError } from '../errors.js';
 import type { BlobStore } from './blobStore.js';
-import { type HostState, readHostState, sameHostState, unsafeAncestorReason } from './hostState.js';
+import { forEachChunk, type HostState, readHostState, sameHostState, unsafeAncestorReason } from './hostState.js';
 
 /** One workspace path moving from one host state to another. File contents live in the blob store. */
 export interface Step {
@@ -111,13 +111,7 @@ export function runTransaction(root: string, steps: Step[], blobs: BlobStore, op
 function backUp(root: string, rel: string, expected: string, blobs: BlobStore): void {
   const writer = blobs.writer();
   try {
-    const fd = fs.openSync(path.join(root, rel), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      const buffer = Buffer.allocUnsafe(1024 * 1024);
-      for (let count; (count = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0; ) writer.write(buffer.subarray(0, count));
-    } finally {
-      fs.closeSync(fd);
-    }
+    forEachChunk(path.join(root, rel), (chunk) => writer.write(chunk));
     writer.commit(expected);
   } catch (error) {
     writer.discard();
@@ -130,16 +124,9 @@ function stage(root: string, name: string, sha: string, mode: number, blobs: Blo
   const temp = path.join(root, name);
   const out = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
   try {
-    const input = fs.openSync(blobs.file(sha), 'r');
-    try {
-      const buffer = Buffer.allocUnsafe(1024 * 1024);
-      for (let count; (count = fs.readSync(input, buffer, 0, buffer.length, null)) > 0; ) {
-        let written = 0;
-        while (written < count) written += fs.writeSync(out, buffer, written, count - written);
-      }
-    } finally {
-      fs.closeSync(input);
-    }
+    forEachChunk(blobs.file(sha), (chunk) => {
+      for (let written = 0; written < chunk.length; ) written += fs.writeSync(out, chunk, written);
+    });
     // Permission bits only: setuid, setgid and sticky never reach the host.
     fs.fchmodSync(out, mode & 0o777);
     fs.fsyncSync(out);
