@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AirlockError } from '../errors.js';
-import { parseByteSize } from './byteSize.js';
+import { byteSizeSchema } from './byteSize.js';
+import { egressSettingsSchema } from '../egress/egressSettings.js';
 import { ENV_NAME } from './secretNames.js';
 
 /** The public image a user gets when nothing else is configured: Debian with node, git, bash and curl. */
@@ -21,16 +22,6 @@ export const DEFAULT_SECRET_FILE_PATTERNS = [
   'credentials.json', 'service-account*.json', 'secrets.y*ml', '.vault-token', '.htpasswd',
 ];
 
-const byteSize = (field: string) =>
-  z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
-    const bytes = typeof value === 'number' ? value : parseByteSize(value);
-    if (bytes === undefined || bytes <= 0) {
-      ctx.addIssue({ code: 'custom', message: `${field} must be a size like 512m or 2g` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
-
 const envName = z.string().regex(ENV_NAME, 'must be a variable name (letters, digits, underscore)');
 
 /** A tmpfs scratch mount is the only extra mount a task may have; host paths and volumes are refused. */
@@ -38,7 +29,7 @@ const mountSchema = z.object({
   type: z.string(),
   target: z.string(),
   source: z.string().optional(),
-  size: byteSize('size').optional(),
+  size: byteSizeSchema('size').optional(),
 });
 
 export const taskOptionsSchema = z
@@ -47,15 +38,15 @@ export const taskOptionsSchema = z
     image: z.string().min(1).default(DEFAULT_IMAGE),
     runtime: z.enum(['runc', 'runsc']).default('runc'),
     ttlSeconds: z.number().int().min(5).max(7 * 24 * 3600).default(4 * 3600),
-    memory: byteSize('memory').default(2 * 1024 ** 3),
+    memory: byteSizeSchema('memory').default(2 * 1024 ** 3),
     cpus: z.number().min(0.1).max(256).default(2),
     pids: z.number().int().min(16).max(65536).default(512),
     user: z.string().regex(/^\d+(:\d+)?$/, 'must be UID or UID:GID (numbers)').default('1000:1000'),
     allowRoot: z.boolean().default(false),
     readOnlyRoot: z.boolean().default(false),
-    tmpSize: byteSize('tmpSize').default(512 * 1024 ** 2),
+    tmpSize: byteSizeSchema('tmpSize').default(512 * 1024 ** 2),
     /** Keep the workspace copy in memory (a tmpfs volume of this size): faster to fill, size-bounded. */
-    workspaceTmpfs: byteSize('workspaceTmpfs').optional(),
+    workspaceTmpfs: byteSizeSchema('workspaceTmpfs').optional(),
     /** Host variables copied in by name. */
     envPassthrough: z.array(envName).default([]),
     /** Variables set to explicit values. */
@@ -65,14 +56,20 @@ export const taskOptionsSchema = z
     secretFilePatterns: z.array(z.string().min(1)).default(DEFAULT_SECRET_FILE_PATTERNS),
     /** Commits of history to copy; undefined copies the whole history. */
     gitDepth: z.number().int().positive().optional(),
-    /** Only 'none' today; the egress gateway adds a mode here. */
-    network: z.literal('none').default('none'),
+    /**
+     * deny: loopback only. allowlist: only destinations the egress rules allow, through the relay
+     * (unset: allowlist when any allow rule is given, else deny).
+     */
+    network: z.enum(['deny', 'allowlist']).optional(),
+    egress: egressSettingsSchema.default(() => egressSettingsSchema.parse({})),
+    /** Shell command lines run before the agent phase, under the setup network rules. */
+    setupCommands: z.array(z.string().min(1, 'a setup command cannot be empty')).default([]),
     mounts: z.array(mountSchema).default([]),
   })
   .strict();
 
 export type TaskOptionsInput = z.input<typeof taskOptionsSchema>;
-export type TaskOptions = z.output<typeof taskOptionsSchema>;
+export type TaskOptions = Omit<z.output<typeof taskOptionsSchema>, 'network'> & { network: 'deny' | 'allowlist' };
 
 /** One readable line per problem, naming the field: "memory: memory must be a size like 512m or 2g". */
 export function formatZodError(error: z.ZodError, prefix = ''): string {
@@ -95,9 +92,18 @@ function fieldOf(issue: z.core.$ZodIssue | undefined): string {
 export function parseTaskOptions(input: TaskOptionsInput): TaskOptions {
   const result = taskOptionsSchema.safeParse(input);
   if (!result.success) throw new AirlockError(formatZodError(result.error), 'Fix the named option and try again.', fieldOf(result.error.issues[0]));
-  const options = result.data;
+  const options = { ...result.data, network: networkMode(result.data) };
   refuseHostAccess(options);
   return options;
+}
+
+function networkMode(options: z.output<typeof taskOptionsSchema>): 'deny' | 'allowlist' {
+  const { setup, agent } = options.egress;
+  const rules = [...setup.allow, ...setup.allowCidr, ...agent.allow, ...agent.allowCidr].length > 0 || options.egress.ask;
+  if (options.network === 'deny' && rules) {
+    throw new AirlockError('network: allow rules (or ask) were given with network "deny", which would ignore them', 'Use --network allowlist, or drop the --allow/--allow-cidr/--setup-allow/--ask options.', 'network');
+  }
+  return options.network ?? (rules ? 'allowlist' : 'deny');
 }
 
 const HOST_SOCKET = /docker\.sock|podman\.sock|containerd\.sock|\/var\/run\/|\/run\/(user\/\d+\/)?(docker|podman|containerd)/;

@@ -79,7 +79,8 @@ export function buildContainerSpec({ id, options, env, expiresAt }: ContainerSpe
       AutoRemove: true,
       Init: true,
       Runtime: options.runtime,
-      NetworkMode: options.network,
+      // Loopback only in every mode: allowlisted egress leaves through the relay on loopback.
+      NetworkMode: 'none',
       CapDrop: ['ALL'],
       CapAdd: [],
       SecurityOpt: ['no-new-privileges:true'],
@@ -122,7 +123,7 @@ export function assertHardened(spec: Docker.ContainerCreateOptions): void {
   if (host.CapAdd && host.CapAdd.length > 0) problems.push('HostConfig.CapAdd must be empty');
   if (!host.SecurityOpt?.includes('no-new-privileges:true')) problems.push('HostConfig.SecurityOpt must set no-new-privileges');
   if (host.SecurityOpt?.some((option: string) => /unconfined/.test(option))) problems.push('HostConfig.SecurityOpt must not disable seccomp or AppArmor');
-  // The egress gateway (a later issue) will widen this to its own container, checked by id.
+  // Egress is relayed over the engine API from loopback (src/core/egress), so no task ever needs an interface.
   if (host.NetworkMode !== 'none') problems.push(`HostConfig.NetworkMode ${host.NetworkMode} is not allowed`);
   if (host.VolumesFrom?.length) problems.push('HostConfig.VolumesFrom would share another container\'s volumes');
   if (host.Sysctls && Object.keys(host.Sysctls).length > 0) problems.push('HostConfig.Sysctls must be empty');

@@ -1,0 +1,156 @@
+import type { Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import { AirlockError } from '../errors.js';
+import { EgressBroker, type Asker, type BrokerRecord, type Resolver } from './egressBroker.js';
+import type { NetworkPhase } from './egressRules.js';
+import { EGRESS_PROXY_PORT, type EgressSettings } from './egressSettings.js';
+import { FRAME, FrameDecoder, frameHeader, type FrameType } from './relayProtocol.js';
+import { RELAY_SOURCE } from './relaySource.js';
+
+export interface GatewayOptions {
+  container: Docker.Container;
+  /** The sandbox's own uid:gid; the relay runs as a different one so the sandbox cannot signal or trace it. */
+  sandboxUser: string;
+  settings: EgressSettings;
+  phase: NetworkPhase;
+  resolve: Resolver;
+  ask?: Asker;
+  log: (record: BrokerRecord) => void;
+  dial?: ConstructorParameters<typeof EgressBroker>[1]['dial'];
+  port?: number;
+  signal?: AbortSignal;
+}
+
+const READY_TIMEOUT_MS = 20_000;
+const PING_INTERVAL_MS = 5_000;
+const STDERR_TAIL = 4096;
+
+export function relayUser(sandboxUser: string): string {
+  return sandboxUser.split(':')[0] === '65534' ? '65533:65533' : '65534:65534';
+}
+
+/**
+ * One task's egress: the relay process inside the task (an engine exec) joined to an EgressBroker
+ * on this host. Lives until `close()` or until the task's container goes away.
+ */
+export class EgressGateway {
+  readonly closed: Promise<string>;
+  private readonly heartbeat: NodeJS.Timeout;
+  private ended = false;
+
+  private constructor(private readonly stream: Duplex, readonly broker: EgressBroker, closed: Promise<string>, readonly relayPid: number) {
+    this.closed = closed;
+    this.heartbeat = setInterval(() => this.write(FRAME.PING, 0), PING_INTERVAL_MS).unref();
+    void closed.then(() => clearInterval(this.heartbeat));
+  }
+
+  static async open(options: GatewayOptions): Promise<EgressGateway> {
+    const port = options.port ?? EGRESS_PROXY_PORT;
+    // env -i: nothing from the task's environment (NODE_OPTIONS, say) reaches the relay's node.
+    const exec = await options.container.exec({
+      Cmd: ['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', 'node', '-e', RELAY_SOURCE, String(port)],
+      User: relayUser(options.sandboxUser),
+      WorkingDir: '/',
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+    });
+    const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
+    let stderrTail = '';
+    let gateway: EgressGateway | undefined;
+    let broker: EgressBroker | undefined;
+    const link = {
+      send: (type: FrameType, id: number, payload?: Buffer) => {
+        if (stream.destroyed || stream.writableEnded) return true;
+        return payload ? stream.write(Buffer.concat([frameHeader(type, id, payload.length), payload])) : stream.write(frameHeader(type, id, 0));
+      },
+    };
+    let resolveClosed!: (reason: string) => void;
+    const closed = new Promise<string>((resolve) => (resolveClosed = resolve));
+    return await new Promise<EgressGateway>((resolve, reject) => {
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        stream.destroy();
+        reject(error);
+      };
+      const timer = setTimeout(() => fail(new AirlockError(`the egress relay did not start within ${READY_TIMEOUT_MS / 1000} s: ${stderrTail.trim()}`, 'Check that the task image has node; `airlock doctor` shows the engine state.', 'network')), READY_TIMEOUT_MS);
+      options.signal?.addEventListener('abort', () => fail(new AirlockError('cancelled')), { once: true });
+      const decoder = new FrameDecoder((type, id, payload) => {
+        if (type === FRAME.READY && !gateway) {
+          clearTimeout(timer);
+          broker = new EgressBroker(link, { settings: options.settings, phase: options.phase, resolve: options.resolve, ask: options.ask, log: options.log, dial: options.dial });
+          let pid = 0;
+          try {
+            pid = Number(JSON.parse(payload.toString('utf8')).pid) || 0;
+          } catch {
+            // the pid is only informative
+          }
+          gateway = new EgressGateway(stream, broker, closed, pid);
+          resolve(gateway);
+          return;
+        }
+        broker?.handleFrame(type, id, payload);
+      });
+      // The engine multiplexes the exec's stdout and stderr: 8-byte headers [stream, 0, 0, 0, size].
+      let pending: Buffer = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => {
+        let data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+        let at = 0;
+        try {
+          while (data.length - at >= 8) {
+            const size = data.readUInt32BE(at + 4);
+            if (data.length - at < 8 + size) break;
+            const payload = data.subarray(at + 8, at + 8 + size);
+            if (data[at] === 1) decoder.push(payload);
+            else stderrTail = (stderrTail + payload.toString('utf8')).slice(-STDERR_TAIL);
+            at += 8 + size;
+          }
+        } catch (error) {
+          // A relay that sends frames no honest relay sends is cut off: fail closed.
+          stderrTail += `\nprotocol error: ${(error as Error).message}`;
+          stream.destroy();
+          return;
+        }
+        pending = data.subarray(at);
+      });
+      stream.on('drain', () => broker?.onLinkDrain());
+      const onEnd = () => {
+        broker?.close('task ended');
+        if (!gateway) {
+          clearTimeout(timer);
+          const missingNode = /not found|No such file/i.test(stderrTail);
+          reject(new AirlockError(
+            missingNode ? 'network: allowlist mode needs node in the task image (the egress relay runs on it)' : `the egress relay stopped before it was ready: ${stderrTail.trim() || 'no output'}`,
+            missingNode ? 'Use an image with node (e.g. the default node:22-bookworm), or --network deny.' : 'Run `airlock doctor`; if port 3128 is taken inside the task, the relay cannot listen.',
+            'network',
+          ));
+        }
+        resolveClosed(stderrTail.trim() ? `relay ended: ${stderrTail.trim().split('\n').pop()}` : 'relay ended');
+      };
+      stream.on('end', onEnd);
+      stream.on('close', onEnd);
+      stream.on('error', onEnd);
+    });
+  }
+
+  private write(type: FrameType, id: number): void {
+    if (!this.ended && !this.stream.destroyed) this.stream.write(frameHeader(type, id, 0));
+  }
+
+  setPhase(phase: NetworkPhase): number {
+    return this.broker.setPhase(phase);
+  }
+
+  /** Closes every connection, stops the relay and waits for its stream to end. */
+  async close(reason = 'gateway stopped'): Promise<void> {
+    this.broker.close(reason);
+    this.write(FRAME.SHUTDOWN, 0);
+    this.ended = true;
+    clearInterval(this.heartbeat);
+    this.stream.end();
+    const timer = setTimeout(() => this.stream.destroy(), 2000);
+    await this.closed;
+    clearTimeout(timer);
+  }
+}
