@@ -1,7 +1,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { connectEngine, DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, describeError, formatDoctor, runDoctor, stateDir, TaskStore, type TaskOptionsInput } from '../core/index.js';
+import { connectEngine, DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, describeError, formatDoctor, runDoctor, stateDir, TaskStore, type EgressSettingsInput, type TaskOptionsInput } from '../core/index.js';
 import { action, collect } from './serviceAction.js';
 import { registerChangeCommands } from './changeCommands.js';
+import { registerNetCommands } from './netCommands.js';
+import { promptForApprovals } from './approvalPrompt.js';
 import { formatTaskTable } from './taskTable.js';
 
 /** Exit code for Airlock's own failures in `exec`, distinct from the command's codes (as docker does). */
@@ -22,6 +24,23 @@ const keyValue = (value: string, previous: Record<string, string> = {}) => {
   return { ...previous, [value.slice(0, index)]: value.slice(index + 1) };
 };
 
+
+function egressFromFlags(flags: Record<string, unknown>): EgressSettingsInput {
+  const list = (name: string) => (flags[name] as string[] | undefined) ?? [];
+  const cidrs = list('allowCidr');
+  const deny = list('deny');
+  const limits: Record<string, unknown> = {};
+  if (flags.maxConnections !== undefined) limits.maxConnections = flags.maxConnections;
+  if (flags.idleTimeout !== undefined) limits.idleTimeoutSeconds = flags.idleTimeout;
+  if (flags.maxNetBytes !== undefined) limits.maxBytes = flags.maxNetBytes;
+  return {
+    setup: { allow: list('setupAllow'), allowCidr: cidrs, deny },
+    agent: { allow: list('allow'), allowCidr: cidrs, deny },
+    ask: Boolean(flags.ask),
+    ...(flags.askTimeout !== undefined ? { approvalTimeoutSeconds: flags.askTimeout as number } : {}),
+    limits: limits as EgressSettingsInput['limits'],
+  };
+}
 
 export function buildProgram(): Command {
   const program = new Command('airlock')
@@ -49,6 +68,17 @@ export function buildProgram(): Command {
     .option('--exclude <pattern>', 'extra secret-file pattern to leave out of the copy (repeatable)', collect)
     .option('--workspace-tmpfs <size>', 'keep the workspace copy in memory, at most this size (e.g. 2g): faster to start, bounded')
     .option('--git-depth <n>', 'copy only this many commits of history', integer('--git-depth'))
+    .addOption(new Option('--network <mode>', 'deny: loopback only; allowlist: only destinations the rules allow (default: allowlist when --allow/--allow-cidr/--setup-allow/--ask is given, else deny)').choices(['deny', 'allowlist']))
+    .option('--allow <host[:port]>', 'agent phase may reach this host; *.example.com for subdomains (repeatable)', collect)
+    .option('--allow-cidr <cidr>', 'admit this address range (both phases): IPs in it, and allowed names resolving into it (repeatable)', collect)
+    .option('--deny <host|cidr>', 'never reach this, whatever allows it (both phases; repeatable)', collect)
+    .option('--setup-allow <host[:port]>', 'setup phase may reach this host (repeatable)', collect)
+    .option('--setup <command>', 'shell command to run before the agent phase, under the setup rules (repeatable)', collect)
+    .option('--ask', 'ask on the terminal of `airlock exec` about destinations no rule decides, instead of refusing them')
+    .option('--ask-timeout <seconds>', 'refuse an unanswered destination after this long (default 120)', integer('--ask-timeout'))
+    .option('--max-connections <n>', 'open connections at once (default 64)', integer('--max-connections'))
+    .option('--idle-timeout <seconds>', 'close a connection idle this long (default 300)', integer('--idle-timeout'))
+    .option('--max-net-bytes <size>', 'network bytes both ways over the task, e.g. 2g (default 8g)')
     .option('--json', 'print the task as JSON')
     .action(
       action(async (service, flags: Record<string, unknown>) => {
@@ -68,12 +98,16 @@ export function buildProgram(): Command {
           allowSecretEnv: (flags.allowSecretEnv as string[] | undefined) ?? [],
           gitDepth: flags.gitDepth as number | undefined,
           workspaceTmpfs: flags.workspaceTmpfs as string | undefined,
+          network: flags.network as 'deny' | 'allowlist' | undefined,
+          setupCommands: (flags.setup as string[] | undefined) ?? [],
+          egress: egressFromFlags(flags),
         };
         if (flags.exclude) input.secretFilePatterns = [...DEFAULT_SECRET_FILE_PATTERNS, ...(flags.exclude as string[])];
         const controller = new AbortController();
         process.once('SIGINT', () => controller.abort());
         const onProgress = flags.json ? undefined : (step: string) => process.stderr.write(`airlock: ${step}\n`);
-        const record = await service.start(input, { signal: controller.signal, onProgress });
+        const onSetupOutput = (chunk: Buffer) => process.stderr.write(chunk);
+        const record = await service.start(input, { signal: controller.signal, onProgress, onSetupOutput });
         if (flags.json) {
           const { env: _env, options: _options, ...summary } = record;
           process.stdout.write(JSON.stringify({ ...summary, container: record.containerName }) + '\n');
@@ -100,6 +134,9 @@ export function buildProgram(): Command {
         const controller = new AbortController();
         const onSignal = () => controller.abort();
         process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+        // With --ask, destinations no rule decides are asked about here, while the command runs.
+        const record = service.store.resolve(id);
+        const prompting = !flags.interactive && !flags.tty && (record.options.egress as { ask?: boolean } | undefined)?.ask ? promptForApprovals(service.store, record.id, controller.signal) : undefined;
         const result = await service.exec(id, {
           argv,
           cwd: flags.cwd as string | undefined,
@@ -113,6 +150,7 @@ export function buildProgram(): Command {
           onStdout: (chunk) => process.stdout.write(chunk),
           onStderr: (chunk) => process.stderr.write(chunk),
         });
+        prompting?.stop();
         if (result.timedOut) process.stderr.write(`airlock: timed out after ${flags.timeout} s; the command and everything it started were killed\n`);
         return result.exitCode;
       }, EXIT_AIRLOCK_ERROR),
@@ -153,6 +191,7 @@ export function buildProgram(): Command {
     );
 
   registerChangeCommands(program);
+  registerNetCommands(program);
 
   program
     .command('audit')

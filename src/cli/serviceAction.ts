@@ -1,10 +1,13 @@
-import { connectEngine, describeError, stateDir, TaskService, TaskStore } from '../core/index.js';
+import { connectEngine, describeError, detachedGatewayLauncher, stateDir, TaskService, TaskStore } from '../core/index.js';
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 async function openService(): Promise<TaskService> {
   const engine = await connectEngine();
-  return new TaskService(engine, new TaskStore(stateDir()), (message) => process.stderr.write(`airlock: warning: ${message}\n`));
+  const store = new TaskStore(stateDir());
+  // The gateway is this same CLI, started detached: `node cli.js gateway ID`.
+  const gateway = detachedGatewayLauncher(store, [process.execPath, process.argv[1]]);
+  return new TaskService(engine, store, (message) => process.stderr.write(`airlock: warning: ${message}\n`), { gateway });
 }
 
 /** Runs one subcommand with the service, turning errors into one readable line and an exit code. */

@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
+import type { BrokerRecord } from '../egress/egressBroker.js';
+import type { NetworkPhase } from '../egress/egressRules.js';
 
 /**
  * Append-only JSONL per task. Every process that acts on a task (CLI, extension, MCP server) appends
  * here; each record is one write(2) with O_APPEND, so concurrent writers never interleave a line.
- * Later issues add network, approval and apply records with their own `type`.
  */
 export type AuditRecord =
   | { type: 'task.created'; task: string; config: unknown; snapshot: unknown }
@@ -12,7 +14,12 @@ export type AuditRecord =
   | { type: 'command'; task: string; id: string; argv: string[]; cwd: string; env: string[]; tty: boolean; start: string; end: string; exitCode: number; signal?: string; timedOut: boolean; cancelled: boolean; bytesOut: number; bytesErr: number; backend: string }
   | { type: 'warning'; task: string; message: string }
   | { type: 'changes.applied'; task: string; apply?: string; changeSet: { files: number; createdAt: string }; written: Array<{ path: string; action: string; sha256?: string; previousSha256?: string }>; refused: Array<{ path: string; reason: string }>; held: Array<{ path: string; reason: string }> }
-  | { type: 'changes.undone'; task: string; apply: string; restored: Array<{ path: string; kind: string; sha256?: string }> };
+  | { type: 'changes.undone'; task: string; apply: string; restored: Array<{ path: string; kind: string; sha256?: string }> }
+  | ({ task: string } & BrokerRecord)
+  | { type: 'network.phase'; task: string; from: NetworkPhase | 'start'; to: NetworkPhase; closedConnections: number }
+  | { type: 'network.gateway'; task: string; event: 'started' | 'stopped'; pid: number; relayPid?: number; reason?: string }
+  | { type: 'approval.requested'; task: string; request: ApprovalRequest }
+  | { type: 'approval.decided'; task: string; decision: ApprovalDecision };
 
 export class AuditLog {
   constructor(readonly file: string) {}

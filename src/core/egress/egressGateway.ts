@@ -37,6 +37,8 @@ export class EgressGateway {
   readonly closed: Promise<string>;
   private readonly heartbeat: NodeJS.Timeout;
   private ended = false;
+  /** Why close() was called, reported instead of the generic "relay ended". */
+  private static readonly reasons = new WeakMap<Duplex, string>();
 
   private constructor(private readonly stream: Duplex, readonly broker: EgressBroker, closed: Promise<string>, readonly relayPid: number) {
     this.closed = closed;
@@ -126,7 +128,7 @@ export class EgressGateway {
             'network',
           ));
         }
-        resolveClosed(stderrTail.trim() ? `relay ended: ${stderrTail.trim().split('\n').pop()}` : 'relay ended');
+        resolveClosed(EgressGateway.reasons.get(stream) ?? (stderrTail.trim() ? `relay ended: ${stderrTail.trim().split('\n').pop()}` : 'relay ended (the task stopped)'));
       };
       stream.on('end', onEnd);
       stream.on('close', onEnd);
@@ -144,6 +146,7 @@ export class EgressGateway {
 
   /** Closes every connection, stops the relay and waits for its stream to end. */
   async close(reason = 'gateway stopped'): Promise<void> {
+    if (!EgressGateway.reasons.has(this.stream)) EgressGateway.reasons.set(this.stream, reason);
     this.broker.close(reason);
     this.write(FRAME.SHUTDOWN, 0);
     this.ended = true;

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
 import { buildSandboxEnv } from '../config/sandboxEnv.js';
-import { parseTaskOptions, type TaskOptionsInput } from '../config/taskOptions.js';
+import { parseTaskOptions, type TaskOptions, type TaskOptionsInput } from '../config/taskOptions.js';
 import { type EngineConnection } from '../engine/locateEngine.js';
 import { containerInspectSchema, containerSummarySchema, engineInfoSchema, imageInspectSchema, volumeListSchema } from '../engine/engineSchemas.js';
 import { AirlockError, throwIfAborted } from '../errors.js';
@@ -14,6 +14,10 @@ import { buildGitMetadata } from '../snapshot/gitMetadata.js';
 import { packSnapshot } from '../snapshot/snapshotPacker.js';
 import { assertWorkspaceFolder, listWorkspace } from '../snapshot/workspaceListing.js';
 import { buildContainerSpec, sandboxIds, WORKSPACE_PATH } from './containerSpec.js';
+import { controlRequest, type ControlReply } from '../egress/gatewayControl.js';
+import type { GatewayLauncher } from '../egress/gatewayLauncher.js';
+import type { NetworkPhase } from '../egress/egressRules.js';
+import { proxyEnv } from '../egress/egressSettings.js';
 import { EXPIRES_LABEL, TASK_LABEL, type TaskRecord } from './taskRecord.js';
 import type { TaskStore } from './taskStore.js';
 
@@ -26,6 +30,19 @@ export interface TaskStatus {
 
 export interface StartProgress {
   (step: string): void;
+}
+
+export interface TaskServiceOptions {
+  /** How this front end brings up a task's egress gateway; without one, allowlist tasks are refused. */
+  gateway?: GatewayLauncher;
+}
+
+export interface StartOptions {
+  signal?: AbortSignal;
+  onProgress?: StartProgress;
+  hostEnv?: NodeJS.ProcessEnv;
+  /** Output of setup commands, as it comes. */
+  onSetupOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface CommandRequest extends Omit<ExecRequest, 'cwd' | 'env'> {
@@ -51,6 +68,7 @@ export class TaskService {
     readonly engine: EngineConnection,
     readonly store: TaskStore,
     private readonly warn: (message: string) => void = () => undefined,
+    private readonly serviceOptions: TaskServiceOptions = {},
   ) {}
 
   private get docker(): Docker {
@@ -95,9 +113,13 @@ export class TaskService {
   }
 
   /** Creates the container and streams the private workspace copy into it; all or nothing. */
-  async start(input: TaskOptionsInput, { signal, onProgress = () => undefined, hostEnv = process.env }: { signal?: AbortSignal; onProgress?: StartProgress; hostEnv?: NodeJS.ProcessEnv } = {}): Promise<TaskRecord> {
+  async start(input: TaskOptionsInput, { signal, onProgress = () => undefined, hostEnv = process.env, onSetupOutput }: StartOptions = {}): Promise<TaskRecord> {
     const options = parseTaskOptions({ ...input, workspace: path.resolve(input.workspace) });
-    const env = buildSandboxEnv(options, hostEnv);
+    // The proxy variables come last so nothing passed in can point tools elsewhere.
+    const env = { ...buildSandboxEnv(options, hostEnv), ...(options.network === 'allowlist' ? proxyEnv() : {}) };
+    if (options.network === 'allowlist' && !this.serviceOptions.gateway) {
+      throw new AirlockError('network: allowlist mode needs an egress gateway, which this front end cannot start', 'Use the airlock CLI or the VS Code extension, or --network deny.', 'network');
+    }
     assertWorkspaceFolder(options.workspace);
     if (options.runtime !== 'runc') {
       const available = await this.runtimes();
@@ -177,8 +199,10 @@ export class TaskService {
         audit.append({ type: 'warning', task: id, message });
         this.warn(message);
       }
+      await this.runSetupPhase(record, options, { signal, onProgress, onSetupOutput });
       return record;
     } catch (error) {
+      if (fs.existsSync(this.store.gatewayFiles(id).socket)) await this.gatewayRequest(id, { op: 'shutdown' }).catch(() => undefined);
       // Let an in-flight create finish first, so a failure elsewhere never leaves a container behind.
       await containerWork?.catch(() => undefined);
       await (container as Docker.Container | undefined)?.remove({ force: true, v: true }).catch(() => undefined);
@@ -188,6 +212,44 @@ export class TaskService {
     } finally {
       if (gitCleanup) fs.rmSync(gitCleanup, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * The gateway comes up in the setup phase when there are setup commands; they run under the setup
+   * rules, then the phase switches (closing setup connections) before any agent command can run.
+   */
+  private async runSetupPhase(record: TaskRecord, options: TaskOptions, { signal, onProgress, onSetupOutput }: Pick<StartOptions, 'signal' | 'onSetupOutput'> & { onProgress: StartProgress }): Promise<void> {
+    const first: NetworkPhase = options.setupCommands.length > 0 ? 'setup' : 'agent';
+    if (options.network === 'allowlist') {
+      onProgress('starting the egress gateway');
+      await this.serviceOptions.gateway!(record, first, signal);
+    }
+    const audit = this.store.audit(record.id);
+    for (const [index, command] of options.setupCommands.entries()) {
+      throwIfAborted(signal);
+      onProgress(`setup ${index + 1}/${options.setupCommands.length}: ${command}`);
+      const result = await this.exec(record.id, {
+        argv: ['sh', '-c', command],
+        signal,
+        onStdout: (chunk) => onSetupOutput?.(chunk, 'stdout'),
+        onStderr: (chunk) => onSetupOutput?.(chunk, 'stderr'),
+      });
+      if (result.exitCode !== 0) throw new AirlockError(`setupCommands.${index}: "${command}" exited with code ${result.exitCode}; the task was not started`, 'Fix the setup command (or its network rules: --setup-allow) and start again.', `setupCommands.${index}`);
+    }
+    if (first === 'setup') {
+      let closedConnections = 0;
+      if (options.network === 'allowlist') {
+        const reply = await this.gatewayRequest(record.id, { op: 'phase', phase: 'agent' });
+        if (!reply.ok || reply.phase !== 'agent') throw new AirlockError(`network: the gateway did not switch to the agent phase (${reply.error ?? 'no answer'})`, 'The task was not started; try again.', 'network');
+        closedConnections = reply.closedConnections ?? 0;
+      } else audit.append({ type: 'network.phase', task: record.id, from: 'setup', to: 'agent', closedConnections });
+    }
+  }
+
+  /** Asks a task's running gateway something; rejects when no gateway answers. */
+  gatewayRequest(idOrPrefix: string, request: Parameters<typeof controlRequest>[1]): Promise<ControlReply> {
+    const record = this.store.resolve(idOrPrefix);
+    return controlRequest(this.store.gatewayFiles(record.id).socket, request);
   }
 
   private async containersOf(id?: string): Promise<ReturnType<typeof containerSummarySchema.parse>[]> {
@@ -223,6 +285,8 @@ export class TaskService {
   /** Destroys the container and its volume; the record and audit log remain. */
   async stop(idOrPrefix: string, reason = 'stopped by user'): Promise<TaskRecord> {
     const record = this.store.resolve(idOrPrefix);
+    // The gateway would also stop once the container goes; asking first lets it log open connections.
+    if (fs.existsSync(this.store.gatewayFiles(record.id).socket)) await this.gatewayRequest(record.id, { op: 'shutdown' }).catch(() => undefined);
     for (const summary of await this.containersOf(record.id)) {
       await this.docker.getContainer(summary.Id).remove({ force: true, v: true }).catch((error: { statusCode?: number }) => {
         if (error.statusCode !== 404 && error.statusCode !== 409) throw error;

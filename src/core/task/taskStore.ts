@@ -84,6 +84,12 @@ export class TaskStore {
     return { blobDir: path.join(dir, 'blobs'), journalDir: path.join(dir, 'applies'), changeSetFile: path.join(dir, 'changes.json') };
   }
 
+  /** The egress gateway's control socket, its log, and the task's approval requests. */
+  gatewayFiles(id: string): { socket: string; logFile: string; approvalsDir: string } {
+    const dir = this.taskDir(id);
+    return { socket: path.join(dir, 'gateway.sock'), logFile: path.join(dir, 'gateway.log'), approvalsDir: path.join(dir, 'approvals') };
+  }
+
   /**
    * Drops the bulky base content of a destroyed task; the manifest, record and audit log stay, and
    * so do the blobs and undo records, so `airlock undo` still works after the task has gone.

@@ -1,0 +1,50 @@
+import * as readline from 'node:readline';
+import { ApprovalQueue, currentUser, type TaskStore } from '../core/index.js';
+
+const POLL_MS = 250;
+
+/**
+ * Asks on this terminal about the task's pending approval requests while a command runs (the
+ * CLI's stand-in for the shared approval panel). Nothing is asked without a terminal: unanswered
+ * requests expire into "deny".
+ */
+export function promptForApprovals(store: TaskStore, taskId: string, signal: AbortSignal): { stop(): void } | undefined {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) return undefined;
+  const queue = new ApprovalQueue(store.gatewayFiles(taskId).approvalsDir, taskId, store.audit(taskId));
+  const asked = new Set<string>();
+  const stopper = new AbortController();
+  const stopSignal = AbortSignal.any([signal, stopper.signal]);
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  let busy = false;
+  const poll = async () => {
+    if (busy || stopSignal.aborted) return;
+    const request = queue.pending().find((candidate) => !asked.has(candidate.id));
+    if (!request) return;
+    busy = true;
+    asked.add(request.id);
+    try {
+      const seconds = Math.max(0, Math.round((Date.parse(request.expiresAt) - Date.now()) / 1000));
+      const answer = await new Promise<string>((resolve, reject) => {
+        rl.question(`\nairlock: task ${taskId} wants to reach ${request.subject} (${request.reason}).\n  Allow [o]nce, for the [t]ask, or [d]eny? (refused in ${seconds} s) `, { signal: stopSignal }, resolve);
+        stopSignal.addEventListener('abort', () => reject(new Error('stopped')), { once: true });
+      });
+      const choice = answer.trim().toLowerCase()[0];
+      const decision = choice === 'o' ? { decision: 'allow' as const, scope: 'once' as const } : choice === 't' ? { decision: 'allow' as const, scope: 'task' as const } : { decision: 'deny' as const, scope: 'once' as const };
+      const recorded = queue.decide(request.id, { ...decision, by: currentUser() });
+      process.stderr.write(recorded ? `airlock: ${decision.decision === 'allow' ? `allowed (${decision.scope})` : 'denied'}\n` : 'airlock: that request was already decided (or expired)\n');
+    } catch {
+      // stopped while asking: the request stays pending for someone else, or expires
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void poll(), POLL_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      stopper.abort();
+      rl.close();
+      process.stdin.pause();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { describeError, formatNetworkLog, hostGateway, NETWORK_PHASES, networkRecords, resolverFromEnv, stateDir, TaskStore, connectEngine, type NetworkPhase } from '../core/index.js';
+import { action } from './serviceAction.js';
+
+export function registerNetCommands(program: Command): void {
+  program
+    .command('net')
+    .description("print a task's network log: every connection attempt, decision and byte count")
+    .argument('<id>', 'task id (or a unique prefix)')
+    .option('--json', 'print JSON (one array of audit records)')
+    .action(
+      action(async (service, id: string, flags: { json?: boolean }) => {
+        const record = service.store.resolve(id);
+        const records = networkRecords(service.store.audit(record.id));
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(records) + '\n');
+          return;
+        }
+        const mode = (record.options.network as string | undefined) ?? 'deny';
+        let gateway = 'not running';
+        if (mode === 'allowlist' && !record.destroyedAt) {
+          gateway = await service.gatewayRequest(record.id, { op: 'status' }).then(
+            (reply) => `running (pid ${reply.pid}, phase ${reply.phase}, ${reply.connections} open)`,
+            () => 'not running: the task has no network until it is restarted',
+          );
+        }
+        process.stdout.write(`network: ${mode === 'allowlist' ? `allowlist; gateway ${gateway}` : 'deny (loopback only)'}\n`);
+        process.stdout.write(formatNetworkLog(records));
+      }),
+    );
+
+  // Started by `airlock start` as a detached process; not for people to run.
+  program
+    .command('gateway', { hidden: true })
+    .argument('<id>')
+    .addOption(new Option('--phase <phase>').choices([...NETWORK_PHASES]).default('agent'))
+    .action(async (id: string, flags: { phase: NetworkPhase }) => {
+      try {
+        const engine = await connectEngine();
+        const hosted = await hostGateway({ engine, store: new TaskStore(stateDir()), taskId: id, phase: flags.phase, resolve: resolverFromEnv() });
+        const stop = () => void hosted.stop('gateway process signalled');
+        process.once('SIGTERM', stop).once('SIGINT', stop);
+        process.on('SIGHUP', () => undefined);
+        const reason = await hosted.done;
+        process.stderr.write(`airlock gateway ${id}: ${reason}\n`);
+        process.exit(0);
+      } catch (error) {
+        process.stderr.write(`airlock gateway ${id}: ${describeError(error)}\n`);
+        process.exit(1);
+      }
+    });
+}

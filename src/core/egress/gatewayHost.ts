@@ -1,0 +1,102 @@
+import * as dns from 'node:dns';
+import type * as net from 'node:net';
+import { ApprovalQueue } from '../approvals/approvalQueue.js';
+import type { EngineConnection } from '../engine/locateEngine.js';
+import { AirlockError } from '../errors.js';
+import type { TaskStore } from '../task/taskStore.js';
+import type { Asker, Resolver } from './egressBroker.js';
+import { EgressGateway, type GatewayOptions } from './egressGateway.js';
+import type { NetworkPhase } from './egressRules.js';
+import { egressSettingsSchema } from './egressSettings.js';
+import { MAX_SOCKET_PATH, serveControl } from './gatewayControl.js';
+
+export const systemResolver: Resolver = async (host) => (await dns.promises.lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
+
+/**
+ * A resolver that answers from a fixed map for the names it holds, for tests that serve fake
+ * destinations on loopback (AIRLOCK_TEST_RESOLVE='{"api.example.test":"127.0.0.1"}'). Names in the
+ * map still pass every address check; anything else goes to the system resolver.
+ */
+export function resolverFromEnv(env: NodeJS.ProcessEnv = process.env): Resolver {
+  const text = env.AIRLOCK_TEST_RESOLVE;
+  if (!text) return systemResolver;
+  const map = JSON.parse(text) as Record<string, string | string[]>;
+  return async (host, signal) => {
+    const entry = map[host];
+    if (entry === undefined) return systemResolver(host, signal);
+    return Array.isArray(entry) ? entry : [entry];
+  };
+}
+
+export interface HostedGateway {
+  gateway: EgressGateway;
+  /** Settles with the reason once the gateway has stopped and its socket is gone. */
+  done: Promise<string>;
+  stop(reason?: string): Promise<void>;
+}
+
+export interface HostGatewayOptions {
+  engine: EngineConnection;
+  store: TaskStore;
+  taskId: string;
+  phase: NetworkPhase;
+  resolve?: Resolver;
+  dial?: GatewayOptions['dial'];
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs a task's egress gateway in this process and answers control requests for it. The CLI runs
+ * this in a detached `airlock gateway` process; tests and the extension may host it in-process.
+ */
+export async function hostGateway(options: HostGatewayOptions): Promise<HostedGateway> {
+  const { store, taskId } = options;
+  const record = store.resolve(taskId);
+  const settings = egressSettingsSchema.parse(record.options.egress ?? {});
+  const audit = store.audit(record.id);
+  const { socket, approvalsDir } = store.gatewayFiles(record.id);
+  if (socket.length > MAX_SOCKET_PATH) throw new AirlockError(`the gateway's control socket path is too long for a Unix socket (${socket.length} bytes): ${socket}`, 'Set AIRLOCK_STATE_DIR to a shorter folder.', 'AIRLOCK_STATE_DIR');
+  const queue = new ApprovalQueue(approvalsDir, record.id, audit);
+  const ask: Asker = async (request, signal) => {
+    const pending = queue.request({ kind: 'network', subject: request.target, reason: request.reason, phase: request.phase }, settings.approvalTimeoutSeconds * 1000);
+    const decided = await queue.wait(pending, signal);
+    return { answer: decided.decision === 'deny' ? 'deny' : decided.scope, request: pending.id };
+  };
+  const gateway = await EgressGateway.open({
+    container: options.engine.docker.getContainer(record.containerId),
+    sandboxUser: record.user,
+    settings,
+    phase: options.phase,
+    resolve: options.resolve ?? systemResolver,
+    dial: options.dial,
+    ask,
+    log: (entry) => audit.append({ task: record.id, ...entry }),
+    signal: options.signal,
+  });
+  audit.append({ type: 'network.gateway', task: record.id, event: 'started', pid: process.pid, relayPid: gateway.relayPid });
+  let server: net.Server | undefined;
+  const stop = async (reason = 'gateway stopped') => {
+    await gateway.close(reason);
+  };
+  try {
+    server = await serveControl(socket, async (request) => {
+      if (request.op === 'phase') {
+        const from = gateway.broker.phase;
+        const closed = gateway.setPhase(request.phase);
+        if (from !== request.phase) audit.append({ type: 'network.phase', task: record.id, from, to: request.phase, closedConnections: closed });
+        return { ok: true, phase: gateway.broker.phase, closedConnections: closed };
+      }
+      if (request.op === 'shutdown') setImmediate(() => void stop('stopped by request'));
+      return { ok: true, phase: gateway.broker.phase, connections: gateway.broker.openConnections, pid: process.pid, relayPid: gateway.relayPid };
+    });
+  } catch (error) {
+    await gateway.close('control socket failed');
+    throw error;
+  }
+  const done = gateway.closed.then((reason) => {
+    server?.close();
+    audit.append({ type: 'network.gateway', task: record.id, event: 'stopped', pid: process.pid, reason });
+    return reason;
+  });
+  return { gateway, done, stop };
+}
