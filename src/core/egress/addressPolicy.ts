@@ -9,9 +9,23 @@ const METADATA = ['169.254.169.254', '100.100.100.200', '168.63.129.16', '192.0.
 
 export type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
+/**
+ * IPv6 text through the WHATWG parser first: ipaddr.js reads "::127.0.0.1" (IPv4-compatible) as
+ * the mapped ::ffff:127.0.0.1, a different address. Undefined when it is not IPv6 text.
+ */
+export function canonicalIPv6(text: string): string | undefined {
+  const bare = text.replace(/^\[|\]$/g, '');
+  if (!bare.includes(':') || bare.includes('%')) return undefined;
+  try {
+    return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseAddress(text: string): Address | undefined {
   try {
-    return ipaddr.parse(text.replace(/^\[|\]$/g, ''));
+    return ipaddr.parse(canonicalIPv6(text) ?? text);
   } catch {
     return undefined;
   }
@@ -71,19 +85,28 @@ export interface Cidr {
 
 export function parseCidr(text: string): Cidr | undefined {
   try {
-    const range = text.includes('/') ? ipaddr.parseCIDR(text) : ([ipaddr.parse(text), ipaddr.parse(text).kind() === 'ipv4' ? 32 : 128] as [Address, number]);
+    const [addressText, bits] = text.split('/');
+    if (bits !== undefined && !/^\d{1,3}$/.test(bits)) return undefined;
+    const address = parseAddress(addressText);
+    if (!address) return undefined;
+    const range = ipaddr.parseCIDR(`${address.toString()}/${bits ?? (address.kind() === 'ipv4' ? 32 : 128)}`) as [Address, number];
     return { text: `${range[0].toString()}/${range[1]}`, range };
   } catch {
     return undefined;
   }
 }
 
-/** IPv4-mapped forms match IPv4 CIDRs, so a rule for 10.0.0.0/8 also covers ::ffff:10.1.2.3. */
-export function cidrContains(cidr: Cidr, address: Address): boolean {
+/**
+ * Whether `cidr` covers `address`. For a deny rule every IPv6 form that carries an IPv4 address
+ * (mapped, NAT64, 6to4…) counts as that address. For an allow rule only the IPv4-mapped form does:
+ * it is the same socket destination, while a NAT64 or 6to4 address is dialled somewhere else.
+ */
+export function cidrContains(cidr: Cidr, address: Address, purpose: 'allow' | 'deny'): boolean {
   const [base] = cidr.range;
   let candidate: Address = address;
   if (address.kind() === 'ipv6' && base.kind() === 'ipv4') {
-    const inner = embeddedIPv4(address as ipaddr.IPv6);
+    const v6 = address as ipaddr.IPv6;
+    const inner = purpose === 'deny' || v6.isIPv4MappedAddress() ? embeddedIPv4(v6) : undefined;
     if (!inner) return false;
     candidate = inner;
   }

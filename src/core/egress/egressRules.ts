@@ -105,13 +105,13 @@ export function decideName(rules: CompiledRules, target: HostTarget): NameVerdic
   if (denied) return { decision: 'deny', rule: `deny ${denied.text}`, reason: `matches deny rule ${denied.text}` };
   if (target.kind !== 'name') {
     const address = parseAddressOf(target);
-    const deniedCidr = rules.denyCidrs.find((cidr) => cidrContains(cidr, address));
+    const deniedCidr = rules.denyCidrs.find((cidr) => cidrContains(cidr, address, 'deny'));
     if (deniedCidr) return { decision: 'deny', rule: `deny ${deniedCidr.text}`, reason: `address is in denied range ${deniedCidr.text}` };
   }
   const allowed = rules.allow.find((rule) => hostRuleMatches(rule, target));
   if (allowed) return { decision: 'allow', rule: `allow ${allowed.text}` };
   if (target.kind !== 'name') {
-    const cidr = rules.allowCidr.find((range) => cidrContains(range, parseAddressOf(target)));
+    const cidr = rules.allowCidr.find((range) => cidrContains(range, parseAddressOf(target), 'allow'));
     if (cidr) return { decision: 'allow', rule: `allow-cidr ${cidr.text}` };
   }
   return { decision: 'unknown', reason: 'no rule matches this destination' };
@@ -134,11 +134,11 @@ export function checkAddresses(rules: CompiledRules, addresses: string[]): Addre
   for (const text of addresses) {
     const address = parseCidr(text)?.range[0];
     if (!address) return { ok: false, address: text, reason: `the resolver returned "${text}", which is not an address` };
-    const denied = rules.denyCidrs.find((cidr) => cidrContains(cidr, address));
+    const denied = rules.denyCidrs.find((cidr) => cidrContains(cidr, address, 'deny'));
     if (denied) return { ok: false, address: address.toString(), rule: `deny ${denied.text}`, reason: `resolves to ${address.toString()}, in denied range ${denied.text}` };
     const special = specialAddressReason(address);
     if (!special) continue;
-    const admitted = rules.allowCidr.find((cidr) => cidrContains(cidr, address));
+    const admitted = rules.allowCidr.find((cidr) => cidrContains(cidr, address, 'allow'));
     if (!admitted) return { ok: false, address: address.toString(), reason: `resolves to ${address.toString()}, ${special}; only a CIDR rule (--allow-cidr) admits it` };
     cidrRule ??= `allow-cidr ${admitted.text}`;
   }

@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 import ipaddr from 'ipaddr.js';
+import { canonicalIPv6 } from './addressPolicy.js';
 
 /** A destination after normalisation: what rules match against and what the broker dials. */
 export interface HostTarget {
@@ -32,8 +33,9 @@ export function normalizeHost(raw: string): Omit<HostTarget, 'port'> {
   if (FORBIDDEN.test(raw)) throw new TargetError(`host "${printableHost(raw)}" contains a character that is not allowed (control, space, @, /, \\, ?, #, %)`);
   let text = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
   if (text.includes(':')) {
-    if (!ipaddr.IPv6.isValid(text) || text.includes('%')) throw new TargetError(`host "${printableHost(raw)}" is not a valid IPv6 address`);
-    return { host: ipaddr.IPv6.parse(text).toString(), kind: 'ipv6' };
+    const canonical = canonicalIPv6(text);
+    if (!canonical || !ipaddr.IPv6.isValid(canonical)) throw new TargetError(`host "${printableHost(raw)}" is not a valid IPv6 address`);
+    return { host: ipaddr.IPv6.parse(canonical).toString(), kind: 'ipv6' };
   }
   if (text.endsWith('.')) text = text.slice(0, -1);
   let parsed: string;

@@ -1,0 +1,123 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type * as net from 'node:net';
+import * as path from 'node:path';
+import type { EngineConnection } from '../../src/core/engine/locateEngine.js';
+import type { Resolver } from '../../src/core/egress/egressBroker.js';
+import { hostGateway, type HostedGateway } from '../../src/core/egress/gatewayHost.js';
+import type { GatewayLauncher } from '../../src/core/egress/gatewayLauncher.js';
+import { TaskService } from '../../src/core/task/taskService.js';
+import { TaskStore } from '../../src/core/task/taskStore.js';
+import { tempDir } from './realEngine.js';
+
+/** A self-signed certificate for the given names (openssl, EC P-256: quick to make). */
+export function makeCertificate(names: string[]): { cert: string; key: string; certFile: string } {
+  const dir = tempDir('tls');
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=airlock-test', '-addext', `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}`], { stdio: 'ignore' });
+  return { cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8'), certFile };
+}
+
+export interface Origin {
+  port: number;
+  /** Connections the server has accepted so far. */
+  connections: () => number;
+  close(): Promise<void>;
+}
+
+/**
+ * A test destination on host loopback. Routes: /hello/<word> → "hello <word>"; /slow → a byte every
+ * 200 ms until the client goes; /bytes/<n> → n bytes; anything else is served from `staticDir`
+ * (a git repository prepared for the dumb HTTP protocol, say).
+ */
+export async function startOrigin(options: { tls?: { cert: string; key: string }; staticDir?: string } = {}): Promise<Origin> {
+  let accepted = 0;
+  const sockets = new Set<net.Socket>();
+  const handler: http.RequestListener = (request, response) => {
+    const url = new URL(request.url ?? '/', 'http://origin');
+    if (url.pathname.startsWith('/hello/')) return void response.end(`hello ${url.pathname.slice(7)} via ${request.headers.host}\n`);
+    if (url.pathname === '/slow') {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => response.write('.'), 200);
+      response.on('close', () => clearInterval(timer));
+      return;
+    }
+    if (url.pathname.startsWith('/bytes/')) {
+      const total = Number(url.pathname.slice(7));
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      let sent = 0;
+      const pump = () => {
+        while (sent < total) {
+          const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
+          sent += piece.length;
+          if (!response.write(piece)) return void response.once('drain', pump);
+        }
+        response.end();
+      };
+      return pump();
+    }
+    if (options.staticDir) {
+      const file = path.join(options.staticDir, path.normalize(url.pathname).replace(/^(\.\.[/\\])+/, ''));
+      if (file.startsWith(options.staticDir) && fs.existsSync(file) && fs.statSync(file).isFile()) return void response.end(fs.readFileSync(file));
+    }
+    response.writeHead(404).end('not found\n');
+  };
+  const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler) : http.createServer(handler);
+  server.on('connection', (socket: net.Socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections: () => accepted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A bare repository with one commit, ready to be cloned over dumb HTTP(S) from `dir` at /repo.git. */
+export function makeDumbGitRepo(): { dir: string; head: string } {
+  const dir = tempDir('git-origin');
+  const work = path.join(dir, 'work');
+  const git = (args: string[], cwd: string) => execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).toString().trim();
+  fs.mkdirSync(work);
+  git(['init', '-q', '-b', 'main'], work);
+  fs.writeFileSync(path.join(work, 'README.md'), 'cloned through the airlock gateway\n');
+  git(['add', '.'], work);
+  git(['commit', '-qm', 'first'], work);
+  git(['clone', '-q', '--bare', work, path.join(dir, 'repo.git')], dir);
+  git(['update-server-info'], path.join(dir, 'repo.git'));
+  return { dir, head: git(['rev-parse', 'HEAD'], work) };
+}
+
+/** A resolver from a fixed map that records every name it was asked about. */
+export function spyResolver(map: Record<string, string | string[]>): Resolver & { asked: string[] } {
+  const asked: string[] = [];
+  const resolver = (async (host: string) => {
+    asked.push(host);
+    const entry = map[host];
+    if (entry === undefined) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    return Array.isArray(entry) ? entry : [entry];
+  }) as unknown as Resolver & { asked: string[] };
+  resolver.asked = asked;
+  return resolver;
+}
+
+/** A TaskService whose gateways run in this test process with the given resolver; `gateways` holds them for checks. */
+export function serviceWithGateway(engine: EngineConnection, resolve: Resolver): { service: TaskService; store: TaskStore; gateways: Map<string, HostedGateway> } {
+  const store = new TaskStore(tempDir('state'));
+  const gateways = new Map<string, HostedGateway>();
+  const gateway: GatewayLauncher = async (record, phase, signal) => {
+    gateways.set(record.id, await hostGateway({ engine, store, taskId: record.id, phase, resolve, signal }));
+  };
+  return { service: new TaskService(engine, store, () => undefined, { gateway }), store, gateways };
+}
