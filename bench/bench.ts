@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: task start and command round-trip through Airlock, side by side with the
  * baselines the foundation issue names (docker CLI exec, host spawn), and change-set time against
- * copying the whole workspace out (changes issue). Prints tables; not a test.
+ * copying the whole workspace out (changes issue), and egress through the gateway against direct
+ * (egress issue). Prints tables; not a test.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -11,6 +12,7 @@ import { connectEngine } from '../src/core/engine/locateEngine.js';
 import { TaskService } from '../src/core/task/taskService.js';
 import { TaskStore } from '../src/core/task/taskStore.js';
 import { benchChangeSet } from './changeSetBench.js';
+import { benchEgress } from './egressBench.js';
 
 const IMAGE = process.env.AIRLOCK_TEST_IMAGE || process.env.AIRLOCK_IMAGE || 'airlock-test:bookworm';
 const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
@@ -57,6 +59,12 @@ async function main(): Promise<void> {
   const store = new TaskStore(fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-state-')));
   const service = new TaskService(engine, store);
   // `npm run bench -- changes` runs only the change-set section.
+  // `npm run bench -- egress` runs only the egress section.
+  if (process.argv.includes('egress')) {
+    process.stdout.write((await benchEgress(engine, IMAGE)).join('\n') + '\n');
+    service.dispose();
+    return;
+  }
   if (process.argv.includes('changes')) {
     process.stdout.write((await benchChangeSet(service, IMAGE)).join('\n') + '\n');
     service.dispose();
@@ -113,6 +121,7 @@ async function main(): Promise<void> {
   out.push(`\n  target: in-task runner overhead ≤ 10 ms p50 → measured ${ms(percentile(runner, 50) - hostP50)}`);
   process.stdout.write(out.join('\n') + '\n');
   process.stdout.write((await benchChangeSet(new TaskService(engine, store), IMAGE)).join('\n') + '\n');
+  process.stdout.write((await benchEgress(engine, IMAGE)).join('\n') + '\n');
 }
 
 main().catch((error) => {

@@ -79,10 +79,23 @@ describe('normalizeHost: IPv6', () => {
     assert.deepEqual(normalizeHost('FE80::ABCD'), { host: 'fe80::abcd', kind: 'ipv6' });
   });
 
+  test('IPv4-compatible text keeps its meaning (ipaddr.js alone would read it as IPv4-mapped)', () => {
+    assert.deepEqual(normalizeHost('::127.0.0.1'), { host: '::7f00:1', kind: 'ipv6' });
+    assert.deepEqual(normalizeHost('[::127.0.0.1]'), { host: '::7f00:1', kind: 'ipv6' });
+    assert.deepEqual(normalizeHost('::0.0.0.1'), { host: '::1', kind: 'ipv6' });
+  });
+
   test('invalid IPv6 text is refused', () => {
-    for (const raw of ['::g', '1:2:3:4:5:6:7:8:9', '[1::2::3]', '[::1', '::1]', 'fe80::1%eth0', '[fe80::1%25eth0]', '1:2']) {
+    for (const raw of ['::g', '1:2:3:4:5:6:7:8:9', '[1::2::3]', 'fe80::1%eth0', '[fe80::1%25eth0]', '1:2', '[]', '[:]']) {
       assert.throws(() => normalizeHost(raw), TargetError, raw);
     }
+  });
+
+  test('unbalanced or doubled brackets are refused', () => {
+    for (const raw of ['[::1', '::1]', '[[::1]]', '[::1]]']) {
+      assert.throws(() => normalizeHost(raw), TargetError, raw);
+    }
+    assert.throws(() => parseAuthority('[[::1]]:443'), TargetError);
   });
 });
 
@@ -219,8 +232,8 @@ describe('specialAddressReason', () => {
     ['::ffff:7f00:1', /IPv6 form of 127\.0\.0\.1 \(a loopback address\)/],
     ['::ffff:169.254.169.254', /IPv6 form of 169\.254\.169\.254 \(a cloud metadata address\)/],
     ['::ffff:10.1.2.3', /IPv6 form of 10\.1\.2\.3 \(a private/],
+    // The IPv4-compatible form, dotted and in hex.
     ['::127.0.0.1', /IPv6 form of 127\.0\.0\.1 \(a loopback address\)/],
-    // The IPv4-compatible form written in hex (ipaddr.js reads ::a.b.c.d as the mapped form).
     ['::7f00:1', /IPv6 form of 127\.0\.0\.1 \(a loopback address\)/],
     ['::a9fe:a9fe', /IPv6 form of 169\.254\.169\.254 \(a cloud metadata address\)/],
     ['::ffff:0:7f00:1', /IPv6 form of 127\.0\.0\.1/],
@@ -272,25 +285,52 @@ describe('parseCidr and cidrContains', () => {
     assert.equal(cidr('127.0.0.1').text, '127.0.0.1/32');
     assert.equal(cidr('::1').text, '::1/128');
     assert.equal(cidr('FD00:0::/8').text, 'fd00::/8');
-    for (const bad of ['nope', '10.0.0.0/33', '::/129', '10.0.0.0/', '/8', '']) assert.equal(parseCidr(bad), undefined, bad);
+    assert.equal(cidr('[::1]').text, '::1/128');
+    assert.equal(cidr('::127.0.0.1').text, '::7f00:1/128');
+    for (const bad of ['nope', '10.0.0.0/33', '::/129', '10.0.0.0/', '/8', '', '10.0.0.0/ 8', 'example.test/8']) assert.equal(parseCidr(bad), undefined, bad);
   });
 
-  test('an IPv4 CIDR matches the IPv4-mapped IPv6 form', () => {
-    assert.equal(cidrContains(cidr('127.0.0.0/8'), address('::ffff:127.0.0.1')), true);
-    assert.equal(cidrContains(cidr('10.0.0.0/8'), address('::ffff:10.1.2.3')), true);
-    assert.equal(cidrContains(cidr('10.0.0.0/8'), address('::ffff:11.1.2.3')), false);
+  test('parseCidr refuses text after the prefix length', () => {
+    for (const bad of ['10.0.0.0/8/8', '10.0.0.0/8/garbage', '1.2.3.4/32/0']) assert.equal(parseCidr(bad)?.text, undefined, bad);
   });
 
-  test('an IPv4 CIDR matches NAT64 and 6to4 forms of an address in it', () => {
-    assert.equal(cidrContains(cidr('10.0.0.0/8'), address('64:ff9b::a00:1')), true);
-    assert.equal(cidrContains(cidr('169.254.169.254/32'), address('2002:a9fe:a9fe::')), true);
+  test('parseAddress reads IPv6 text as a URL parser does', () => {
+    assert.equal(address('::127.0.0.1').toString(), '::7f00:1');
+    assert.equal(address('::ffff:127.0.0.1').toString(), '::ffff:7f00:1');
+    assert.equal(address('[::1]').toString(), '::1');
+    assert.equal(parseAddress('not an address'), undefined);
+  });
+
+  test('an IPv4 CIDR matches the IPv4-mapped IPv6 form, for allow and deny', () => {
+    for (const purpose of ['allow', 'deny'] as const) {
+      assert.equal(cidrContains(cidr('127.0.0.0/8'), address('::ffff:127.0.0.1'), purpose), true, purpose);
+      assert.equal(cidrContains(cidr('10.0.0.0/8'), address('::ffff:10.1.2.3'), purpose), true, purpose);
+      assert.equal(cidrContains(cidr('10.0.0.0/8'), address('::ffff:11.1.2.3'), purpose), false, purpose);
+    }
+  });
+
+  test('NAT64, 6to4 and IPv4-compatible forms count for a deny CIDR only', () => {
+    const forms: Array<[string, string]> = [
+      ['10.0.0.0/8', '64:ff9b::a00:1'],
+      ['10.0.0.0/8', '64:ff9b:1::a00:1'],
+      ['169.254.169.254/32', '2002:a9fe:a9fe::'],
+      ['127.0.0.0/8', '::127.0.0.1'],
+      ['127.0.0.0/8', '::7f00:1'],
+    ];
+    for (const [range, text] of forms) {
+      assert.equal(cidrContains(cidr(range), address(text), 'deny'), true, `deny ${range} ∋ ${text}`);
+      assert.equal(cidrContains(cidr(range), address(text), 'allow'), false, `allow ${range} ∌ ${text}`);
+    }
   });
 
   test('plain containment and family mismatch', () => {
-    assert.equal(cidrContains(cidr('192.168.0.0/16'), address('192.168.44.1')), true);
-    assert.equal(cidrContains(cidr('192.168.0.0/16'), address('192.169.0.1')), false);
-    assert.equal(cidrContains(cidr('fd00::/8'), address('fd12::1')), true);
-    assert.equal(cidrContains(cidr('127.0.0.0/8'), address('::1')), false);
-    assert.equal(cidrContains(cidr('::1/128'), address('127.0.0.1')), false);
+    for (const purpose of ['allow', 'deny'] as const) {
+      assert.equal(cidrContains(cidr('192.168.0.0/16'), address('192.168.44.1'), purpose), true);
+      assert.equal(cidrContains(cidr('192.168.0.0/16'), address('192.169.0.1'), purpose), false);
+      assert.equal(cidrContains(cidr('fd00::/8'), address('fd12::1'), purpose), true);
+      assert.equal(cidrContains(cidr('127.0.0.0/8'), address('::1'), purpose), false);
+      assert.equal(cidrContains(cidr('::1/128'), address('127.0.0.1'), purpose), false);
+      assert.equal(cidrContains(cidr('::ffff:0:0/96'), address('127.0.0.1'), purpose), false);
+    }
   });
 });

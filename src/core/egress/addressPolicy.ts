@@ -14,8 +14,9 @@ export type Address = ipaddr.IPv4 | ipaddr.IPv6;
  * the mapped ::ffff:127.0.0.1, a different address. Undefined when it is not IPv6 text.
  */
 export function canonicalIPv6(text: string): string | undefined {
-  const bare = text.replace(/^\[|\]$/g, '');
-  if (!bare.includes(':') || bare.includes('%')) return undefined;
+  const bracketed = text.startsWith('[') && text.endsWith(']');
+  const bare = bracketed ? text.slice(1, -1) : text;
+  if (!bare.includes(':') || /[%[\]]/.test(bare)) return undefined;
   try {
     return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
   } catch {
@@ -24,6 +25,8 @@ export function canonicalIPv6(text: string): string | undefined {
 }
 
 export function parseAddress(text: string): Address | undefined {
+  // Zone ids (fe80::1%eth0) name a host interface, never a destination a rule should match.
+  if (text.includes('%')) return undefined;
   try {
     return ipaddr.parse(canonicalIPv6(text) ?? text);
   } catch {
@@ -85,7 +88,8 @@ export interface Cidr {
 
 export function parseCidr(text: string): Cidr | undefined {
   try {
-    const [addressText, bits] = text.split('/');
+    const [addressText, bits, ...rest] = text.split('/');
+    if (rest.length > 0) return undefined;
     if (bits !== undefined && !/^\d{1,3}$/.test(bits)) return undefined;
     const address = parseAddress(addressText);
     if (!address) return undefined;

@@ -180,6 +180,9 @@ export class EgressBroker {
   }
 
   private open(id: number): void {
+    // An honest relay never reuses a live id; a subverted one must not orphan the first connection.
+    const existing = this.tunnels.get(id);
+    if (existing) this.finish(existing, 'relay reused the connection id');
     const now = Date.now();
     const tunnel: Tunnel = { id, phase: this.phaseNow, state: 'head', head: [], headBytes: 0, early: [], clientEnded: false, startedAt: now, lastActivity: now, bytesUp: 0, bytesDown: 0, record: {}, abort: new AbortController(), pausedByRelay: false };
     const { maxConnections } = this.options.settings.limits;
@@ -263,7 +266,7 @@ export class EgressBroker {
     const checked = checkAddresses(rules, addresses);
     if (!checked.ok) return this.refuse(tunnel, 403, `${formatTarget(target)} is refused: ${checked.reason}`, { address: checked.address, rule: checked.rule ?? tunnel.record.rule });
     tunnel.record.address = checked.address;
-    if (checked.cidrRule) tunnel.record.rule = `${verdict.rule}; ${checked.cidrRule}`;
+    if (checked.cidrRule && checked.cidrRule !== verdict.rule) tunnel.record.rule = `${verdict.rule}; ${checked.cidrRule}`;
     const dial = this.options.dial ?? defaultDial;
     let socket: net.Socket;
     try {
@@ -320,6 +323,8 @@ export class EgressBroker {
     else {
       socket.write(request.head);
       tunnel.bytesUp += request.head.length;
+      this.countBytes(request.head.length);
+      if (tunnel.state !== 'open') return;
     }
     const early = tunnel.early;
     tunnel.early = [];
@@ -376,7 +381,7 @@ export class EgressBroker {
     tunnel.state = 'closed';
     tunnel.abort.abort();
     tunnel.socket?.destroy();
-    this.tunnels.delete(tunnel.id);
+    if (this.tunnels.get(tunnel.id) === tunnel) this.tunnels.delete(tunnel.id);
     if (tellRelay) this.send(FRAME.CLOSE, tunnel.id);
     const record = tunnel.record;
     if (!record.host && !record.reason && closedBy === 'client') return; // connected and left without a request: nothing was attempted

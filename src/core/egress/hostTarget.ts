@@ -32,6 +32,7 @@ export function normalizeHost(raw: string): Omit<HostTarget, 'port'> {
   if (raw.length === 0 || raw.length > 300) throw new TargetError('host is empty or too long');
   if (FORBIDDEN.test(raw)) throw new TargetError(`host "${printableHost(raw)}" contains a character that is not allowed (control, space, @, /, \\, ?, #, %)`);
   let text = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
+  if (/[[\]]/.test(text)) throw new TargetError(`host "${printableHost(raw)}" has unbalanced or nested brackets`);
   if (text.includes(':')) {
     const canonical = canonicalIPv6(text);
     if (!canonical || !ipaddr.IPv6.isValid(canonical)) throw new TargetError(`host "${printableHost(raw)}" is not a valid IPv6 address`);
