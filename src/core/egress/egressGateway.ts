@@ -65,7 +65,13 @@ export class EgressGateway {
     const link = {
       send: (type: FrameType, id: number, payload?: Buffer) => {
         if (stream.destroyed || stream.writableEnded) return true;
-        return payload ? stream.write(Buffer.concat([frameHeader(type, id, payload.length), payload])) : stream.write(frameHeader(type, id, 0));
+        if (!payload) return stream.write(frameHeader(type, id, 0));
+        // Corked: header and payload leave in one writev, without copying the payload.
+        stream.cork();
+        stream.write(frameHeader(type, id, payload.length));
+        const ok = stream.write(payload);
+        stream.uncork();
+        return ok;
       },
     };
     let resolveClosed!: (reason: string) => void;

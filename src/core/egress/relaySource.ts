@@ -59,7 +59,6 @@ const server = net.createServer((socket) => {
 });
 server.on('error', (error) => { process.stderr.write('relay: ' + error.message + '\\n'); quit(3); });
 server.listen({ host: '127.0.0.1', port, exclusive: true }, () => send(F.READY, 0, Buffer.from(JSON.stringify({ port, pid: process.pid }))));
-let pending = Buffer.alloc(0);
 function onFrame(type, id, payload) {
   heard = Date.now();
   if (type === F.SHUTDOWN) return quit(0);
@@ -71,8 +70,15 @@ function onFrame(type, id, payload) {
   else if (type === F.PAUSE) { socket.hostPaused = true; socket.pause(); }
   else if (type === F.RESUME) { socket.hostPaused = false; if (!outBlocked) socket.resume(); }
 }
+// Partial frames wait in a list and are joined once, when the frame is complete.
+let parts = [];
+let partsBytes = 0;
+let need = HEADER;
 input.on('data', (chunk) => {
-  let data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+  if (partsBytes + chunk.length < need) { parts.push(chunk); partsBytes += chunk.length; return; }
+  let data = partsBytes ? Buffer.concat([...parts, chunk]) : chunk;
+  parts = [];
+  partsBytes = 0;
   let at = 0;
   while (data.length - at >= HEADER) {
     const length = data.readUInt32BE(at + 5);
@@ -81,7 +87,8 @@ input.on('data', (chunk) => {
     onFrame(data[at], data.readUInt32BE(at + 1), data.subarray(at + HEADER, at + HEADER + length));
     at += HEADER + length;
   }
-  pending = data.subarray(at);
+  if (at < data.length) { parts.push(data.subarray(at)); partsBytes = data.length - at; }
+  need = partsBytes >= HEADER ? HEADER + data.readUInt32BE(at + 5) : HEADER;
 });
 input.on('end', () => quit(0));
 input.on('error', () => quit(0));
