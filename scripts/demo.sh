@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Airlock's main job, end to end: set up the engine, build the CLI, start a sandboxed task on a
 # copy of this repository, run commands inside it, review and apply an agent's changes to a small
-# project (risky files held back, undo), show the audit log, and destroy the tasks.
+# project (risky files held back, undo), allowlisted egress with a setup phase and the network log,
+# show the audit log, and destroy the tasks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-engine.sh
@@ -45,6 +46,31 @@ step "airlock undo $task"
 airlock undo "$task"
 cat "$demo_ws/greeting.txt"
 airlock stop "$task" >/dev/null
+
+# Egress: this machine has no outside network, so a loopback server stands in for a package
+# registry and an API; AIRLOCK_TEST_RESOLVE maps their names to it (every address check still runs).
+origin_port_file=$(mktemp)
+node -e "const s=require('http').createServer((q,r)=>r.end('hello from '+q.headers.host+q.url+'\\n')).listen(0,'127.0.0.1',()=>{require('fs').writeFileSync('$origin_port_file',String(s.address().port))})" &
+origin_pid=$!
+while [ ! -s "$origin_port_file" ]; do sleep 0.1; done
+port=$(cat "$origin_port_file")
+export AIRLOCK_TEST_RESOLVE='{"registry.demo.test":"127.0.0.1","api.demo.test":"127.0.0.1"}'
+step "airlock start --workspace $demo_ws --setup-allow registry.demo.test --allow api.demo.test --allow-cidr 127.0.0.1/32 --setup 'curl -sS http://registry.demo.test:$port/install'"
+net_task=$(airlock start --workspace "$demo_ws" --setup-allow registry.demo.test --allow api.demo.test --allow-cidr 127.0.0.1/32 --setup "curl -sS http://registry.demo.test:$port/install")
+trap 'airlock stop "$id" >/dev/null 2>&1 || true; airlock stop "$net_task" >/dev/null 2>&1 || true; kill $origin_pid 2>/dev/null || true; rm -rf "$demo_ws"' EXIT
+step "airlock exec $net_task -- curl -sS http://api.demo.test:$port/v1   (allowed in the agent phase)"
+airlock exec "$net_task" -- curl -sS "http://api.demo.test:$port/v1"
+step "airlock exec $net_task -- curl -sS http://registry.demo.test:$port/   (the setup rule is gone)"
+airlock exec "$net_task" -- curl -sS "http://registry.demo.test:$port/"
+step "airlock exec $net_task -- curl -sS https://example.org/   (on no list: refused, never resolved)"
+airlock exec "$net_task" -- curl -sS https://example.org/ || echo "(exit $?)"
+step "airlock exec $net_task -- curl -sS --noproxy '*' http://192.0.2.1/   (around the proxy: no route)"
+airlock exec "$net_task" -- curl -sS --noproxy '*' --max-time 5 http://192.0.2.1/ || echo "(exit $?: no route)"
+step "airlock net $net_task"
+airlock net "$net_task"
+airlock stop "$net_task" >/dev/null
+kill $origin_pid 2>/dev/null || true
+unset AIRLOCK_TEST_RESOLVE
 
 step airlock ls
 airlock ls

@@ -46,7 +46,10 @@ describe('parseTaskOptions defaults', () => {
     assert.equal(options.pids, 512);
     assert.equal(options.memory, 2 * GiB);
     assert.equal(options.ttlSeconds, 4 * 3600);
-    assert.equal(options.network, 'none');
+    assert.equal(options.network, 'deny');
+    assert.deepEqual(options.egress.agent, { allow: [], allowCidr: [], deny: [] });
+    assert.equal(options.egress.ask, false);
+    assert.deepEqual(options.setupCommands, []);
     assert.equal(options.allowRoot, false);
     assert.equal(options.readOnlyRoot, false);
     assert.deepEqual(options.mounts, []);
@@ -129,9 +132,25 @@ describe('parseTaskOptions strictness', () => {
     assert.equal(parse({ runtime: 'runsc' }).runtime, 'runsc');
   });
 
-  test('a network mode other than none is refused with an error naming network', () => {
-    const error = airlockErrorFrom(() => parse({ network: 'host' }));
+  test('a network mode other than deny or allowlist is refused with an error naming network', () => {
+    for (const network of ['host', 'bridge', 'none', 'container:x']) {
+      const error = airlockErrorFrom(() => parse({ network } as never));
+      assert.equal(error.field, 'network', network);
+    }
+  });
+
+  test('allow rules switch the default to allowlist; with an explicit deny they are refused, naming network', () => {
+    assert.equal(parse({ egress: { agent: { allow: ['api.example.test'] } } }).network, 'allowlist');
+    assert.equal(parse({ egress: { ask: true } }).network, 'allowlist');
+    assert.equal(parse({ network: 'allowlist' }).network, 'allowlist');
+    const error = airlockErrorFrom(() => parse({ network: 'deny', egress: { setup: { allow: ['registry.example.test'] } } }));
     assert.equal(error.field, 'network');
+  });
+
+  test('a bad egress rule names its field', () => {
+    const error = airlockErrorFrom(() => parse({ egress: { agent: { allowCidr: ['10.0.0.0/33'] } } }));
+    assert.equal(error.field, 'egress.agent.allowCidr.0');
+    assert.match(error.message, /egress\.agent\.allowCidr\.0: "10\.0\.0\.0\/33" is not an IP address or CIDR range/);
   });
 });
 
