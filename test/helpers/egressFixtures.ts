@@ -10,7 +10,9 @@ import { hostGateway, type HostedGateway } from '../../src/core/egress/gatewayHo
 import type { GatewayLauncher } from '../../src/core/egress/gatewayLauncher.js';
 import { TaskService } from '../../src/core/task/taskService.js';
 import { TaskStore } from '../../src/core/task/taskStore.js';
-import { tempDir } from './realEngine.js';
+import type { TestContext } from 'node:test';
+import type { TaskOptionsInput } from '../../src/core/config/taskOptions.js';
+import { run, TEST_IMAGE, tempDir } from './realEngine.js';
 
 /** A self-signed certificate for the given names (openssl, EC P-256: quick to make). */
 export function makeCertificate(names: string[]): { cert: string; key: string; certFile: string } {
@@ -120,4 +122,22 @@ export function serviceWithGateway(engine: EngineConnection, resolve: Resolver):
     gateways.set(record.id, await hostGateway({ engine, store, taskId: record.id, phase, resolve, signal }));
   };
   return { service: new TaskService(engine, store, () => undefined, { gateway }), store, gateways };
+}
+
+/**
+ * A task with an in-process gateway and a loopback origin, all torn down with `t.after`.
+ * `sh` runs a bash script in the task.
+ */
+export async function startEgressTask(t: TestContext, engine: EngineConnection, resolver: Resolver, options: Omit<TaskOptionsInput, 'workspace' | 'image'>) {
+  const origin = await startOrigin();
+  const { service, store, gateways } = serviceWithGateway(engine, resolver);
+  const record = await service.start({ workspace: tempDir('egress-task'), image: TEST_IMAGE, ...options });
+  t.after(async () => {
+    await service.stop(record.id).catch(() => undefined);
+    service.dispose();
+    for (const hosted of gateways.values()) await hosted.stop().catch(() => undefined);
+    await origin.close();
+  });
+  const sh = (script: string) => run(service, record.id, ['bash', '-c', script]);
+  return { service, store, record, origin, sh };
 }

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import type { HostedGateway } from '../../src/core/egress/gatewayHost.js';
 import type { TaskService } from '../../src/core/task/taskService.js';
 import type { TaskStore } from '../../src/core/task/taskStore.js';
-import { makeCertificate, makeDumbGitRepo, serviceWithGateway, spyResolver, startOrigin, type Origin } from '../helpers/egressFixtures.js';
+import { makeCertificate, makeDumbGitRepo, serviceWithGateway, spyResolver, startEgressTask, startOrigin, type Origin } from '../helpers/egressFixtures.js';
 import { realEngine, run, TEST_IMAGE, tempDir, waitFor } from '../helpers/realEngine.js';
 
 type Records = Array<Record<string, unknown> & { type: string }>;
@@ -219,16 +219,7 @@ describe('egress: limits trip and are logged (integration)', () => {
   test('maxBytes cuts a download and refuses what follows; idleTimeout closes a silent connection', { timeout: 120_000 }, async (t) => {
     const engine = await realEngine(t);
     if (!engine) return;
-    const origin = await startOrigin();
-    const { service, store, gateways } = serviceWithGateway(engine, spyResolver({ 'api.example.test': '127.0.0.1' }));
-    const record = await service.start({ workspace: tempDir('egress-limits'), image: TEST_IMAGE, egress: { agent: { allow: ['api.example.test'], allowCidr: ['127.0.0.1/32'] }, limits: { maxBytes: '256k', idleTimeoutSeconds: 2 } } });
-    t.after(async () => {
-      await service.stop(record.id).catch(() => undefined);
-      service.dispose();
-      for (const hosted of gateways.values()) await hosted.stop().catch(() => undefined);
-      await origin.close();
-    });
-    const sh = (script: string) => run(service, record.id, ['bash', '-c', script]);
+    const { store, record, origin, sh } = await startEgressTask(t, engine, spyResolver({ 'api.example.test': '127.0.0.1' }), { egress: { agent: { allow: ['api.example.test'], allowCidr: ['127.0.0.1/32'] }, limits: { maxBytes: '256k', idleTimeoutSeconds: 2 } } });
     const started = Date.now();
     const idle = await sh(`exec 3<>/dev/tcp/127.0.0.1/3128; printf 'CONNECT api.example.test:${origin.port} HTTP/1.1\\r\\n\\r\\n' >&3; timeout 20 cat <&3 | head -c 40; echo; echo done`);
     assert.match(idle.stdout, /200 Connection Established/);
@@ -248,17 +239,8 @@ describe('egress under gVisor (runsc) (integration)', () => {
   test('allowed HTTP works, unlisted is refused, no route without the proxy', { timeout: 120_000 }, async (t) => {
     const engine = await realEngine(t);
     if (!engine) return;
-    const origin = await startOrigin();
     const resolver = spyResolver({ 'api.example.test': '127.0.0.1' });
-    const { service, gateways } = serviceWithGateway(engine, resolver);
-    const record = await service.start({ workspace: tempDir('egress-runsc'), image: TEST_IMAGE, runtime: 'runsc', egress: { agent: { allow: ['api.example.test'], allowCidr: ['127.0.0.1/32'] } } });
-    t.after(async () => {
-      await service.stop(record.id).catch(() => undefined);
-      service.dispose();
-      for (const hosted of gateways.values()) await hosted.stop().catch(() => undefined);
-      await origin.close();
-    });
-    const sh = (script: string) => run(service, record.id, ['bash', '-c', script]);
+    const { origin, sh } = await startEgressTask(t, engine, resolver, { runtime: 'runsc', egress: { agent: { allow: ['api.example.test'], allowCidr: ['127.0.0.1/32'] } } });
     assert.equal((await sh(`curl -sSf http://api.example.test:${origin.port}/hello/gvisor`)).stdout, `hello gvisor via api.example.test:${origin.port}\n`);
     assert.equal((await sh(`curl -sS -o /dev/null -w '%{http_code}' http://other.example.test:${origin.port}/`)).stdout, '403');
     assert.deepEqual(resolver.asked, ['api.example.test']);

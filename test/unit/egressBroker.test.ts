@@ -947,3 +947,19 @@ describe('EgressBroker: records and shutdown', () => {
     assert.equal(closedSocket(echo.sockets[0]), true, 'the setup-phase destination socket is still open after setPhase and close()');
   });
 });
+
+describe('EgressBroker: a relay that ignores PAUSE', () => {
+  test('bytes flooding in while a destination waits for a decision are cut at 1 MiB, not buffered', async (t) => {
+    // The asker never answers; a hostile relay keeps sending body bytes for the pending request.
+    const ask: Asker = (_request, signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve({ answer: 'deny' })));
+    const h = harness(t, { ask: true, approvalTimeoutSeconds: 60 }, { ask });
+    h.open(1, 'POST http://unknown.example.test/upload HTTP/1.1\r\nHost: unknown.example.test\r\n\r\n');
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    for (let index = 0; index < 20 && h.broker.openConnections > 0; index++) h.data(1, chunk);
+    assert.equal(h.broker.openConnections, 0, 'the connection was cut');
+    assert.ok(h.relay.got(FRAME.PAUSE, 1), 'the broker asked the relay to pause first');
+    const record = await h.recordFor('unknown.example.test');
+    assert.equal(record.closedBy, 'relay ignored pause');
+    assert.equal(record.decision, 'deny');
+  });
+});

@@ -73,6 +73,13 @@ interface Tunnel {
 }
 
 const RESOLVE_TIMEOUT_MS = 5000;
+/**
+ * What the host holds for one connection when the relay keeps sending after being told to pause.
+ * An honest relay stops within a socket read or two; past these, the relay is not honest and the
+ * connection is cut rather than buffered on the host.
+ */
+const MAX_EARLY_BYTES = 1024 * 1024;
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 
 export function defaultDial(address: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -206,14 +213,19 @@ export class EgressBroker {
       tunnel.bytesUp += data.length;
       this.countBytes(data.length);
       if (tunnel.socket && !tunnel.socket.write(data)) {
-        this.send(FRAME.PAUSE, tunnel.id);
-        tunnel.socket.once('drain', () => this.send(FRAME.RESUME, tunnel.id));
+        if (tunnel.socket.writableLength > MAX_UNSENT_BYTES) return this.finish(tunnel, 'relay ignored pause');
+        if (tunnel.socket.writableLength - data.length <= tunnel.socket.writableHighWaterMark) {
+          this.send(FRAME.PAUSE, tunnel.id);
+          tunnel.socket.once('drain', () => this.send(FRAME.RESUME, tunnel.id));
+        }
       }
       return;
     }
     if (tunnel.state === 'deciding') {
       tunnel.early.push(data);
-      if (tunnel.early.reduce((sum, chunk) => sum + chunk.length, 0) > MAX_HEAD_BYTES * 4) this.send(FRAME.PAUSE, tunnel.id);
+      const early = tunnel.early.reduce((sum, chunk) => sum + chunk.length, 0);
+      if (early > MAX_EARLY_BYTES) return this.finish(tunnel, 'relay ignored pause');
+      if (early - data.length <= MAX_HEAD_BYTES * 4 && early > MAX_HEAD_BYTES * 4) this.send(FRAME.PAUSE, tunnel.id);
       return;
     }
     if (tunnel.state !== 'head') return;
