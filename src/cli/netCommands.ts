@@ -9,8 +9,13 @@ export function registerNetCommands(program: Command): void {
     .description("print a task's network log: every connection attempt, decision and byte count")
     .argument('<id>', 'task id (or a unique prefix)')
     .option('--json', 'print JSON (one array of audit records)')
+    .option('--restart', 'start the gateway again if it is not running (agent phase rules; the byte budget carries on)')
     .action(
-      action(async (service, id: string, flags: { json?: boolean }) => {
+      action(async (service, id: string, flags: { json?: boolean; restart?: boolean }) => {
+        if (flags.restart) {
+          const outcome = await service.ensureGateway(id);
+          process.stderr.write(`airlock: gateway ${outcome === 'running' ? 'was already running' : 'restarted'}\n`);
+        }
         const record = service.store.resolve(id);
         const records = networkRecords(service.store.audit(record.id));
         if (flags.json) {
@@ -22,7 +27,7 @@ export function registerNetCommands(program: Command): void {
         if (mode === 'allowlist' && !record.destroyedAt) {
           gateway = await service.gatewayRequest(record.id, { op: 'status' }).then(
             (reply) => `running (pid ${reply.pid}, phase ${reply.phase}, ${reply.connections} open)`,
-            () => 'not running: the task has no network until it is restarted',
+            () => 'not running: the task has no network (restart it with `airlock net ID --restart`)',
           );
         }
         process.stdout.write(`network: ${mode === 'allowlist' ? `allowlist; gateway ${gateway}` : 'deny (loopback only)'}\n`);

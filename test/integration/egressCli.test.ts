@@ -271,6 +271,17 @@ describe('`airlock start --allow` with the detached gateway (integration)', () =
     const text = await airlock(state, ['net', id]);
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout.split('\n')[0], /^network: allowlist; gateway not running/);
+
+    // `net --restart` brings it back, in the agent phase, and the allowlist works again.
+    const restarted = await airlock(state, ['net', id, '--restart']);
+    assert.equal(restarted.status, 0, restarted.stderr);
+    assert.match(restarted.stderr, /gateway restarted/);
+    assert.match(restarted.stdout.split('\n')[0], /^network: allowlist; gateway running \(pid \d+, phase agent, /);
+    const again = await airlock(state, ['exec', id, '--', 'curl', '-sS', '--max-time', '5', `${url}/hello/back`]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /^hello back via /);
+    const twice = await airlock(state, ['net', id, '--restart']);
+    assert.match(twice.stderr, /already running/);
   });
 });
 

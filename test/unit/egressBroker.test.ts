@@ -963,3 +963,15 @@ describe('EgressBroker: a relay that ignores PAUSE', () => {
     assert.equal(record.decision, 'deny');
   });
 });
+
+describe('EgressBroker: a restarted gateway continues the byte budget', () => {
+  test('bytesUsed over maxBytes refuses the first connection with 403', async (t) => {
+    const relay = new FakeRelay();
+    const records: BrokerRecord[] = [];
+    const broker = new EgressBroker(relay, { settings: egressSettingsSchema.parse({ agent: { allow: ['api.example.test'] }, limits: { maxBytes: 1000 } }), phase: 'agent', resolve: async () => ['127.0.0.1'], log: (record) => records.push(record), bytesUsed: 5000 });
+    t.after(() => broker.close());
+    broker.handleFrame(FRAME.OPEN, 1, Buffer.alloc(0));
+    await until('the refusal', () => relay.got(FRAME.END, 1));
+    assert.match(relay.data(1), /^HTTP\/1\.1 403 [\s\S]*byte limit/);
+  });
+});

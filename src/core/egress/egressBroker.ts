@@ -47,6 +47,8 @@ export interface BrokerOptions {
   resolve: Resolver;
   log: (record: BrokerRecord) => void;
   ask?: Asker;
+  /** Bytes already used against maxBytes (a restarted gateway continues the task's budget). */
+  bytesUsed?: number;
   /** Dials exactly the checked address; tests can observe or replace it. */
   dial?: (address: string, port: number, timeoutMs: number, signal: AbortSignal) => Promise<net.Socket>;
 }
@@ -120,6 +122,8 @@ export class EgressBroker {
   constructor(private readonly link: RelayLink, private readonly options: BrokerOptions) {
     this.compiled = { setup: compileRules(options.settings.setup), agent: compileRules(options.settings.agent) };
     this.phaseNow = options.phase;
+    this.totalBytes = options.bytesUsed ?? 0;
+    this.bytesLimitHit = this.totalBytes > options.settings.limits.maxBytes;
     const idleMs = options.settings.limits.idleTimeoutSeconds * 1000;
     this.sweeper = setInterval(() => this.sweepIdle(idleMs), Math.min(1000, idleMs / 4)).unref();
   }

@@ -19,6 +19,8 @@ export interface GatewayOptions {
   dial?: ConstructorParameters<typeof EgressBroker>[1]['dial'];
   port?: number;
   signal?: AbortSignal;
+  /** Bytes this task already moved (a restarted gateway continues the budget). */
+  bytesUsed?: number;
 }
 
 const READY_TIMEOUT_MS = 20_000;
@@ -48,6 +50,7 @@ export class EgressGateway {
 
   static async open(options: GatewayOptions): Promise<EgressGateway> {
     const port = options.port ?? EGRESS_PROXY_PORT;
+    await EgressGateway.endEarlierRelays(options.container, relayUser(options.sandboxUser));
     // env -i: nothing from the task's environment (NODE_OPTIONS, say) reaches the relay's node.
     const exec = await options.container.exec({
       Cmd: ['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', 'node', '-e', RELAY_SOURCE, String(port)],
@@ -87,7 +90,7 @@ export class EgressGateway {
       const decoder = new FrameDecoder((type, id, payload) => {
         if (type === FRAME.READY && !gateway) {
           clearTimeout(timer);
-          broker = new EgressBroker(link, { settings: options.settings, phase: options.phase, resolve: options.resolve, ask: options.ask, log: options.log, dial: options.dial });
+          broker = new EgressBroker(link, { settings: options.settings, phase: options.phase, resolve: options.resolve, ask: options.ask, log: options.log, dial: options.dial, bytesUsed: options.bytesUsed });
           let pid = 0;
           try {
             pid = Number(JSON.parse(payload.toString('utf8')).pid) || 0;
@@ -139,6 +142,19 @@ export class EgressGateway {
       stream.on('end', onEnd);
       stream.on('close', onEnd);
       stream.on('error', onEnd);
+    });
+  }
+
+  /**
+   * A relay left by a gateway that died may still hold the port (it exits once it misses pings).
+   * `kill -1` as the relay's own uid reaches only processes of that uid: never the sandbox user's.
+   */
+  private static async endEarlierRelays(container: Docker.Container, user: string): Promise<void> {
+    const exec = await container.exec({ Cmd: ['sh', '-c', 'kill -9 -1 2>/dev/null; exit 0'], User: user, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    await new Promise<void>((resolve) => {
+      stream.on('end', resolve).on('close', resolve).on('error', () => resolve());
+      stream.resume();
     });
   }
 

@@ -72,6 +72,7 @@ export async function hostGateway(options: HostGatewayOptions): Promise<HostedGa
     ask,
     log: (entry) => audit.append({ task: record.id, ...entry }),
     signal: options.signal,
+    bytesUsed: audit.records().reduce((sum, entry) => (entry.type === 'network' ? sum + Number(entry.bytesUp ?? 0) + Number(entry.bytesDown ?? 0) : sum), 0),
   });
   audit.append({ type: 'network.gateway', task: record.id, event: 'started', pid: process.pid, relayPid: gateway.relayPid });
   let server: net.Server | undefined;

@@ -246,6 +246,20 @@ export class TaskService {
     }
   }
 
+  /**
+   * Brings a live allowlist task's gateway back when it is not answering. Always in the agent
+   * phase: a restart never reopens the setup rules.
+   */
+  async ensureGateway(idOrPrefix: string, signal?: AbortSignal): Promise<'running' | 'restarted'> {
+    const record = await this.live(idOrPrefix);
+    if (record.options.network !== 'allowlist') throw new AirlockError(`task ${record.id} has no network (network "deny"); there is no gateway to restart`, 'Start a task with --allow rules to use the network.', 'ID');
+    const answering = await this.gatewayRequest(record.id, { op: 'status' }).then((reply) => reply.ok, () => false);
+    if (answering) return 'running';
+    if (!this.serviceOptions.gateway) throw new AirlockError('network: this front end cannot start an egress gateway', 'Use the airlock CLI or the VS Code extension.', 'network');
+    await this.serviceOptions.gateway(record, 'agent', signal);
+    return 'restarted';
+  }
+
   /** Asks a task's running gateway something; rejects when no gateway answers. */
   gatewayRequest(idOrPrefix: string, request: Parameters<typeof controlRequest>[1]): Promise<ControlReply> {
     const record = this.store.resolve(idOrPrefix);
