@@ -13,16 +13,12 @@ import { TaskService } from '../src/core/task/taskService.js';
 import { TaskStore } from '../src/core/task/taskStore.js';
 import { benchChangeSet } from './changeSetBench.js';
 import { benchEgress } from './egressBench.js';
+import { percentile } from './stats.js';
 
 const IMAGE = process.env.AIRLOCK_TEST_IMAGE || process.env.AIRLOCK_IMAGE || 'airlock-test:bookworm';
 const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const FILES = 10_000;
 const TOTAL_BYTES = 100 * 1024 * 1024;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 async function time(work: () => unknown): Promise<number> {
   const start = process.hrtime.bigint();

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { median } from './stats.js';
 import type { Readable } from 'node:stream';
 import { ChangeService } from '../src/core/changes/changeService.js';
 import type { TaskService } from '../src/core/task/taskService.js';
@@ -24,8 +25,6 @@ function generate(files: number): string {
   }
   return root;
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint();

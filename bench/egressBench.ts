@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { median } from './stats.js';
 import type { Duplex } from 'node:stream';
 import type { EngineConnection } from '../src/core/engine/locateEngine.js';
 import { hostGateway, type HostedGateway } from '../src/core/egress/gatewayHost.js';
@@ -17,8 +18,6 @@ const DOWNLOAD_BYTES = 200 * 1024 * 1024;
 const LATENCY_RUNS = 40;
 const DOWNLOAD_RUNS = 3;
 const NAME = 'origin.bench.test';
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** The origin runs in its own process, as a remote server would: it never shares the gateway's event loop. */
 function origin(): Promise<{ port: number; close: () => void }> {

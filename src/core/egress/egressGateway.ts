@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { AirlockError } from '../errors.js';
+import { execToEnd } from '../exec/execToEnd.js';
 import { EgressBroker, type Asker, type BrokerRecord, type Resolver } from './egressBroker.js';
 import type { NetworkPhase } from './egressRules.js';
 import { EGRESS_PROXY_PORT, type EgressSettings } from './egressSettings.js';
@@ -39,10 +40,9 @@ export class EgressGateway {
   readonly closed: Promise<string>;
   private readonly heartbeat: NodeJS.Timeout;
   private ended = false;
-  /** Why close() was called, reported instead of the generic "relay ended". */
-  private static readonly reasons = new WeakMap<Duplex, string>();
 
-  private constructor(private readonly stream: Duplex, readonly broker: EgressBroker, closed: Promise<string>, readonly relayPid: number) {
+  /** `closeReason.text` is why close() was called, reported instead of the generic "relay ended". */
+  private constructor(private readonly stream: Duplex, readonly broker: EgressBroker, closed: Promise<string>, readonly relayPid: number, private readonly closeReason: { text?: string }) {
     this.closed = closed;
     this.heartbeat = setInterval(() => this.write(FRAME.PING, 0), PING_INTERVAL_MS).unref();
     void closed.then(() => clearInterval(this.heartbeat));
@@ -77,6 +77,7 @@ export class EgressGateway {
         return ok;
       },
     };
+    const closeReason: { text?: string } = {};
     let resolveClosed!: (reason: string) => void;
     const closed = new Promise<string>((resolve) => (resolveClosed = resolve));
     return await new Promise<EgressGateway>((resolve, reject) => {
@@ -97,7 +98,7 @@ export class EgressGateway {
           } catch {
             // the pid is only informative
           }
-          gateway = new EgressGateway(stream, broker, closed, pid);
+          gateway = new EgressGateway(stream, broker, closed, pid, closeReason);
           resolve(gateway);
           return;
         }
@@ -137,7 +138,7 @@ export class EgressGateway {
             'network',
           ));
         }
-        resolveClosed(EgressGateway.reasons.get(stream) ?? (stderrTail.trim() ? `relay ended: ${stderrTail.trim().split('\n').pop()}` : 'relay ended (the task stopped)'));
+        resolveClosed(closeReason.text ?? (stderrTail.trim() ? `relay ended: ${stderrTail.trim().split('\n').pop()}` : 'relay ended (the task stopped)'));
       };
       stream.on('end', onEnd);
       stream.on('close', onEnd);
@@ -149,13 +150,8 @@ export class EgressGateway {
    * A relay left by a gateway that died may still hold the port (it exits once it misses pings).
    * `kill -1` as the relay's own uid reaches only processes of that uid: never the sandbox user's.
    */
-  private static async endEarlierRelays(container: Docker.Container, user: string): Promise<void> {
-    const exec = await container.exec({ Cmd: ['sh', '-c', 'kill -9 -1 2>/dev/null; exit 0'], User: user, AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({ hijack: true, stdin: false });
-    await new Promise<void>((resolve) => {
-      stream.on('end', resolve).on('close', resolve).on('error', () => resolve());
-      stream.resume();
-    });
+  private static endEarlierRelays(container: Docker.Container, user: string): Promise<void> {
+    return execToEnd(container, ['sh', '-c', 'kill -9 -1 2>/dev/null; exit 0'], user);
   }
 
   private write(type: FrameType, id: number): void {
@@ -168,7 +164,7 @@ export class EgressGateway {
 
   /** Closes every connection, stops the relay and waits for its stream to end. */
   async close(reason = 'gateway stopped'): Promise<void> {
-    if (!EgressGateway.reasons.has(this.stream)) EgressGateway.reasons.set(this.stream, reason);
+    this.closeReason.text ??= reason;
     this.broker.close(reason);
     this.write(FRAME.SHUTDOWN, 0);
     this.ended = true;

@@ -1,6 +1,7 @@
 import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { execInspectSchema } from '../engine/engineSchemas.js';
+import { execToEnd } from './execToEnd.js';
 import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult } from './execTypes.js';
 
 /**
@@ -18,13 +19,8 @@ export class DockerExecBackend implements ExecBackend {
 
   constructor(private readonly container: Docker.Container, private readonly modem: { demuxStream(stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }, private readonly user: string) {}
 
-  private async killTree(id: string): Promise<void> {
-    const exec = await this.container.exec({ Cmd: ['sh', '-c', KILL_BY_MARKER, 'airlock-kill', id], User: this.user, AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({ hijack: true, stdin: false });
-    await new Promise<void>((resolve) => {
-      stream.on('end', resolve).on('error', resolve);
-      stream.resume();
-    });
+  private killTree(id: string): Promise<void> {
+    return execToEnd(this.container, ['sh', '-c', KILL_BY_MARKER, 'airlock-kill', id], this.user);
   }
 
   async run(id: string, request: ExecRequest): Promise<ExecResult> {

@@ -117,9 +117,7 @@ export class TaskService {
     const options = parseTaskOptions({ ...input, workspace: path.resolve(input.workspace) });
     // The proxy variables come last so nothing passed in can point tools elsewhere.
     const env = { ...buildSandboxEnv(options, hostEnv), ...(options.network === 'allowlist' ? proxyEnv() : {}) };
-    if (options.network === 'allowlist' && !this.serviceOptions.gateway) {
-      throw new AirlockError('network: allowlist mode needs an egress gateway, which this front end cannot start', 'Use the airlock CLI or the VS Code extension, or --network deny.', 'network');
-    }
+    if (options.network === 'allowlist') this.gatewayLauncher();
     assertWorkspaceFolder(options.workspace);
     if (options.runtime !== 'runc') {
       const available = await this.runtimes();
@@ -202,7 +200,7 @@ export class TaskService {
       await this.runSetupPhase(record, options, { signal, onProgress, onSetupOutput });
       return record;
     } catch (error) {
-      if (fs.existsSync(this.store.gatewayFiles(id).socket)) await this.gatewayRequest(id, { op: 'shutdown' }).catch(() => undefined);
+      await this.shutdownGateway(id);
       // Let an in-flight create finish first, so a failure elsewhere never leaves a container behind.
       await containerWork?.catch(() => undefined);
       await (container as Docker.Container | undefined)?.remove({ force: true, v: true }).catch(() => undefined);
@@ -222,7 +220,7 @@ export class TaskService {
     const first: NetworkPhase = options.setupCommands.length > 0 ? 'setup' : 'agent';
     if (options.network === 'allowlist') {
       onProgress('starting the egress gateway');
-      await this.serviceOptions.gateway!(record, first, signal);
+      await this.gatewayLauncher()(record, first, signal);
     }
     const audit = this.store.audit(record.id);
     for (const [index, command] of options.setupCommands.entries()) {
@@ -255,9 +253,18 @@ export class TaskService {
     if (record.options.network !== 'allowlist') throw new AirlockError(`task ${record.id} has no network (network "deny"); there is no gateway to restart`, 'Start a task with --allow rules to use the network.', 'ID');
     const answering = await this.gatewayRequest(record.id, { op: 'status' }).then((reply) => reply.ok, () => false);
     if (answering) return 'running';
-    if (!this.serviceOptions.gateway) throw new AirlockError('network: this front end cannot start an egress gateway', 'Use the airlock CLI or the VS Code extension.', 'network');
-    await this.serviceOptions.gateway(record, 'agent', signal);
+    await this.gatewayLauncher()(record, 'agent', signal);
     return 'restarted';
+  }
+
+  private gatewayLauncher(): GatewayLauncher {
+    if (this.serviceOptions.gateway) return this.serviceOptions.gateway;
+    throw new AirlockError('network: allowlist mode needs an egress gateway, which this front end cannot start', 'Use the airlock CLI or the VS Code extension, or --network deny.', 'network');
+  }
+
+  /** Best effort: a task with no gateway, or one that no longer answers, is simply skipped. */
+  private async shutdownGateway(id: string): Promise<void> {
+    if (fs.existsSync(this.store.gatewayFiles(id).socket)) await this.gatewayRequest(id, { op: 'shutdown' }).catch(() => undefined);
   }
 
   /** Asks a task's running gateway something; rejects when no gateway answers. */
@@ -300,7 +307,7 @@ export class TaskService {
   async stop(idOrPrefix: string, reason = 'stopped by user'): Promise<TaskRecord> {
     const record = this.store.resolve(idOrPrefix);
     // The gateway would also stop once the container goes; asking first lets it log open connections.
-    if (fs.existsSync(this.store.gatewayFiles(record.id).socket)) await this.gatewayRequest(record.id, { op: 'shutdown' }).catch(() => undefined);
+    await this.shutdownGateway(record.id);
     for (const summary of await this.containersOf(record.id)) {
       await this.docker.getContainer(summary.Id).remove({ force: true, v: true }).catch((error: { statusCode?: number }) => {
         if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
