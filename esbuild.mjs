@@ -1,6 +1,7 @@
 // Bundles the two front ends: the VS Code extension and the `airlock` CLI.
 // ssh2 (via dockerode) tries optional native addons (cpu-features, sshcrypto.node) inside try/catch;
 // they stay external so the bundle never ships them and ssh2 falls back to its JavaScript crypto.
+import * as fs from 'node:fs';
 import * as esbuild from 'esbuild';
 
 const watch = process.argv.includes('--watch');
@@ -28,6 +29,11 @@ const builds = [
   { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
 ];
+
+// The shell parser (web-tree-sitter) loads its runtime and the bash grammar as WASM files at run
+// time; they sit next to the bundles, which is where src/core/commands/shellParser.ts looks.
+fs.mkdirSync('dist', { recursive: true });
+for (const file of ['node_modules/web-tree-sitter/tree-sitter.wasm', 'node_modules/tree-sitter-bash/tree-sitter-bash.wasm']) fs.copyFileSync(file, `dist/${file.split('/').pop()}`);
 
 if (watch) {
   for (const options of builds) await (await esbuild.context(options)).watch();

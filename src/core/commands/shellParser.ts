@@ -1,0 +1,72 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Language, Parser } from 'web-tree-sitter';
+import { AirlockError } from '../errors.js';
+
+/**
+ * A bash syntax tree as plain data. tree-sitter's nodes live in WASM memory and must be freed; the
+ * classifier walks this copy instead, synchronously, and never holds WASM objects.
+ */
+export interface ShellNode {
+  type: string;
+  text: string;
+  /** Set on ERROR and MISSING nodes: the parser could not read this part. */
+  broken: boolean;
+  children: ShellNode[];
+}
+
+const GRAMMAR_FILE = 'tree-sitter-bash.wasm';
+const RUNTIME_FILE = 'tree-sitter.wasm';
+
+/**
+ * The bundled CLI and extension carry both WASM files next to their .js (esbuild copies them);
+ * from source they come from node_modules.
+ */
+function locate(file: string): string {
+  const here = typeof __dirname === 'string' ? __dirname : process.cwd();
+  const candidates = [path.join(here, file), path.join(here, '..', file)];
+  try {
+    candidates.push(require.resolve(file === GRAMMAR_FILE ? `tree-sitter-bash/${file}` : `web-tree-sitter/${file}`));
+  } catch {
+    // not resolvable from here (bundled without node_modules): the copies above must exist
+  }
+  const found = candidates.find((candidate) => fs.existsSync(candidate));
+  if (!found) throw new AirlockError(`the shell parser's ${file} is missing (looked in ${candidates.join(', ')})`, 'Rebuild Airlock (`npm run build`); commands cannot be classified without it, so they are not run.');
+  return found;
+}
+
+let loading: Promise<Parser> | undefined;
+
+function parser(): Promise<Parser> {
+  loading ??= (async () => {
+    await Parser.init({ locateFile: () => locate(RUNTIME_FILE) });
+    const language = await Language.load(locate(GRAMMAR_FILE));
+    const instance = new Parser();
+    instance.setLanguage(language);
+    return instance;
+  })();
+  loading.catch(() => {
+    loading = undefined;
+  });
+  return loading;
+}
+
+/** Loads the parser once; the classifier is synchronous after this. */
+export async function loadShellParser(): Promise<(text: string) => ShellNode> {
+  const instance = await parser();
+  return (text: string) => {
+    const tree = instance.parse(text);
+    if (!tree) throw new AirlockError('the shell parser gave up on this command line', 'Simplify the command.');
+    try {
+      const copy = (node: NonNullable<ReturnType<typeof tree.rootNode.child>>): ShellNode => ({
+        type: node.type,
+        text: node.text,
+        broken: node.type === 'ERROR' || node.isMissing,
+        children: node.children.flatMap((child) => (child ? [copy(child)] : [])),
+      });
+      return copy(tree.rootNode);
+    } finally {
+      tree.delete();
+    }
+  };
+}
