@@ -23,6 +23,9 @@ const common = {
   minify: production,
   logLevel: 'info',
   plugins: [optionalNatives],
+  // web-tree-sitter's ESM build finds its WASM through import.meta.url, which a CJS bundle lacks;
+  // its CJS build uses __dirname-free paths we pass in (shellParser.ts locateFile).
+  alias: { 'web-tree-sitter': './node_modules/web-tree-sitter/tree-sitter.cjs' },
 };
 
 const builds = [

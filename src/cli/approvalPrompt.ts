@@ -18,7 +18,9 @@ export function promptForApprovals(store: TaskStore, taskId: string, signal: Abo
   let busy = false;
   const poll = async () => {
     if (busy || stopSignal.aborted) return;
-    const request = queue.pending().find((candidate) => !asked.has(candidate.id));
+    // Only destinations: a command's or a push's approval must come from someone other than whoever
+    // drives this terminal, which may be the agent itself.
+    const request = queue.pending().find((candidate) => candidate.kind === 'network' && !asked.has(candidate.id));
     if (!request) return;
     busy = true;
     asked.add(request.id);
@@ -31,7 +33,7 @@ export function promptForApprovals(store: TaskStore, taskId: string, signal: Abo
       const choice = answer.trim().toLowerCase()[0];
       const decision = choice === 'o' ? { decision: 'allow' as const, scope: 'once' as const } : choice === 't' ? { decision: 'allow' as const, scope: 'task' as const } : { decision: 'deny' as const, scope: 'once' as const };
       const recorded = queue.decide(request.id, { ...decision, by: currentUser() });
-      process.stderr.write(recorded ? `airlock: ${decision.decision === 'allow' ? `allowed (${decision.scope})` : 'denied'}\n` : 'airlock: that request was already decided (or expired)\n');
+      process.stderr.write(recorded === 'decided' ? `airlock: ${decision.decision === 'allow' ? `allowed (${decision.scope})` : 'denied'}\n` : 'airlock: that request was already decided (or expired)\n');
     } catch {
       // stopped while asking: the request stays pending for someone else, or expires
     } finally {

@@ -1,8 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { connectEngine, DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, describeError, formatDoctor, runDoctor, stateDir, TaskStore, type EgressSettingsInput, type TaskOptionsInput } from '../core/index.js';
+import { CommandRefused, connectEngine, DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, describeError, formatDoctor, runDoctor, stateDir, TaskStore, type EgressSettingsInput, type TaskOptionsInput } from '../core/index.js';
 import { action, collect } from './serviceAction.js';
 import { registerChangeCommands } from './changeCommands.js';
 import { registerNetCommands } from './netCommands.js';
+import { registerApprovalCommands } from './approvalCommands.js';
+import { registerPolicyCommands } from './policyCommands.js';
 import { promptForApprovals } from './approvalPrompt.js';
 import { formatTaskTable } from './taskTable.js';
 
@@ -79,6 +81,11 @@ export function buildProgram(): Command {
     .option('--max-connections <n>', 'open connections at once (default 64)', integer('--max-connections'))
     .option('--idle-timeout <seconds>', 'close a connection idle this long (default 300)', integer('--idle-timeout'))
     .option('--max-net-bytes <size>', 'network bytes both ways over the task, e.g. 2g (default 8g)')
+    .option('--command-allow <pattern>', 'commands that run without asking, e.g. "npm test" (repeatable)', collect)
+    .option('--command-ask <pattern>', 'commands that wait for a reviewer, e.g. "npm run publish-*" (repeatable)', collect)
+    .option('--command-deny <pattern>', 'commands that are refused, e.g. "curl" (repeatable)', collect)
+    .addOption(new Option('--command-default <decision>', 'decision for commands no rule names (default allow)').choices(['allow', 'ask']))
+    .option('--approval-timeout <seconds>', 'refuse a gated command nobody decided after this long (default 600)', integer('--approval-timeout'))
     .option('--json', 'print the task as JSON')
     .action(
       action(async (service, flags: Record<string, unknown>) => {
@@ -101,6 +108,13 @@ export function buildProgram(): Command {
           network: flags.network as 'deny' | 'allowlist' | undefined,
           setupCommands: (flags.setup as string[] | undefined) ?? [],
           egress: egressFromFlags(flags),
+          commands: {
+            allow: (flags.commandAllow as string[] | undefined) ?? [],
+            ask: (flags.commandAsk as string[] | undefined) ?? [],
+            deny: (flags.commandDeny as string[] | undefined) ?? [],
+            ...(flags.commandDefault ? { default: flags.commandDefault as 'allow' | 'ask' } : {}),
+            ...(flags.approvalTimeout !== undefined ? { approvalTimeoutSeconds: flags.approvalTimeout as number } : {}),
+          },
         };
         if (flags.exclude) input.secretFilePatterns = [...DEFAULT_SECRET_FILE_PATTERNS, ...(flags.exclude as string[])];
         const controller = new AbortController();
@@ -137,19 +151,32 @@ export function buildProgram(): Command {
         // With --ask, destinations no rule decides are asked about here, while the command runs.
         const record = service.store.resolve(id);
         const prompting = !flags.interactive && !flags.tty && (record.options.egress as { ask?: boolean } | undefined)?.ask ? promptForApprovals(service.store, record.id, controller.signal) : undefined;
-        const result = await service.exec(id, {
-          argv,
-          cwd: flags.cwd as string | undefined,
-          env: flags.env as Record<string, string> | undefined,
-          stdin: flags.interactive ? process.stdin : undefined,
-          tty: Boolean(flags.tty),
-          timeoutMs: flags.timeout ? Math.round((flags.timeout as number) * 1000) : undefined,
-          signal: controller.signal,
-          // One command per CLI process: a single engine exec is cheaper than starting the runner.
-          backend: flags.runner ? 'auto' : 'docker-exec',
-          onStdout: (chunk) => process.stdout.write(chunk),
-          onStderr: (chunk) => process.stderr.write(chunk),
-        });
+        let result;
+        try {
+          result = await service.exec(id, {
+            argv,
+            cwd: flags.cwd as string | undefined,
+            env: flags.env as Record<string, string> | undefined,
+            stdin: flags.interactive ? process.stdin : undefined,
+            tty: Boolean(flags.tty),
+            timeoutMs: flags.timeout ? Math.round((flags.timeout as number) * 1000) : undefined,
+            signal: controller.signal,
+            // One command per CLI process: a single engine exec is cheaper than starting the runner.
+            backend: flags.runner ? 'auto' : 'docker-exec',
+            gate: {
+              // A bare shell fed from a pipe would run whatever the pipe carries.
+              stdinIsData: Boolean(flags.interactive) && !process.stdin.isTTY,
+              onWaiting: (request) => process.stderr.write(`airlock: waiting for approval ${request.id} (approve in the Airlock panel or with \`airlock approve ${request.id}\`)\n`),
+            },
+            onStdout: (chunk) => process.stdout.write(chunk),
+            onStderr: (chunk) => process.stderr.write(chunk),
+          });
+        } catch (error) {
+          prompting?.stop();
+          if (!(error instanceof CommandRefused)) throw error;
+          process.stderr.write(`airlock: ${error.message}\n`);
+          return error.exitCode;
+        }
         prompting?.stop();
         if (result.timedOut) process.stderr.write(`airlock: timed out after ${flags.timeout} s; the command and everything it started were killed\n`);
         return result.exitCode;
@@ -192,6 +219,8 @@ export function buildProgram(): Command {
 
   registerChangeCommands(program);
   registerNetCommands(program);
+  registerApprovalCommands(program);
+  registerPolicyCommands(program);
 
   program
     .command('audit')

@@ -36,3 +36,15 @@ export function action<A extends unknown[]>(work: (service: TaskService, ...args
     }
   };
 }
+
+/** Runs a subcommand that needs only the host's task records (no engine): approvals, policy, audit, undo. */
+export function storeAction<A extends unknown[]>(work: (store: TaskStore, ...args: A) => Promise<number | void> | number | void, errorCode = 1) {
+  return async (...args: A) => {
+    try {
+      process.exitCode = (await work(new TaskStore(stateDir()), ...args)) ?? 0;
+    } catch (error) {
+      process.stderr.write(`airlock: ${describeError(error)}\n`);
+      process.exitCode = errorCode;
+    }
+  };
+}

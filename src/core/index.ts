@@ -1,6 +1,6 @@
 // The engine's public surface for the front ends (CLI, VS Code extension, later the MCP server).
 export { AirlockError, CancelledError, describeError } from './errors.js';
-export { DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, parseTaskOptions, type TaskOptions, type TaskOptionsInput } from './config/taskOptions.js';
+export { DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, formatZodError, parseTaskOptions, type TaskOptions, type TaskOptionsInput } from './config/taskOptions.js';
 export { parseByteSize } from './config/byteSize.js';
 export { connectEngine, type EngineConnection } from './engine/locateEngine.js';
 export { describeEndpoint } from './engine/engineEndpoint.js';
@@ -18,4 +18,8 @@ export { detachedGatewayLauncher, type GatewayLauncher } from './egress/gatewayL
 export { formatNetworkLog, networkRecords } from './egress/networkLog.js';
 export { NETWORK_PHASES, type NetworkPhase } from './egress/egressRules.js';
 export type { EgressSettingsInput } from './egress/egressSettings.js';
-export { ApprovalQueue, currentUser, type ApprovalRequest } from './approvals/approvalQueue.js';
+export { ApprovalQueue, currentUser, type ApprovalDecision, type ApprovalRequest, type DecideOutcome } from './approvals/approvalQueue.js';
+export { ApprovalBoard } from './approvals/approvalBoard.js';
+export { CommandRefused, EXIT_REFUSED, gateCommand } from './approvals/commandGate.js';
+export { CommandClassifier, describeFinding, type Finding, type Verdict } from './commands/commandClassifier.js';
+export { commandSettingsSchema, type CommandSettingsInput } from './commands/commandSettings.js';

@@ -5,15 +5,23 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/auditLog.js';
 
+/** What can be gated: a new network destination, a command, a push from the host, an apply to the host. */
+export const APPROVAL_KINDS = ['network', 'command', 'push', 'apply'] as const;
+export type ApprovalKind = (typeof APPROVAL_KINDS)[number];
+
 export const approvalRequestSchema = z.object({
   id: z.string().regex(/^[a-f0-9]{24}$/),
   task: z.string(),
-  kind: z.enum(['network']),
-  /** What is asked for, e.g. "api.example.com:443". */
+  kind: z.enum(APPROVAL_KINDS),
+  /** What is asked for: a destination ("api.example.com:443"), a command line, a push. */
   subject: z.string(),
-  /** Why it was gated. */
+  /** Why it was gated: the rule or the classifier's reason. */
   reason: z.string(),
   phase: z.string().optional(),
+  /** Working folder inside the task, for commands. */
+  cwd: z.string().optional(),
+  /** What a reviewer needs to decide, per kind: for a push the remote URL, branch, commit and files. */
+  details: z.record(z.string(), z.unknown()).optional(),
   createdAt: z.string(),
   expiresAt: z.string(),
 });
@@ -31,6 +39,12 @@ export type ApprovalDecision = z.infer<typeof approvalDecisionSchema>;
 
 const POLL_MS = 150;
 
+/** How a decision attempt went: recorded, or too late because someone (or the clock) got there first. */
+export type DecideOutcome = 'decided' | 'already-decided' | 'expired';
+
+/** The reviewer-facing input for a new request. */
+export type ApprovalInput = Pick<ApprovalRequest, 'kind' | 'subject' | 'reason'> & Partial<Pick<ApprovalRequest, 'phase' | 'cwd' | 'details'>>;
+
 export function currentUser(): string {
   try {
     return os.userInfo().username;
@@ -40,9 +54,10 @@ export function currentUser(): string {
 }
 
 /**
- * A task's approval requests, shared by every process on this host through files: a request is
- * written whole (temp file, then rename) and a decision is created with O_EXCL, so when two people
- * decide at once exactly one decision stands and the other is told it came too late.
+ * A task's approval requests, shared by every process on this host (CLI, gateway, extension, MCP
+ * server) through files: a request is written whole (temp file, then rename) and a decision is
+ * linked into place only if none exists, so when two people decide at once exactly one decision
+ * stands and the other is told it came too late.
  */
 export class ApprovalQueue {
   constructor(private readonly dir: string, private readonly task: string, private readonly audit: AuditLog) {}
@@ -52,7 +67,7 @@ export class ApprovalQueue {
     return path.join(this.dir, `${id}.${part}.json`);
   }
 
-  request(input: Pick<ApprovalRequest, 'kind' | 'subject' | 'reason' | 'phase'>, timeoutMs: number): ApprovalRequest {
+  request(input: ApprovalInput, timeoutMs: number): ApprovalRequest {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const now = Date.now();
     const request: ApprovalRequest = { id: randomBytes(12).toString('hex'), task: this.task, ...input, createdAt: new Date(now).toISOString(), expiresAt: new Date(now + timeoutMs).toISOString() };
@@ -72,8 +87,8 @@ export class ApprovalQueue {
     }
   }
 
-  /** Requests still waiting for a person, oldest first. */
-  pending(now = Date.now()): ApprovalRequest[] {
+  /** Every request on file (decided, expired or pending), oldest first. */
+  requests(): ApprovalRequest[] {
     let names: string[];
     try {
       names = fs.readdirSync(this.dir);
@@ -84,30 +99,83 @@ export class ApprovalQueue {
       .filter((name) => name.endsWith('.request.json'))
       .flatMap((name) => {
         try {
-          const request = approvalRequestSchema.parse(JSON.parse(fs.readFileSync(path.join(this.dir, name), 'utf8')));
-          return Date.parse(request.expiresAt) > now && !this.decision(request.id) ? [request] : [];
+          return [approvalRequestSchema.parse(JSON.parse(fs.readFileSync(path.join(this.dir, name), 'utf8')))];
         } catch {
+          // a request is renamed into place whole; anything unreadable is not one of ours
           return [];
         }
       })
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  /** Records a decision; false when the request was already decided (or expired) by someone else. */
-  decide(id: string, decision: Omit<ApprovalDecision, 'id' | 'at'>): boolean {
-    const record: ApprovalDecision = { id, ...decision, at: new Date().toISOString() };
-    let fd: number;
+  find(id: string): ApprovalRequest | undefined {
     try {
-      fd = fs.openSync(this.file(id, 'decision'), 'wx', 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw error;
+      return approvalRequestSchema.parse(JSON.parse(fs.readFileSync(this.file(id, 'request'), 'utf8')));
+    } catch {
+      return undefined;
     }
+  }
+
+  /** Requests still waiting for a person, oldest first. */
+  pending(now = Date.now()): ApprovalRequest[] {
+    return this.requests().filter((request) => Date.parse(request.expiresAt) > now && !this.decision(request.id));
+  }
+
+  /**
+   * Turns requests nobody answered in time into "deny" decisions, so the record shows how each one
+   * ended even when the process that asked has gone.
+   */
+  expire(now = Date.now()): number {
+    let expired = 0;
+    for (const request of this.requests()) {
+      if (Date.parse(request.expiresAt) <= now && !this.decision(request.id) && this.record(request.id, { decision: 'deny', scope: 'once', by: 'airlock', reason: 'no decision before the timeout' })) expired++;
+    }
+    return expired;
+  }
+
+  /** Records a person's decision, unless someone else decided first or the request has expired. */
+  decide(id: string, decision: Omit<ApprovalDecision, 'id' | 'at'>): DecideOutcome {
+    const request = this.find(id);
+    if (request && Date.parse(request.expiresAt) <= Date.now()) {
+      this.expire();
+      return 'expired';
+    }
+    return this.record(id, decision) ? 'decided' : 'already-decided';
+  }
+
+  /** An allow "for the rest of the task" of exactly this kind and subject. */
+  grantedForTask(kind: ApprovalKind, subject: string): ApprovalDecision | undefined {
+    for (const request of this.requests()) {
+      if (request.kind !== kind || request.subject !== subject) continue;
+      const decided = this.decision(request.id);
+      if (decided?.decision === 'allow' && decided.scope === 'task') return decided;
+    }
+    return undefined;
+  }
+
+  /**
+   * Writes the decision whole to a temporary file, then links it into place: link(2) fails if the
+   * name exists, so exactly one writer wins, and readers never see a half-written decision.
+   */
+  private record(id: string, decision: Omit<ApprovalDecision, 'id' | 'at'>): boolean {
+    const record: ApprovalDecision = { id, ...decision, at: new Date().toISOString() };
+    const target = this.file(id, 'decision');
+    const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const fd = fs.openSync(temp, 'wx', 0o600);
     try {
       fs.writeSync(fd, JSON.stringify(record));
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(temp, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      fs.rmSync(temp, { force: true });
     }
     this.audit.append({ type: 'approval.decided', task: this.task, decision: record });
     return true;
@@ -121,7 +189,7 @@ export class ApprovalQueue {
       if (decided) return decided;
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    this.decide(request.id, { decision: 'deny', scope: 'once', by: 'airlock', reason: signal?.aborted && Date.now() < deadline ? 'the connection went away' : 'no decision before the timeout' });
+    this.record(request.id, { decision: 'deny', scope: 'once', by: 'airlock', reason: signal?.aborted && Date.now() < deadline ? 'the requester went away' : 'no decision before the timeout' });
     return this.decision(request.id)!;
   }
 }

@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
 import type { BrokerRecord } from '../egress/egressBroker.js';
 import type { NetworkPhase } from '../egress/egressRules.js';
+import type { Finding } from '../commands/commandClassifier.js';
+import type { Decision } from '../commands/commandRules.js';
 
 /**
  * Append-only JSONL per task. Every process that acts on a task (CLI, extension, MCP server) appends
@@ -19,7 +21,9 @@ export type AuditRecord =
   | { type: 'network.phase'; task: string; from: NetworkPhase | 'start'; to: NetworkPhase; closedConnections: number }
   | { type: 'network.gateway'; task: string; event: 'started' | 'stopped'; pid: number; relayPid?: number; reason?: string }
   | { type: 'approval.requested'; task: string; request: ApprovalRequest }
-  | { type: 'approval.decided'; task: string; decision: ApprovalDecision };
+  | { type: 'approval.decided'; task: string; decision: ApprovalDecision }
+  | { type: 'command.gated'; task: string; command: string; cwd: string; decision: Decision; findings: Finding[]; grantedBy?: string }
+  | { type: 'push'; task: string; event: 'committed' | 'pushed' | 'refused' | 'failed'; remote: string; url: string; branch: string; commit: string; files: string[]; request?: string; detail?: string };
 
 export class AuditLog {
   constructor(readonly file: string) {}

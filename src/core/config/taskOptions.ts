@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AirlockError } from '../errors.js';
 import { byteSizeSchema } from './byteSize.js';
 import { egressSettingsSchema } from '../egress/egressSettings.js';
+import { commandSettingsSchema } from '../commands/commandSettings.js';
 import { ENV_NAME } from './secretNames.js';
 
 /** The public image a user gets when nothing else is configured: Debian with node, git, bash and curl. */
@@ -63,6 +64,8 @@ export const taskOptionsSchema = z
     network: z.enum(['deny', 'allowlist']).optional(),
     egress: egressSettingsSchema.default(() => egressSettingsSchema.parse({})),
     /** Shell command lines run before the agent phase, under the setup network rules. */
+    /** Which commands run, which wait for a reviewer, which are refused. */
+    commands: commandSettingsSchema.default(() => commandSettingsSchema.parse({})),
     setupCommands: z.array(z.string().min(1, 'a setup command cannot be empty')).default([]),
     mounts: z.array(mountSchema).default([]),
   })

@@ -18,6 +18,7 @@ import { controlRequest, type ControlReply } from '../egress/gatewayControl.js';
 import type { GatewayLauncher } from '../egress/gatewayLauncher.js';
 import type { NetworkPhase } from '../egress/egressRules.js';
 import { proxyEnv } from '../egress/egressSettings.js';
+import { gateCommand, type GateOptions } from '../approvals/commandGate.js';
 import { EXPIRES_LABEL, TASK_LABEL, type TaskRecord } from './taskRecord.js';
 import type { TaskStore } from './taskStore.js';
 
@@ -50,6 +51,11 @@ export interface CommandRequest extends Omit<ExecRequest, 'cwd' | 'env'> {
   cwd?: string;
   env?: Record<string, string>;
   backend?: 'auto' | ExecBackendName;
+  /**
+   * How the command policy reaches the caller: a refused command throws CommandRefused, a gated one
+   * waits for a reviewer. `false` only for Airlock's own commands (setup commands the user gave at start).
+   */
+  gate?: GateOptions | false;
 }
 
 export interface GcReport {
@@ -229,6 +235,8 @@ export class TaskService {
       const result = await this.exec(record.id, {
         argv: ['sh', '-c', command],
         signal,
+        // The person starting the task wrote these; nobody would be there to approve them yet.
+        gate: false,
         onStdout: (chunk) => onSetupOutput?.(chunk, 'stdout'),
         onStderr: (chunk) => onSetupOutput?.(chunk, 'stderr'),
       });
@@ -412,6 +420,7 @@ export class TaskService {
     const record = await this.live(idOrPrefix);
     const env = buildSandboxEnv({ envPassthrough: [], env: request.env ?? {}, allowSecretEnv: (record.options.allowSecretEnv as string[] | undefined) ?? [] }, {}, '--env');
     const cwd = path.posix.resolve(WORKSPACE_PATH, request.cwd ?? '.');
+    if (request.gate !== false) await gateCommand(this.store, record, { argv: request.argv }, cwd, { signal: request.signal, ...request.gate });
     const id = randomBytes(8).toString('hex');
     const start = new Date();
     let result: ExecResult;

@@ -1,0 +1,75 @@
+import { type Command, Option } from 'commander';
+import { ApprovalBoard, currentUser, type ApprovalQueue, type ApprovalRequest, type DecideOutcome } from '../core/index.js';
+import { storeAction } from './serviceAction.js';
+
+const age = (iso: string) => {
+  const seconds = Math.round((Date.parse(iso) - Date.now()) / 1000);
+  return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${Math.max(0, seconds)}s`;
+};
+
+/** A request as a reviewer reads it: what, why, where, and for a push the remote, branch, commit and files. */
+export function formatRequest(request: ApprovalRequest): string {
+  const lines = [`${request.id}  task ${request.task}  ${request.kind}  (refused in ${age(request.expiresAt)} unless decided)`, `  ${request.subject}`, `  why: ${request.reason}`];
+  if (request.cwd) lines.push(`  in: ${request.cwd}`);
+  const details = request.details ?? {};
+  for (const [key, value] of Object.entries(details)) {
+    if (Array.isArray(value)) lines.push(`  ${key}:`, ...value.map((item) => `    ${String(item)}`));
+    else lines.push(`  ${key}: ${String(value)}`);
+  }
+  return lines.join('\n');
+}
+
+export function registerApprovalCommands(program: Command): void {
+  program
+    .command('approvals')
+    .description('list approval requests waiting for a reviewer (all tasks on this host)')
+    .option('--task <id>', 'only this task')
+    .option('--json', 'print JSON')
+    .action(
+      storeAction((store, flags: { task?: string; json?: boolean }) => {
+        const board = new ApprovalBoard(store);
+        const pending = board.pending(flags.task ? store.resolve(flags.task).id : undefined);
+        if (flags.json) process.stdout.write(JSON.stringify(pending) + '\n');
+        else process.stdout.write(pending.length ? `${pending.map(formatRequest).join('\n\n')}\n` : 'no requests are waiting\n');
+      }),
+    );
+
+  program
+    .command('approve')
+    .description('allow a pending request: once, or for the rest of the task')
+    .argument('<req>', 'request id (or its first 6+ characters), as `airlock approvals` lists it')
+    .addOption(new Option('--scope <scope>', 'once: this request only; task: also the same command or destination later in this task').choices(['once', 'task']).default('once'))
+    .action(
+      storeAction((store, req: string, flags: { scope: 'once' | 'task' }) => {
+        const { queue, request } = new ApprovalBoard(store).locate(req);
+        if (request.kind === 'push' && flags.scope === 'task') {
+          process.stderr.write('airlock: approve: --scope task is not offered for a push; each push is approved for its own commit\n');
+          return 2;
+        }
+        return report(queue, queue.decide(request.id, { decision: 'allow', scope: flags.scope, by: currentUser() }), request, `allowed ${flags.scope === 'task' ? 'for the rest of the task' : 'once'}`);
+      }),
+    );
+
+  program
+    .command('deny')
+    .description('refuse a pending request')
+    .argument('<req>', 'request id (or its first 6+ characters)')
+    .option('--reason <text>', 'why, shown to whoever asked')
+    .action(
+      storeAction((store, req: string, flags: { reason?: string }) => {
+        const { queue, request } = new ApprovalBoard(store).locate(req);
+        return report(queue, queue.decide(request.id, { decision: 'deny', scope: 'once', by: currentUser(), ...(flags.reason ? { reason: flags.reason } : {}) }), request, 'denied');
+      }),
+    );
+}
+
+function report(queue: ApprovalQueue, outcome: DecideOutcome, request: ApprovalRequest, done: string): number {
+  if (outcome === 'decided') {
+    process.stdout.write(`${request.id} ${done}: ${request.subject}\n`);
+    return 0;
+  }
+  const earlier = queue.decision(request.id);
+  const how = earlier ? `${earlier.decision === 'allow' ? 'allowed' : 'denied'} by ${earlier.by}${earlier.reason ? ` (${earlier.reason})` : ''}` : 'decided';
+  process.stderr.write(outcome === 'expired' ? `airlock: ${request.id} expired before your decision and was refused; nothing was recorded\n` : `airlock: ${request.id} was already ${how}; your decision was not recorded\n`);
+  return 1;
+}
