@@ -5,6 +5,7 @@ import { registerChangeCommands } from './changeCommands.js';
 import { registerNetCommands } from './netCommands.js';
 import { registerApprovalCommands } from './approvalCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
+import { registerPushCommand } from './pushCommand.js';
 import { promptForApprovals } from './approvalPrompt.js';
 import { formatTaskTable } from './taskTable.js';
 
@@ -221,6 +222,7 @@ export function buildProgram(): Command {
   registerNetCommands(program);
   registerApprovalCommands(program);
   registerPolicyCommands(program);
+  registerPushCommand(program);
 
   program
     .command('audit')

@@ -23,3 +23,4 @@ export { ApprovalBoard } from './approvals/approvalBoard.js';
 export { CommandRefused, EXIT_REFUSED, gateCommand } from './approvals/commandGate.js';
 export { CommandClassifier, describeFinding, type Finding, type Verdict } from './commands/commandClassifier.js';
 export { commandSettingsSchema, type CommandSettingsInput } from './commands/commandSettings.js';
+export { PushService, type PushOptions, type PushReport } from './push/pushService.js';

@@ -43,31 +43,43 @@ function rmGate(args: Token[], context: GateContext): GateFinding | undefined {
   for (const operand of positionals('rm', args, false)) {
     if (operand.kind === 'any') return { rule, why: 'rm removes a path the parser cannot see', certain: false };
     if (!recursive) continue;
-    const target = resolveOperand(operand, context);
-    if (target === undefined) return { rule, why: `rm removes "${operand.text}" relative to a folder the script changed to`, certain: false };
+    const resolved = resolveOperand(operand, context);
+    if (resolved === undefined) return { rule, why: `rm removes "${operand.text}" relative to a folder the script changed to`, certain: false };
+    const { target, pattern } = resolved;
     const { workspace } = context;
     const under = (folder: string) => target === folder || target.startsWith(`${folder === '/' ? '' : folder}/`);
     // A pattern matches entries strictly inside its fixed folder; a plain path is the entry itself.
-    const itself = operand.kind === 'pattern' ? workspace.startsWith(`${target === '/' ? '' : target}/`) : target === workspace || workspace.startsWith(`${target === '/' ? '' : target}/`);
-    if (itself) return { rule, why: `${operand.kind === 'pattern' ? 'can match' : 'removes'} the workspace itself (${operand.text})`, certain: true };
-    const inside = operand.kind === 'pattern' ? under(workspace) || under('/tmp') : target.startsWith(`${workspace}/`) || target.startsWith('/tmp/');
-    if (!inside) return { rule, why: `removes ${target}${operand.kind === 'pattern' ? '/…' : ''}, outside the workspace`, certain: true };
+    const itself = pattern ? workspace.startsWith(`${target === '/' ? '' : target}/`) : target === workspace || workspace.startsWith(`${target === '/' ? '' : target}/`);
+    if (itself) return { rule, why: `${pattern ? 'can match' : 'removes'} the workspace itself (${operand.text})`, certain: true };
+    const inside = pattern ? under(workspace) || under('/tmp') : target.startsWith(`${workspace}/`) || target.startsWith('/tmp/');
+    if (!inside) return { rule, why: `removes ${target}${pattern ? '/…' : ''}, outside the workspace`, certain: true };
   }
   return undefined;
 }
 
-/** An operand's absolute path; for a pattern, the fixed folder its matches are in. */
-function resolveOperand(operand: Exclude<Positional, { kind: 'any' }>, context: GateContext): string | undefined {
+/** A stand-in for one folder a pattern part matches; no path holds a NUL. */
+const MATCHED = '\0';
+
+/**
+ * An operand's absolute path (`pattern` false), or for a pattern the fixed folder its matches are in.
+ * Each pattern part matches one folder level, so a later `..` climbs back out of it: `src/?/../../..`
+ * is the workspace's parent, not something inside src.
+ */
+function resolveOperand(operand: Exclude<Positional, { kind: 'any' }>, context: GateContext): { target: string; pattern: boolean } | undefined {
   let text = operand.text;
-  if (operand.kind === 'pattern') {
-    const fixed = text.slice(0, text.search(/[*?[]/));
-    text = fixed.includes('/') ? fixed.slice(0, fixed.lastIndexOf('/')) || '/' : '.';
-  }
-  if (text === '~' || text.startsWith('~/')) return path.posix.resolve(context.home, text.slice(2));
+  if (text === '~' || text.startsWith('~/')) text = `${context.home}/${text.slice(2)}`;
   // ~user: some other home, outside the workspace whoever it is
-  if (text.startsWith('~')) return '/home';
+  else if (text.startsWith('~')) return { target: '/home', pattern: operand.kind === 'pattern' };
   if (!text.startsWith('/') && !context.cwdKnown) return undefined;
-  return path.posix.resolve(context.cwd, text);
+  if (operand.kind !== 'pattern') return { target: path.posix.resolve(context.cwd, text), pattern: false };
+  const parts = text.split('/');
+  const last = text.replace(/\/+$/, '').split('/').length - 1;
+  // `.*` and `.?` can match `..` itself (dash, and bash before 5.2): read them so when a part follows
+  const standIn = parts.map((part, index) => (!/[*?[]/.test(part) ? part : index < last && /^\.[*?[]/.test(part) ? '..' : MATCHED));
+  const resolved = path.posix.resolve(context.cwd, standIn.join('/'));
+  const at = resolved.indexOf(MATCHED);
+  if (at === -1) return { target: resolved, pattern: false };
+  return { target: resolved.slice(0, at).replace(/\/$/, '') || '/', pattern: true };
 }
 
 const AWS_READ = /^(describe|list|get|head|select|query|scan|lookup|search|filter|preview|view|show|validate|estimate|simulate|test|batch-get|check|detect|ls|presign|wait|help|decode|verify|generate-presigned)/;

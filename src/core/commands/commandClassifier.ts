@@ -44,6 +44,9 @@ export interface ClassifyOptions {
 
 const MAX_DEPTH = 6;
 
+/** Wrappers that also act on their own (`find -delete`, `-fprint`): under default ask they need a rule of their own too. */
+const ACTS_ON_ITS_OWN = new Set(['find']);
+
 export function compileRules(settings: Pick<CommandSettings, 'allow' | 'ask' | 'deny'>, source: RuleSource): CompiledRule[] {
   return (['deny', 'ask', 'allow'] as const).flatMap((decision) => settings[decision].map((text) => ({ pattern: parseArgvPattern(text), decision, source })));
 }
@@ -117,13 +120,16 @@ class Judgement {
     return decision;
   }
 
-  script(text: string, stdin: StdinSource, depth: number): Decision {
+  /** `cwdKnown` false: an outer script changed folder first (`cd /etc && bash -c 'rm -rf x'`). */
+  script(text: string, stdin: StdinSource, depth: number, cwdKnown = true): Decision {
     if (depth > MAX_DEPTH) return this.note('ask', text, 'nesting', 'classifier', `shells nested more than ${MAX_DEPTH} deep`);
     const reading = readScript(this.parse(text));
+    const known = cwdKnown && !reading.changesDirectory;
     const decisions: Decision[] = reading.broken.map((part) => this.note('ask', text, 'parse', 'classifier', part ? `the shell parser cannot read "${part.slice(0, 60)}"` : 'the command line is incomplete'));
     for (const command of reading.commands) {
-      decisions.push(this.command({ ...command, stdin: command.stdin.kind === 'inherited' ? stdin : command.stdin }, depth, !reading.changesDirectory));
+      decisions.push(this.command({ ...command, stdin: command.stdin.kind === 'inherited' ? stdin : command.stdin }, depth, known));
     }
+    for (const substitution of reading.substitutions) decisions.push(this.script(substitution, stdin, depth + 1, known));
     return strictest(decisions);
   }
 
@@ -159,12 +165,18 @@ class Judgement {
         item.kind === 'opaque'
           ? this.note('ask', rendered, 'opaque', 'classifier', item.why)
           : item.kind === 'script'
-            ? this.script(item.text, item.stdin, depth + 1)
-            : this.command({ tokens: item.tokens, stdin: item.stdin, text: renderTokens(item.tokens) }, depth + 1, cwdKnown),
+            ? this.script(item.text, item.stdin, depth + 1, cwdKnown && !item.chdir)
+            : this.command({ tokens: item.tokens, stdin: item.stdin, text: renderTokens(item.tokens) }, depth + 1, cwdKnown && !item.chdir),
       );
-      return strictest([...gated, ...inner]);
+      const own = ACTS_ON_ITS_OWN.has(toolName(name.text)) ? [this.unmatched(rendered, allowed)] : [];
+      return strictest([...gated, ...inner, ...own]);
     }
     if (gated.length) return strictest(gated);
+    return this.unmatched(rendered, allowed);
+  }
+
+  /** A command no deny or ask rule named: allowed by a rule, or by the default. */
+  private unmatched(rendered: string, allowed: boolean): Decision {
     if (allowed || this.fallback === 'allow') return 'allow';
     return this.note('ask', rendered, 'default', 'task', 'no allow rule names this command, and the default is ask');
   }

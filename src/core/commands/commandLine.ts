@@ -1,5 +1,5 @@
 import type { ShellNode } from './shellParser.js';
-import { type Token, wordToken } from './shellWords.js';
+import { backquoted, type Token, wordToken } from './shellWords.js';
 
 /**
  * Where a command's standard input comes from, as far as the script says: the caller's own
@@ -21,16 +21,24 @@ export interface ScriptReading {
   broken: string[];
   /** The script changes directory somewhere, so relative paths are not relative to the start folder. */
   changesDirectory: boolean;
+  /** Backquoted commands the grammar left inside plain text; bash runs them, so they are judged as scripts. */
+  substitutions: string[];
 }
 
 const ARGUMENT_SKIP = new Set(['variable_assignment', 'file_redirect', 'heredoc_redirect', 'herestring_redirect', 'command_name']);
 
-function heredocText(redirect: ShellNode): StdinSource {
+/** A here-document's body, and whether its delimiter is quoted (then the body is taken as is). */
+function heredocOf(redirect: ShellNode): { body: ShellNode | undefined; quoted: boolean } {
   const start = redirect.children.find((child) => child.type === 'heredoc_start');
-  const body = redirect.children.find((child) => child.type === 'heredoc_body');
+  return { body: redirect.children.find((child) => child.type === 'heredoc_body'), quoted: start !== undefined && /['"\\]/.test(start.text) };
+}
+
+function heredocText(redirect: ShellNode): StdinSource {
+  const { body, quoted } = heredocOf(redirect);
   if (!body) return { kind: 'literal', text: '' };
-  const quoted = start !== undefined && /['"\\]/.test(start.text);
-  const expands = body.children.some((child) => child.type !== 'heredoc_content');
+  // The grammar does not parse backquotes in a body: look for them in its text.
+  const backquotes = backquoted(body.text);
+  const expands = body.children.some((child) => child.type !== 'heredoc_content') || backquotes.bodies.length > 0 || backquotes.open;
   return quoted || !expands ? { kind: 'literal', text: body.text } : { kind: 'data', from: 'a here-document with expansions' };
 }
 
@@ -50,25 +58,51 @@ function redirectStdin(redirect: ShellNode): StdinSource | undefined {
   return undefined;
 }
 
+/** Two halves of a word tree-sitter split at `\<newline>`, as the one word bash reads. */
+function joined(first: ShellNode, second: ShellNode): ShellNode {
+  const parts = (node: ShellNode) => (node.type === 'concatenation' ? node.children : [node]);
+  return { type: 'concatenation', text: first.text + second.text, broken: false, continued: second.continued, children: [...parts(first), ...parts(second)] };
+}
+
 function commandOf(node: ShellNode, stdin: StdinSource): SimpleCommand | undefined {
   const name = node.children.find((child) => child.type === 'command_name');
   if (!name || name.children.length === 0) return undefined;
   let source = stdin;
-  const tokens: Token[] = [wordToken(name.children[0])];
+  const words: ShellNode[] = [];
+  let joinNext = false;
   for (const child of node.children) {
     if (child.type.endsWith('_redirect')) source = redirectStdin(child) ?? source;
-    if (ARGUMENT_SKIP.has(child.type) || !child.type.match(/^[a-z_]+$/)) {
+    if (child !== name && (ARGUMENT_SKIP.has(child.type) || !child.type.match(/^[a-z_]+$/))) {
       // `$"…"` arrives as a `$` token then a string: the string alone stands for the word
+      joinNext = false;
       continue;
     }
-    tokens.push(wordToken(child));
+    const word = child === name ? { ...name.children[0], continued: name.continued } : child;
+    const previous = joinNext ? words.pop() : undefined;
+    words.push(previous ? joined(previous, word) : word);
+    joinNext = word.continued;
   }
-  return { tokens, stdin: source, text: node.text };
+  return { tokens: words.map(wordToken), stdin: source, text: node.text };
+}
+
+const CHANGE_DIRECTORY = ['cd', 'pushd', 'popd'];
+
+/** A command that changes folder (also as `builtin cd` or `command cd`), or whose name we cannot see. */
+function changesDirectory(tokens: Token[]): boolean {
+  const word = tokens.find((token, index) => !(token.kind === 'exact' && (['builtin', 'command'].includes(token.text) || (index > 0 && token.text.startsWith('-')))));
+  return word !== undefined && (word.kind !== 'exact' || CHANGE_DIRECTORY.includes(word.text));
+}
+
+/** Backquotes in text the grammar did not parse, as scripts to judge; one left open cannot be read. */
+function noteBackquotes(text: string, reading: ScriptReading): void {
+  const { bodies, open } = backquoted(text);
+  reading.substitutions.push(...bodies);
+  if (open) reading.broken.push(text);
 }
 
 /** Every simple command in the script, with the stdin each one reads. */
 export function readScript(root: ShellNode): ScriptReading {
-  const reading: ScriptReading = { commands: [], broken: [], changesDirectory: false };
+  const reading: ScriptReading = { commands: [], broken: [], changesDirectory: false, substitutions: [] };
   const visit = (node: ShellNode, stdin: StdinSource): void => {
     if (node.broken) {
       reading.broken.push(node.text);
@@ -79,8 +113,7 @@ export function readScript(root: ShellNode): ScriptReading {
         const command = commandOf(node, stdin);
         if (command) {
           reading.commands.push(command);
-          const first = command.tokens[0];
-          if (first.kind !== 'exact' || ['cd', 'pushd', 'popd'].includes(first.text)) reading.changesDirectory = true;
+          if (changesDirectory(command.tokens)) reading.changesDirectory = true;
         }
         for (const child of node.children) visit(child, { kind: 'inherited' });
         return;
@@ -99,6 +132,18 @@ export function readScript(root: ShellNode): ScriptReading {
         const redirects = node.children.filter((child) => child.type.endsWith('_redirect'));
         const own = redirects.map(redirectStdin).filter((found): found is StdinSource => found !== undefined).at(-1) ?? stdin;
         for (const child of node.children) visit(child, child.type.endsWith('_redirect') ? stdin : own);
+        return;
+      }
+      case 'expansion':
+        // tree-sitter leaves a backquote in `${X:-…}` or `${X/…/…}` as a plain word or regex
+        for (const child of node.children) if (child.type === 'word' || child.type === 'regex') noteBackquotes(child.text, reading);
+        for (const child of node.children) visit(child, stdin);
+        return;
+      case 'heredoc_redirect': {
+        // …and backquotes in an unquoted here-document body as plain text
+        const { body, quoted } = heredocOf(node);
+        if (body && !quoted) noteBackquotes(body.text, reading);
+        for (const child of node.children) visit(child, stdin);
         return;
       }
       default:

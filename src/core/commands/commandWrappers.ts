@@ -8,9 +8,12 @@ import { type Token } from './shellWords.js';
  * say so (`opaque`) and the command is asked about, never allowed.
  */
 export type Wrapped =
-  | { kind: 'command'; tokens: Token[]; stdin: StdinSource }
-  | { kind: 'script'; text: string; stdin: StdinSource }
+  | { kind: 'command'; tokens: Token[]; stdin: StdinSource; chdir?: boolean }
+  | { kind: 'script'; text: string; stdin: StdinSource; chdir?: boolean }
   | { kind: 'opaque'; why: string };
+
+/** Marks what a wrapper runs in another folder (env -C, sudo -D, find -execdir): relative paths are unknown there. */
+const inOtherFolder = (wrapped: Wrapped[], chdir: boolean): Wrapped[] => (chdir ? wrapped.map((item) => (item.kind === 'opaque' ? item : { ...item, chdir: true })) : wrapped);
 
 export interface WrapContext {
   stdin: StdinSource;
@@ -41,8 +44,9 @@ function scanOptions(tool: string, args: Token[], spec: OptionSpec): OptionScan 
     if (token.kind === 'unknown') return { opaque: `${tool} has an argument the parser cannot see (${token.text}), so what it runs is unknown` };
     const text = token.text;
     if (text === '--') return { operand: index + 1, seen };
-    if (!text.startsWith('-') || text === '-' || /^-\d+$/.test(text) && tool !== 'nice') return { operand: index, seen };
-    if (/^-\d+$/.test(text)) {
+    if (!text.startsWith('-') || text === '-') return { operand: index, seen };
+    // `nice -10` is an adjustment; elsewhere a digit is an option letter like any other (`xargs -0`)
+    if (/^-\d+$/.test(text) && tool === 'nice') {
       seen.set('-n', text.slice(1));
       continue;
     }
@@ -120,7 +124,8 @@ function findExec(args: Token[], stdin: StdinSource): Wrapped[] {
     if (token.kind === 'exact' && ['-exec', '-execdir', '-ok', '-okdir'].includes(token.text)) {
       const end = args.findIndex((candidate, at) => at > index && candidate.kind === 'exact' && (candidate.text === ';' || candidate.text === '+'));
       const inner = args.slice(index + 1, end === -1 ? undefined : end).map((word): Token => (word.kind === 'exact' && word.text.includes('{}') ? { kind: 'unknown', text: '{}', many: false } : word));
-      if (inner.length) found.push({ kind: 'command', tokens: inner, stdin });
+      // -execdir and -okdir run in the folder of each file found
+      if (inner.length) found.push({ kind: 'command', tokens: inner, stdin, chdir: token.text.endsWith('dir') });
       if (end === -1) break;
       index = end;
     }
@@ -163,20 +168,35 @@ export function unwrap(name: string, args: Token[], context: WrapContext): Wrapp
       if (args[index]?.kind === 'unknown') return [{ kind: 'opaque', why: `env has an argument the parser cannot see (${args[index].text})` }];
       const split = scan.seen.get('-S') ?? scan.seen.get('--split-string');
       const rest = args.slice(index);
+      const chdir = scan.seen.has('-C') || scan.seen.has('--chdir');
       if (typeof split === 'string') {
-        if (rest.length === 0) return [{ kind: 'script', text: split, stdin }];
-        if (/^[\w@%+=:,./\s-]*$/.test(split)) return [{ kind: 'command', tokens: [...split.trim().split(/\s+/).map((text): Token => ({ kind: 'exact', text })), ...rest], stdin }];
+        if (rest.length === 0) return inOtherFolder([{ kind: 'script', text: split, stdin }], chdir);
+        if (/^[\w@%+=:,./\s-]*$/.test(split)) return inOtherFolder([{ kind: 'command', tokens: [...split.trim().split(/\s+/).map((text): Token => ({ kind: 'exact', text })), ...rest], stdin }], chdir);
         return [{ kind: 'opaque', why: 'env -S with quoting the parser does not follow' }];
       }
-      return rest.length ? [{ kind: 'command', tokens: rest, stdin }] : [];
+      return inOtherFolder(rest.length ? [{ kind: 'command', tokens: rest, stdin }] : [], chdir);
     }
     case 'command':
       return after(tool, args, { inert: ['-v', '-V'] }, stdin);
     case 'builtin':
-    case 'coproc':
     case 'nohup':
+    // Reserved words: tree-sitter reads `time if …`, `time while …; do …`, `time { …; }` and
+    // `time ! …` as commands named by the reserved word, so what follows it is the command.
     case 'then':
+    case 'if':
+    case 'elif':
+    case 'else':
+    case 'while':
+    case 'until':
+    case 'do':
+    case '{':
+    case '!':
       return after(tool, args, {}, stdin);
+    case 'coproc': {
+      // `coproc NAME { …; }` arrives as words too: the command follows the `{`.
+      const brace = args.findIndex((token) => token.kind === 'exact' && token.text === '{');
+      return after(tool, brace === 0 || brace === 1 ? args.slice(brace + 1) : args, {}, stdin);
+    }
     case 'exec':
       return after(tool, args, { values: ['-a'] }, stdin);
     case 'nice':
@@ -202,12 +222,16 @@ export function unwrap(name: string, args: Token[], context: WrapContext): Wrapp
       const wrapped = after(tool, args, spec, stdin);
       const scan = scanOptions(tool, args, spec);
       if (wrapped.length === 0 && 'seen' in scan && (scan.seen.has('-s') || scan.seen.has('-i'))) return readsStdin(tool, context, true);
-      return wrapped;
+      return inOtherFolder(wrapped, 'seen' in scan && (scan.seen.has('-D') || scan.seen.has('--chdir')));
     }
     case 'xargs': {
-      const wrapped = after(tool, args, { values: ['-a', '--arg-file', '-d', '--delimiter', '-E', '-I', '-L', '--max-lines', '-n', '--max-args', '-P', '--max-procs', '-s', '--max-chars', '--process-slot-var'] }, stdin);
-      // xargs adds words from its input: unknown, any number.
-      return (wrapped.length ? wrapped : [{ kind: 'command' as const, tokens: [{ kind: 'exact' as const, text: 'echo' }], stdin }]).map((inner) => (inner.kind === 'command' ? { ...inner, tokens: [...inner.tokens, UNKNOWN_INPUT] } : inner));
+      const spec = { values: ['-a', '--arg-file', '-d', '--delimiter', '-E', '-I', '-L', '--max-lines', '-n', '--max-args', '-P', '--max-procs', '-s', '--max-chars', '--process-slot-var'] };
+      const wrapped = after(tool, args, spec, stdin);
+      const scan = scanOptions(tool, args, spec);
+      const replace = 'seen' in scan ? replaceString(args, scan) : undefined;
+      // xargs adds words from its input: unknown, any number; with -I it puts them in place of a string instead.
+      const withInput = (tokens: Token[]): Token[] => (replace === undefined ? [...tokens, UNKNOWN_INPUT] : tokens.map((token) => (token.kind === 'exact' && token.text.includes(replace) ? { kind: 'unknown', text: token.text, many: false } : token)));
+      return (wrapped.length ? wrapped : [{ kind: 'command' as const, tokens: [{ kind: 'exact' as const, text: 'echo' }], stdin }]).map((inner) => (inner.kind === 'command' ? { ...inner, tokens: withInput(inner.tokens) } : inner));
     }
     case 'find':
       return findExec(args, stdin);
@@ -241,6 +265,16 @@ export function unwrap(name: string, args: Token[], context: WrapContext): Wrapp
     default:
       return undefined;
   }
+}
+
+/** The string xargs replaces with its input: `-I R`, `-i[R]`, `--replace[=R]` (R defaults to `{}`). */
+function replaceString(args: Token[], scan: { operand: number; seen: Map<string, string | true> }): string | undefined {
+  const named = scan.seen.get('-I') ?? scan.seen.get('--replace');
+  if (named !== undefined) return named === true ? '{}' : named;
+  if (!scan.seen.has('-i')) return undefined;
+  // `-i` glues its optional value to the option: whatever follows the `i` in its cluster
+  const cluster = args.slice(0, scan.operand).find((token) => token.kind === 'exact' && /^-[^-]*i/.test(token.text));
+  return (cluster && cluster.text.slice(cluster.text.indexOf('i') + 1)) || '{}';
 }
 
 /** `npm exec`, `npm x`, `pnpm exec|dlx`, `yarn dlx|exec`, `bun x`: package runners whose words after the verb are a command. */

@@ -12,6 +12,11 @@ export interface ShellNode {
   text: string;
   /** Set on ERROR and MISSING nodes: the parser could not read this part. */
   broken: boolean;
+  /**
+   * Followed directly by `\<newline>` and then its next sibling. tree-sitter ends a word there; bash
+   * removes the pair and reads one word (`gi\<newline>t` is `git`).
+   */
+  continued: boolean;
   children: ShellNode[];
 }
 
@@ -58,10 +63,16 @@ export async function loadShellParser(): Promise<(text: string) => ShellNode> {
     const tree = instance.parse(text);
     if (!tree) throw new AirlockError('the shell parser gave up on this command line', 'Simplify the command.');
     try {
-      const copy = (node: NonNullable<ReturnType<typeof tree.rootNode.child>>): ShellNode => ({
+      type TreeNode = NonNullable<ReturnType<typeof tree.rootNode.child>>;
+      const continued = (node: TreeNode) => {
+        const next = node.nextSibling;
+        return next !== null && text.slice(node.endIndex, next.startIndex) === '\\\n';
+      };
+      const copy = (node: TreeNode): ShellNode => ({
         type: node.type,
         text: node.text,
         broken: node.type === 'ERROR' || node.isMissing,
+        continued: continued(node),
         children: node.children.flatMap((child) => (child ? [copy(child)] : [])),
       });
       return copy(tree.rootNode);

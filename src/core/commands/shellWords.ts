@@ -51,6 +51,28 @@ export function decodeAnsiC(body: string): string {
   });
 }
 
+/**
+ * Backquoted substitutions in text the grammar leaves as plain words (a `${X:-…}` operand, an unquoted
+ * here-document body): bash still runs them. `open` when one is never closed.
+ */
+export function backquoted(text: string): { bodies: string[]; open: boolean } {
+  const bodies: string[] = [];
+  for (let index = 0; index < text.length; index++) {
+    if (text[index] === '\\') {
+      index++;
+      continue;
+    }
+    if (text[index] !== '`') continue;
+    let end = index + 1;
+    while (end < text.length && text[end] !== '`') end += text[end] === '\\' ? 2 : 1;
+    if (end >= text.length) return { bodies, open: true };
+    // Inside backquotes a backslash escapes only $, ` and \.
+    bodies.push(text.slice(index + 1, end).replace(/\\([$`\\])/g, '$1'));
+    index = end;
+  }
+  return { bodies, open: false };
+}
+
 interface Piece {
   text: string;
   /** Known exactly? */

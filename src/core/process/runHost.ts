@@ -28,9 +28,9 @@ export function runHost(command: string, args: string[], options: { cwd?: string
  * lazily fetch through an attacker's upload-pack or ssh command). Callers that need the local
  * file transport (the shallow clone) pass GIT_ALLOW_PROTOCOL=file explicitly.
  */
-export async function git(cwd: string, args: string[], options: { env?: NodeJS.ProcessEnv; signal?: AbortSignal; allowFailure?: boolean } = {}): Promise<HostResult> {
+export async function git(cwd: string, args: string[], options: { env?: NodeJS.ProcessEnv; signal?: AbortSignal; allowFailure?: boolean; input?: string } = {}): Promise<HostResult> {
   const env = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', GIT_ALLOW_PROTOCOL: 'none', GIT_NO_LAZY_FETCH: '1', GIT_ASKPASS: '/bin/false', SSH_ASKPASS: '/bin/false', ...options.env };
-  const result = await runHost('git', ['-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null', '-c', 'credential.helper=', '-c', 'core.sshCommand=/bin/false', ...args], { cwd, env, signal: options.signal });
+  const result = await runHost('git', ['-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null', '-c', 'credential.helper=', '-c', 'core.sshCommand=/bin/false', ...args], { cwd, env, signal: options.signal, input: options.input });
   if (result.code !== 0 && !options.allowFailure) throw new Error(`git ${args.join(' ')} failed: ${result.stderr.trim()}`);
   return result;
 }

@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { PushService } from '../core/index.js';
+import { action, collect } from './serviceAction.js';
+
+export function registerPushCommand(program: Command): void {
+  program
+    .command('push')
+    .description("push the task's changes from the host: one commit on a new branch, pushed with your credentials after a reviewer approves exactly that commit")
+    .argument('<id>', 'task id (or a unique prefix)')
+    .argument('[paths...]', 'only these paths (or folders)')
+    .option('--remote <name>', 'remote of the host repository', 'origin')
+    .option('--branch <name>', 'new branch to create and push (default airlock/<task id>)')
+    .option('--message <text>', 'commit message')
+    .option('--allow-risky <path>', 'include this risky path too (repeatable; each risky file needs its own)', collect)
+    .option('--timeout <seconds>', 'give up waiting for approval after this long (default: the task\'s approval timeout)', (value: string) => {
+      if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error('--timeout must be a whole number of seconds');
+      return Number(value) * 1000;
+    })
+    .option('--json', 'print the report as JSON')
+    .action(
+      action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
+        const controller = new AbortController();
+        process.once('SIGINT', () => controller.abort());
+        const report = await new PushService(service).push(id, {
+          signal: controller.signal,
+          remote: flags.remote as string,
+          branch: flags.branch as string | undefined,
+          message: flags.message as string | undefined,
+          paths,
+          allowRisky: (flags.allowRisky as string[] | undefined) ?? [],
+          timeoutMs: flags.timeout as number | undefined,
+          onWaiting: (request) => {
+            process.stderr.write(`airlock: commit ${String(request.details?.commit)} on new branch ${String(request.details?.branch)} for ${String(request.details?.url)}:\n${(request.details?.files as string[]).map((line) => `  ${line}`).join('\n')}\n`);
+            process.stderr.write(`airlock: waiting for approval ${request.id} (approve in the Airlock panel or with \`airlock approve ${request.id}\`)\n`);
+          },
+        });
+        if (flags.json) process.stdout.write(JSON.stringify({ ...report, request: report.request.id }) + '\n');
+        else if (report.pushed) process.stdout.write(`pushed ${report.commit} to ${report.url} as ${report.branch} (approved by ${report.decision.by})\n`);
+        if (!report.pushed) {
+          process.stderr.write(`airlock: push refused${report.decision.by === 'airlock' ? `: ${report.decision.reason}` : ` by ${report.decision.by}${report.decision.reason ? `: ${report.decision.reason}` : ''}`}; nothing was pushed and branch ${report.branch} was removed\n`);
+          return 1;
+        }
+        for (const item of report.held) process.stderr.write(`airlock: held back ${item.path}: ${item.reason}\n`);
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,128 @@
+import { ApprovalBoard } from '../approvals/approvalBoard.js';
+import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
+import { ChangeService, type DiffOptions } from '../changes/changeService.js';
+import type { FileChange } from '../changes/changeSet.js';
+import { commandSettingsSchema } from '../commands/commandSettings.js';
+import { AirlockError } from '../errors.js';
+import { git, runHost } from '../process/runHost.js';
+import type { TaskService } from '../task/taskService.js';
+import { commitChanges } from './changeCommit.js';
+
+export interface PushOptions extends Pick<DiffOptions, 'signal' | 'maxFileBytes' | 'riskyPatterns'> {
+  remote?: string;
+  /** New branch on the host and the remote; default airlock/<task id>. */
+  branch?: string;
+  message?: string;
+  /** Only these paths (or folders); default every change that is neither risky nor refused. */
+  paths?: string[];
+  /** Risky paths chosen one by one, as with apply. */
+  allowRisky?: string[];
+  /** How long to wait for a reviewer; default the task's approval timeout. */
+  timeoutMs?: number;
+  onWaiting?: (request: ApprovalRequest) => void;
+}
+
+export interface PushReport {
+  remote: string;
+  url: string;
+  branch: string;
+  commit: string;
+  base: string;
+  files: string[];
+  held: Array<{ path: string; reason: string }>;
+  request: ApprovalRequest;
+  decision: ApprovalDecision;
+  pushed: boolean;
+  output: string;
+}
+
+const statusLetter: Record<FileChange['status'], string> = { added: 'A', modified: 'M', deleted: 'D', renamed: 'R', typechange: 'T' };
+
+function choose(files: FileChange[], options: PushOptions): { chosen: FileChange[]; held: PushReport['held'] } {
+  const named = (options.paths ?? []).map((rel) => rel.replace(/\/+$/, ''));
+  const allowRisky = new Set(options.allowRisky ?? []);
+  const wanted = (change: FileChange) => named.length === 0 || named.some((rel) => [change.path, change.oldPath].some((candidate) => candidate !== undefined && (candidate === rel || candidate.startsWith(`${rel}/`))));
+  const chosen: FileChange[] = [];
+  const held: PushReport['held'] = [];
+  for (const change of files) {
+    if (!wanted(change)) continue;
+    if (change.refusal) held.push({ path: change.path, reason: change.refusal });
+    else if (change.risk.length && !allowRisky.has(change.path)) held.push({ path: change.path, reason: `risky: ${change.risk.join('; ')} (choose it with --allow-risky ${change.path})` });
+    else if (change.after?.kind !== 'dir' && !(change.before?.kind === 'dir' && !change.after)) chosen.push(change);
+  }
+  return { chosen, held };
+}
+
+/** The user's own git, with their credentials, but never waiting on a terminal prompt nobody sees. */
+const userGit = (root: string, args: string[], signal?: AbortSignal) => runHost('git', args, { cwd: root, signal, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+
+/**
+ * Pushes a task's changes from the host, so credentials never enter the sandbox: the task's version
+ * of each chosen file goes into one commit on top of the commit the task started from, on a new
+ * host branch; a reviewer is asked about exactly that commit (remote, branch, files); only an
+ * allow pushes it, by its id, without force. A refusal removes the branch again.
+ */
+export class PushService {
+  constructor(private readonly tasks: TaskService) {}
+
+  async push(idOrPrefix: string, options: PushOptions = {}): Promise<PushReport> {
+    const { signal } = options;
+    const record = await this.tasks.live(idOrPrefix);
+    const root = record.workspace;
+    const base = record.snapshot.head;
+    if (record.snapshot.kind !== 'git' || !base) throw new AirlockError(`push: task ${record.id} did not start from a git commit (its workspace ${record.snapshot.kind === 'git' ? 'had no commits' : 'is not a git repository'})`, 'Push needs a repository with at least one commit; apply the changes instead (`airlock apply ID`).', 'ID');
+    const remote = options.remote ?? 'origin';
+    const urlResult = await git(root, ['remote', 'get-url', '--push', remote], { signal, allowFailure: true });
+    if (urlResult.code !== 0) throw new AirlockError(`--remote: the host repository has no remote "${remote}"`, `Add it (git remote add ${remote} URL) or name another with --remote.`, '--remote');
+    const url = urlResult.stdout.toString().trim();
+    const branch = options.branch ?? `airlock/${record.id}`;
+    const valid = await git(root, ['check-ref-format', '--branch', branch], { signal, allowFailure: true });
+    if (valid.code !== 0 || branch.startsWith('-')) throw new AirlockError(`--branch: "${branch}" is not a valid branch name`, 'Use letters, digits, "/", "-" and "." (see git check-ref-format).', '--branch');
+    const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'], { signal, allowFailure: true })).stdout.toString().trim();
+    if (current === branch) throw new AirlockError(`--branch: "${branch}" is the branch checked out on the host; push always makes a new branch`, 'Name a new branch with --branch.', '--branch');
+    const local = await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { signal, allowFailure: true });
+    if (local.code === 0) throw new AirlockError(`--branch: the host already has a branch "${branch}"; push never moves an existing branch`, 'Name a new branch with --branch (or delete the old one).', '--branch');
+
+    const changes = await new ChangeService(this.tasks).changes(record.id, { signal, maxFileBytes: options.maxFileBytes, riskyPatterns: options.riskyPatterns });
+    const { chosen, held } = choose(changes.changeSet.files, options);
+    if (chosen.length === 0) throw new AirlockError(`push: task ${record.id} has no changes to push${held.length ? ` (held back: ${held.map((item) => item.path).join(', ')})` : ''}`, held.length ? 'Risky files need --allow-risky PATH each; refused files are never pushed.' : 'Check with `airlock diff ID`.', 'ID');
+    const remoteHas = await userGit(root, ['ls-remote', '--heads', remote, `refs/heads/${branch}`], signal);
+    if (remoteHas.code !== 0) throw new AirlockError(`push: could not read remote "${remote}" (${url}): ${remoteHas.stderr.trim().split('\n').at(-1)}`, 'Check the remote and your credentials on the host.', '--remote');
+    if (remoteHas.stdout.toString().trim()) throw new AirlockError(`--branch: remote "${remote}" already has a branch "${branch}"; push only creates new branches`, 'Name a new branch with --branch.', '--branch');
+
+    const message = `${options.message ?? `Changes from Airlock task ${record.id}`}\n\nAirlock-Task: ${record.id}\n`;
+    const commit = await commitChanges({ root, base, changes: chosen, content: changes.content, message, signal });
+    const created = await git(root, ['update-ref', `refs/heads/${branch}`, commit, '0'.repeat(40)], { signal, allowFailure: true });
+    if (created.code !== 0) throw new AirlockError(`--branch: could not create branch "${branch}" on the host: ${created.stderr.trim()}`, 'Name a new branch with --branch.', '--branch');
+    const files = chosen.map((change) => `${statusLetter[change.status]} ${change.oldPath && change.oldPath !== change.path ? `${change.oldPath} -> ` : ''}${change.path}`);
+    const audit = this.tasks.store.audit(record.id);
+    const summary = { task: record.id, remote, url, branch, commit, files: chosen.map((change) => change.path) };
+    audit.append({ type: 'push', event: 'committed', ...summary });
+
+    const queue = new ApprovalBoard(this.tasks.store).queue(record.id);
+    const timeoutMs = options.timeoutMs ?? commandSettingsSchema.parse(record.options.commands ?? {}).approvalTimeoutSeconds * 1000;
+    const request = queue.request({ kind: 'push', subject: `git push ${remote} ${commit}:refs/heads/${branch}`, reason: 'pushes from the host with your git credentials', details: { remote, url, branch, commit, base, files } }, timeoutMs);
+    options.onWaiting?.(request);
+    const decision = await queue.wait(request, signal);
+    const dropBranch = () => git(root, ['update-ref', '-d', `refs/heads/${branch}`, commit], { allowFailure: true });
+    if (decision.decision === 'deny') {
+      await dropBranch();
+      audit.append({ type: 'push', event: 'refused', ...summary, request: request.id, detail: decision.reason });
+      return { remote, url, branch, commit, base, files, held, request, decision, pushed: false, output: '' };
+    }
+    // What is pushed is the approved commit id itself; the branch is only checked to have stayed put.
+    const tip = (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { allowFailure: true })).stdout.toString().trim();
+    if (tip !== commit) {
+      audit.append({ type: 'push', event: 'failed', ...summary, request: request.id, detail: `branch moved to ${tip || 'nothing'} after approval` });
+      throw new AirlockError(`push: branch "${branch}" moved after the approval (now ${tip || 'deleted'}); nothing was pushed`, 'Push again to ask about the new state.', '--branch');
+    }
+    const pushed = await userGit(root, ['push', '--porcelain', remote, `${commit}:refs/heads/${branch}`], signal);
+    const output = `${pushed.stdout.toString()}${pushed.stderr}`.trim();
+    if (pushed.code !== 0) {
+      audit.append({ type: 'push', event: 'failed', ...summary, request: request.id, detail: output.split('\n').at(-1) });
+      throw new AirlockError(`push: git push to ${url} failed: ${output.split('\n').filter(Boolean).at(-1) ?? `exit ${pushed.code}`}`, `The commit stays on the host branch "${branch}"; push it yourself, or delete the branch and push again.`, '--remote');
+    }
+    audit.append({ type: 'push', event: 'pushed', ...summary, request: request.id });
+    return { remote, url, branch, commit, base, files, held, request, decision, pushed: true, output };
+  }
+}
