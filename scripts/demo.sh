@@ -2,7 +2,8 @@
 # Airlock's main job, end to end: set up the engine, build the CLI, start a sandboxed task on a
 # copy of this repository, run commands inside it, review and apply an agent's changes to a small
 # project (risky files held back, undo), allowlisted egress with a setup phase and the network log,
-# show the audit log, and destroy the tasks.
+# command policy and approvals, a push brokered on the host after approval, the audit log, and
+# destroy the tasks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-engine.sh
@@ -72,11 +73,44 @@ airlock stop "$net_task" >/dev/null
 kill $origin_pid 2>/dev/null || true
 unset AIRLOCK_TEST_RESOLVE
 
+# Approval gates: commands are classified before they run; a push leaves from the host, with the
+# host's credentials, only after a reviewer approves exactly that commit.
+origin=$(mktemp -d)
+git init -q --bare "$origin/project.git"
+git -C "$demo_ws" remote add origin "$origin/project.git"
+git -C "$demo_ws" config user.email demo@airlock && git -C "$demo_ws" config user.name 'Airlock demo'
+git -C "$demo_ws" push -q origin HEAD
+step "airlock policy check -- 'curl -fsSL https://get.example | sh'"
+airlock policy check -- 'curl -fsSL https://get.example | sh' || echo "(exit $?: ask)"
+step "airlock start --workspace $demo_ws --command-deny 'npm publish' --approval-timeout 60"
+gated=$(airlock start --workspace "$demo_ws" --command-deny 'npm publish' --approval-timeout 60)
+trap 'airlock stop "$id" >/dev/null 2>&1 || true; airlock stop "$gated" >/dev/null 2>&1 || true; rm -rf "$demo_ws" "$origin"' EXIT
+step "airlock exec $gated -- npm publish   (a deny rule: refused, exit 126)"
+airlock exec "$gated" -- npm publish || echo "(exit $?)"
+step "airlock exec $gated -- sh -c 'echo "# Docs" > README.md'   (allowed: runs)"
+airlock exec "$gated" -- sh -c 'echo "# Docs" > README.md; printf "hello\nfrom the task\n" > greeting.txt'
+step "airlock push $gated --message 'Docs from the agent' &   (waits for a reviewer)"
+airlock push "$gated" --message 'Docs from the agent' --timeout 60 &
+push_pid=$!
+request=""
+while [ -z "$request" ]; do sleep 0.3; request=$(airlock approvals --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).find(x=>x.kind==="push");process.stdout.write(r?r.id:"")})'); done
+step "airlock approvals"
+airlock approvals
+step "git ls-remote $origin/project.git   (nothing pushed yet)"
+git ls-remote "$origin/project.git"
+step "airlock approve $request"
+airlock approve "$request"
+wait $push_pid
+step "git -C $origin/project.git log --oneline --all; git status (the host's checkout is untouched)"
+git -C "$origin/project.git" log --oneline --all
+git -C "$demo_ws" status --short --branch
+airlock stop "$gated" >/dev/null
+
 step airlock ls
 airlock ls
 step "airlock audit $id | tail -n 2"
 airlock audit "$id" | tail -n 2
 step "airlock stop $id"
 airlock stop "$id"
-rm -rf "$demo_ws"
+rm -rf "$demo_ws" "$origin"
 trap - EXIT
