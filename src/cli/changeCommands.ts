@@ -1,6 +1,6 @@
 import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ChangeService, describeError, formatChanges, parseByteSize, stateDir, summarizeChange, TaskStore, undoTask, type ApplySelection, type DiffOptions } from '../core/index.js';
+import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
 import { action, collect } from './serviceAction.js';
 
 const byteSize = (value: string) => {
@@ -34,6 +34,21 @@ const diffOptions = (flags: Record<string, unknown>): DiffOptions => ({
 
 const short = (sha?: string) => (sha ? ` ${sha.slice(0, 12)}` : '');
 
+function printApplyReport(report: ApplyReport, changes: TaskChanges, json: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify({ task: changes.record.id, ...report }) + '\n');
+    return;
+  }
+  const lines = [
+    ...report.written.map((item) => `${item.action.padEnd(8)} ${item.path}${short(item.sha256)}`),
+    ...report.unchanged.map((rel) => `same     ${rel} (already identical on the host)`),
+    ...report.held.map((item) => `held     ${item.path}: ${item.reason}`),
+    ...report.refused.map((item) => `refused  ${item.path}: ${item.reason}`),
+  ];
+  lines.push(report.id ? `applied ${report.written.length} change(s) to ${changes.record.workspace}; undo with \`airlock undo ${changes.record.id}\`` : 'nothing was written');
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
 export function registerChangeCommands(program: Command): void {
   const common = (command: Command) =>
     command
@@ -65,16 +80,29 @@ export function registerChangeCommands(program: Command): void {
       .argument('<id>', 'task id (or a unique prefix)')
       .argument('[paths...]', 'only these paths (or folders)')
       .option('--yes', 'do not ask for confirmation')
+      .option('--request', 'ask a reviewer through the approval queue instead of this terminal (for agents and scripts); applies after `airlock approve`')
       .option('--allow-risky <path>', 'apply this risky path too (repeatable; each risky file needs its own)', collect)
       .option('--hunks <path:n,…>', 'apply only these hunks of a file, numbered as `airlock diff` prints them (repeatable)', hunkChoice)
       .option('--json', 'print the report as JSON'),
   ).action(
     action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
+      const selection: ApplySelection = { paths, allowRisky: (flags.allowRisky as string[] | undefined) ?? [], hunks: (flags.hunks as Record<string, number[]> | undefined) ?? {} };
+      if (flags.request) {
+        const outcome = await new ChangeService(service).applyAfterApproval(id, selection, {
+          ...diffOptions(flags),
+          onWaiting: (request) => process.stderr.write(`airlock: waiting for approval ${request.id} (approve in the Airlock panel or with \`airlock approve ${request.id}\`)\n`),
+        });
+        if (!outcome.report) {
+          process.stderr.write(`airlock: apply refused: ${describeRefusal(outcome.decision)}; nothing was written\n`);
+          return 1;
+        }
+        printApplyReport(outcome.report, outcome.changes, Boolean(flags.json));
+        return outcome.report.refused.length ? 1 : 0;
+      }
       if (!flags.yes && !(process.stdin.isTTY && process.stdout.isTTY)) {
         process.stderr.write('airlock: apply: refusing to write to the host without confirmation\n  → Review with `airlock diff ID`, then run apply with --yes (stdin is not a terminal, so there is nobody to ask).\n');
         return 2;
       }
-      const selection: ApplySelection = { paths, allowRisky: (flags.allowRisky as string[] | undefined) ?? [], hunks: (flags.hunks as Record<string, number[]> | undefined) ?? {} };
       const changeService = new ChangeService(service);
       const changes = await changeService.changes(id, diffOptions(flags));
       if (!flags.yes) {
@@ -89,17 +117,7 @@ export function registerChangeCommands(program: Command): void {
         }
       }
       const { report } = await changeService.apply(id, selection, { changes });
-      if (flags.json) process.stdout.write(JSON.stringify({ task: changes.record.id, ...report }) + '\n');
-      else {
-        const lines = [
-          ...report.written.map((item) => `${item.action.padEnd(8)} ${item.path}${short(item.sha256)}`),
-          ...report.unchanged.map((rel) => `same     ${rel} (already identical on the host)`),
-          ...report.held.map((item) => `held     ${item.path}: ${item.reason}`),
-          ...report.refused.map((item) => `refused  ${item.path}: ${item.reason}`),
-        ];
-        lines.push(report.id ? `applied ${report.written.length} change(s) to ${changes.record.workspace}; undo with \`airlock undo ${changes.record.id}\`` : 'nothing was written');
-        process.stdout.write(lines.join('\n') + '\n');
-      }
+      printApplyReport(report, changes, Boolean(flags.json));
       return report.refused.length ? 1 : 0;
     }),
   );

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { PushService } from '../core/index.js';
+import { describeRefusal, PushService } from '../core/index.js';
 import { action, collect } from './serviceAction.js';
 
 export function registerPushCommand(program: Command): void {
@@ -37,7 +37,7 @@ export function registerPushCommand(program: Command): void {
         if (flags.json) process.stdout.write(JSON.stringify({ ...report, request: report.request.id }) + '\n');
         else if (report.pushed) process.stdout.write(`pushed ${report.commit} to ${report.url} as ${report.branch} (approved by ${report.decision.by})\n`);
         if (!report.pushed) {
-          process.stderr.write(`airlock: push refused${report.decision.by === 'airlock' ? `: ${report.decision.reason}` : ` by ${report.decision.by}${report.decision.reason ? `: ${report.decision.reason}` : ''}`}; nothing was pushed and branch ${report.branch} was removed\n`);
+          process.stderr.write(`airlock: push refused: ${describeRefusal(report.decision)}; nothing was pushed and branch ${report.branch} was removed\n`);
           return 1;
         }
         for (const item of report.held) process.stderr.write(`airlock: held back ${item.path}: ${item.reason}\n`);

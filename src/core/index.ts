@@ -18,7 +18,7 @@ export { detachedGatewayLauncher, type GatewayLauncher } from './egress/gatewayL
 export { formatNetworkLog, networkRecords } from './egress/networkLog.js';
 export { NETWORK_PHASES, type NetworkPhase } from './egress/egressRules.js';
 export type { EgressSettingsInput } from './egress/egressSettings.js';
-export { ApprovalQueue, currentUser, type ApprovalDecision, type ApprovalRequest, type DecideOutcome } from './approvals/approvalQueue.js';
+export { ApprovalQueue, currentUser, describeRefusal, type ApprovalDecision, type ApprovalRequest, type DecideOutcome } from './approvals/approvalQueue.js';
 export { ApprovalBoard } from './approvals/approvalBoard.js';
 export { CommandRefused, EXIT_REFUSED, gateCommand } from './approvals/commandGate.js';
 export { CommandClassifier, describeFinding, type Finding, type Verdict } from './commands/commandClassifier.js';

@@ -45,6 +45,12 @@ export type DecideOutcome = 'decided' | 'already-decided' | 'expired';
 /** The reviewer-facing input for a new request. */
 export type ApprovalInput = Pick<ApprovalRequest, 'kind' | 'subject' | 'reason'> & Partial<Pick<ApprovalRequest, 'phase' | 'cwd' | 'details'>>;
 
+/** How a refusal reads for whoever asked: the reviewer and their reason, or why Airlock refused. */
+export function describeRefusal(decision: ApprovalDecision): string {
+  if (decision.by === 'airlock') return decision.reason ?? 'no decision';
+  return `denied by ${decision.by}${decision.reason ? `: ${decision.reason}` : ''}`;
+}
+
 export function currentUser(): string {
   try {
     return os.userInfo().username;

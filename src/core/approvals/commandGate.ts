@@ -5,7 +5,7 @@ import { AirlockError } from '../errors.js';
 import type { TaskRecord } from '../task/taskRecord.js';
 import type { TaskStore } from '../task/taskStore.js';
 import { ApprovalBoard } from './approvalBoard.js';
-import type { ApprovalDecision, ApprovalRequest } from './approvalQueue.js';
+import { type ApprovalDecision, type ApprovalRequest, describeRefusal } from './approvalQueue.js';
 
 /** Exit code for a command the policy or a reviewer refused (as a shell does for "cannot execute"). */
 export const EXIT_REFUSED = 126;
@@ -64,8 +64,7 @@ export async function gateCommand(store: TaskStore, record: TaskRecord, command:
   options.onWaiting?.(request);
   const decision = await queue.wait(request, options.signal);
   if (decision.decision === 'deny') {
-    const who = decision.by === 'airlock' ? decision.reason ?? 'no decision' : `denied by ${decision.by}${decision.reason ? `: ${decision.reason}` : ''}`;
-    throw new CommandRefused(`refused: ${subject}: approval ${request.id} ${who}`, verdict, { request, decision });
+    throw new CommandRefused(`refused: ${subject}: approval ${request.id}: ${describeRefusal(decision)}`, verdict, { request, decision });
   }
   return { verdict, approval: { request, decision } };
 }

@@ -59,29 +59,49 @@ const covers = (named: string, rel: string) => {
  * the host as it is now (three-way merged when the host changed since the snapshot); refusals are
  * per file, and everything planned is then written as one transaction with an undo record first.
  */
-export function applyChanges(context: ApplyContext, selection: ApplySelection = {}): ApplyReport {
-  const root = fs.realpathSync(context.root);
-  const report: ApplyReport = { written: [], refused: [], held: [], unchanged: [] };
+export interface SelectedChanges {
+  chosen: FileChange[];
+  /** Not taken by a blanket choice (risky or never appliable), with why. */
+  held: Array<{ path: string; reason: string }>;
+  /** Named but not takeable, with why. */
+  refused: Array<{ path: string; reason: string }>;
+}
+
+/**
+ * Which changes a selection takes: named paths (or folders), risky paths chosen one by one, files
+ * with chosen hunks; with nothing named, every change that is neither risky nor refused. The one
+ * reading of a selection for apply, push and the approval requests that list their files.
+ */
+export function selectChanges(files: FileChange[], selection: ApplySelection = {}): SelectedChanges {
+  const result: SelectedChanges = { chosen: [], held: [], refused: [] };
   const named = selection.paths ?? [];
   const allowRisky = new Set(selection.allowRisky ?? []);
   const hunks = new Map(Object.entries(selection.hunks ?? {}));
   for (const rel of [...named, ...allowRisky, ...hunks.keys()]) {
-    if (!context.changeSet.files.some((change) => covers(rel, change.path) || change.oldPath === rel)) report.refused.push({ path: rel, reason: 'no such change in this task' });
+    if (!files.some((change) => covers(rel, change.path) || change.oldPath === rel)) result.refused.push({ path: rel, reason: 'no such change in this task' });
   }
-
-  const chosen: FileChange[] = [];
-  for (const change of context.changeSet.files) {
+  for (const change of files) {
     const explicitlyNamed = named.some((rel) => covers(rel, change.path) || change.oldPath === rel);
     const riskyOk = allowRisky.has(change.path);
     if (named.length && !explicitlyNamed && !riskyOk && !hunks.has(change.path)) continue;
     if (!named.length && !riskyOk && !hunks.has(change.path) && (change.refusal || change.risk.length)) {
-      report.held.push({ path: change.path, reason: change.refusal ?? `risky: ${change.risk.join('; ')} (choose it with --allow-risky ${change.path})` });
+      result.held.push({ path: change.path, reason: change.refusal ?? `risky: ${change.risk.join('; ')} (choose it with --allow-risky ${change.path})` });
       continue;
     }
-    if (change.refusal) report.refused.push({ path: change.path, reason: change.refusal });
-    else if (change.risk.length && !riskyOk) report.refused.push({ path: change.path, reason: `risky: ${change.risk.join('; ')}; it needs an explicit choice (--allow-risky ${change.path})` });
-    else chosen.push(change);
+    if (change.refusal) result.refused.push({ path: change.path, reason: change.refusal });
+    else if (change.risk.length && !riskyOk) result.refused.push({ path: change.path, reason: `risky: ${change.risk.join('; ')}; it needs an explicit choice (--allow-risky ${change.path})` });
+    else result.chosen.push(change);
   }
+  return result;
+}
+
+export function applyChanges(context: ApplyContext, selection: ApplySelection = {}): ApplyReport {
+  const root = fs.realpathSync(context.root);
+  const report: ApplyReport = { written: [], refused: [], held: [], unchanged: [] };
+  const { chosen, held, refused } = selectChanges(context.changeSet.files, selection);
+  report.held.push(...held);
+  report.refused.push(...refused);
+  const hunks = new Map(Object.entries(selection.hunks ?? {}));
 
   const planner = new Planner(root, context);
   // Removals before creations, so a file↔dir change plans against its result: removals deepest first (a folder empties before it goes), creations shallowest first.

@@ -6,7 +6,10 @@ import type { TaskRecord } from '../task/taskRecord.js';
 import type { TaskService } from '../task/taskService.js';
 import type { TaskStore } from '../task/taskStore.js';
 import { ApplyJournal } from './applyJournal.js';
-import { applyChanges, type ApplyReport, type ApplySelection, undoLastApply, type UndoReport } from './applyChanges.js';
+import { applyChanges, type ApplyReport, type ApplySelection, selectChanges, undoLastApply, type UndoReport } from './applyChanges.js';
+import { ApprovalBoard } from '../approvals/approvalBoard.js';
+import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
+import { commandSettingsSchema } from '../commands/commandSettings.js';
 import { BlobStore } from './blobStore.js';
 import { buildChangeSet, type ChangeContent, type ScanResult } from './buildChangeSet.js';
 import { type ChangeSet, type FileChange, gitMode } from './changeSet.js';
@@ -94,6 +97,28 @@ export class ChangeService {
     }
     audit.append({ type: 'changes.applied', task: record.id, apply: report.id, changeSet: { files: changeSet.files.length, createdAt: changeSet.createdAt }, written: report.written, refused: report.refused, held: report.held });
     return { changes, report };
+  }
+
+  /**
+   * Apply for callers that are not the person at the keyboard (agents, tools): the chosen files go
+   * to the task's approval queue as an `apply` request, and exactly the change set the reviewer was
+   * shown is applied after an allow. A deny or timeout writes nothing.
+   */
+  async applyAfterApproval(idOrPrefix: string, selection: ApplySelection, options: DiffOptions & { timeoutMs?: number; onWaiting?: (request: ApprovalRequest) => void } = {}): Promise<{ changes: TaskChanges; request: ApprovalRequest; decision: ApprovalDecision; report?: ApplyReport }> {
+    const changes = await this.changes(idOrPrefix, options);
+    const { record, changeSet } = changes;
+    const { chosen, held, refused } = selectChanges(changeSet.files, selection);
+    if (chosen.length === 0) throw new AirlockError(`apply: nothing to apply from task ${record.id}${[...held, ...refused].length ? ` (${[...held, ...refused].map((item) => `${item.path}: ${item.reason}`).join('; ')})` : ''}`, 'Check with `airlock diff ID`.', 'paths');
+    const hunks = selection.hunks ?? {};
+    const files = chosen.map((change) => `${change.status} ${change.path}${hunks[change.path] ? ` (hunks ${hunks[change.path].join(',')})` : ''}${change.risk.length ? ' (risky)' : ''}`);
+    const queue = new ApprovalBoard(this.tasks.store).queue(record.id);
+    const timeoutMs = options.timeoutMs ?? commandSettingsSchema.parse(record.options.commands ?? {}).approvalTimeoutSeconds * 1000;
+    const request = queue.request({ kind: 'apply', subject: `apply ${chosen.length} change(s) to ${record.workspace}`, reason: 'writes to the host workspace', details: { workspace: record.workspace, changeSet: changeSet.createdAt, files, ...(held.length ? { held: held.map((item) => item.path) } : {}) } }, timeoutMs);
+    options.onWaiting?.(request);
+    const decision = await queue.wait(request, options.signal);
+    if (decision.decision === 'deny') return { changes, request, decision };
+    const { report } = await this.apply(record.id, selection, { ...options, changes });
+    return { changes, request, decision, report };
   }
 
   undo(idOrPrefix: string, options: UndoOptions = {}): UndoReport {

@@ -2,6 +2,7 @@ import { ApprovalBoard } from '../approvals/approvalBoard.js';
 import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
 import { ChangeService, type DiffOptions } from '../changes/changeService.js';
 import type { FileChange } from '../changes/changeSet.js';
+import { selectChanges } from '../changes/applyChanges.js';
 import { commandSettingsSchema } from '../commands/commandSettings.js';
 import { AirlockError } from '../errors.js';
 import { git, runHost } from '../process/runHost.js';
@@ -38,21 +39,6 @@ export interface PushReport {
 
 const statusLetter: Record<FileChange['status'], string> = { added: 'A', modified: 'M', deleted: 'D', renamed: 'R', typechange: 'T' };
 
-function choose(files: FileChange[], options: PushOptions): { chosen: FileChange[]; held: PushReport['held'] } {
-  const named = (options.paths ?? []).map((rel) => rel.replace(/\/+$/, ''));
-  const allowRisky = new Set(options.allowRisky ?? []);
-  const wanted = (change: FileChange) => named.length === 0 || named.some((rel) => [change.path, change.oldPath].some((candidate) => candidate !== undefined && (candidate === rel || candidate.startsWith(`${rel}/`))));
-  const chosen: FileChange[] = [];
-  const held: PushReport['held'] = [];
-  for (const change of files) {
-    if (!wanted(change)) continue;
-    if (change.refusal) held.push({ path: change.path, reason: change.refusal });
-    else if (change.risk.length && !allowRisky.has(change.path)) held.push({ path: change.path, reason: `risky: ${change.risk.join('; ')} (choose it with --allow-risky ${change.path})` });
-    else if (change.after?.kind !== 'dir' && !(change.before?.kind === 'dir' && !change.after)) chosen.push(change);
-  }
-  return { chosen, held };
-}
-
 /** The user's own git, with their credentials, but never waiting on a terminal prompt nobody sees. */
 const userGit = (root: string, args: string[], signal?: AbortSignal) => runHost('git', args, { cwd: root, signal, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
 
@@ -84,7 +70,11 @@ export class PushService {
     if (local.code === 0) throw new AirlockError(`--branch: the host already has a branch "${branch}"; push never moves an existing branch`, 'Name a new branch with --branch (or delete the old one).', '--branch');
 
     const changes = await new ChangeService(this.tasks).changes(record.id, { signal, maxFileBytes: options.maxFileBytes, riskyPatterns: options.riskyPatterns });
-    const { chosen, held } = choose(changes.changeSet.files, options);
+    const selected = selectChanges(changes.changeSet.files, { paths: options.paths, allowRisky: options.allowRisky });
+    if (selected.refused.length) throw new AirlockError(`push: ${selected.refused.map((item) => `${item.path}: ${item.reason}`).join('; ')}`, 'Name only paths `airlock diff ID` lists; risky ones need --allow-risky PATH; refused ones are never pushed.', 'paths');
+    const held = selected.held;
+    // Git records files only: folders come and go with them.
+    const chosen = selected.chosen.filter((change) => change.after?.kind !== 'dir' && !(change.before?.kind === 'dir' && !change.after));
     if (chosen.length === 0) throw new AirlockError(`push: task ${record.id} has no changes to push${held.length ? ` (held back: ${held.map((item) => item.path).join(', ')})` : ''}`, held.length ? 'Risky files need --allow-risky PATH each; refused files are never pushed.' : 'Check with `airlock diff ID`.', 'ID');
     const remoteHas = await userGit(root, ['ls-remote', '--heads', remote, `refs/heads/${branch}`], signal);
     if (remoteHas.code !== 0) throw new AirlockError(`push: could not read remote "${remote}" (${url}): ${remoteHas.stderr.trim().split('\n').at(-1)}`, 'Check the remote and your credentials on the host.', '--remote');
