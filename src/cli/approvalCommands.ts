@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { ApprovalBoard, currentUser, type ApprovalQueue, type ApprovalRequest, type DecideOutcome } from '../core/index.js';
+import { ApprovalBoard, currentUser, printableLine, type ApprovalQueue, type ApprovalRequest, type DecideOutcome } from '../core/index.js';
 import { storeAction } from './serviceAction.js';
 
 const age = (iso: string) => {
@@ -9,12 +9,14 @@ const age = (iso: string) => {
 
 /** A request as a reviewer reads it: what, why, where, and for a push the remote, branch, commit and files. */
 export function formatRequest(request: ApprovalRequest): string {
-  const lines = [`${request.id}  task ${request.task}  ${request.kind}  (refused in ${age(request.expiresAt)} unless decided)`, `  ${request.subject}`, `  why: ${request.reason}`];
-  if (request.cwd) lines.push(`  in: ${request.cwd}`);
+  // Everything here may come from the sandbox: one printable line per field, so nothing can forge a line.
+  const show = (value: unknown) => printableLine(String(value));
+  const lines = [`${request.id}  task ${request.task}  ${request.kind}  (refused in ${age(request.expiresAt)} unless decided)`, `  ${show(request.subject)}`, `  why: ${show(request.reason)}`];
+  if (request.cwd) lines.push(`  in: ${show(request.cwd)}`);
   const details = request.details ?? {};
   for (const [key, value] of Object.entries(details)) {
-    if (Array.isArray(value)) lines.push(`  ${key}:`, ...value.map((item) => `    ${String(item)}`));
-    else lines.push(`  ${key}: ${String(value)}`);
+    if (Array.isArray(value)) lines.push(`  ${show(key)}:`, ...value.map((item) => `    ${show(item)}`));
+    else lines.push(`  ${show(key)}: ${show(value)}`);
   }
   return lines.join('\n');
 }
@@ -65,7 +67,7 @@ export function registerApprovalCommands(program: Command): void {
 
 function report(queue: ApprovalQueue, outcome: DecideOutcome, request: ApprovalRequest, done: string): number {
   if (outcome === 'decided') {
-    process.stdout.write(`${request.id} ${done}: ${request.subject}\n`);
+    process.stdout.write(`${request.id} ${done}: ${printableLine(request.subject)}\n`);
     return 0;
   }
   const earlier = queue.decision(request.id);

@@ -1,7 +1,7 @@
 import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
-import { action, collect } from './serviceAction.js';
+import { abortOnSignals, action, collect } from './serviceAction.js';
 
 const byteSize = (value: string) => {
   const bytes = parseByteSize(value);
@@ -18,12 +18,8 @@ const hunkChoice = (value: string, previous: Record<string, number[]> = {}) => {
   return { ...previous, [rel]: [...(previous[rel] ?? []), ...list.split(',').map(Number)] };
 };
 
-/** Ctrl-C ends a long scan cleanly; apply itself is synchronous and all-or-nothing. */
-function interruptible(): AbortSignal {
-  const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
-  return controller.signal;
-}
+/** Ctrl-C ends a long scan (or a wait for approval) cleanly; apply itself is synchronous and all-or-nothing. */
+const interruptible = (): AbortSignal => abortOnSignals().signal;
 
 const diffOptions = (flags: Record<string, unknown>): DiffOptions => ({
   signal: interruptible(),

@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CommandRefused, connectEngine, DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, describeError, formatDoctor, runDoctor, stateDir, TaskStore, type EgressSettingsInput, type TaskOptionsInput } from '../core/index.js';
-import { action, collect } from './serviceAction.js';
+import { abortOnSignals, action, collect } from './serviceAction.js';
 import { registerChangeCommands } from './changeCommands.js';
 import { registerNetCommands } from './netCommands.js';
 import { registerApprovalCommands } from './approvalCommands.js';
@@ -118,8 +118,7 @@ export function buildProgram(): Command {
           },
         };
         if (flags.exclude) input.secretFilePatterns = [...DEFAULT_SECRET_FILE_PATTERNS, ...(flags.exclude as string[])];
-        const controller = new AbortController();
-        process.once('SIGINT', () => controller.abort());
+        const controller = abortOnSignals();
         const onProgress = flags.json ? undefined : (step: string) => process.stderr.write(`airlock: ${step}\n`);
         const onSetupOutput = (chunk: Buffer) => process.stderr.write(chunk);
         const record = await service.start(input, { signal: controller.signal, onProgress, onSetupOutput });
@@ -146,9 +145,7 @@ export function buildProgram(): Command {
     .option('--runner', "use the task's long-lived runner (faster for many commands from one process; needs node in the image)")
     .action(
       action(async (service, id: string, argv: string[], flags: Record<string, unknown>) => {
-        const controller = new AbortController();
-        const onSignal = () => controller.abort();
-        process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+        const controller = abortOnSignals();
         // With --ask, destinations no rule decides are asked about here, while the command runs.
         const record = service.store.resolve(id);
         const prompting = !flags.interactive && !flags.tty && (record.options.egress as { ask?: boolean } | undefined)?.ask ? promptForApprovals(service.store, record.id, controller.signal) : undefined;

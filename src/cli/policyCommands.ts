@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { CommandClassifier, commandSettingsSchema, describeFinding, formatZodError, type Verdict } from '../core/index.js';
+import { CommandClassifier, commandSettingsSchema, describeFinding, formatZodError, printableLine, type Verdict } from '../core/index.js';
 import { collect, storeAction } from './serviceAction.js';
 
 /** `policy check` exits with the decision: 0 allow, 1 ask, 2 deny. */
@@ -9,7 +9,7 @@ export function formatVerdict(verdict: Verdict): string {
   const lines: string[] = [verdict.decision];
   for (const finding of verdict.findings) lines.push(`  ${finding.decision}: ${describeFinding(finding)}`);
   if (verdict.findings.length === 0) lines.push(verdict.commands.length ? `  no rule gates ${verdict.commands.join(', ')}` : '  nothing to run');
-  return lines.join('\n') + '\n';
+  return lines.map(printableLine).join('\n') + '\n';
 }
 
 export function registerPolicyCommands(program: Command): void {

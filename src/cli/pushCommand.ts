@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { describeRefusal, PushService } from '../core/index.js';
-import { action, collect } from './serviceAction.js';
+import { abortOnSignals, action, collect } from './serviceAction.js';
 
 export function registerPushCommand(program: Command): void {
   program
@@ -19,8 +19,7 @@ export function registerPushCommand(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(
       action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
-        const controller = new AbortController();
-        process.once('SIGINT', () => controller.abort());
+        const controller = abortOnSignals();
         const report = await new PushService(service).push(id, {
           signal: controller.signal,
           remote: flags.remote as string,

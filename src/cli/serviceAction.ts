@@ -2,6 +2,17 @@ import { connectEngine, describeError, detachedGatewayLauncher, stateDir, TaskSe
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/**
+ * Ctrl-C, kill and a closed terminal all end long work the same way: through an AbortSignal, so a
+ * pending approval is withdrawn (recorded as refused) and nothing is left half done.
+ */
+export function abortOnSignals(): AbortController {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, abort);
+  return controller;
+}
+
 async function openService(): Promise<TaskService> {
   const engine = await connectEngine();
   const store = new TaskStore(stateDir());

@@ -12,6 +12,7 @@ export type { TaskRecord } from './task/taskRecord.js';
 export type { ExecResult } from './exec/execTypes.js';
 export { ChangeService, DEFAULT_MAX_FILE_BYTES, formatChanges, undoTask, type DiffOptions, type TaskChanges } from './changes/changeService.js';
 export { summarizeChange, type ChangeSet, type FileChange } from './changes/changeSet.js';
+export { printableLine } from './changes/textDiff.js';
 export type { ApplyReport, ApplySelection, UndoReport } from './changes/applyChanges.js';
 export { hostGateway, resolverFromEnv, type HostedGateway } from './egress/gatewayHost.js';
 export { detachedGatewayLauncher, type GatewayLauncher } from './egress/gatewayLauncher.js';

@@ -4,10 +4,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hostTree, modeOf, numberedLines, sha256, sha256OfFile, writeWithModes } from '../helpers/changeFixtures.js';
+import { copyBundle } from '../helpers/cliBundle.js';
 import { realEngine, TEST_IMAGE } from '../helpers/realEngine.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 
-const BUNDLE = path.resolve('dist/cli.js');
 const MiB = 1024 * 1024;
 
 /** `airlock diff`, `apply` and `undo` as users run them: the esbuild bundle, outside the repository. */
@@ -21,10 +21,7 @@ describe('`airlock diff`, `apply` and `undo` (integration)', () => {
   };
 
   before(() => {
-    assert.ok(fs.existsSync(BUNDLE), 'dist/cli.js is missing: run `npm run build` first');
-    const dir = makeTempDir('airlock-chgcli-bundle-');
-    cli = path.join(dir, 'cli.js');
-    fs.copyFileSync(BUNDLE, cli);
+    cli = copyBundle(makeTempDir('airlock-chgcli-bundle-'));
     state = makeTempDir('airlock-chgcli-state-');
   });
 

@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
+import { BUNDLE_FILES, copyBundle } from '../helpers/cliBundle.js';
 import { labelled, realEngine, TEST_IMAGE, tempDir } from '../helpers/realEngine.js';
 
-const BUNDLE = path.resolve('dist/cli.js');
 
 /**
  * The CLI as users get it: the esbuild bundle, copied to a folder with no node_modules, so any
@@ -18,10 +18,7 @@ describe('the bundled `airlock` CLI (integration)', () => {
     spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', input, env: { ...process.env, AIRLOCK_STATE_DIR: state, AIRLOCK_IMAGE: TEST_IMAGE, ...env }, timeout: 120_000 });
 
   before(() => {
-    assert.ok(fs.existsSync(BUNDLE), 'dist/cli.js is missing: run `npm run build` first');
-    const dir = tempDir('cli-bundle');
-    cli = path.join(dir, 'cli.js');
-    fs.copyFileSync(BUNDLE, cli);
+    cli = copyBundle(tempDir('cli-bundle'));
     state = tempDir('cli-state');
   });
 
@@ -29,7 +26,7 @@ describe('the bundled `airlock` CLI (integration)', () => {
     const help = airlock(['--help']);
     assert.equal(help.status, 0, help.stderr);
     for (const command of ['start', 'exec', 'ls', 'stop', 'gc', 'audit', 'doctor']) assert.match(help.stdout, new RegExp(`\\b${command}\\b`));
-    assert.equal(fs.readdirSync(path.dirname(cli)).join(','), 'cli.js');
+    assert.deepEqual(fs.readdirSync(path.dirname(cli)).sort(), [...BUNDLE_FILES].sort());
   });
 
   test('an unreachable engine gives one clear message, never a stack trace (ssh transport loads from the bundle)', () => {

@@ -6,10 +6,10 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { ApprovalQueue } from '../../src/core/approvals/approvalQueue.js';
 import { AuditLog } from '../../src/core/audit/auditLog.js';
 import { startOrigin, type Origin } from '../helpers/egressFixtures.js';
+import { copyBundle } from '../helpers/cliBundle.js';
 import { realEngine, TEST_IMAGE } from '../helpers/realEngine.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 
-const BUNDLE = path.resolve('dist/cli.js');
 const SLOW = { timeout: 120_000 };
 
 /** Every name the tests use maps to host loopback, so a refusal can only come from the rules. */
@@ -147,10 +147,7 @@ function gatewayProcesses(state: string): number[] {
 const engineForHook = () => realEngine({ skip: () => undefined } as unknown as TestContext);
 
 before(() => {
-  assert.ok(fs.existsSync(BUNDLE), 'dist/cli.js is missing: run `npm run build` first');
-  const dir = makeTempDir('airlock-egcli-bundle-');
-  cli = path.join(dir, 'cli.js');
-  fs.copyFileSync(BUNDLE, cli);
+  cli = copyBundle(makeTempDir('airlock-egcli-bundle-'));
 });
 
 after(() => removeTempDirs());
@@ -497,7 +494,7 @@ describe('`airlock start --ask` without a terminal (integration)', () => {
     assert.equal(origin.connections(), before, 'nothing is dialled while the request waits');
 
     const queue = new ApprovalQueue(approvals, id, new AuditLog(path.join(taskDir, 'audit.jsonl')));
-    assert.equal(queue.decide(requestId, { decision: 'allow', scope: 'once', by: 'test' }), true);
+    assert.equal(queue.decide(requestId, { decision: 'allow', scope: 'once', by: 'test' }), 'decided');
     const result = await pending;
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout, `hello approved via unlisted.example.test:${origin.port}\n`);
@@ -517,7 +514,7 @@ describe('`airlock start --ask` without a terminal (integration)', () => {
     const again = airlock(state, ['exec', id, '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://unlisted.example.test:${origin.port}/hello/again`]);
     assert.ok(await until(() => (fs.readdirSync(approvals).filter((name) => name.endsWith('.request.json')).length === 2), 20_000), 'the second request was not asked about');
     const second = fs.readdirSync(approvals).find((name) => name.endsWith('.request.json') && !name.startsWith(requestId))!.replace(/\.request\.json$/, '');
-    assert.equal(queue.decide(second, { decision: 'deny', scope: 'once', by: 'test' }), true);
+    assert.equal(queue.decide(second, { decision: 'deny', scope: 'once', by: 'test' }), 'decided');
     const refused = await again;
     assert.equal(refused.stdout, '403', refused.stderr);
     assert.equal(origin.connections(), before + 1);

@@ -38,6 +38,8 @@ export const approvalDecisionSchema = z.object({
 export type ApprovalDecision = z.infer<typeof approvalDecisionSchema>;
 
 const POLL_MS = 150;
+/** The reason Airlock records when a request runs out of time. */
+const EXPIRED = 'no decision before the timeout';
 
 /** How a decision attempt went: recorded, or too late because someone (or the clock) got there first. */
 export type DecideOutcome = 'decided' | 'already-decided' | 'expired';
@@ -134,13 +136,15 @@ export class ApprovalQueue {
   expire(now = Date.now()): number {
     let expired = 0;
     for (const request of this.requests()) {
-      if (Date.parse(request.expiresAt) <= now && !this.decision(request.id) && this.record(request.id, { decision: 'deny', scope: 'once', by: 'airlock', reason: 'no decision before the timeout' })) expired++;
+      if (Date.parse(request.expiresAt) <= now && !this.decision(request.id) && this.record(request.id, { decision: 'deny', scope: 'once', by: 'airlock', reason: EXPIRED })) expired++;
     }
     return expired;
   }
 
   /** Records a person's decision, unless someone else decided first or the request has expired. */
   decide(id: string, decision: Omit<ApprovalDecision, 'id' | 'at'>): DecideOutcome {
+    const existing = this.decision(id);
+    if (existing) return existing.by === 'airlock' && existing.reason === EXPIRED ? 'expired' : 'already-decided';
     const request = this.find(id);
     if (request && Date.parse(request.expiresAt) <= Date.now()) {
       this.expire();
@@ -195,7 +199,7 @@ export class ApprovalQueue {
       if (decided) return decided;
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    this.record(request.id, { decision: 'deny', scope: 'once', by: 'airlock', reason: signal?.aborted && Date.now() < deadline ? 'the requester went away' : 'no decision before the timeout' });
+    this.record(request.id, { decision: 'deny', scope: 'once', by: 'airlock', reason: signal?.aborted && Date.now() < deadline ? 'the requester went away' : EXPIRED });
     return this.decision(request.id)!;
   }
 }

@@ -2,6 +2,7 @@ import { CommandClassifier, type Finding, type Verdict } from '../commands/comma
 import { commandSettingsSchema } from '../commands/commandSettings.js';
 import { exact, renderTokens } from '../commands/shellWords.js';
 import { AirlockError } from '../errors.js';
+import { printableLine } from '../changes/textDiff.js';
 import type { TaskRecord } from '../task/taskRecord.js';
 import type { TaskStore } from '../task/taskStore.js';
 import { ApprovalBoard } from './approvalBoard.js';
@@ -14,7 +15,8 @@ export const EXIT_REFUSED = 126;
 export class CommandRefused extends AirlockError {
   readonly exitCode = EXIT_REFUSED;
   constructor(message: string, readonly verdict: Verdict, readonly approval?: { request: ApprovalRequest; decision: ApprovalDecision }) {
-    super(message);
+    // One line whatever the command held: a newline in it must not forge what follows.
+    super(printableLine(message));
   }
 }
 
@@ -45,7 +47,7 @@ export async function gateCommand(store: TaskStore, record: TaskRecord, command:
   const classifier = await CommandClassifier.load(settings);
   const verdict = command.argv ? classifier.argv(command.argv, { cwd, stdinIsData: options.stdinIsData }) : classifier.line(command.line, { cwd, stdinIsData: options.stdinIsData });
   if (verdict.decision === 'allow') return { verdict };
-  const subject = command.argv ? renderTokens(command.argv.map(exact)) : command.line;
+  const subject = command.argv ? renderTokens(command.argv.map(exact)) : printableLine(command.line);
   const audit = store.audit(record.id);
   const first = verdict.findings[0];
   const gate = { type: 'command.gated' as const, task: record.id, command: subject, cwd, decision: verdict.decision, findings: verdict.findings.filter((finding) => finding.decision !== 'allow') };

@@ -57,6 +57,14 @@ export function printable(text: string): string {
     .replace(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g, (char) => `<U+${char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
 }
 
+/**
+ * Text for one line of a terminal or a request list: newlines, tabs and other control characters
+ * shown as escapes, so a command or file name cannot forge the lines a reviewer reads next.
+ */
+export function printableLine(text: string): string {
+  return printable(text.replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t'));
+}
+
 /** Unified diff text, each hunk header tagged with its index so reviewers can name hunks. */
 export function formatPatch(patch: StructuredPatch, header: string[] = []): string {
   const lines = [...header, `--- ${printable(patch.oldFileName ?? '')}`, `+++ ${printable(patch.newFileName ?? '')}`];

@@ -1,3 +1,4 @@
+import { printableLine } from '../changes/textDiff.js';
 import type { ShellNode } from './shellParser.js';
 
 /**
@@ -131,5 +132,15 @@ export function wordToken(node: ShellNode): Token {
 
 /** How a token reads in messages: exact words as typed, the rest as their source text. */
 export function renderTokens(tokens: Token[]): string {
-  return tokens.map((token) => (token.kind === 'exact' && /^[\w@%+=:,./-]+$/.test(token.text) ? token.text : token.kind === 'exact' ? `'${token.text.replace(/'/g, `'\\''`)}'` : token.text)).join(' ');
+  return tokens.map((token) => (token.kind === 'exact' ? quoteWord(token.text) : printableLine(token.text))).join(' ');
+}
+
+/** A word as a shell would read it back; control characters in $'…' so the result is one line. */
+function quoteWord(text: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(text)) return text;
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]/.test(text)) {
+    return `$'${text.replace(/[\\']/g, (char) => `\\${char}`).replace(/[\x00-\x1f\x7f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]/g, (char) => (char === '\n' ? '\\n' : char === '\t' ? '\\t' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`))}'`;
+  }
+  return `'${text.replace(/'/g, `'\\''`)}'`;
 }
