@@ -153,10 +153,10 @@ export class ApprovalQueue {
     return this.record(id, decision) ? 'decided' : 'already-decided';
   }
 
-  /** An allow "for the rest of the task" of exactly this kind and subject. */
-  grantedForTask(kind: ApprovalKind, subject: string): ApprovalDecision | undefined {
+  /** An allow "for the rest of the task" of exactly this kind and subject (and folder, when given). */
+  grantedForTask(kind: ApprovalKind, subject: string, cwd?: string): ApprovalDecision | undefined {
     for (const request of this.requests()) {
-      if (request.kind !== kind || request.subject !== subject) continue;
+      if (request.kind !== kind || request.subject !== subject || (cwd !== undefined && request.cwd !== cwd)) continue;
       const decided = this.decision(request.id);
       if (decided?.decision === 'allow' && decided.scope === 'task') return decided;
     }

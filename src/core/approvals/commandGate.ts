@@ -1,4 +1,4 @@
-import { CommandClassifier, type Finding, type Verdict } from '../commands/commandClassifier.js';
+import { CommandClassifier, describeFinding, type Verdict } from '../commands/commandClassifier.js';
 import { commandSettingsSchema } from '../commands/commandSettings.js';
 import { exact, renderTokens } from '../commands/shellWords.js';
 import { AirlockError } from '../errors.js';
@@ -36,8 +36,6 @@ export interface GateOutcome {
   approval?: { request?: ApprovalRequest; decision: ApprovalDecision };
 }
 
-const describeRule = (finding: Finding) => (finding.source === 'classifier' ? finding.why : `${finding.source} ${finding.decision} rule "${finding.rule}"${finding.why ? ` (${finding.why})` : ''}`);
-
 /**
  * The policy check every command takes before it runs in a task: deny refuses, ask files a request
  * in the task's approval queue and waits for a reviewer (or the timeout, which denies), allow runs.
@@ -53,16 +51,16 @@ export async function gateCommand(store: TaskStore, record: TaskRecord, command:
   const gate = { type: 'command.gated' as const, task: record.id, command: subject, cwd, decision: verdict.decision, findings: verdict.findings.filter((finding) => finding.decision !== 'allow') };
   if (verdict.decision === 'deny') {
     audit.append(gate);
-    throw new CommandRefused(`refused: ${first.command}: ${describeRule(first)}`, verdict);
+    throw new CommandRefused(`refused: ${describeFinding(first)}`, verdict);
   }
   const queue = new ApprovalBoard(store).queue(record.id);
-  const granted = queue.grantedForTask('command', subject);
+  const granted = queue.grantedForTask('command', subject, cwd);
   if (granted) {
     audit.append({ ...gate, grantedBy: granted.id });
     return { verdict, approval: { decision: granted } };
   }
   audit.append(gate);
-  const request = queue.request({ kind: 'command', subject, reason: `${first.command}: ${describeRule(first)}`, cwd }, settings.approvalTimeoutSeconds * 1000);
+  const request = queue.request({ kind: 'command', subject, reason: describeFinding(first), cwd }, settings.approvalTimeoutSeconds * 1000);
   options.onWaiting?.(request);
   const decision = await queue.wait(request, options.signal);
   if (decision.decision === 'deny') {
