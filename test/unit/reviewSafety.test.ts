@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applyChanges } from '../../src/core/changes/applyChanges.js';
-import { formatPatch, filePatch, printable } from '../../src/core/changes/textDiff.js';
+import { formatPatch, filePatch, printable, printableLine } from '../../src/core/changes/textDiff.js';
 import { changeSetFor, fakeBase, hostWorkspace } from '../helpers/fakeChangeSet.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 
@@ -33,4 +33,13 @@ test('a container symlink whose target crosses a host symlink is refused', () =>
   assert.deepEqual(report.written, []);
   assert.match(report.refused.find((entry) => entry.path === 'link')?.reason ?? '', /goes through out, which is a symlink on the host/);
   assert.equal(fs.existsSync(path.join(root, 'link')), false);
+});
+
+test('a file name with a newline cannot forge the diff headers a reviewer reads', () => {
+  const forged = 'notes.txt\n+++ b/harmless.txt';
+  const out = formatPatch(filePatch(forged, forged, 'a\n', 'b\n'), [`diff --airlock a/${forged} b/${forged}`].map(printableLine));
+  const lines = out.split('\n');
+  assert.equal(lines.filter((line) => line.startsWith('+++ ')).length, 1);
+  assert.ok(lines.every((line) => !line.startsWith('+++ b/harmless')));
+  assert.match(out, /notes\.txt\\n\+\+\+ b\/harmless\.txt/);
 });

@@ -16,7 +16,7 @@ import { type ChangeSet, type FileChange, gitMode } from './changeSet.js';
 import type { TransactionOptions } from './hostTransaction.js';
 import { riskClassifier } from './riskRules.js';
 import { scanWithArchive } from './archiveScanner.js';
-import { diffableText, filePatch, formatPatch, printable } from './textDiff.js';
+import { diffableText, filePatch, formatPatch, printableLine } from './textDiff.js';
 import { ScannerUnavailable, scanWithScanner } from './workspaceScanner.js';
 
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024;
@@ -165,10 +165,10 @@ export function formatChanges(changes: TaskChanges, only?: (change: FileChange) 
     const before = change.hunks > 0 ? text(change.before, () => changes.content.base.bytes(oldPath)) : undefined;
     const after = change.hunks > 0 ? text(change.after, () => (change.after?.sha256 ? changes.content.blob(change.after.sha256) : undefined)) : undefined;
     if (before !== undefined && after !== undefined) {
-      out.push(formatPatch(filePatch(oldPath, change.path, before, after), header.map(printable)));
+      out.push(formatPatch(filePatch(oldPath, change.path, before, after), header.map(printableLine)));
     } else {
       if (change.binary) header.push(`Binary files a/${oldPath} and b/${change.path} differ`);
-      out.push(header.map(printable).join('\n') + '\n');
+      out.push(header.map(printableLine).join('\n') + '\n');
     }
   }
   return out.join('');

@@ -67,7 +67,7 @@ export function printableLine(text: string): string {
 
 /** Unified diff text, each hunk header tagged with its index so reviewers can name hunks. */
 export function formatPatch(patch: StructuredPatch, header: string[] = []): string {
-  const lines = [...header, `--- ${printable(patch.oldFileName ?? '')}`, `+++ ${printable(patch.newFileName ?? '')}`];
+  const lines = [...header, `--- ${printableLine(patch.oldFileName ?? '')}`, `+++ ${printableLine(patch.newFileName ?? '')}`];
   patch.hunks.forEach((hunk, index) => {
     lines.push(`@@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@ hunk ${index + 1}`);
     for (const line of hunk.lines) lines.push(printable(line));
