@@ -563,3 +563,52 @@ describe('command policy in `airlock exec` of a real task (integration)', () => 
     },
   );
 });
+
+describe('`airlock apply --request`: applying to the host waits for a reviewer (integration)', () => {
+  let state = '';
+  let workspace = '';
+  let task = '';
+
+  before(async () => {
+    if (!(await engineForHook())) return;
+    state = makeTempDir('airlock-applyreq-state-');
+    workspace = makeTempDir('airlock-applyreq-ws-');
+    fs.writeFileSync(path.join(workspace, 'README.md'), 'host\n');
+    task = await startTask(state, workspace, ['--approval-timeout', '20']);
+  });
+
+  after(async () => {
+    if (task) await stopTask(state, task);
+  });
+
+  test('nothing is written before the allow; exactly the listed change after it; a deny writes nothing', SLOW, async (t) => {
+    if (!(await realEngine(t))) return;
+    const readme = path.join(workspace, 'README.md');
+    const edited = await airlock(state, ['exec', task, '--', 'sh', '-c', 'echo task > README.md']);
+    assert.equal(edited.status, 0, edited.stderr);
+
+    const pending = airlockBg(state, ['apply', task, '--request']);
+    const requestId = await waitingId(pending);
+    const [offered] = (await listed(state, ['--task', task])).filter((item) => item.id === requestId);
+    assert.equal(offered.kind, 'apply');
+    assert.deepEqual(offered.details?.files, ['modified README.md']);
+    assert.equal(fs.readFileSync(readme, 'utf8'), 'host\n', 'nothing written while the request waits');
+    const approved = await airlock(state, ['approve', requestId]);
+    assert.equal(approved.status, 0, approved.stderr);
+    const applied = await pending.result;
+    assert.equal(applied.status, 0, applied.stderr);
+    assert.match(applied.stdout, /applied 1 change\(s\)/);
+    assert.equal(fs.readFileSync(readme, 'utf8'), 'task\n');
+
+    const again = await airlock(state, ['exec', task, '--', 'sh', '-c', 'echo second > README.md']);
+    assert.equal(again.status, 0, again.stderr);
+    const refused = airlockBg(state, ['apply', task, '--request']);
+    const second = await waitingId(refused);
+    const denied = await airlock(state, ['deny', second, '--reason', 'not this one']);
+    assert.equal(denied.status, 0, denied.stderr);
+    const outcome = await refused.result;
+    assert.equal(outcome.status, 1);
+    assert.match(outcome.stderr, /apply refused: denied by .+: not this one; nothing was written/);
+    assert.equal(fs.readFileSync(readme, 'utf8'), 'task\n', 'a deny writes nothing');
+  });
+});

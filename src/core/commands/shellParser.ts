@@ -73,8 +73,21 @@ export async function loadShellParser(): Promise<(text: string) => ShellNode> {
         text: node.text,
         broken: node.type === 'ERROR' || node.isMissing,
         continued: continued(node),
-        children: node.children.flatMap((child) => (child ? [copy(child)] : [])),
+        children: node.type === 'file_redirect' ? readWriteRedirect(node) : node.children.flatMap((child) => (child ? [copy(child)] : [])),
       });
+      // tree-sitter-bash 0.25 has no `<>` (open for reading and writing, as in `exec 3<>/dev/tcp/…`):
+      // it reads `<` then an ERROR holding `>`. Exactly that, with nothing between, is the operator.
+      const readWriteRedirect = (node: TreeNode): ShellNode[] => {
+        const out: ShellNode[] = [];
+        const children = node.children.filter((child): child is TreeNode => child !== null);
+        children.forEach((child, index) => {
+          const before = children[index - 1];
+          if (child.type === 'ERROR' && child.text === '>' && before?.type === '<' && before.endIndex === child.startIndex) {
+            out[out.length - 1] = { type: '<>', text: '<>', broken: false, continued: false, children: [] };
+          } else out.push(copy(child));
+        });
+        return out;
+      };
       return copy(tree.rootNode);
     } finally {
       tree.delete();
