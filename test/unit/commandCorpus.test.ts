@@ -265,6 +265,14 @@ corpus('incomplete or unreadable lines', {}, [
   ['git log |', 'ask', PARSE],
   ['echo (', 'ask', PARSE],
   ['cat <<EOF\nan open ` quote\nEOF', 'ask', PARSE],
+  ['cat < > f', 'ask', PARSE],
+]);
+
+corpus('the <> redirect tree-sitter-bash lacks is read, not refused', {}, [
+  ["exec 3<>/dev/tcp/127.0.0.1/3128; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3", 'allow'],
+  ['cat <> notes.txt', 'allow'],
+  ['sh <> script.sh', 'ask'],
+  ['exec 3<>/dev/tcp/127.0.0.1/3128; git push', 'ask', 'git push'],
 ]);
 
 corpus('look-alikes of gated commands', {}, [
