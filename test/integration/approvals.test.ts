@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { ApprovalBoard } from '../../src/core/approvals/approvalBoard.js';
 import { approvalDecisionSchema, type ApprovalInput, type ApprovalRequest } from '../../src/core/approvals/approvalQueue.js';
 import { TaskStore } from '../../src/core/task/taskStore.js';
+import { type CliResult, launchNode, osUser as ME, type Running, sleep, startTask as startTaskVia, stopTask as stopTaskVia, until } from '../helpers/cliProcess.js';
 import { realEngine, TEST_IMAGE } from '../helpers/realEngine.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 
@@ -20,73 +19,13 @@ import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 const REPO = process.cwd();
 const BUNDLE = path.resolve('dist/cli.js');
 const SLOW = { timeout: 120_000 };
-/** Who `airlock approve`/`deny` record as the decider (os.userInfo, as the CLI does). */
-const ME = (() => {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return `uid ${process.getuid?.() ?? '?'}`;
-  }
-})();
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface CliResult {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-interface Running {
-  child: ChildProcess;
-  result: Promise<CliResult>;
-  stdout(): string;
-  stderr(): string;
-}
-
-/**
- * Starts a node process without blocking this one (never spawnSync: a test may serve what the
- * child talks to). Every process has a hard timeout, so a bug can never hang the suite.
- */
-function launch(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Running {
-  const started = Date.now();
-  const child = spawn(process.execPath, argv, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout!.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr!.on('data', (chunk: Buffer) => err.push(chunk));
-  const result = new Promise<CliResult>((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - started });
-    });
-  });
-  return { child, result, stdout: () => Buffer.concat(out).toString('utf8'), stderr: () => Buffer.concat(err).toString('utf8') };
-}
-
 const cliEnv = (state: string): NodeJS.ProcessEnv => ({ AIRLOCK_STATE_DIR: state, AIRLOCK_IMAGE: TEST_IMAGE });
 
 function airlockBg(state: string, args: string[], timeoutMs = 60_000, nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Running {
-  return launch([...nodeArgs, BUNDLE, ...args], { ...cliEnv(state), ...env }, timeoutMs);
+  return launchNode([...nodeArgs, BUNDLE, ...args], { env: { ...cliEnv(state), ...env }, timeoutMs, cwd: REPO });
 }
 
 const airlock = (state: string, args: string[], timeoutMs = 60_000) => airlockBg(state, args, timeoutMs).result;
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(intervalMs);
-  }
-  return check();
-}
 
 /** `airlock approvals --json` → the pending requests it lists. */
 async function listed(state: string, extra: string[] = []): Promise<ApprovalRequest[]> {
@@ -284,7 +223,7 @@ setTimeout(() => process.stdout.write(queue.decide(id, { decision: 'deny', scope
     );
   });
 
-  const script = (name: string, args: string[], timeoutMs = 60_000) => launch(['--import', 'tsx', path.join(tools, name), ...args], {}, timeoutMs);
+  const script = (name: string, args: string[], timeoutMs = 60_000) => launchNode(['--import', 'tsx', path.join(tools, name), ...args], { timeoutMs, cwd: REPO });
 
   async function killed(running: Running): Promise<CliResult> {
     running.child.kill('SIGKILL');
@@ -350,18 +289,8 @@ setTimeout(() => process.stdout.write(queue.decide(id, { decision: 'deny', scope
  */
 const engineForHook = () => realEngine({ skip: () => undefined } as unknown as TestContext);
 
-async function startTask(state: string, workspace: string, flags: string[]): Promise<string> {
-  const started = await airlock(state, ['start', '--workspace', workspace, '--image', TEST_IMAGE, '--ttl', '900', ...flags], 120_000);
-  assert.equal(started.status, 0, `start ${flags.join(' ')}: ${started.stderr}`);
-  const id = started.stdout.trim();
-  assert.match(id, /^[0-9a-f]{12}$/, `start printed ${JSON.stringify(started.stdout)}`);
-  return id;
-}
-
-async function stopTask(state: string, id: string): Promise<void> {
-  const stopped = await airlock(state, ['stop', id]);
-  assert.equal(stopped.status, 0, `stop ${id}: ${stopped.stderr}`);
-}
+const startTask = (state: string, workspace: string, flags: string[]) => startTaskVia((args, timeoutMs) => airlock(state, args, timeoutMs), workspace, flags, 120_000);
+const stopTask = (state: string, id: string) => stopTaskVia((args, timeoutMs) => airlock(state, args, timeoutMs), id);
 
 const WAITING = /^airlock: waiting for approval ([a-f0-9]{24}) \(approve in the Airlock panel or with `airlock approve \1`\)$/m;
 

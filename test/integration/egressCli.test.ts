@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -7,6 +6,7 @@ import { ApprovalQueue } from '../../src/core/approvals/approvalQueue.js';
 import { AuditLog } from '../../src/core/audit/auditLog.js';
 import { startOrigin, type Origin } from '../helpers/egressFixtures.js';
 import { copyBundle } from '../helpers/cliBundle.js';
+import { type CliResult, launchNode, sleep, startTask as startTaskVia, stopTask as stopTaskVia, until } from '../helpers/cliProcess.js';
 import { realEngine, TEST_IMAGE } from '../helpers/realEngine.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 
@@ -22,57 +22,18 @@ const RESOLVE = {
 
 type NetRecord = Record<string, unknown> & { type: string; time: string };
 
-interface CliResult {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
 let cli = '';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs the bundled CLI without blocking this process: the origin servers the tasks reach live in
  * this process, so a synchronous spawn would stop them from answering.
  */
 function airlock(state: string, args: string[], timeoutMs = 110_000): Promise<CliResult> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, AIRLOCK_STATE_DIR: state, AIRLOCK_IMAGE: TEST_IMAGE, AIRLOCK_TEST_RESOLVE: JSON.stringify(RESOLVE) },
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - started });
-    });
-  });
+  return launchNode([cli, ...args], { env: { AIRLOCK_STATE_DIR: state, AIRLOCK_IMAGE: TEST_IMAGE, AIRLOCK_TEST_RESOLVE: JSON.stringify(RESOLVE) }, timeoutMs }).result;
 }
 
-/** `airlock start …` → the task id it printed (stdout is the id alone). */
-async function startTask(state: string, workspace: string, flags: string[]): Promise<string> {
-  const started = await airlock(state, ['start', '--workspace', workspace, '--image', TEST_IMAGE, '--ttl', '900', ...flags]);
-  assert.equal(started.status, 0, `start ${flags.join(' ')}: ${started.stderr}`);
-  const id = started.stdout.trim();
-  assert.match(id, /^[0-9a-f]{12}$/, `start printed ${JSON.stringify(started.stdout)}`);
-  return id;
-}
-
-async function stopTask(state: string, id: string): Promise<void> {
-  const stopped = await airlock(state, ['stop', id]);
-  assert.equal(stopped.status, 0, `stop ${id}: ${stopped.stderr}`);
-}
+const startTask = (state: string, workspace: string, flags: string[]) => startTaskVia((args, timeoutMs) => airlock(state, args, timeoutMs), workspace, flags);
+const stopTask = (state: string, id: string) => stopTaskVia((args, timeoutMs) => airlock(state, args, timeoutMs), id);
 
 async function netJson(state: string, id: string): Promise<NetRecord[]> {
   const result = await airlock(state, ['net', id, '--json']);
@@ -111,15 +72,6 @@ function alive(pid: number): boolean {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw error;
   }
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(intervalMs);
-  }
-  return check();
 }
 
 /** `airlock gateway …` processes of this bundle serving the given state folder. */

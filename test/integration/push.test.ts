@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { ApprovalRequest } from '../../src/core/approvals/approvalQueue.js';
+import { launchNode, osUser as ME, type Running, until } from '../helpers/cliProcess.js';
 import { realEngine, TEST_IMAGE } from '../helpers/realEngine.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
 
@@ -16,53 +16,12 @@ import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspac
 
 const BUNDLE = path.resolve('dist/cli.js');
 const SLOW = { timeout: 120_000 };
-const ME = (() => {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return `uid ${process.getuid?.() ?? '?'}`;
-  }
-})();
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** No user or system git configuration: the identity comes from the repository's own config. */
 const GIT_ENV: NodeJS.ProcessEnv = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
 
-interface CliResult {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-interface Running {
-  child: ChildProcess;
-  result: Promise<CliResult>;
-  stderr(): string;
-}
-
 /** The bundled CLI, never blocking this process, always with a hard timeout. */
 function airlockBg(state: string, args: string[], timeoutMs = 90_000): Running {
-  const started = Date.now();
-  const child = spawn(process.execPath, [BUNDLE, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...GIT_ENV, AIRLOCK_STATE_DIR: state, AIRLOCK_IMAGE: TEST_IMAGE } });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout!.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr!.on('data', (chunk: Buffer) => err.push(chunk));
-  const result = new Promise<CliResult>((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - started });
-    });
-  });
-  return { child, result, stderr: () => Buffer.concat(err).toString('utf8') };
+  return launchNode([BUNDLE, ...args], { env: { ...GIT_ENV, AIRLOCK_STATE_DIR: state, AIRLOCK_IMAGE: TEST_IMAGE }, timeoutMs });
 }
 
 const airlock = (state: string, args: string[], timeoutMs = 90_000) => airlockBg(state, args, timeoutMs).result;
@@ -87,15 +46,6 @@ function remoteHeads(origin: string): Record<string, string> {
     heads[ref.replace(/^refs\/heads\//, '')] = commit;
   }
   return heads;
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 150): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(intervalMs);
-  }
-  return check();
 }
 
 const engineForHook = () => realEngine({ skip: () => undefined } as unknown as TestContext);
