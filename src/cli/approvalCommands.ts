@@ -7,6 +7,11 @@ const age = (iso: string) => {
   return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${Math.max(0, seconds)}s`;
 };
 
+/** What every CLI command that waits for a reviewer prints, once, with the request to approve. */
+export function printWaiting(request: ApprovalRequest): void {
+  process.stderr.write(`airlock: waiting for approval ${request.id} (approve in the Airlock panel or with \`airlock approve ${request.id}\`)\n`);
+}
+
 /** A request as a reviewer reads it: what, why, where, and for a push the remote, branch, commit and files. */
 export function formatRequest(request: ApprovalRequest): string {
   // Everything here may come from the sandbox: one printable line per field, so nothing can forge a line.

@@ -2,6 +2,7 @@ import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
 import { abortOnSignals, action, collect } from './serviceAction.js';
+import { printWaiting } from './approvalCommands.js';
 
 const byteSize = (value: string) => {
   const bytes = parseByteSize(value);
@@ -86,7 +87,7 @@ export function registerChangeCommands(program: Command): void {
       if (flags.request) {
         const outcome = await new ChangeService(service).applyAfterApproval(id, selection, {
           ...diffOptions(flags),
-          onWaiting: (request) => process.stderr.write(`airlock: waiting for approval ${request.id} (approve in the Airlock panel or with \`airlock approve ${request.id}\`)\n`),
+          onWaiting: printWaiting,
         });
         if (!outcome.report) {
           process.stderr.write(`airlock: apply refused: ${describeRefusal(outcome.decision)}; nothing was written\n`);

@@ -3,7 +3,7 @@ import { CommandRefused, connectEngine, DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTE
 import { abortOnSignals, action, collect } from './serviceAction.js';
 import { registerChangeCommands } from './changeCommands.js';
 import { registerNetCommands } from './netCommands.js';
-import { registerApprovalCommands } from './approvalCommands.js';
+import { printWaiting, registerApprovalCommands } from './approvalCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerPushCommand } from './pushCommand.js';
 import { promptForApprovals } from './approvalPrompt.js';
@@ -164,7 +164,7 @@ export function buildProgram(): Command {
             gate: {
               // A bare shell fed from a pipe would run whatever the pipe carries.
               stdinIsData: Boolean(flags.interactive) && !process.stdin.isTTY,
-              onWaiting: (request) => process.stderr.write(`airlock: waiting for approval ${request.id} (approve in the Airlock panel or with \`airlock approve ${request.id}\`)\n`),
+              onWaiting: printWaiting,
             },
             onStdout: (chunk) => process.stdout.write(chunk),
             onStderr: (chunk) => process.stderr.write(chunk),

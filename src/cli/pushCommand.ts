@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeRefusal, PushService } from '../core/index.js';
 import { abortOnSignals, action, collect } from './serviceAction.js';
+import { printWaiting } from './approvalCommands.js';
 
 export function registerPushCommand(program: Command): void {
   program
@@ -30,7 +31,7 @@ export function registerPushCommand(program: Command): void {
           timeoutMs: flags.timeout as number | undefined,
           onWaiting: (request) => {
             process.stderr.write(`airlock: commit ${String(request.details?.commit)} on new branch ${String(request.details?.branch)} for ${String(request.details?.url)}:\n${(request.details?.files as string[]).map((line) => `  ${line}`).join('\n')}\n`);
-            process.stderr.write(`airlock: waiting for approval ${request.id} (approve in the Airlock panel or with \`airlock approve ${request.id}\`)\n`);
+            printWaiting(request);
           },
         });
         if (flags.json) process.stdout.write(JSON.stringify({ ...report, request: report.request.id }) + '\n');

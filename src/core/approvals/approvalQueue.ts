@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/auditLog.js';
+import { writeSynced } from '../syncedWrite.js';
 
 /** What can be gated: a new network destination, a command, a push from the host, an apply to the host. */
 export const APPROVAL_KINDS = ['network', 'command', 'push', 'apply'] as const;
@@ -147,7 +148,8 @@ export class ApprovalQueue {
     if (existing) return existing.by === 'airlock' && existing.reason === EXPIRED ? 'expired' : 'already-decided';
     const request = this.find(id);
     if (request && Date.parse(request.expiresAt) <= Date.now()) {
-      this.expire();
+      // Record how it ended; if someone else just did, their record stands and it is still too late.
+      this.record(id, { decision: 'deny', scope: 'once', by: 'airlock', reason: EXPIRED });
       return 'expired';
     }
     return this.record(id, decision) ? 'decided' : 'already-decided';
@@ -172,13 +174,7 @@ export class ApprovalQueue {
     const target = this.file(id, 'decision');
     const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const fd = fs.openSync(temp, 'wx', 0o600);
-    try {
-      fs.writeSync(fd, JSON.stringify(record));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    writeSynced(temp, JSON.stringify(record), 'wx');
     try {
       fs.linkSync(temp, target);
     } catch (error) {

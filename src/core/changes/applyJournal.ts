@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeSynced } from '../syncedWrite.js';
 import { z } from 'zod';
 import { hostStateSchema } from './hostState.js';
 
@@ -32,13 +33,7 @@ export class ApplyJournal {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const file = path.join(this.dir, `${journal.id}.json`);
     const temp = `${file}.tmp`;
-    const fd = fs.openSync(temp, 'w', 0o600);
-    try {
-      fs.writeSync(fd, JSON.stringify(journal));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    writeSynced(temp, JSON.stringify(journal));
     fs.renameSync(temp, file);
   }
 

@@ -9,7 +9,7 @@ import { ApplyJournal } from './applyJournal.js';
 import { applyChanges, type ApplyReport, type ApplySelection, selectChanges, undoLastApply, type UndoReport } from './applyChanges.js';
 import { ApprovalBoard } from '../approvals/approvalBoard.js';
 import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
-import { commandSettingsSchema } from '../commands/commandSettings.js';
+import { taskCommandSettings } from '../commands/commandSettings.js';
 import { BlobStore } from './blobStore.js';
 import { buildChangeSet, type ChangeContent, type ScanResult } from './buildChangeSet.js';
 import { type ChangeSet, type FileChange, gitMode } from './changeSet.js';
@@ -112,7 +112,7 @@ export class ChangeService {
     const hunks = selection.hunks ?? {};
     const files = chosen.map((change) => `${change.status} ${change.path}${hunks[change.path] ? ` (hunks ${hunks[change.path].join(',')})` : ''}${change.risk.length ? ' (risky)' : ''}`);
     const queue = new ApprovalBoard(this.tasks.store).queue(record.id);
-    const timeoutMs = options.timeoutMs ?? commandSettingsSchema.parse(record.options.commands ?? {}).approvalTimeoutSeconds * 1000;
+    const timeoutMs = options.timeoutMs ?? taskCommandSettings(record).approvalTimeoutSeconds * 1000;
     const request = queue.request({ kind: 'apply', subject: `apply ${chosen.length} change(s) to ${record.workspace}`, reason: 'writes to the host workspace', details: { workspace: record.workspace, changeSet: changeSet.createdAt, files, ...(held.length ? { held: held.map((item) => item.path) } : {}) } }, timeoutMs);
     options.onWaiting?.(request);
     const decision = await queue.wait(request, options.signal);

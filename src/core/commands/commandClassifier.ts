@@ -51,7 +51,9 @@ export function compileRules(settings: Pick<CommandSettings, 'allow' | 'ask' | '
   return (['deny', 'ask', 'allow'] as const).flatMap((decision) => settings[decision].map((text) => ({ pattern: parseArgvPattern(text), decision, source })));
 }
 
-const BUILTIN_RULES: CompiledRule[] = BUILTIN_ASK_RULES.map(({ pattern, why }) => ({ pattern: parseArgvPattern(pattern), decision: 'ask' as const, source: 'built-in' as const, why }));
+// Compiled on first use, not when the core is imported: most CLI commands never classify anything.
+let builtinRules: CompiledRule[] | undefined;
+const builtins = (): CompiledRule[] => (builtinRules ??= BUILTIN_ASK_RULES.map(({ pattern, why }) => ({ pattern: parseArgvPattern(pattern), decision: 'ask' as const, source: 'built-in' as const, why })));
 
 /** A rule as a person reads it in a message. */
 export function describeFinding(finding: Finding): string {
@@ -73,7 +75,7 @@ export class CommandClassifier {
   ) {}
 
   static async load(settings: Pick<CommandSettings, 'allow' | 'ask' | 'deny' | 'default'>, source: RuleSource = 'task'): Promise<CommandClassifier> {
-    return new CommandClassifier(await loadShellParser(), [...BUILTIN_RULES, ...compileRules(settings, source)], settings.default);
+    return new CommandClassifier(await loadShellParser(), [...builtins(), ...compileRules(settings, source)], settings.default);
   }
 
   /** A command line as a terminal or agent would type it. */

@@ -30,3 +30,6 @@ export const commandSettingsSchema = z
 
 export type CommandSettingsInput = z.input<typeof commandSettingsSchema>;
 export type CommandSettings = z.output<typeof commandSettingsSchema>;
+
+/** A task's command settings, defaults filled in (tasks recorded before command rules have none). */
+export const taskCommandSettings = (record: { options: Record<string, unknown> }): CommandSettings => commandSettingsSchema.parse(record.options.commands ?? {});

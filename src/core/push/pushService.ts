@@ -3,7 +3,7 @@ import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQue
 import { ChangeService, type DiffOptions } from '../changes/changeService.js';
 import type { FileChange } from '../changes/changeSet.js';
 import { selectChanges } from '../changes/applyChanges.js';
-import { commandSettingsSchema } from '../commands/commandSettings.js';
+import { taskCommandSettings } from '../commands/commandSettings.js';
 import { AirlockError } from '../errors.js';
 import { git, runHost } from '../process/runHost.js';
 import type { TaskService } from '../task/taskService.js';
@@ -90,7 +90,7 @@ export class PushService {
     audit.append({ type: 'push', event: 'committed', ...summary });
 
     const queue = new ApprovalBoard(this.tasks.store).queue(record.id);
-    const timeoutMs = options.timeoutMs ?? commandSettingsSchema.parse(record.options.commands ?? {}).approvalTimeoutSeconds * 1000;
+    const timeoutMs = options.timeoutMs ?? taskCommandSettings(record).approvalTimeoutSeconds * 1000;
     const request = queue.request({ kind: 'push', subject: `git push ${remote} ${commit}:refs/heads/${branch}`, reason: 'pushes from the host with your git credentials', details: { remote, url, branch, commit, base, files } }, timeoutMs);
     options.onWaiting?.(request);
     const decision = await queue.wait(request, signal);

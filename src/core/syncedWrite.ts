@@ -1,0 +1,16 @@
+import * as fs from 'node:fs';
+
+/**
+ * Writes a whole file, private to this user, and flushes it to disk before returning: the step
+ * before a rename or link makes it visible, so nobody ever finds a half-written record.
+ * `wx` fails if the file exists.
+ */
+export function writeSynced(file: string, data: string, flag: 'w' | 'wx' = 'w'): void {
+  const fd = fs.openSync(file, flag, 0o600);
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
