@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { CommandRefused, connectEngine, DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, describeError, formatDoctor, runDoctor, stateDir, TaskStore, type EgressSettingsInput, type TaskOptionsInput } from '../core/index.js';
+import * as path from 'node:path';
+import { AirlockError, CommandRefused, connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, formatZodError, policyFileSchema, policyForWorkspace, runDoctor, stateDir, taskInputFromPolicy, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides } from '../core/index.js';
 import { abortOnSignals, action, collect } from './serviceAction.js';
 import { registerChangeCommands } from './changeCommands.js';
 import { registerNetCommands } from './netCommands.js';
@@ -28,20 +29,61 @@ const keyValue = (value: string, previous: Record<string, string> = {}) => {
 };
 
 
-function egressFromFlags(flags: Record<string, unknown>): EgressSettingsInput {
-  const list = (name: string) => (flags[name] as string[] | undefined) ?? [];
+/** The flags of `start` that set policy fields, as the user's layer: only what was given. */
+function userLayerFromFlags(flags: Record<string, unknown>): PolicyLayer {
+  const given = (name: string) => flags[name] !== undefined;
+  const list = (name: string) => flags[name] as string[] | undefined;
   const cidrs = list('allowCidr');
-  const deny = list('deny');
-  const limits: Record<string, unknown> = {};
-  if (flags.maxConnections !== undefined) limits.maxConnections = flags.maxConnections;
-  if (flags.idleTimeout !== undefined) limits.idleTimeoutSeconds = flags.idleTimeout;
-  if (flags.maxNetBytes !== undefined) limits.maxBytes = flags.maxNetBytes;
+  const phase = (allow: string | undefined) => (allow && flags[allow]) || cidrs ? { ...(allow && flags[allow] ? { allow: list(allow) } : {}), ...(cidrs ? { allowCidr: cidrs } : {}) } : undefined;
+  const input: PolicyFileInput = {
+    ...(given('image') ? { image: flags.image as string } : {}),
+    resources: { cpus: flags.cpus as number | undefined, memory: flags.memory as string | undefined, pids: flags.pids as number | undefined, ttlSeconds: flags.ttl as number | undefined, runtime: flags.runtime as 'runc' | 'runsc' | undefined },
+    ...(given('user') ? { user: flags.user as string } : {}),
+    ...(flags.allowRoot ? { allowRoot: true } : {}),
+    network: {
+      setup: phase('setupAllow'),
+      agent: phase('allow'),
+      deny: list('deny'),
+      ...(flags.ask ? { ask: true } : {}),
+      approvalTimeoutSeconds: flags.askTimeout as number | undefined,
+    },
+    setupCommands: list('setup'),
+    commands: { allow: list('commandAllow'), ask: list('commandAsk'), deny: list('commandDeny'), default: flags.commandDefault as 'allow' | 'ask' | undefined, approvalTimeoutSeconds: flags.approvalTimeout as number | undefined },
+    env: { passthrough: list('env'), set: flags.setEnv as Record<string, string> | undefined, allowSecret: list('allowSecretEnv') },
+    secretFiles: { exclude: list('exclude') },
+    riskyPaths: list('risky'),
+  };
+  const parsed = policyFileSchema.safeParse(dropUndefined(input));
+  if (!parsed.success) throw new AirlockError(formatZodError(parsed.error).replace(/^[\w.]+(?=:)/gm, (field) => FLAG_FOR[field.replace(/\.\d+$/, '')] ?? field), 'Fix the named flag and try again.');
+  return parsed.data;
+}
+
+/** Flag names for policy fields, so errors name what the user typed. */
+const FLAG_FOR: Record<string, string> = {
+  image: '--image', user: '--user', 'resources.cpus': '--cpus', 'resources.memory': '--memory', 'resources.pids': '--pids', 'resources.ttlSeconds': '--ttl', 'resources.runtime': '--runtime',
+  'network.agent.allow': '--allow', 'network.setup.allow': '--setup-allow', 'network.agent.allowCidr': '--allow-cidr', 'network.setup.allowCidr': '--allow-cidr', 'network.deny': '--deny', 'network.approvalTimeoutSeconds': '--ask-timeout',
+  'commands.allow': '--command-allow', 'commands.ask': '--command-ask', 'commands.deny': '--command-deny', 'commands.approvalTimeoutSeconds': '--approval-timeout',
+  'env.passthrough': '--env', 'env.allowSecret': '--allow-secret-env', 'secretFiles.exclude': '--exclude', setupCommands: '--setup',
+};
+
+/** Removes undefined values and objects left empty, so the layer says only what the user set. */
+function dropUndefined<T>(value: T): T {
+  if (Array.isArray(value) || value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value).map(([key, item]) => [key, dropUndefined(item)] as const).filter(([, item]) => item !== undefined && !(item && typeof item === 'object' && !Array.isArray(item) && Object.keys(item).length === 0));
+  return Object.fromEntries(entries) as T;
+}
+
+function overridesFromFlags(flags: Record<string, unknown>): TaskOverrides {
+  const limits: NonNullable<TaskOverrides['egressLimits']> = {};
+  if (flags.maxConnections !== undefined) limits.maxConnections = flags.maxConnections as number;
+  if (flags.idleTimeout !== undefined) limits.idleTimeoutSeconds = flags.idleTimeout as number;
+  if (flags.maxNetBytes !== undefined) limits.maxBytes = flags.maxNetBytes as string;
   return {
-    setup: { allow: list('setupAllow'), allowCidr: cidrs, deny },
-    agent: { allow: list('allow'), allowCidr: cidrs, deny },
-    ask: Boolean(flags.ask),
-    ...(flags.askTimeout !== undefined ? { approvalTimeoutSeconds: flags.askTimeout as number } : {}),
-    limits: limits as EgressSettingsInput['limits'],
+    readOnlyRoot: Boolean(flags.readOnly),
+    gitDepth: flags.gitDepth as number | undefined,
+    workspaceTmpfs: flags.workspaceTmpfs as string | undefined,
+    network: flags.network as 'deny' | 'allowlist' | undefined,
+    egressLimits: limits,
   };
 }
 
@@ -69,6 +111,7 @@ export function buildProgram(): Command {
     .option('--set-env <name=value>', 'set a variable inside the task (repeatable)', keyValue)
     .option('--allow-secret-env <name>', 'allow a secret-looking variable name (repeatable)', collect)
     .option('--exclude <pattern>', 'extra secret-file pattern to leave out of the copy (repeatable)', collect)
+    .option('--risky <glob>', 'flag changes to matching files as risky in review, on top of the built-in list (repeatable)', collect)
     .option('--workspace-tmpfs <size>', 'keep the workspace copy in memory, at most this size (e.g. 2g): faster to start, bounded')
     .option('--git-depth <n>', 'copy only this many commits of history', integer('--git-depth'))
     .addOption(new Option('--network <mode>', 'deny: loopback only; allowlist: only destinations the rules allow (default: allowlist when --allow/--allow-cidr/--setup-allow/--ask is given, else deny)').choices(['deny', 'allowlist']))
@@ -90,38 +133,15 @@ export function buildProgram(): Command {
     .option('--json', 'print the task as JSON')
     .action(
       action(async (service, flags: Record<string, unknown>) => {
-        const input: TaskOptionsInput = {
-          workspace: flags.workspace as string,
-          image: (flags.image as string | undefined) ?? (process.env.AIRLOCK_IMAGE || DEFAULT_IMAGE),
-          runtime: flags.runtime as 'runc' | 'runsc' | undefined,
-          ttlSeconds: flags.ttl as number | undefined,
-          memory: flags.memory as string | undefined,
-          cpus: flags.cpus as number | undefined,
-          pids: flags.pids as number | undefined,
-          user: flags.user as string | undefined,
-          allowRoot: Boolean(flags.allowRoot),
-          readOnlyRoot: Boolean(flags.readOnly),
-          envPassthrough: (flags.env as string[] | undefined) ?? [],
-          env: (flags.setEnv as Record<string, string> | undefined) ?? {},
-          allowSecretEnv: (flags.allowSecretEnv as string[] | undefined) ?? [],
-          gitDepth: flags.gitDepth as number | undefined,
-          workspaceTmpfs: flags.workspaceTmpfs as string | undefined,
-          network: flags.network as 'deny' | 'allowlist' | undefined,
-          setupCommands: (flags.setup as string[] | undefined) ?? [],
-          egress: egressFromFlags(flags),
-          commands: {
-            allow: (flags.commandAllow as string[] | undefined) ?? [],
-            ask: (flags.commandAsk as string[] | undefined) ?? [],
-            deny: (flags.commandDeny as string[] | undefined) ?? [],
-            ...(flags.commandDefault ? { default: flags.commandDefault as 'allow' | 'ask' } : {}),
-            ...(flags.approvalTimeout !== undefined ? { approvalTimeoutSeconds: flags.approvalTimeout as number } : {}),
-          },
-        };
-        if (flags.exclude) input.secretFilePatterns = [...DEFAULT_SECRET_FILE_PATTERNS, ...(flags.exclude as string[])];
+        const workspace = path.resolve(flags.workspace as string);
+        const userLayer = userLayerFromFlags(flags);
+        const state = policyForWorkspace({ workspace, stateDir: service.store.root, user: userLayer, trusted: true, defaultImage: process.env.AIRLOCK_IMAGE || DEFAULT_IMAGE });
         const controller = abortOnSignals();
         const onProgress = flags.json ? undefined : (step: string) => process.stderr.write(`airlock: ${step}\n`);
         const onSetupOutput = (chunk: Buffer) => process.stderr.write(chunk);
-        const record = await service.start(input, { signal: controller.signal, onProgress, onSetupOutput });
+        const onWarning = (message: string) => process.stderr.write(`airlock: ${message}\n`);
+        const input = await taskInputFromPolicy(service.engine.docker, workspace, state, userLayer, overridesFromFlags(flags), { signal: controller.signal, onProgress: onProgress ?? (() => undefined), onWarning });
+        const record = await service.start(input, { signal: controller.signal, onProgress, onSetupOutput, onWaiting: printWaiting });
         if (flags.json) {
           const { env: _env, options: _options, ...summary } = record;
           process.stdout.write(JSON.stringify({ ...summary, container: record.containerName }) + '\n');

@@ -25,3 +25,13 @@ export { CommandRefused, EXIT_REFUSED, gateCommand } from './approvals/commandGa
 export { CommandClassifier, describeFinding, type Finding, type Verdict } from './commands/commandClassifier.js';
 export { commandSettingsSchema, type CommandSettingsInput } from './commands/commandSettings.js';
 export { PushService, type PushOptions, type PushReport } from './push/pushService.js';
+export { policyFileSchema, policyJsonSchema, type PolicyFileInput, type PolicyLayer } from './policy/policySchema.js';
+export { parseJsonc, PolicyFileError, readJsonc, validateDocument, type SourceProblem } from './policy/jsoncFile.js';
+export { loadMachineFloor, loadMachineFloors, loadWorkspacePolicy, POLICY_FILE, policyForWorkspace, resolveWorkspace, SYSTEM_POLICY_FILE, type PolicyContext, type WorkspacePolicy, type WorkspacePolicyState } from './policy/policyLoader.js';
+export { resolvePolicy, type EffectivePolicy, type LayerName, type Loosening, type MachineFloor, type SourceRow } from './policy/policyLayers.js';
+export { PolicyAcceptances, type AcceptanceRecord } from './policy/policyAcceptance.js';
+export { readLiveState, refreshLiveRules, type LiveRules, type LiveState } from './policy/livePolicy.js';
+export { policyFilesFor, watchPolicyFiles, type PolicyWatch } from './policy/policyWatcher.js';
+export { taskInputFromPolicy, type TaskOverrides } from './policy/policyTask.js';
+export { readDevcontainer } from './devcontainer/devcontainerFile.js';
+export { PolicyMonitor, type PolicyReport } from './policy/policyMonitor.js';

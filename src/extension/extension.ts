@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { connectEngine, describeError, DEFAULT_IMAGE, formatDoctor, runDoctor } from '../core/index.js';
+import { registerPolicyView } from './policyView.js';
 
 /** Thin glue: the core knows nothing of VS Code; this file adapts it to commands and an Output channel. */
 export function activate(context: vscode.ExtensionContext): void {
@@ -26,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
   );
+  registerPolicyView(context, output);
   output.info('Airlock activated');
 }
 

@@ -1,5 +1,5 @@
 import { CommandClassifier, describeFinding, type Verdict } from '../commands/commandClassifier.js';
-import { taskCommandSettings } from '../commands/commandSettings.js';
+import { refreshLiveRules } from '../policy/livePolicy.js';
 import { exact, renderTokens } from '../commands/shellWords.js';
 import { AirlockError } from '../errors.js';
 import { printableLine } from '../changes/textDiff.js';
@@ -41,7 +41,8 @@ export interface GateOutcome {
  * in the task's approval queue and waits for a reviewer (or the timeout, which denies), allow runs.
  */
 export async function gateCommand(store: TaskStore, record: TaskRecord, command: GateCommand, cwd: string, options: GateOptions = {}): Promise<GateOutcome> {
-  const settings = taskCommandSettings(record);
+  // The task's rules, tightened by any change to the repository policy since it started.
+  const settings = refreshLiveRules(store, record).rules.commands;
   const classifier = await CommandClassifier.load(settings);
   const verdict = command.argv ? classifier.argv(command.argv, { cwd, stdinIsData: options.stdinIsData }) : classifier.line(command.line, { cwd, stdinIsData: options.stdinIsData });
   if (verdict.decision === 'allow') return { verdict };

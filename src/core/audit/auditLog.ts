@@ -23,6 +23,8 @@ export type AuditRecord =
   | { type: 'approval.requested'; task: string; request: ApprovalRequest }
   | { type: 'approval.decided'; task: string; decision: ApprovalDecision }
   | { type: 'command.gated'; task: string; command: string; cwd: string; decision: Decision; findings: Finding[]; grantedBy?: string }
+  | { type: 'policy.tightened'; task: string; digest?: string; rules: unknown }
+  | { type: 'policy.invalid'; task: string; error: string }
   | { type: 'push'; task: string; event: 'committed' | 'pushed' | 'refused' | 'failed'; remote: string; url: string; branch: string; commit: string; files: string[]; request?: string; detail?: string };
 
 export class AuditLog {

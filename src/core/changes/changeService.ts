@@ -77,7 +77,7 @@ export class ChangeService {
       throw error;
     }
     const content: ChangeContent = { base, blob: (sha, limit) => (blobs.has(sha) ? blobs.read(sha, limit) : undefined) };
-    const changeSet = buildChangeSet(scan, content, { task: record.id, risk: riskClassifier(options.riskyPatterns), maxFileBytes });
+    const changeSet = buildChangeSet(scan, content, { task: record.id, risk: riskClassifier([...((record.options.riskyPaths as string[] | undefined) ?? []), ...(options.riskyPatterns ?? [])]), maxFileBytes });
     fs.writeFileSync(changeSetFile, JSON.stringify(changeSet), { mode: 0o600 });
     return { record, changeSet, content };
   }

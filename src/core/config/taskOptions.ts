@@ -25,6 +25,24 @@ export const DEFAULT_SECRET_FILE_PATTERNS = [
 
 const envName = z.string().regex(ENV_NAME, 'must be a variable name (letters, digits, underscore)');
 
+const setupLine = z.string().min(1, 'a setup command cannot be empty');
+
+export const taskPolicySourceSchema = z
+  .object({
+    /** The repository policy file the task was started under, if any. */
+    file: z.string().optional(),
+    digest: z.string().optional(),
+    accepted: z.boolean(),
+    trusted: z.boolean(),
+    /** The user's layer as it was at start (flags and settings), re-used when the file changes. */
+    user: z.record(z.string(), z.unknown()),
+    /** Loosening parts of the repository policy left out because nobody accepted it. */
+    ignored: z.array(z.object({ field: z.string(), value: z.string(), why: z.string() })).default([]),
+    notes: z.array(z.string()).default([]),
+  })
+  .strict();
+export type TaskPolicySource = z.infer<typeof taskPolicySourceSchema>;
+
 /** A tmpfs scratch mount is the only extra mount a task may have; host paths and volumes are refused. */
 const mountSchema = z.object({
   type: z.string(),
@@ -63,10 +81,18 @@ export const taskOptionsSchema = z
      */
     network: z.enum(['deny', 'allowlist']).optional(),
     egress: egressSettingsSchema.default(() => egressSettingsSchema.parse({})),
-    /** Shell command lines run before the agent phase, under the setup network rules. */
     /** Which commands run, which wait for a reviewer, which are refused. */
     commands: commandSettingsSchema.default(() => commandSettingsSchema.parse({})),
-    setupCommands: z.array(z.string().min(1, 'a setup command cannot be empty')).default([]),
+    /**
+     * Shell command lines run before the agent phase, under the setup network rules. A plain line is
+     * the user's own and runs as given; one marked `gate` (from a repository policy nobody accepted)
+     * passes the command rules first, like an agent command.
+     */
+    setupCommands: z.array(z.union([setupLine, z.object({ command: setupLine, field: z.string(), gate: z.boolean() }).strict()])).default([]),
+    /** Globs whose changes review flags as risky, on top of the built-in list. */
+    riskyPaths: z.array(z.string().min(1)).default([]),
+    /** Where the policy came from, so a running task can follow tightenings of the repository file. */
+    policy: taskPolicySourceSchema.optional(),
     mounts: z.array(mountSchema).default([]),
   })
   .strict();

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { checkAddresses, compileRules, decideName, type CompiledRules, type NetworkPhase, parseHostRule } from './egressRules.js';
+import { checkAddresses, compileRules, decideName, type CompiledRules, type NetworkPhase, parseHostRule, type PhaseRules } from './egressRules.js';
 import type { EgressSettings } from './egressSettings.js';
 import { formatTarget, printableHost, type HostTarget } from './hostTarget.js';
 import { CONNECT_ESTABLISHED, headEnd, MAX_HEAD_BYTES, parseProxyRequest, ProxyRequestError, proxyResponse, type ProxyRequest } from './proxyRequest.js';
@@ -109,7 +109,9 @@ export function defaultDial(address: string, port: number, timeoutMs: number, si
  */
 export class EgressBroker {
   private readonly tunnels = new Map<number, Tunnel>();
-  private readonly compiled: Record<NetworkPhase, CompiledRules>;
+  private compiled: Record<NetworkPhase, CompiledRules>;
+  /** Whether unknown destinations become approval requests; a policy tightening can turn it off. */
+  private asking: boolean;
   /** "Allow for this task" answers, per phase. */
   private readonly grants: Record<NetworkPhase, CompiledRules['allow']> = { setup: [], agent: [] };
   private phaseNow: NetworkPhase;
@@ -121,6 +123,7 @@ export class EgressBroker {
 
   constructor(private readonly link: RelayLink, private readonly options: BrokerOptions) {
     this.compiled = { setup: compileRules(options.settings.setup), agent: compileRules(options.settings.agent) };
+    this.asking = options.settings.ask;
     this.phaseNow = options.phase;
     this.totalBytes = options.bytesUsed ?? 0;
     this.bytesLimitHit = this.totalBytes > options.settings.limits.maxBytes;
@@ -134,6 +137,15 @@ export class EgressBroker {
 
   get openConnections(): number {
     return this.tunnels.size;
+  }
+
+  /**
+   * Replaces the rules new connections are decided by (a policy tightening while the task runs).
+   * Open connections were allowed under the old rules and keep going until they end.
+   */
+  useRules(rules: { setup: PhaseRules; agent: PhaseRules; ask: boolean }): void {
+    this.compiled = { setup: compileRules(rules.setup), agent: compileRules(rules.agent) };
+    this.asking = rules.ask;
   }
 
   /** Moves to another phase; connections opened under the old one are closed at once. */
@@ -314,7 +326,7 @@ export class EgressBroker {
 
   /** Returns the rule text that let the destination through, or undefined when refused. */
   private async askAbout(tunnel: Tunnel, target: HostTarget, reason: string, signal: AbortSignal): Promise<string | undefined> {
-    if (!this.options.settings.ask || !this.options.ask) return undefined;
+    if (!this.asking || !this.options.ask) return undefined;
     const text = formatTarget(target);
     const timeout = AbortSignal.timeout(this.options.settings.approvalTimeoutSeconds * 1000);
     let answer: ApprovalAnswer = 'deny';

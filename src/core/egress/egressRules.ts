@@ -47,11 +47,11 @@ const ruleText = (parse: (text: string) => unknown) =>
     }
   });
 
-const cidrText = ruleText((text) => {
+export const cidrText = ruleText((text) => {
   if (!parseCidr(text)) throw new Error(`"${text}" is not an IP address or CIDR range (e.g. 10.1.2.0/24)`);
 });
-const hostRuleText = ruleText(parseHostRule);
-const denyText = ruleText((text) => {
+export const hostRuleText = ruleText(parseHostRule);
+export const denyText = ruleText((text) => {
   if (!text.includes('/')) return parseHostRule(text);
   if (!parseCidr(text)) throw new Error(`"${text}" is not a CIDR range (e.g. 10.0.0.0/8)`);
 });

@@ -9,6 +9,8 @@ import { EgressGateway, type GatewayOptions } from './egressGateway.js';
 import type { NetworkPhase } from './egressRules.js';
 import { egressSettingsSchema } from './egressSettings.js';
 import { MAX_SOCKET_PATH, serveControl } from './gatewayControl.js';
+import { refreshLiveRules } from '../policy/livePolicy.js';
+import { policyFilesFor, watchPolicyFiles } from '../policy/policyWatcher.js';
 
 export const systemResolver: Resolver = async (host) => (await dns.promises.lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
 
@@ -75,6 +77,10 @@ export async function hostGateway(options: HostGatewayOptions): Promise<HostedGa
     bytesUsed: audit.records().reduce((sum, entry) => (entry.type === 'network' ? sum + Number(entry.bytesUp ?? 0) + Number(entry.bytesDown ?? 0) : sum), 0),
   });
   audit.append({ type: 'network.gateway', task: record.id, event: 'started', pid: process.pid, relayPid: gateway.relayPid });
+  // New connections follow tightenings of the repository policy (or a machine floor) at once.
+  const follow = () => gateway.broker.useRules(refreshLiveRules(store, record).rules.egress);
+  follow();
+  const watch = watchPolicyFiles(policyFilesFor(record.workspace), follow);
   let server: net.Server | undefined;
   const stop = async (reason = 'gateway stopped') => {
     await gateway.close(reason);
@@ -91,11 +97,13 @@ export async function hostGateway(options: HostGatewayOptions): Promise<HostedGa
       return { ok: true, phase: gateway.broker.phase, connections: gateway.broker.openConnections, pid: process.pid, relayPid: gateway.relayPid };
     });
   } catch (error) {
+    await watch.close();
     await gateway.close('control socket failed');
     throw error;
   }
-  const done = gateway.closed.then((reason) => {
+  const done = gateway.closed.then(async (reason) => {
     server?.close();
+    await watch.close();
     audit.append({ type: 'network.gateway', task: record.id, event: 'stopped', pid: process.pid, reason });
     return reason;
   });

@@ -44,6 +44,8 @@ export interface StartOptions {
   hostEnv?: NodeJS.ProcessEnv;
   /** Output of setup commands, as it comes. */
   onSetupOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+  /** A gated setup command (from a repository policy nobody accepted) is waiting for a reviewer. */
+  onWaiting?: GateOptions['onWaiting'];
 }
 
 export interface CommandRequest extends Omit<ExecRequest, 'cwd' | 'env'> {
@@ -119,7 +121,7 @@ export class TaskService {
   }
 
   /** Creates the container and streams the private workspace copy into it; all or nothing. */
-  async start(input: TaskOptionsInput, { signal, onProgress = () => undefined, hostEnv = process.env, onSetupOutput }: StartOptions = {}): Promise<TaskRecord> {
+  async start(input: TaskOptionsInput, { signal, onProgress = () => undefined, hostEnv = process.env, onSetupOutput, onWaiting }: StartOptions = {}): Promise<TaskRecord> {
     const options = parseTaskOptions({ ...input, workspace: path.resolve(input.workspace) });
     // The proxy variables come last so nothing passed in can point tools elsewhere.
     const env = { ...buildSandboxEnv(options, hostEnv), ...(options.network === 'allowlist' ? proxyEnv() : {}) };
@@ -203,7 +205,7 @@ export class TaskService {
         audit.append({ type: 'warning', task: id, message });
         this.warn(message);
       }
-      await this.runSetupPhase(record, options, { signal, onProgress, onSetupOutput });
+      await this.runSetupPhase(record, options, { signal, onProgress, onSetupOutput, onWaiting });
       return record;
     } catch (error) {
       await this.shutdownGateway(id);
@@ -222,25 +224,27 @@ export class TaskService {
    * The gateway comes up in the setup phase when there are setup commands; they run under the setup
    * rules, then the phase switches (closing setup connections) before any agent command can run.
    */
-  private async runSetupPhase(record: TaskRecord, options: TaskOptions, { signal, onProgress, onSetupOutput }: Pick<StartOptions, 'signal' | 'onSetupOutput'> & { onProgress: StartProgress }): Promise<void> {
+  private async runSetupPhase(record: TaskRecord, options: TaskOptions, { signal, onProgress, onSetupOutput, onWaiting }: Pick<StartOptions, 'signal' | 'onSetupOutput' | 'onWaiting'> & { onProgress: StartProgress }): Promise<void> {
     const first: NetworkPhase = options.setupCommands.length > 0 ? 'setup' : 'agent';
     if (options.network === 'allowlist') {
       onProgress('starting the egress gateway');
       await this.gatewayLauncher()(record, first, signal);
     }
     const audit = this.store.audit(record.id);
-    for (const [index, command] of options.setupCommands.entries()) {
+    for (const [index, entry] of options.setupCommands.entries()) {
       throwIfAborted(signal);
+      const { command, field, gate } = typeof entry === 'string' ? { command: entry, field: `setupCommands.${index}`, gate: false } : entry;
       onProgress(`setup ${index + 1}/${options.setupCommands.length}: ${command}`);
       const result = await this.exec(record.id, {
         argv: ['sh', '-c', command],
         signal,
-        // The person starting the task wrote these; nobody would be there to approve them yet.
-        gate: false,
+        // The user's own setup lines run as given. A repository's, unless the user accepted its
+        // policy, pass the command rules like an agent command: refused, or waiting for a reviewer.
+        gate: gate ? { signal, onWaiting } : false,
         onStdout: (chunk) => onSetupOutput?.(chunk, 'stdout'),
         onStderr: (chunk) => onSetupOutput?.(chunk, 'stderr'),
       });
-      if (result.exitCode !== 0) throw new AirlockError(`setupCommands.${index}: "${command}" exited with code ${result.exitCode}; the task was not started`, 'Fix the setup command (or its network rules: --setup-allow) and start again.', `setupCommands.${index}`);
+      if (result.exitCode !== 0) throw new AirlockError(`${field}: "${command}" exited with code ${result.exitCode}; the task was not started`, 'Fix the setup command (or its network rules: --setup-allow) and start again.', field);
     }
     if (first === 'setup') {
       let closedConnections = 0;

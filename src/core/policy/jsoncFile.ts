@@ -1,0 +1,191 @@
+import * as fs from 'node:fs';
+import { findNodeAtLocation, type Node, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
+import type { z } from 'zod';
+import { AirlockError } from '../errors.js';
+
+/** One problem in a JSON-with-comments file, at a 1-based line and column, naming the field. */
+export interface SourceProblem {
+  /** Dotted path of the field ("network.agent.allow.2"), or "" for the file as a whole. */
+  field: string;
+  message: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+}
+
+export interface JsoncDocument {
+  file: string;
+  text: string;
+  tree: Node | undefined;
+  /** The parsed value; undefined when the text has syntax errors (a half-written file is never used). */
+  value: unknown;
+  problems: SourceProblem[];
+}
+
+/** Thrown for a file that does not parse or validate; `problems` carry the positions for editors. */
+export class PolicyFileError extends AirlockError {
+  constructor(
+    readonly file: string,
+    readonly problems: SourceProblem[],
+  ) {
+    super(formatProblems(file, problems), `Fix ${problems.length === 1 ? 'this field' : 'these fields'} in ${file} and try again.`, problems[0]?.field || file);
+  }
+}
+
+export function formatProblems(file: string, problems: readonly SourceProblem[]): string {
+  return problems.map((problem) => `${file}:${problem.line}:${problem.column}: ${problem.field ? `${problem.field}: ` : ''}${problem.message}`).join('\n');
+}
+
+function position(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let index = text.indexOf('\n'); index >= 0 && index < offset; index = text.indexOf('\n', index + 1)) {
+    line++;
+    start = index + 1;
+  }
+  return { line, column: offset - start + 1 };
+}
+
+function span(text: string, offset: number, length: number): Pick<SourceProblem, 'line' | 'column' | 'endLine' | 'endColumn'> {
+  const start = position(text, offset);
+  const end = position(text, offset + Math.max(length, 1));
+  return { line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
+}
+
+const SYNTAX_MESSAGES: Record<string, string> = {
+  InvalidSymbol: 'unexpected character',
+  ValueExpected: 'a value is missing here',
+  ColonExpected: 'a ":" is missing after the property name',
+  CommaExpected: 'a "," is missing between entries',
+  CloseBraceExpected: 'a "}" is missing (is the file complete?)',
+  CloseBracketExpected: 'a "]" is missing (is the file complete?)',
+  PropertyNameExpected: 'a property name in double quotes is expected',
+  EndOfFileExpected: 'unexpected text after the end of the JSON value',
+  UnexpectedEndOfString: 'a string is not closed',
+  UnexpectedEndOfComment: 'a comment is not closed',
+};
+
+/** Parses JSON with comments and trailing commas, as VS Code does for its own settings files. */
+export function parseJsonc(file: string, text: string): JsoncDocument {
+  const errors: ParseError[] = [];
+  const tree = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
+  const problems: SourceProblem[] = [];
+  for (const error of errors) {
+    const code = printParseErrorCode(error.error);
+    const problem = { field: '', message: `not valid JSON: ${SYNTAX_MESSAGES[code] ?? code}`, ...span(text, error.offset, error.length) };
+    // An unfinished file reports the same missing brace once per open level; once is enough.
+    if (!problems.some((seen) => seen.message === problem.message && seen.line === problem.line && seen.column === problem.column)) problems.push(problem);
+  }
+  if (!tree && problems.length === 0) problems.push({ field: '', message: 'the file is empty; it must hold a JSON object', ...span(text, 0, 0) });
+  const value = problems.length === 0 && tree ? nodeValue(tree) : undefined;
+  return { file, text, tree, value, problems };
+}
+
+/** Like jsonc-parser's getNodeValue, but a repeated key is kept as the last one, as JSON.parse does. */
+function nodeValue(node: Node): unknown {
+  switch (node.type) {
+    case 'object':
+      return Object.fromEntries((node.children ?? []).map((property) => [property.children![0].value as string, property.children![1] ? nodeValue(property.children![1]) : undefined]));
+    case 'array':
+      return (node.children ?? []).map(nodeValue);
+    default:
+      return node.value;
+  }
+}
+
+export function readJsonc(file: string): JsoncDocument {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new AirlockError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, 'Check that the file exists and is readable.', file);
+  }
+  return parseJsonc(file, text);
+}
+
+/** Where a field sits in the file: the value itself, or the nearest enclosing value that exists. */
+export function locate(document: Pick<JsoncDocument, 'text' | 'tree'>, path: ReadonlyArray<string | number>, { key = false } = {}): Pick<SourceProblem, 'line' | 'column' | 'endLine' | 'endColumn'> {
+  if (!document.tree) return span(document.text, 0, 0);
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = findNodeAtLocation(document.tree, path.slice(0, depth) as Array<string | number>);
+    if (!node) continue;
+    // For an unknown key, point at the key itself rather than its value.
+    const target = key && depth === path.length && node.parent?.type === 'property' ? node.parent.children![0] : node;
+    return span(document.text, target.offset, target.length);
+  }
+  return span(document.text, 0, 0);
+}
+
+type Shape = Record<string, unknown>;
+
+/** The property names an object schema allows at `path`, for "unknown field" messages. */
+function allowedKeys(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
+  let current: unknown = schema;
+  const unwrap = (value: unknown): unknown => {
+    let inner = value as { def?: { type?: string; innerType?: unknown; in?: unknown; element?: unknown; valueType?: unknown; options?: unknown[] } };
+    for (let guard = 0; guard < 16 && inner?.def; guard++) {
+      const { type } = inner.def;
+      if (type === 'optional' || type === 'default' || type === 'nullable' || type === 'prefault' || type === 'readonly' || type === 'catch') inner = inner.def.innerType as typeof inner;
+      else if (type === 'pipe') inner = inner.def.in as typeof inner;
+      else break;
+    }
+    return inner;
+  };
+  for (const step of path) {
+    const node = unwrap(current) as { def?: { type?: string; element?: unknown; valueType?: unknown }; shape?: Shape };
+    if (node?.def?.type === 'object' && node.shape && typeof step === 'string') current = node.shape[step];
+    else if (node?.def?.type === 'array') current = node.def.element;
+    else if (node?.def?.type === 'record') current = node.def.valueType;
+    else return [];
+  }
+  const node = unwrap(current) as { def?: { type?: string }; shape?: Shape };
+  return node?.def?.type === 'object' && node.shape ? Object.keys(node.shape) : [];
+}
+
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `expected ${issue.expected === 'array' ? 'a list' : issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}${issue.input === undefined ? ' (it is missing)' : `, got ${Array.isArray(issue.input) ? 'a list' : issue.input === null ? 'null' : typeof issue.input}`}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
+    case 'too_big':
+      return issue.origin === 'array' ? `at most ${issue.maximum} entries are allowed` : issue.origin === 'string' ? `at most ${issue.maximum} characters are allowed` : `must be at most ${issue.maximum}`;
+    case 'too_small':
+      return issue.origin === 'array' ? `at least ${issue.minimum} entries are needed` : issue.origin === 'string' ? (issue.minimum === 1 ? 'must not be empty' : `at least ${issue.minimum} characters are needed`) : `must be at least ${issue.minimum}`;
+    case 'unrecognized_keys': {
+      const allowed = allowedKeys(schema, issue.path);
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}${allowed.length ? ` (allowed here: ${allowed.join(', ')})` : ''}`;
+    }
+    case 'invalid_format':
+      return issue.message;
+    default:
+      return issue.message;
+  }
+}
+
+/** Validates a parsed document; every problem names its field, line and column and what is allowed. */
+export function validateDocument<T extends z.ZodType>(document: JsoncDocument, schema: T): { ok: true; value: z.output<T> } | { ok: false; problems: SourceProblem[] } {
+  if (document.problems.length > 0) return { ok: false, problems: document.problems };
+  const result = schema.safeParse(document.value, { reportInput: true });
+  if (result.success) return { ok: true, value: result.data };
+  const problems = result.error.issues.flatMap((issue) => {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+    return keys.map((key) => {
+      const path = key === undefined ? issue.path : [...issue.path, key];
+      const field = path.map(String).join('.');
+      const message = describeIssue(key === undefined || issue.code !== 'unrecognized_keys' ? issue : { ...issue, keys: [key] }, schema);
+      return { field, message, ...locate(document, path as Array<string | number>, { key: key !== undefined }) };
+    });
+  });
+  problems.sort((a, b) => a.line - b.line || a.column - b.column);
+  return { ok: false, problems };
+}
+
+/** Reads and validates a file, throwing one readable PolicyFileError with every problem. */
+export function loadJsonc<T extends z.ZodType>(file: string, schema: T): { document: JsoncDocument; value: z.output<T> } {
+  const document = readJsonc(file);
+  const result = validateDocument(document, schema);
+  if (!result.ok) throw new PolicyFileError(file, result.problems);
+  return { document, value: result.value };
+}

@@ -1,0 +1,126 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AirlockError } from '../errors.js';
+import { readDevcontainer } from '../devcontainer/devcontainerFile.js';
+import type { DevcontainerPlan } from '../devcontainer/devcontainerPlan.js';
+import { type JsoncDocument, loadJsonc, locate, PolicyFileError, type SourceProblem } from './jsoncFile.js';
+import { type AcceptanceRecord, canonicalDigest, PolicyAcceptances } from './policyAcceptance.js';
+import { type EffectivePolicy, type Loosening, type MachineFloor, resolvePolicy } from './policyLayers.js';
+import { type PolicyLayer, policyFileSchema } from './policySchema.js';
+
+export const POLICY_FILE = '.airlock.json';
+/** Where an administrator puts the machine floor. */
+export const SYSTEM_POLICY_FILE = '/etc/airlock/policy.json';
+
+/** A machine floor bounds what tasks may do; it does not choose what they run or as whom. */
+const NOT_IN_MACHINE_POLICY: Array<[string, (policy: PolicyLayer) => unknown]> = [
+  ['image', (policy) => policy.image],
+  ['devcontainer.path', (policy) => policy.devcontainer?.path],
+  ['setupCommands', (policy) => policy.setupCommands],
+  ['env.set', (policy) => policy.env?.set],
+  ['user', (policy) => policy.user],
+  ['commands.allow', (policy) => policy.commands?.allow],
+];
+
+export function loadMachineFloor(file: string): MachineFloor {
+  const { document, value } = loadJsonc(file, policyFileSchema);
+  const problems: SourceProblem[] = NOT_IN_MACHINE_POLICY.filter(([, pick]) => pick(value) !== undefined).map(([field]) => ({
+    field,
+    message: 'a machine policy sets limits, not what tasks run or as whom; remove this field',
+    ...locate(document, field.split('.')),
+  }));
+  if (problems.length) throw new PolicyFileError(file, problems);
+  return { source: file, policy: value };
+}
+
+/**
+ * Every machine floor: the system file when it exists, plus files listed in AIRLOCK_MACHINE_POLICY
+ * (which can only add floors, never remove the system one). A floor that cannot be read or parsed
+ * stops everything: failing open would drop the administrator's limits.
+ */
+export function loadMachineFloors(env: NodeJS.ProcessEnv = process.env): MachineFloor[] {
+  const files = (env.AIRLOCK_MACHINE_POLICY ?? '').split(path.delimiter).filter(Boolean);
+  const floors: MachineFloor[] = [];
+  if (fs.existsSync(SYSTEM_POLICY_FILE)) floors.push(loadMachineFloor(SYSTEM_POLICY_FILE));
+  for (const file of files) {
+    if (!fs.existsSync(file)) throw new AirlockError(`AIRLOCK_MACHINE_POLICY: ${file} does not exist`, 'Fix the path, or unset the variable.', 'AIRLOCK_MACHINE_POLICY');
+    floors.push(loadMachineFloor(path.resolve(file)));
+  }
+  return floors;
+}
+
+export interface WorkspacePolicy {
+  file: string;
+  document: JsoncDocument;
+  policy: PolicyLayer;
+  devcontainer?: DevcontainerPlan;
+  /** What acceptance is of: the policy's meaning (and its devcontainer's), not its formatting. */
+  digest: string;
+}
+
+/** The repository's policy file, validated; undefined when the workspace has none. */
+export function loadWorkspacePolicy(workspace: string): WorkspacePolicy | undefined {
+  const file = path.join(workspace, POLICY_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  const { document, value } = loadJsonc(file, policyFileSchema);
+  let devcontainer: DevcontainerPlan | undefined;
+  if (value.devcontainer?.path) {
+    const devFile = path.resolve(workspace, value.devcontainer.path);
+    const relative = path.relative(path.resolve(workspace), devFile);
+    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+      throw new PolicyFileError(file, [{ field: 'devcontainer.path', message: 'must be a path inside the workspace', ...locate(document, ['devcontainer', 'path']) }]);
+    }
+    if (!fs.existsSync(devFile)) throw new PolicyFileError(file, [{ field: 'devcontainer.path', message: `${value.devcontainer.path} does not exist`, ...locate(document, ['devcontainer', 'path']) }]);
+    devcontainer = readDevcontainer(devFile, workspace);
+  }
+  const positionless = devcontainer && { ...devcontainer, refusals: devcontainer.refusals.map(({ field, reason }) => ({ field, reason })) };
+  return { file, document, policy: value, devcontainer, digest: canonicalDigest({ policy: document.value, devcontainer: positionless }) };
+}
+
+export interface PolicyContext {
+  workspace: string;
+  stateDir: string;
+  /** The user's own settings and flags: trusted, but still bounded by stricter layers. */
+  user?: PolicyLayer;
+  /** Workspace trust (VS Code's restricted mode says no); the CLI has no untrusted mode. */
+  trusted: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Floors from elsewhere, e.g. VS Code's machine-scoped setting. */
+  extraFloors?: MachineFloor[];
+  defaultImage?: string;
+}
+
+export interface WorkspacePolicyState {
+  effective: EffectivePolicy;
+  repo?: WorkspacePolicy;
+  floors: MachineFloor[];
+  acceptance?: AcceptanceRecord;
+  /** Trusted, and this exact repository policy was accepted. */
+  accepted: boolean;
+  trusted: boolean;
+  /** Loosenings the last acceptance did not cover: what changed since the user said yes. */
+  newLoosenings: Loosening[];
+}
+
+const sameLoosening = (a: Loosening, b: Loosening) => a.field === b.field && a.value === b.value;
+
+/** Loads every layer for a workspace and merges them. Throws PolicyFileError for an invalid file. */
+export function policyForWorkspace(context: PolicyContext): WorkspacePolicyState {
+  const floors = [...loadMachineFloors(context.env), ...(context.extraFloors ?? [])];
+  const repo = loadWorkspacePolicy(context.workspace);
+  return resolveWorkspace(context, floors, repo);
+}
+
+/** The merge once the files are loaded; also used when a file was read by a watcher. */
+export function resolveWorkspace(context: PolicyContext, floors: MachineFloor[], repo: WorkspacePolicy | undefined): WorkspacePolicyState {
+  const acceptance = repo ? new PolicyAcceptances(context.stateDir).get(context.workspace) : undefined;
+  const accepted = Boolean(repo && context.trusted && acceptance?.digest === repo.digest);
+  const effective = resolvePolicy({
+    repo: repo && { file: repo.file, policy: repo.policy, devcontainer: repo.devcontainer, digest: repo.digest, accepted },
+    user: context.user,
+    machine: floors,
+    defaultImage: context.defaultImage,
+  });
+  const newLoosenings = effective.loosenings.filter((loosening) => !acceptance?.loosenings.some((previous) => sameLoosening(previous, loosening)));
+  return { effective, repo, floors, acceptance, accepted, trusted: context.trusted, newLoosenings };
+}

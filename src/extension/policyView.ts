@@ -1,0 +1,121 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { AirlockError, DEFAULT_IMAGE, formatZodError, type Loosening, PolicyAcceptances, policyFileSchema, type PolicyLayer, PolicyMonitor, type PolicyReport, type SourceProblem, stateDir } from '../core/index.js';
+
+/**
+ * The editor side of `.airlock.json`: diagnostics on the file while it is invalid (the last good
+ * policy stays in force), an Output line per change, and the acceptance prompt for a repository
+ * policy that loosens protection, offered only in a trusted workspace and again whenever it changes.
+ */
+export function registerPolicyView(context: vscode.ExtensionContext, output: vscode.LogOutputChannel): void {
+  const diagnostics = vscode.languages.createDiagnosticCollection('airlock-policy');
+  context.subscriptions.push(diagnostics);
+  const monitors = new Map<string, PolicyMonitor>();
+  const latest = new Map<string, PolicyReport>();
+  const asked = new Set<string>();
+
+  const settingLayer = (name: 'policy' | 'machinePolicy'): PolicyLayer | undefined => {
+    const value = vscode.workspace.getConfiguration('airlock').inspect<unknown>(name);
+    // Only the user's own value counts: a workspace's settings.json is repository content.
+    const own = value?.globalValue;
+    if (own === undefined) return undefined;
+    const parsed = policyFileSchema.safeParse(own);
+    if (!parsed.success) throw new AirlockError(formatZodError(parsed.error, `airlock.${name}.`), `Fix airlock.${name} in your settings.`, `airlock.${name}`);
+    return parsed.data;
+  };
+
+  const toDiagnostic = (problem: SourceProblem, severity = vscode.DiagnosticSeverity.Error) => {
+    const range = new vscode.Range(problem.line - 1, problem.column - 1, problem.endLine - 1, problem.endColumn - 1);
+    const diagnostic = new vscode.Diagnostic(range, problem.field ? `${problem.field}: ${problem.message}` : problem.message, severity);
+    diagnostic.source = 'Airlock';
+    return diagnostic;
+  };
+
+  const show = (report: PolicyReport) => {
+    latest.set(report.workspace, report);
+    diagnostics.clear();
+    for (const each of latest.values()) {
+      if (each.invalid) diagnostics.set(vscode.Uri.file(each.invalid.file), each.invalid.problems.map((problem) => toDiagnostic(problem)));
+      const dev = each.state?.repo?.devcontainer;
+      if (dev && !each.invalid) {
+        const severity = each.state?.effective.policy.devcontainerRefusals === 'strip' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Error;
+        diagnostics.set(vscode.Uri.file(dev.file), dev.refusals.map((refusal) => toDiagnostic({ field: refusal.field, message: `refused: ${refusal.reason}`, line: refusal.line ?? 1, column: refusal.column ?? 1, endLine: refusal.line ?? 1, endColumn: (refusal.column ?? 1) + 1 }, severity)));
+      }
+    }
+    if (report.invalid) output.error(`policy: ${report.invalid.message.replace(/\n/g, ' | ')} — the last good policy stays in force`);
+    else output.info(`policy: ${report.state?.repo ? `${report.state.repo.file} is valid${report.state.accepted ? ' and accepted' : ''}` : 'no .airlock.json'}`);
+    for (const task of report.tasks) if (task.error) output.warn(`task ${task.id} keeps its last good policy`);
+    void offerAcceptance(report);
+  };
+
+  const describe = (items: Loosening[]) => items.map((item) => `• ${item.field}: ${item.value} — ${item.why}`).join('\n');
+
+  const offerAcceptance = async (report: PolicyReport) => {
+    const state = report.state;
+    if (!state?.repo || report.invalid || state.accepted || state.effective.loosenings.length === 0) return;
+    const key = `${report.workspace}\0${state.repo.digest}`;
+    if (asked.has(key)) return;
+    asked.add(key);
+    if (!vscode.workspace.isTrusted) {
+      output.warn(`policy: this workspace is not trusted; the repository policy's loosenings are ignored:\n${describe(state.effective.ignored)}`);
+      return;
+    }
+    const changed = state.acceptance ? ' changed since you accepted it and' : '';
+    const choice = await vscode.window.showWarningMessage(`Airlock: ${path.basename(report.workspace)}/.airlock.json${changed} loosens your sandbox. Its loosenings are ignored until you accept.`, 'Review…', 'Keep ignored');
+    if (choice === 'Review…') await vscode.commands.executeCommand('airlock.acceptPolicy', report.workspace);
+  };
+
+  const startMonitor = (folder: vscode.WorkspaceFolder) => {
+    const workspace = folder.uri.fsPath;
+    const monitor = new PolicyMonitor({
+      workspace,
+      stateDir: stateDir(),
+      trusted: () => vscode.workspace.isTrusted,
+      user: () => settingLayer('policy') ?? {},
+      extraFloors: () => {
+        const floor = settingLayer('machinePolicy');
+        return floor ? [{ source: 'setting airlock.machinePolicy', policy: floor }] : [];
+      },
+      defaultImage: vscode.workspace.getConfiguration('airlock').get<string>('image') || DEFAULT_IMAGE,
+      onReport: show,
+    });
+    monitors.set(workspace, monitor);
+    show(monitor.start());
+  };
+
+  for (const folder of vscode.workspace.workspaceFolders ?? []) startMonitor(folder);
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeWorkspaceFolders((event) => {
+      for (const folder of event.removed) void monitors.get(folder.uri.fsPath)?.close();
+      for (const folder of event.added) startMonitor(folder);
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => monitors.forEach((monitor) => show(monitor.check()))),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('airlock')) monitors.forEach((monitor) => show(monitor.check()));
+    }),
+    { dispose: () => monitors.forEach((monitor) => void monitor.close()) },
+    vscode.commands.registerCommand('airlock.acceptPolicy', async (workspace?: string) => {
+      const target = workspace ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+      const monitor = target ? monitors.get(target) : undefined;
+      const report = monitor?.check();
+      const state = report?.state;
+      if (!target || !state?.repo || report?.invalid) return void vscode.window.showInformationMessage('Airlock: there is no valid .airlock.json to accept in this workspace.');
+      if (!vscode.workspace.isTrusted) return void vscode.window.showWarningMessage('Airlock: trust this workspace first; a repository policy in restricted mode may only tighten.');
+      const repoSetup = state.effective.policy.setupCommands.filter((command) => command.layer === 'repo');
+      const detail = [describe(state.effective.loosenings), repoSetup.length ? `Setup commands that will run without passing the command rules:\n${repoSetup.map((command) => `• ${command.command}`).join('\n')}` : ''].filter(Boolean).join('\n\n');
+      const choice = await vscode.window.showWarningMessage(`Accept ${state.repo.file}? It loosens your sandbox:`, { modal: true, detail }, 'Accept');
+      if (choice !== 'Accept') return;
+      new PolicyAcceptances(stateDir()).accept(target, state.repo.digest, state.effective.loosenings);
+      output.info(`policy: accepted ${state.repo.file} (digest ${state.repo.digest.slice(0, 12)})`);
+      show(monitor!.check());
+    }),
+    vscode.commands.registerCommand('airlock.showPolicy', () => {
+      output.show(true);
+      for (const report of latest.values()) {
+        output.info(`policy for ${report.workspace}${report.invalid ? ' (file invalid: the last good policy applies)' : ''}`);
+        for (const row of report.state?.effective.sources ?? []) output.info(`  ${row.field} = ${row.value} (${row.layer})`);
+        for (const item of report.state?.effective.ignored ?? []) output.warn(`  ignored until accepted: ${item.field}: ${item.value}`);
+      }
+    }),
+  );
+}
