@@ -2,7 +2,8 @@
 # Airlock's main job, end to end: set up the engine, build the CLI, start a sandboxed task on a
 # copy of this repository, run commands inside it, review and apply an agent's changes to a small
 # project (risky files held back, undo), allowlisted egress with a setup phase and the network log,
-# command policy and approvals, a push brokered on the host after approval, the audit log, and
+# command policy and approvals, a push brokered on the host after approval, a team policy file
+# (tightening a running task, loosening only after acceptance), the audit log, and
 # destroy the tasks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,6 +106,29 @@ step "git -C $origin/project.git log --oneline --all; git status (the host's che
 git -C "$origin/project.git" log --oneline --all
 git -C "$demo_ws" status --short --branch
 airlock stop "$gated" >/dev/null
+
+# --- Team policy: a committed .airlock.json tightens at once; its loosenings wait for acceptance ---
+cat > "$demo_ws/.airlock.json" <<'POLICY'
+{
+  // committed by the team
+  "resources": { "memory": "3g" },            // more than the built-in 2g: a loosening
+  "commands": { "deny": ["npm publish"] },    // a tightening: applies at once
+  "setupCommands": ["echo installed > /tmp/setup.log"]
+}
+POLICY
+step "airlock policy show --workspace $demo_ws"
+airlock policy show --workspace "$demo_ws"
+step "airlock start --workspace $demo_ws --approval-timeout 60   (the loosening is ignored, and said so)"
+team=$(airlock start --workspace "$demo_ws" --approval-timeout 60)
+trap 'airlock stop "$id" >/dev/null 2>&1 || true; airlock stop "$team" >/dev/null 2>&1 || true; rm -rf "$demo_ws" "$origin"' EXIT
+step "airlock exec $team -- rm -rf /tmp/x   (allowed now)"
+airlock exec "$team" -- rm -rf /tmp/x && echo "(exit 0)"
+step "(the team adds a deny rule while the task runs) airlock exec $team -- rm -rf /tmp/x"
+sed -i 's/"deny": \["npm publish"\]/"deny": ["npm publish", "rm"]/' "$demo_ws/.airlock.json"
+airlock exec "$team" -- rm -rf /tmp/x || echo "(exit $?: the next command follows the tighter policy)"
+step "airlock policy accept --workspace $demo_ws --yes"
+airlock policy accept --workspace "$demo_ws" --yes
+airlock stop "$team" >/dev/null
 
 step airlock ls
 airlock ls

@@ -132,7 +132,7 @@ export function registerPolicyCommands(program: Command): void {
         const { loosenings } = state.effective;
         const fresh = new Set(state.newLoosenings);
         const gated = state.effective.policy.setupCommands.filter((command) => command.layer === 'repo');
-        const lines = [`${state.repo.file}${state.acceptance ? ' changed since you accepted it' : ''}.`];
+        const lines = [`repository policy ${state.repo.file}${state.acceptance ? ' (changed since you accepted it)' : ''}`];
         lines.push(loosenings.length ? 'Accepting lets it loosen your protection:' : 'It does not loosen anything.', ...loosenings.map((item) => `  ${fresh.has(item) && state.acceptance ? 'NEW ' : ''}${describeLoosening(item)}`));
         if (gated.length) lines.push('Its setup commands will run without passing the command rules:', ...gated.map((command) => `  ${command.field}: ${command.command}`));
         process.stdout.write(lines.map(printableLine).join('\n') + '\n');
@@ -175,7 +175,8 @@ export function registerPolicyCommands(program: Command): void {
     .option('--json', 'print the verdict as JSON')
     .action(
       storeAction(async (store, argv: string[], flags: Record<string, unknown>) => {
-        const base = flags.task ? (store.resolve(flags.task as string).options.commands ?? {}) : {};
+        // A task's live rules: its own, tightened by later changes to the repository policy.
+        const base = flags.task ? refreshLiveRules(store, store.resolve(flags.task as string)).rules.commands : {};
         const parsed = commandSettingsSchema.safeParse(base);
         if (!parsed.success) throw new Error(formatZodError(parsed.error, 'commands.'));
         const extra = (name: 'allow' | 'ask' | 'deny') => [...parsed.data[name], ...((flags[name] as string[] | undefined) ?? [])];

@@ -136,7 +136,7 @@ class Merger {
         value = repo;
         layer = 'repo';
       } else if (user !== undefined) {
-        this.notes.push(`${field}: the repository asks for ${format(repo)}; your ${format(user)} is stricter and applies`);
+        if (repo > user) this.notes.push(`${field}: the repository asks for ${format(repo)}; your ${format(user)} is stricter and applies`);
       } else if (this.loosen(field, format(repo), `raises the built-in ${format(builtin)}`)) {
         value = repo;
         layer = 'repo';
