@@ -19,7 +19,7 @@ export function formatByteSize(bytes: number): string {
 
 /** A zod field for a size given as bytes or as text like "512m"; the message names `field`. */
 export const byteSizeSchema = (field: string) =>
-  z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
+  z.union([z.number().int().positive(), z.string()], { error: `${field} must be a size like 512m or 2g (or a whole number of bytes)` }).transform((value, ctx) => {
     const bytes = typeof value === 'number' ? value : parseByteSize(value);
     if (bytes === undefined || bytes <= 0) {
       ctx.addIssue({ code: 'custom', message: `${field} must be a size like 512m or 2g` });

@@ -77,9 +77,31 @@ export function parseJsonc(file: string, text: string): JsoncDocument {
     // An unfinished file reports the same missing brace once per open level; once is enough.
     if (!problems.some((seen) => seen.message === problem.message && seen.line === problem.line && seen.column === problem.column)) problems.push(problem);
   }
-  if (!tree && problems.length === 0) problems.push({ field: '', message: 'the file is empty; it must hold a JSON object', ...span(text, 0, 0) });
+  if (!tree) problems.splice(0, problems.length, { field: '', message: 'the file is empty; it must hold a JSON object', ...span(text, 0, 0) });
+  if (tree && problems.length === 0) problems.push(...duplicateKeys(text, tree));
   const value = problems.length === 0 && tree ? nodeValue(tree) : undefined;
   return { file, text, tree, value, problems };
+}
+
+/**
+ * A key given twice is refused: a reviewer reading the first and a parser taking the last would see
+ * two different policies.
+ */
+function duplicateKeys(text: string, node: Node, path: string[] = []): SourceProblem[] {
+  const problems: SourceProblem[] = [];
+  if (node.type === 'object') {
+    const seen = new Set<string>();
+    for (const property of node.children ?? []) {
+      const [key, value] = property.children ?? [];
+      const name = String(key?.value);
+      if (seen.has(name)) problems.push({ field: [...path, name].join('.'), message: 'this key appears more than once; give it once', ...span(text, key.offset, key.length) });
+      seen.add(name);
+      if (value) problems.push(...duplicateKeys(text, value, [...path, name]));
+    }
+  } else if (node.type === 'array') {
+    (node.children ?? []).forEach((child, index) => problems.push(...duplicateKeys(text, child, [...path, String(index)])));
+  }
+  return problems;
 }
 
 /** Like jsonc-parser's getNodeValue, but a repeated key is kept as the last one, as JSON.parse does. */
@@ -152,7 +174,9 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
     case 'too_big':
       return issue.origin === 'array' ? `at most ${issue.maximum} entries are allowed` : issue.origin === 'string' ? `at most ${issue.maximum} characters are allowed` : `must be at most ${issue.maximum}`;
     case 'too_small':
-      return issue.origin === 'array' ? `at least ${issue.minimum} entries are needed` : issue.origin === 'string' ? (issue.minimum === 1 ? 'must not be empty' : `at least ${issue.minimum} characters are needed`) : `must be at least ${issue.minimum}`;
+      return issue.origin === 'array' ? `at least ${issue.minimum} entries are needed` : issue.origin === 'string' ? (issue.minimum === 1 ? 'must not be empty' : `at least ${issue.minimum} characters are needed`) : issue.inclusive === false ? `must be more than ${issue.minimum}` : `must be at least ${issue.minimum}`;
+    case 'invalid_key':
+      return `"${String(issue.path[issue.path.length - 1])}" is not allowed as a name here: ${issue.issues[0]?.message ?? 'invalid name'}`;
     case 'unrecognized_keys': {
       const allowed = allowedKeys(schema, issue.path);
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}${allowed.length ? ` (allowed here: ${allowed.join(', ')})` : ''}`;
@@ -175,7 +199,7 @@ export function validateDocument<T extends z.ZodType>(document: JsoncDocument, s
       const path = key === undefined ? issue.path : [...issue.path, key];
       const field = path.map(String).join('.');
       const message = describeIssue(key === undefined || issue.code !== 'unrecognized_keys' ? issue : { ...issue, keys: [key] }, schema);
-      return { field, message, ...locate(document, path as Array<string | number>, { key: key !== undefined }) };
+      return { field, message, ...locate(document, path as Array<string | number>, { key: key !== undefined || issue.code === 'invalid_key' }) };
     });
   });
   problems.sort((a, b) => a.line - b.line || a.column - b.column);

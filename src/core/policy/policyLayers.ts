@@ -93,6 +93,7 @@ const BUILTIN_NETWORK_APPROVAL_SECONDS = 120;
 const BUILTIN_COMMAND_APPROVAL_SECONDS = 600;
 
 const canonicalHost = (text: string) => parseHostRule(text).text;
+const canonicalDeny = (text: string) => (text.includes('/') ? text : canonicalHost(text));
 const same = (text: string) => text;
 
 /** Collects provenance, loosenings and notes while the fields are merged one by one. */
@@ -168,9 +169,12 @@ class Merger {
   grants(field: string, user: readonly string[] | undefined, repo: readonly string[] | undefined, machine: (policy: PolicyLayer) => readonly string[] | undefined, why: string, canonical: (text: string) => string = same): string[] {
     const entries = new Map<string, LayerName>();
     for (const text of user ?? []) entries.set(canonical(text), 'user');
+    const asked = new Set<string>();
     for (const text of repo ?? []) {
       const value = canonical(text);
-      if (!entries.has(value) && this.loosen(field, value, why)) entries.set(value, 'repo');
+      if (entries.has(value) || asked.has(value)) continue;
+      asked.add(value);
+      if (this.loosen(field, value, why)) entries.set(value, 'repo');
     }
     for (const floor of this.floors(machine)) {
       const ceiling = new Set(floor.value.map(canonical));
@@ -228,7 +232,7 @@ class Merger {
   }
 }
 
-const isRoot = (user: string | undefined) => user !== undefined && (user === 'root' || /^0(:\d+)?$/.test(user) || user.startsWith('root:'));
+const isRoot = (user: string | undefined) => user !== undefined && (user === 'root' || /^0+(:\d+)?$/.test(user) || user.startsWith('root:'));
 
 /** Merges the layers into the policy a new task gets, with who set each field and what was left out. */
 export function resolvePolicy(input: ResolveInput): EffectivePolicy {
@@ -281,7 +285,7 @@ export function resolvePolicy(input: ResolveInput): EffectivePolicy {
   const phase = (name: 'setup' | 'agent'): PhaseRules => ({
     allow: merge.grants(`network.${name}.allow`, user.network?.[name]?.allow, repo.network?.[name]?.allow, (policy) => policy.network?.[name]?.allow, `lets the ${name} phase reach a new host`, canonicalHost),
     allowCidr: merge.grants(`network.${name}.allowCidr`, user.network?.[name]?.allowCidr, repo.network?.[name]?.allowCidr, (policy) => policy.network?.[name]?.allowCidr, `lets the ${name} phase reach a new address range`),
-    deny: merge.restrictions(`network.${name}.deny`, layersOf((policy) => [...(policy.network?.deny ?? []), ...(policy.network?.[name]?.deny ?? [])])),
+    deny: merge.restrictions(`network.${name}.deny`, layersOf((policy) => [...(policy.network?.deny ?? []), ...(policy.network?.[name]?.deny ?? [])]), canonicalDeny),
   });
   const network = {
     setup: phase('setup'),
@@ -311,10 +315,12 @@ export function resolvePolicy(input: ResolveInput): EffectivePolicy {
 
   // gitignore syntax: the last matching pattern wins, so copies-anyway come after the exclusions and
   // the machine's own exclusions come last, where nothing can copy them back.
-  const excluded = merge.restrictions('secretFiles.exclude', [['user', user.secretFiles?.exclude], ['repo', repo.secretFiles?.exclude]]);
+  // the user's and the machine's own exclusions come last, where a repository's include cannot copy them back.
+  const repoExcluded = merge.restrictions('secretFiles.exclude', [['repo', repo.secretFiles?.exclude]]);
   const included = merge.grants('secretFiles.include', user.secretFiles?.include, repo.secretFiles?.include, (policy) => policy.secretFiles?.include, 'copies a file the secret patterns would leave out');
+  const userExcluded = merge.restrictions('secretFiles.exclude', [['user', user.secretFiles?.exclude]]);
   const machineExcluded = merge.restrictions('secretFiles.exclude', merge.floors((policy) => policy.secretFiles?.exclude).map((floor): [LayerName, string[]] => ['machine', floor.value]));
-  const secretFilePatterns = [...DEFAULT_SECRET_FILE_PATTERNS, ...excluded, ...included.map((text) => `!${text}`), ...machineExcluded];
+  const secretFilePatterns = [...DEFAULT_SECRET_FILE_PATTERNS, ...repoExcluded, ...included.map((text) => `!${text}`), ...userExcluded, ...machineExcluded];
 
   const riskyPaths = merge.restrictions('riskyPaths', layersOf((policy) => policy.riskyPaths));
 

@@ -66,11 +66,13 @@ export function loadWorkspacePolicy(workspace: string): WorkspacePolicy | undefi
   let devcontainer: DevcontainerPlan | undefined;
   if (value.devcontainer?.path) {
     const devFile = path.resolve(workspace, value.devcontainer.path);
-    const relative = path.relative(path.resolve(workspace), devFile);
+    const where = locate(document, ['devcontainer', 'path']);
+    if (!fs.existsSync(devFile)) throw new PolicyFileError(file, [{ field: 'devcontainer.path', message: `${value.devcontainer.path} does not exist`, ...where }]);
+    // Real paths on both sides: a symlink in the repository must not lead the read outside it.
+    const relative = path.relative(fs.realpathSync(workspace), fs.realpathSync(devFile));
     if (relative.startsWith('..') || path.isAbsolute(relative)) {
-      throw new PolicyFileError(file, [{ field: 'devcontainer.path', message: 'must be a path inside the workspace', ...locate(document, ['devcontainer', 'path']) }]);
+      throw new PolicyFileError(file, [{ field: 'devcontainer.path', message: 'must be a file inside the workspace (symlinks included)', ...where }]);
     }
-    if (!fs.existsSync(devFile)) throw new PolicyFileError(file, [{ field: 'devcontainer.path', message: `${value.devcontainer.path} does not exist`, ...locate(document, ['devcontainer', 'path']) }]);
     devcontainer = readDevcontainer(devFile, workspace);
   }
   const positionless = devcontainer && { ...devcontainer, refusals: devcontainer.refusals.map(({ field, reason }) => ({ field, reason })) };
