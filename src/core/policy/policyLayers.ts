@@ -258,6 +258,8 @@ export function resolvePolicy(input: ResolveInput): EffectivePolicy {
     build = dev.build;
     imageLayer = 'repo';
   }
+  // The devcontainer's user name belongs to its image: without that image it means nothing.
+  const devImageUsed = !user.image && !repo.image && Boolean(dev?.image || build);
   if ((user.image || repo.image) && (dev?.image || dev?.build)) merge.notes.push(`image: ${image} is used; the devcontainer's ${dev.image ? 'image' : 'build'} is not`);
   merge.source('image', build ? `build ${build.dockerfile}` : image, imageLayer);
 
@@ -270,7 +272,7 @@ export function resolvePolicy(input: ResolveInput): EffectivePolicy {
   };
 
   // The user: an explicit uid (user first) beats the devcontainer's user name; root needs allowRoot.
-  const devUser = dev?.remoteUser ?? dev?.containerUser;
+  const devUser = devImageUsed ? (dev?.remoteUser ?? dev?.containerUser) : undefined;
   const explicitUser = user.user ?? repo.user;
   const wantsRootFromRepo = (user.user === undefined && isRoot(repo.user)) || (explicitUser === undefined && isRoot(devUser));
   const allowRoot = merge.looseningSwitch('allowRoot', user.allowRoot, repo.allowRoot ?? (wantsRootFromRepo ? true : undefined), (policy) => policy.allowRoot, 'lets the sandbox run as root (uid 0)');

@@ -18,7 +18,8 @@ import { controlRequest, type ControlReply } from '../egress/gatewayControl.js';
 import type { GatewayLauncher } from '../egress/gatewayLauncher.js';
 import type { NetworkPhase } from '../egress/egressRules.js';
 import { proxyEnv } from '../egress/egressSettings.js';
-import { gateCommand, type GateOptions } from '../approvals/commandGate.js';
+import { printableLine } from '../changes/textDiff.js';
+import { CommandRefused, gateCommand, type GateOptions } from '../approvals/commandGate.js';
 import { EXPIRES_LABEL, TASK_LABEL, type TaskRecord } from './taskRecord.js';
 import type { TaskStore } from './taskStore.js';
 
@@ -243,6 +244,9 @@ export class TaskService {
         gate: gate ? { signal, onWaiting } : false,
         onStdout: (chunk) => onSetupOutput?.(chunk, 'stdout'),
         onStderr: (chunk) => onSetupOutput?.(chunk, 'stderr'),
+      }).catch((error: unknown) => {
+        if (!(error instanceof CommandRefused)) throw error;
+        throw new AirlockError(`${field}: ${printableLine(command)}: ${error.message}; the task was not started`, 'Accept the repository policy (airlock policy accept) if you trust this command, approve it when asked, or change the command rules.', field);
       });
       if (result.exitCode !== 0) throw new AirlockError(`${field}: "${command}" exited with code ${result.exitCode}; the task was not started`, 'Fix the setup command (or its network rules: --setup-allow) and start again.', field);
     }
