@@ -34,15 +34,14 @@ function userLayerFromFlags(flags: Record<string, unknown>): PolicyLayer {
   const given = (name: string) => flags[name] !== undefined;
   const list = (name: string) => flags[name] as string[] | undefined;
   const cidrs = list('allowCidr');
-  const phase = (allow: string | undefined) => (allow && flags[allow]) || cidrs ? { ...(allow && flags[allow] ? { allow: list(allow) } : {}), ...(cidrs ? { allowCidr: cidrs } : {}) } : undefined;
   const input: PolicyFileInput = {
     ...(given('image') ? { image: flags.image as string } : {}),
     resources: { cpus: flags.cpus as number | undefined, memory: flags.memory as string | undefined, pids: flags.pids as number | undefined, ttlSeconds: flags.ttl as number | undefined, runtime: flags.runtime as 'runc' | 'runsc' | undefined },
     ...(given('user') ? { user: flags.user as string } : {}),
     ...(flags.allowRoot ? { allowRoot: true } : {}),
     network: {
-      setup: phase('setupAllow'),
-      agent: phase('allow'),
+      setup: { allow: list('setupAllow'), allowCidr: cidrs },
+      agent: { allow: list('allow'), allowCidr: cidrs },
       deny: list('deny'),
       ...(flags.ask ? { ask: true } : {}),
       approvalTimeoutSeconds: flags.askTimeout as number | undefined,

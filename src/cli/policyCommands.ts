@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as readline from 'node:readline/promises';
 import { type Command, Option } from 'commander';
-import { AirlockError, CommandClassifier, commandSettingsSchema, DEFAULT_IMAGE, describeError, describeFinding, formatZodError, loadMachineFloor, PolicyAcceptances, POLICY_FILE, policyForWorkspace, policyJsonSchema, printableLine, readDevcontainer, readLiveState, refreshLiveRules, type TaskStore, type Verdict, type WorkspacePolicyState, validateDocument, readJsonc, policyFileSchema, PolicyFileError, type Loosening } from '../core/index.js';
+import { AirlockError, CommandClassifier, commandSettingsSchema, DEFAULT_IMAGE, describeError, describeFinding, formatZodError, loadMachineFloor, PolicyAcceptances, POLICY_FILE, policyForWorkspace, policyJsonSchema, printableLine, readDevcontainer, readLiveState, refreshLiveRules, type TaskStore, type Verdict, type WorkspacePolicyState, validateDocument, readJsonc, policyFileSchema, PolicyFileError, type Loosening, refusalLine, type DevcontainerRefusal } from '../core/index.js';
 import { collect, storeAction } from './serviceAction.js';
 
 /** `policy check` exits with the decision: 0 allow, 1 ask, 2 deny. */
@@ -27,9 +27,14 @@ function formatPolicy(workspace: string, state: WorkspacePolicyState): string {
   lines.push('', `${'FIELD'.padEnd(width)}  ${'SET BY'.padEnd(7)}  VALUE`);
   for (const row of effective.sources) lines.push(`${row.field.padEnd(width)}  ${row.layer.padEnd(7)}  ${row.value}`);
   if (effective.ignored.length) lines.push('', `ignored until you accept the repository policy (airlock policy accept):`, ...effective.ignored.map((item) => `  ${describeLoosening(item)}`));
-  if (effective.refusals.length) lines.push('', `devcontainer fields refused (${effective.policy.devcontainerRefusals === 'strip' ? 'left out' : 'a task will not start'}):`, ...effective.refusals.map((refusal) => `  ${refusal.field}${refusal.line ? ` (line ${refusal.line})` : ''}: ${refusal.reason}`));
+  if (effective.refusals.length) lines.push('', `devcontainer fields refused (${effective.policy.devcontainerRefusals === 'strip' ? 'left out' : 'a task will not start'}):`, ...effective.refusals.map((refusal) => `  ${refusalLine(refusal)}`));
   if (effective.notes.length) lines.push('', 'notes:', ...effective.notes.map((note) => `  ${note}`));
   return lines.map(printableLine).join('\n') + '\n';
+}
+
+/** Refused devcontainer fields as `file:line:col` lines, the way editors and terminals link them. */
+function printRefusals(file: string, refusals: readonly DevcontainerRefusal[]): void {
+  process.stderr.write(refusals.map((refusal) => `${file}:${refusal.line ?? 1}:${refusal.column ?? 1}: ${refusal.field}: refused: ${printableLine(refusal.reason)}\n`).join(''));
 }
 
 /** Running tasks of this workspace whose live policy could not follow the file (kept their last good rules). */
@@ -90,7 +95,7 @@ export function registerPolicyCommands(program: Command): void {
           const plan = readDevcontainer(absolute, path.dirname(path.dirname(absolute)));
           for (const note of plan.notes) process.stdout.write(`${file}: note: ${printableLine(note)}\n`);
           if (plan.refusals.length) {
-            process.stderr.write(plan.refusals.map((refusal) => `${file}:${refusal.line ?? 1}:${refusal.column ?? 1}: ${refusal.field}: refused: ${printableLine(refusal.reason)}\n`).join(''));
+            printRefusals(file, plan.refusals);
             return 1;
           }
         } else {
@@ -99,7 +104,7 @@ export function registerPolicyCommands(program: Command): void {
           const devPath = result.value.devcontainer?.path;
           if (devPath) {
             const plan = readDevcontainer(path.resolve(path.dirname(absolute), devPath), path.dirname(absolute));
-            if (plan.refusals.length) process.stderr.write(plan.refusals.map((refusal) => `${devPath}:${refusal.line ?? 1}:${refusal.column ?? 1}: ${refusal.field}: refused: ${printableLine(refusal.reason)}\n`).join(''));
+            printRefusals(devPath, plan.refusals);
             if (plan.refusals.length && result.value.devcontainer?.onRefused !== 'strip') return 1;
           }
         }

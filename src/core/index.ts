@@ -34,4 +34,5 @@ export { readLiveState, refreshLiveRules, type LiveRules, type LiveState } from 
 export { policyFilesFor, watchPolicyFiles, type PolicyWatch } from './policy/policyWatcher.js';
 export { taskInputFromPolicy, type TaskOverrides } from './policy/policyTask.js';
 export { readDevcontainer } from './devcontainer/devcontainerFile.js';
+export { refusalLine, type DevcontainerRefusal } from './devcontainer/devcontainerPlan.js';
 export { PolicyMonitor, type PolicyReport } from './policy/policyMonitor.js';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 
 /**
@@ -13,4 +14,14 @@ export function writeSynced(file: string, data: string, flag: 'w' | 'wx' = 'w'):
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Replaces a whole file so that readers see the old content or the new, never a part: a synced
+ * temporary file beside it (unique per process and call), then a rename over the target.
+ */
+export function replaceFile(file: string, data: string): void {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeSynced(temp, data);
+  fs.renameSync(temp, file);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeSynced } from '../syncedWrite.js';
+import { replaceFile } from '../syncedWrite.js';
 import { z } from 'zod';
 import { hostStateSchema } from './hostState.js';
 
@@ -32,9 +32,7 @@ export class ApplyJournal {
   write(journal: Journal): void {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const file = path.join(this.dir, `${journal.id}.json`);
-    const temp = `${file}.tmp`;
-    writeSynced(temp, JSON.stringify(journal));
-    fs.renameSync(temp, file);
+    replaceFile(file, JSON.stringify(journal));
   }
 
   all(): Journal[] {

@@ -49,3 +49,8 @@ export interface DevcontainerPlan extends DevcontainerSettings {
   image?: string;
   build?: DevcontainerBuild;
 }
+
+/** One line naming a refused field, where it is, and why: "capAdd.0 (line 12): adds …". */
+export function refusalLine(refusal: DevcontainerRefusal): string {
+  return `${refusal.field}${refusal.line ? ` (line ${refusal.line})` : ''}: ${refusal.reason}`;
+}

@@ -181,8 +181,6 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
       const allowed = allowedKeys(schema, issue.path);
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}${allowed.length ? ` (allowed here: ${allowed.join(', ')})` : ''}`;
     }
-    case 'invalid_format':
-      return issue.message;
     default:
       return issue.message;
   }

@@ -6,6 +6,7 @@ import { type CommandSettings, commandSettingsSchema, taskCommandSettings } from
 import { egressSettingsSchema } from '../egress/egressSettings.js';
 import { type PhaseRules, phaseRulesSchema } from '../egress/egressRules.js';
 import { describeError } from '../errors.js';
+import { replaceFile } from '../syncedWrite.js';
 import type { TaskRecord } from '../task/taskRecord.js';
 import type { TaskStore } from '../task/taskStore.js';
 import { loadMachineFloors, loadWorkspacePolicy, resolveWorkspace } from './policyLoader.js';
@@ -74,13 +75,6 @@ export function readLiveState(store: TaskStore, record: TaskRecord): LiveState {
   }
 }
 
-function writeLiveState(store: TaskStore, id: string, state: LiveState): void {
-  const file = liveFile(store, id);
-  const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  fs.writeFileSync(temp, JSON.stringify(state, null, 2), { mode: 0o600 });
-  fs.renameSync(temp, file);
-}
-
 /**
  * Re-reads the task's repository policy and machine floors and tightens the task's live rules.
  * Called before each command (the gate) and by watchers on file changes (the gateway, the editor).
@@ -100,7 +94,7 @@ export function refreshLiveRules(store: TaskStore, record: TaskRecord, env: Node
     next = { ...previous, error: describeError(error), checkedAt: new Date().toISOString() };
   }
   if (JSON.stringify({ ...next, checkedAt: '' }) !== JSON.stringify({ ...previous, checkedAt: '' })) {
-    writeLiveState(store, record.id, next);
+    replaceFile(liveFile(store, record.id), JSON.stringify(next, null, 2));
     if (JSON.stringify(next.rules) !== JSON.stringify(previous.rules)) store.audit(record.id).append({ type: 'policy.tightened', task: record.id, digest: next.digest, rules: next.rules });
     if (next.error && next.error !== previous.error) store.audit(record.id).append({ type: 'policy.invalid', task: record.id, error: next.error });
   }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { currentUser } from '../approvals/approvalQueue.js';
-import { writeSynced } from '../syncedWrite.js';
+import { replaceFile } from '../syncedWrite.js';
 import type { Loosening } from './policyLayers.js';
 
 const acceptanceSchema = z.object({
@@ -51,9 +51,7 @@ export class PolicyAcceptances {
     const { key, file } = this.fileFor(workspace);
     const record: AcceptanceRecord = { workspace: key, digest, loosenings, acceptedAt: new Date().toISOString(), by: currentUser() };
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const temp = `${file}.${process.pid}.tmp`;
-    writeSynced(temp, JSON.stringify(record, null, 2) + '\n', 'w');
-    fs.renameSync(temp, file);
+    replaceFile(file, JSON.stringify(record, null, 2) + '\n');
     return record;
   }
 

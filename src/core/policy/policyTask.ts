@@ -5,7 +5,7 @@ import { AirlockError, throwIfAborted } from '../errors.js';
 import { buildImage, buildTag } from '../devcontainer/imageBuild.js';
 import { imageLabel, resolveImageUser } from '../devcontainer/imageInspect.js';
 import { readImageMetadata } from '../devcontainer/imageMetadata.js';
-import type { DevcontainerRefusal } from '../devcontainer/devcontainerPlan.js';
+import { type DevcontainerRefusal, refusalLine } from '../devcontainer/devcontainerPlan.js';
 import type { WorkspacePolicyState } from './policyLoader.js';
 import type { PolicyLayer } from './policySchema.js';
 
@@ -22,7 +22,7 @@ export interface PolicyTaskOptions {
 const DEVCONTAINER_LABEL = 'devcontainer.metadata';
 
 function refuse(refusals: DevcontainerRefusal[], file: string): never {
-  const lines = refusals.map((refusal) => `  ${refusal.field}${refusal.line ? ` (line ${refusal.line})` : ''}: ${refusal.reason}`);
+  const lines = refusals.map((refusal) => `  ${refusalLine(refusal)}`);
   throw new AirlockError(
     `devcontainer: ${refusals.length} field${refusals.length === 1 ? '' : 's'} would widen the sandbox and ${refusals.length === 1 ? 'is' : 'are'} refused:\n${lines.join('\n')}`,
     `Remove ${refusals.length === 1 ? 'it' : 'them'} from ${file}, or set "devcontainer": { "onRefused": "strip" } in .airlock.json to leave ${refusals.length === 1 ? 'it' : 'them'} out with a warning.`,
