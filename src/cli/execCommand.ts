@@ -1,0 +1,70 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { CommandRefused } from '../core/index.js';
+import { abortOnSignals, action } from './serviceAction.js';
+import { printWaiting } from './approvalCommands.js';
+import { promptForApprovals } from './approvalPrompt.js';
+
+/** Exit code for Airlock's own failures in `exec`, distinct from the command's codes (as docker does). */
+const EXIT_AIRLOCK_ERROR = 125;
+
+const decimal = (name: string) => (value: string) => {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return number;
+};
+const keyValue = (value: string, previous: Record<string, string> = {}) => {
+  const index = value.indexOf('=');
+  if (index <= 0) throw new InvalidArgumentError(`"${value}" must be NAME=VALUE`);
+  return { ...previous, [value.slice(0, index)]: value.slice(index + 1) };
+};
+
+export function registerExecCommand(program: Command): void {
+  program
+    .command('exec')
+    .description('run a command inside a task; exits with its exit code (124 on timeout)')
+    .argument('<id>', 'task id (or a unique prefix)')
+    .argument('<cmd...>', 'command and arguments, after --')
+    .option('--timeout <seconds>', 'kill the command and everything it started after this long', decimal('--timeout'))
+    .option('--cwd <dir>', 'working directory inside the task (relative to /workspace)')
+    .option('-e, --env <name=value>', 'extra variable for this command (repeatable)', keyValue)
+    .option('-i, --interactive', 'forward standard input')
+    .option('-t, --tty', 'allocate a terminal')
+    .option('--runner', "use the task's long-lived runner (faster for many commands from one process; needs node in the image)")
+    .action(
+      action(async (service, id: string, argv: string[], flags: Record<string, unknown>) => {
+        const controller = abortOnSignals();
+        // With --ask, destinations no rule decides are asked about here, while the command runs.
+        const record = service.store.resolve(id);
+        const prompting = !flags.interactive && !flags.tty && (record.options.egress as { ask?: boolean } | undefined)?.ask ? promptForApprovals(service.store, record.id, controller.signal) : undefined;
+        let result;
+        try {
+          result = await service.exec(id, {
+            argv,
+            cwd: flags.cwd as string | undefined,
+            env: flags.env as Record<string, string> | undefined,
+            stdin: flags.interactive ? process.stdin : undefined,
+            tty: Boolean(flags.tty),
+            timeoutMs: flags.timeout ? Math.round((flags.timeout as number) * 1000) : undefined,
+            signal: controller.signal,
+            // One command per CLI process: a single engine exec is cheaper than starting the runner.
+            backend: flags.runner ? 'auto' : 'docker-exec',
+            gate: {
+              // A bare shell fed from a pipe would run whatever the pipe carries.
+              stdinIsData: Boolean(flags.interactive) && !process.stdin.isTTY,
+              onWaiting: printWaiting,
+            },
+            onStdout: (chunk) => process.stdout.write(chunk),
+            onStderr: (chunk) => process.stderr.write(chunk),
+          });
+        } catch (error) {
+          prompting?.stop();
+          if (!(error instanceof CommandRefused)) throw error;
+          process.stderr.write(`airlock: ${error.message}\n`);
+          return error.exitCode;
+        }
+        prompting?.stop();
+        if (result.timedOut) process.stderr.write(`airlock: timed out after ${flags.timeout} s; the command and everything it started were killed\n`);
+        return result.exitCode;
+      }, EXIT_AIRLOCK_ERROR),
+    );
+}
