@@ -1,12 +1,12 @@
 import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
+import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableLine, shortChangeSetId, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
 import { abortOnSignals, action, collect } from './serviceAction.js';
 import { printWaiting } from './approvalCommands.js';
 
-const byteSize = (value: string) => {
+const byteSize = (flag: string) => (value: string) => {
   const bytes = parseByteSize(value);
-  if (bytes === undefined || bytes <= 0) throw new InvalidArgumentError('--max-file-size must be a size such as 100m or 1g');
+  if (bytes === undefined || bytes <= 0) throw new InvalidArgumentError(`${flag} must be a size such as 100m or 1g`);
   return bytes;
 };
 
@@ -27,29 +27,43 @@ const diffOptions = (flags: Record<string, unknown>): DiffOptions => ({
   maxFileBytes: flags.maxFileSize as number | undefined,
   riskyPatterns: flags.risky as string[] | undefined,
   method: (flags.scanner as DiffOptions['method']) ?? 'auto',
+  maxStoreBytes: flags.maxStoreSize as number | undefined,
 });
 
 const short = (sha?: string) => (sha ? ` ${sha.slice(0, 12)}` : '');
 
-function printApplyReport(report: ApplyReport, changes: TaskChanges, json: boolean): void {
+/** Names from the box are shown one printable line each: a name cannot move the cursor or forge a line. */
+const name = printableLine;
+
+/** Says which change set is being written, and whether anyone reviewed it, before anything is written. */
+function printReview(review: ApplyReview, changes: TaskChanges): void {
+  const id = shortChangeSetId(review.changeSet);
+  if (!review.reviewed) process.stderr.write(`airlock: applying change set ${id}, a fresh look at the task that nobody reviewed (name a reviewed one with --change-set)\n`);
+  else if (review.current) process.stderr.write(`airlock: the task has changed since change set ${id} was taken (it now shows ${shortChangeSetId(review.current)}); writing ${id} exactly as reviewed\n`);
+  else if (review.currentUnknown) process.stderr.write(`airlock: could not look at task ${changes.record.id} again (${printableLine(review.currentUnknown)}); writing change set ${id} exactly as reviewed\n`);
+}
+
+function printApplyReport(report: ApplyReport, changes: TaskChanges, review: ApplyReview | undefined, json: boolean): void {
   if (json) {
-    process.stdout.write(JSON.stringify({ task: changes.record.id, ...report }) + '\n');
+    process.stdout.write(JSON.stringify({ task: changes.record.id, changeSet: changes.changeSet.id, ...(review ? { reviewed: review.reviewed, ...(review.current ? { taskNow: review.current } : {}) } : {}), ...report }) + '\n');
     return;
   }
   const lines = [
-    ...report.written.map((item) => `${item.action.padEnd(8)} ${item.path}${short(item.sha256)}`),
-    ...report.unchanged.map((rel) => `same     ${rel} (already identical on the host)`),
-    ...report.held.map((item) => `held     ${item.path}: ${item.reason}`),
-    ...report.refused.map((item) => `refused  ${item.path}: ${item.reason}`),
+    ...report.written.map((item) => `${item.action.padEnd(8)} ${name(item.path)}${short(item.sha256)}`),
+    ...report.unchanged.map((rel) => `same     ${name(rel)} (already identical on the host)`),
+    ...report.held.map((item) => `held     ${name(item.path)}: ${name(item.reason)}`),
+    ...report.refused.map((item) => `refused  ${name(item.path)}: ${name(item.reason)}`),
   ];
-  lines.push(report.id ? `applied ${report.written.length} change(s) to ${changes.record.workspace}; undo with \`airlock undo ${changes.record.id}\`` : 'nothing was written');
+  lines.push(report.id ? `applied ${report.written.length} change(s) of change set ${shortChangeSetId(changes.changeSet.id)} to ${name(changes.record.workspace)}; undo with \`airlock undo ${changes.record.id}\`` : 'nothing was written');
   process.stdout.write(lines.join('\n') + '\n');
 }
 
 export function registerChangeCommands(program: Command): void {
   const common = (command: Command) =>
     command
-      .option('--max-file-size <size>', 'per-file size limit for copying out and applying (default 100m)', byteSize)
+      .option('--max-file-size <size>', 'per-file size limit for copying out and applying (default 100m)', byteSize('--max-file-size'))
+      .option('--max-store-size <size>', "what the task's changed files may take on the host, across kept change sets (default 2g)", byteSize('--max-store-size'))
+      .option('--change-set <id>', 'use this change set, exactly as `airlock diff` showed it, instead of a fresh look at the task')
       .option('--risky <glob>', 'treat paths matching this glob as risky too (repeatable)', collect)
       .addOption(new Option('--scanner <method>', 'how to find changes: in the container (needs node), or by streaming the tree out').choices(['auto', 'scanner', 'archive']).default('auto'));
 
@@ -62,11 +76,18 @@ export function registerChangeCommands(program: Command): void {
       .option('--json', 'print {"files":[…]} as JSON'),
   ).action(
     action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
-      const changes = await new ChangeService(service).changes(id, diffOptions(flags));
+      const changeService = new ChangeService(service);
+      const changes = flags.changeSet !== undefined ? changeService.reviewed(id, flags.changeSet as string) : await changeService.changes(id, diffOptions(flags));
       const only = paths.length ? (rel: string) => paths.some((named) => rel === named.replace(/\/+$/, '') || rel.startsWith(`${named.replace(/\/+$/, '')}/`)) : () => true;
       const files = changes.changeSet.files.filter((change) => only(change.path) || (change.oldPath !== undefined && only(change.oldPath)));
-      if (flags.json) process.stdout.write(JSON.stringify({ task: changes.record.id, files: files.map(summarizeChange), scan: changes.changeSet.scan }) + '\n');
-      else process.stdout.write(formatChanges(changes, (change) => files.includes(change)));
+      const setId = changes.changeSet.id;
+      if (flags.json) process.stdout.write(JSON.stringify({ task: changes.record.id, id: setId, createdAt: changes.changeSet.createdAt, files: files.map(summarizeChange), scan: changes.changeSet.scan }) + '\n');
+      else {
+        process.stdout.write(formatChanges(changes, (change) => files.includes(change)));
+        // Last, so it is what the reviewer reads when the diff ends; a patch tool skips trailing text.
+        const what = changes.changeSet.files.length === 0 ? 'no changes' : `${changes.changeSet.files.length} change(s)`;
+        process.stdout.write(`change set ${shortChangeSetId(setId)} (${what}): apply exactly this with \`airlock apply ${changes.record.id} --change-set ${shortChangeSetId(setId)}\`\n`);
+      }
     }),
   );
 
@@ -84,16 +105,21 @@ export function registerChangeCommands(program: Command): void {
   ).action(
     action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
       const selection: ApplySelection = { paths, allowRisky: (flags.allowRisky as string[] | undefined) ?? [], hunks: (flags.hunks as Record<string, number[]> | undefined) ?? {} };
+      const changeSet = flags.changeSet as string | undefined;
       if (flags.request) {
         const outcome = await new ChangeService(service).applyAfterApproval(id, selection, {
           ...diffOptions(flags),
-          onWaiting: printWaiting,
+          changeSet,
+          onWaiting: (request) => {
+            process.stderr.write(`airlock: asking to apply change set ${shortChangeSetId(String(request.details?.changeSet))}; a reviewer sees it with \`${String(request.details?.review)}\`\n`);
+            printWaiting(request);
+          },
         });
         if (!outcome.report) {
-          process.stderr.write(`airlock: apply refused: ${describeRefusal(outcome.decision)}; nothing was written\n`);
+          process.stderr.write(`airlock: apply refused: ${printableLine(describeRefusal(outcome.decision))}; nothing was written\n`);
           return 1;
         }
-        printApplyReport(outcome.report, outcome.changes, Boolean(flags.json));
+        printApplyReport(outcome.report, outcome.changes, outcome.review, Boolean(flags.json));
         return outcome.report.refused.length ? 1 : 0;
       }
       if (!flags.yes && !(process.stdin.isTTY && process.stdout.isTTY)) {
@@ -101,20 +127,29 @@ export function registerChangeCommands(program: Command): void {
         return 2;
       }
       const changeService = new ChangeService(service);
-      const changes = await changeService.changes(id, diffOptions(flags));
+      if (changeSet === undefined && flags.yes) {
+        // Nobody named what to write: a fresh look, applied as it is, and said to be unreviewed.
+        const { changes, report, review } = await changeService.apply(id, selection, diffOptions(flags));
+        printReview(review, changes);
+        printApplyReport(report, changes, review, Boolean(flags.json));
+        return report.refused.length ? 1 : 0;
+      }
+      const changes = changeSet !== undefined ? changeService.reviewed(id, changeSet) : await changeService.changes(id, diffOptions(flags));
       if (!flags.yes) {
-        const listed = changes.changeSet.files.map((change) => `  ${change.status.padEnd(10)} ${change.path}${change.risk.length ? '  (risky)' : ''}${change.refusal ? '  (never applied)' : ''}`);
-        process.stdout.write(`${changes.changeSet.files.length} change(s) in task ${changes.record.id}:\n${listed.join('\n')}\n`);
+        const listed = changes.changeSet.files.map((change) => `  ${change.status.padEnd(10)} ${name(change.path)}${change.risk.length ? '  (risky)' : ''}${change.refusal ? '  (never applied)' : ''}`);
+        process.stdout.write(`${changes.changeSet.files.length} change(s) in task ${changes.record.id}, change set ${shortChangeSetId(changes.changeSet.id)} (the diff: \`airlock diff ${changes.record.id} --change-set ${shortChangeSetId(changes.changeSet.id)}\`):\n${listed.join('\n')}\n`);
         const prompt = readline.createInterface({ input: process.stdin, output: process.stdout });
-        const answer = await prompt.question(paths.length ? `Apply ${paths.join(', ')} to ${changes.record.workspace}? [y/N] ` : `Apply the non-risky changes to ${changes.record.workspace}? [y/N] `);
+        const answer = await prompt.question(paths.length ? `Apply ${paths.map(name).join(', ')} to ${name(changes.record.workspace)}? [y/N] ` : `Apply the non-risky changes to ${name(changes.record.workspace)}? [y/N] `);
         prompt.close();
         if (!/^y(es)?$/i.test(answer.trim())) {
           process.stderr.write('airlock: nothing applied\n');
           return 1;
         }
       }
-      const { report } = await changeService.apply(id, selection, { changes });
-      printApplyReport(report, changes, Boolean(flags.json));
+      // What was named (or listed and confirmed) is exactly what is written.
+      const { report, review } = await changeService.apply(id, selection, changeSet !== undefined ? { ...diffOptions(flags), changeSet } : { ...diffOptions(flags), changes });
+      printReview(review, changes);
+      printApplyReport(report, changes, review, Boolean(flags.json));
       return report.refused.length ? 1 : 0;
     }),
   );
@@ -127,7 +162,7 @@ export function registerChangeCommands(program: Command): void {
     .action((id: string, flags: { force?: boolean }) => {
       try {
         const report = undoTask(new TaskStore(stateDir()), id, { force: Boolean(flags.force) });
-        process.stdout.write(`${report.restored.map((rel) => `restored ${rel}`).join('\n')}\nundid apply ${report.id}\n`);
+        process.stdout.write(`${report.restored.map((rel) => `restored ${name(rel)}`).join('\n')}\nundid apply ${report.id}\n`);
       } catch (error) {
         process.stderr.write(`airlock: ${describeError(error)}\n`);
         process.exitCode = 1;

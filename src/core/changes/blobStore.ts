@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { AirlockError } from '../errors.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -10,7 +11,11 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * a reviewer saw and the content apply writes are the same file by construction.
  */
 export class BlobStore {
-  constructor(readonly dir: string) {}
+  /**
+   * @param budget when given, new bytes this instance stores (blobs it did not have) are counted
+   * against it, and a write past it fails: what one scan of a box may add to the host's disk.
+   */
+  constructor(readonly dir: string, private readonly budget?: ByteBudget) {}
 
   file(sha: string): string {
     if (!SHA256.test(sha)) throw new Error(`not a sha256: ${sha}`);
@@ -55,8 +60,17 @@ export class BlobStore {
       if (open) fs.closeSync(fd);
       open = false;
     };
+    const budget = this.budget;
     return {
       write: (chunk) => {
+        if (budget) {
+          if (budget.remaining < chunk.length) {
+            close();
+            fs.rmSync(temp, { force: true });
+            throw new StoreFull(budget.limit);
+          }
+          budget.remaining -= chunk.length;
+        }
         hash.update(chunk);
         size += chunk.length;
         let written = 0;
@@ -74,12 +88,15 @@ export class BlobStore {
         }
         const target = this.file(sha);
         fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+        // Content already kept costs nothing more.
+        if (budget && fs.existsSync(target)) budget.remaining += size;
         fs.renameSync(temp, target);
         return sha;
       },
       discard: () => {
         close();
         fs.rmSync(temp, { force: true });
+        if (budget) budget.remaining += size;
       },
     };
   }
@@ -91,4 +108,47 @@ export interface BlobWriter {
   /** Finishes the blob; throws (and keeps nothing) when `expected` is given and does not match. */
   commit(expected?: string): string;
   discard(): void;
+}
+
+/** Bytes a store may still take; shared by every writer of one scan. */
+export interface ByteBudget {
+  readonly limit: number;
+  remaining: number;
+}
+
+/** What one scan of a task may store on the host was used up; nothing past it was kept. */
+export class StoreFull extends AirlockError {
+  constructor(readonly limit: number) {
+    super(`the task's changes need more than the ${Math.round(limit / (1024 * 1024))} MB Airlock keeps per task on the host; the diff was not taken`, 'Apply or discard what is under review, make the task write less (large outputs belong outside /workspace), or raise the limit with --max-store-size.', '--max-store-size');
+  }
+}
+
+export interface StoredBlob {
+  sha256: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** Every blob of a store, with its size and when it was written. */
+export function listBlobs(dir: string): StoredBlob[] {
+  const out: StoredBlob[] = [];
+  let shards: string[];
+  try {
+    shards = fs.readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const shard of shards) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    for (const name of fs.readdirSync(path.join(dir, shard))) {
+      if (!SHA256.test(name)) continue;
+      try {
+        const stat = fs.statSync(path.join(dir, shard, name));
+        out.push({ sha256: name, size: stat.size, mtimeMs: stat.mtimeMs });
+      } catch {
+        // removed by a concurrent sweep
+      }
+    }
+  }
+  return out;
 }

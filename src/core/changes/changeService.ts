@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
-import { AirlockError } from '../errors.js';
+import * as path from 'node:path';
+import { AirlockError, CancelledError } from '../errors.js';
 import type { EngineConnection } from '../engine/locateEngine.js';
 import { BaseSnapshot } from '../snapshot/snapshotManifest.js';
 import type { TaskRecord } from '../task/taskRecord.js';
@@ -12,7 +13,9 @@ import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQue
 import { taskCommandSettings } from '../commands/commandSettings.js';
 import { BlobStore } from './blobStore.js';
 import { buildChangeSet, type ChangeContent, type ScanResult } from './buildChangeSet.js';
-import { type ChangeSet, type FileChange, gitMode } from './changeSet.js';
+import { type FileChange, gitMode, identify, type IdentifiedChangeSet, shortChangeSetId } from './changeSet.js';
+import { ChangeSetStore } from './changeSetStore.js';
+import { BLOB_GRACE_MS, KEEP_RECENT_CHANGE_SETS, markScan, retainReviewState, scansInFlight } from './blobRetention.js';
 import type { TransactionOptions } from './hostTransaction.js';
 import { riskClassifier } from './riskRules.js';
 import { scanWithArchive } from './archiveScanner.js';
@@ -20,6 +23,8 @@ import { diffableText, filePatch, formatPatch, printableLine } from './textDiff.
 import { ScannerUnavailable, scanWithScanner } from './workspaceScanner.js';
 
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024;
+/** What one task's box may make the host keep (its changed files' contents), across all its kept change sets. */
+export const DEFAULT_MAX_STORE_BYTES = 2 * 1024 * 1024 * 1024;
 
 export interface DiffOptions {
   signal?: AbortSignal;
@@ -29,17 +34,40 @@ export interface DiffOptions {
   riskyPatterns?: string[];
   /** `auto` uses the in-container scanner and falls back to streaming the tree out when the image has no node. */
   method?: 'auto' | 'scanner' | 'archive';
+  /** Cap on the task's blob store on the host; a diff that would pass it fails and keeps nothing new. */
+  maxStoreBytes?: number;
 }
 
 export interface TaskChanges {
   record: TaskRecord;
-  changeSet: ChangeSet;
+  changeSet: IdentifiedChangeSet;
   content: ChangeContent;
+}
+
+/** How the applied change set relates to what a person reviewed. */
+export interface ApplyReview {
+  /** The change set that was written from. */
+  changeSet: string;
+  /** False when nobody named it: a fresh look taken by the apply itself. */
+  reviewed: boolean;
+  /** The box's change set now, when it differs from the one applied (the box changed since the review). */
+  current?: string;
+  /** Why the box could not be looked at again (it has gone, say); the reviewed set was still applied. */
+  currentUnknown?: string;
+}
+
+export interface ApplyOptions extends DiffOptions {
+  /** The change set a person reviewed, by id: exactly its bytes are written, whatever the box does since. */
+  changeSet?: string;
+  /** A change set this process already holds (and showed); no fresh look is taken. */
+  changes?: TaskChanges;
+  afterMutation?: TransactionOptions['afterMutation'];
 }
 
 /**
  * Diff, apply and undo for one task: the core every front end (CLI, review panel, MCP tools)
- * calls. Each diff is a fresh look at the container; apply writes only what that look showed.
+ * calls. Each diff is a fresh look at the container and names what it saw (a change set id); an
+ * apply that names it writes exactly that, from the host's blob store.
  */
 export class ChangeService {
   constructor(private readonly tasks: TaskService) {}
@@ -50,16 +78,52 @@ export class ChangeService {
 
   private stores(id: string) {
     const files = this.tasks.store.changeFiles(id);
-    return { ...files, blobs: new BlobStore(files.blobDir), journal: new ApplyJournal(files.journalDir) };
+    return { ...files, blobs: new BlobStore(files.blobDir), journal: new ApplyJournal(files.journalDir), changeSets: new ChangeSetStore(files.changeSetDir) };
   }
 
+  /** Change sets that a pending apply request names: a reviewer may still approve exactly those. */
+  private pinned(id: string): Set<string> {
+    const pending = new ApprovalBoard(this.tasks.store).queue(id).pending();
+    return new Set(pending.flatMap((request) => (request.kind === 'apply' && typeof request.details?.changeSet === 'string' ? [request.details.changeSet] : [])));
+  }
 
-  async changes(idOrPrefix: string, options: DiffOptions = {}): Promise<TaskChanges> {
+  private retain(id: string, extraPinned: readonly string[] = []) {
+    const { blobDir, changeSets, journal } = this.stores(id);
+    // Another process's scan may be storing blobs its change set does not name yet: spare young ones then.
+    const graceMs = scansInFlight(this.scanDir(id)) > 0 ? BLOB_GRACE_MS : 0;
+    return retainReviewState({ blobDir, changeSets, journal, pinned: new Set([...this.pinned(id), ...extraPinned]), keepRecent: KEEP_RECENT_CHANGE_SETS, graceMs });
+  }
+
+  private scanDir(id: string): string {
+    return path.join(this.tasks.store.taskDir(id), 'scans');
+  }
+
+  private content(record: TaskRecord): ChangeContent {
+    if (!fs.existsSync(record.snapshot.archiveFile)) throw new AirlockError(`task ${record.id} has no base snapshot on this machine`, 'Diffs need the host that started the task, while the task exists.', 'ID');
+    const blobs = this.stores(record.id).blobs;
+    return { base: BaseSnapshot.load(record.snapshot.manifestFile), blob: (sha, limit) => (blobs.has(sha) ? blobs.read(sha, limit) : undefined) };
+  }
+
+  /** A fresh look at the box: the change set it shows now, kept on the host under its id. */
+  async changes(idOrPrefix: string, options: DiffOptions & { pin?: readonly string[] } = {}): Promise<TaskChanges> {
     const record = await this.tasks.live(idOrPrefix);
     const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-    const { blobs, changeSetFile } = this.stores(record.id);
-    if (!fs.existsSync(record.snapshot.archiveFile)) throw new AirlockError(`task ${record.id} has no base snapshot on this machine`, 'Diffs need the host that started the task.', 'ID');
-    const base = BaseSnapshot.load(record.snapshot.manifestFile);
+    const limit = options.maxStoreBytes ?? DEFAULT_MAX_STORE_BYTES;
+    const content = this.content(record);
+    const { keptBytes } = this.retain(record.id, options.pin);
+    const scanning = markScan(this.scanDir(record.id));
+    try {
+      return await this.scan(record, content, { ...options, maxFileBytes, limit, keptBytes });
+    } finally {
+      scanning.done();
+    }
+  }
+
+  private async scan(record: TaskRecord, content: ChangeContent, options: DiffOptions & { maxFileBytes: number; limit: number; keptBytes: number }): Promise<TaskChanges> {
+    const { base } = content;
+    const { maxFileBytes, limit, keptBytes } = options;
+    // New bytes from this scan count against what the task may keep on the host.
+    const blobs = new BlobStore(this.stores(record.id).blobDir, { limit, remaining: Math.max(0, limit - keptBytes) });
     const container = this.engine.docker.getContainer(record.containerId);
     let scan: ScanResult;
     const viaArchive = () => scanWithArchive(container, base, blobs, maxFileBytes, options.signal);
@@ -76,18 +140,51 @@ export class ChangeService {
       if (status === 404 || status === 409) throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, 'Start a new task with `airlock start`.', 'ID');
       throw error;
     }
-    const content: ChangeContent = { base, blob: (sha, limit) => (blobs.has(sha) ? blobs.read(sha, limit) : undefined) };
-    const changeSet = buildChangeSet(scan, content, { task: record.id, risk: riskClassifier([...((record.options.riskyPaths as string[] | undefined) ?? []), ...(options.riskyPatterns ?? [])]), maxFileBytes });
-    fs.writeFileSync(changeSetFile, JSON.stringify(changeSet), { mode: 0o600 });
+    const changeSet = identify(buildChangeSet(scan, content, { task: record.id, risk: riskClassifier([...((record.options.riskyPaths as string[] | undefined) ?? []), ...(options.riskyPatterns ?? [])]), maxFileBytes }));
+    this.stores(record.id).changeSets.save(changeSet);
     return { record, changeSet, content };
   }
 
-  /** Applies the chosen part of a fresh change set, then records paths and content hashes in the audit log. */
-  async apply(idOrPrefix: string, selection: ApplySelection, options: DiffOptions & { afterMutation?: TransactionOptions['afterMutation']; changes?: TaskChanges } = {}): Promise<{ changes: TaskChanges; report: ApplyReport }> {
-    const changes = options.changes ?? (await this.changes(idOrPrefix, options));
+  /** A change set taken earlier, exactly as it was shown: no look at the box. */
+  reviewed(idOrPrefix: string, changeSetId: string): TaskChanges {
+    const record = this.tasks.store.resolve(idOrPrefix);
+    const changeSet = this.stores(record.id).changeSets.load(record.id, changeSetId);
+    return { record, changeSet, content: this.content(record) };
+  }
+
+  /**
+   * Applies the chosen part of a change set and records paths and content hashes in the audit log:
+   * the one named by `changeSet` (from the host's blob store, whatever the box has done since), the
+   * one passed in, or else a fresh, unreviewed look.
+   */
+  async apply(idOrPrefix: string, selection: ApplySelection, options: ApplyOptions = {}): Promise<{ changes: TaskChanges; report: ApplyReport; review: ApplyReview }> {
+    let changes: TaskChanges;
+    let review: ApplyReview;
+    if (options.changes) {
+      changes = options.changes;
+      review = { changeSet: changes.changeSet.id, reviewed: true };
+    } else if (options.changeSet !== undefined) {
+      changes = this.reviewed(idOrPrefix, options.changeSet);
+      review = { changeSet: changes.changeSet.id, reviewed: true };
+      if (changes.record.destroyedAt) review.currentUnknown = `task ${changes.record.id} has ended`;
+      else {
+        try {
+          const now = await this.changes(changes.record.id, { ...options, pin: [changes.changeSet.id] });
+          if (now.changeSet.id !== changes.changeSet.id) review.current = now.changeSet.id;
+        } catch (error) {
+          if (CancelledError.is(error)) throw error;
+          review.currentUnknown = (error as Error).message;
+        }
+      }
+    } else {
+      changes = await this.changes(idOrPrefix, options);
+      review = { changeSet: changes.changeSet.id, reviewed: false };
+    }
     const { record, changeSet, content } = changes;
     const { blobs, journal } = this.stores(record.id);
     const audit = this.tasks.store.audit(record.id);
+    const missing = selectChanges(changeSet.files, selection).chosen.filter((change) => change.after?.sha256 && !blobs.has(change.after.sha256));
+    if (missing.length) throw new AirlockError(`apply: the content of change set ${shortChangeSetId(changeSet.id)} is no longer on this machine (${missing.map((change) => printableLine(change.path)).join(', ')}); nothing was written`, 'Take a fresh diff with `airlock diff ID` and review that.', '--change-set');
     let report: ApplyReport;
     try {
       report = applyChanges({ root: record.workspace, changeSet, content, blobs, journal, afterMutation: options.afterMutation }, selection);
@@ -95,30 +192,40 @@ export class ChangeService {
       audit.append({ type: 'warning', task: record.id, message: `apply failed: ${(error as Error).message}` });
       throw error;
     }
-    audit.append({ type: 'changes.applied', task: record.id, apply: report.id, changeSet: { files: changeSet.files.length, createdAt: changeSet.createdAt }, written: report.written, refused: report.refused, held: report.held });
-    return { changes, report };
+    audit.append({ type: 'changes.applied', task: record.id, apply: report.id, changeSet: { id: changeSet.id, reviewed: review.reviewed, ...(review.current ? { boxNow: review.current } : {}), files: changeSet.files.length, createdAt: changeSet.createdAt }, written: report.written, refused: report.refused, held: report.held });
+    return { changes, report, review };
   }
 
   /**
    * Apply for callers that are not the person at the keyboard (agents, tools): the chosen files go
-   * to the task's approval queue as an `apply` request, and exactly the change set the reviewer was
-   * shown is applied after an allow. A deny or timeout writes nothing.
+   * to the task's approval queue as an `apply` request naming the change set and each file's
+   * content hash, and exactly that change set is applied after an allow. A deny or timeout writes
+   * nothing.
    */
-  async applyAfterApproval(idOrPrefix: string, selection: ApplySelection, options: DiffOptions & { timeoutMs?: number; onWaiting?: (request: ApprovalRequest) => void } = {}): Promise<{ changes: TaskChanges; request: ApprovalRequest; decision: ApprovalDecision; report?: ApplyReport }> {
-    const changes = await this.changes(idOrPrefix, options);
+  async applyAfterApproval(idOrPrefix: string, selection: ApplySelection, options: Omit<ApplyOptions, 'changes'> & { timeoutMs?: number; onWaiting?: (request: ApprovalRequest) => void } = {}): Promise<{ changes: TaskChanges; request: ApprovalRequest; decision: ApprovalDecision; report?: ApplyReport; review?: ApplyReview }> {
+    const changes = options.changeSet !== undefined ? this.reviewed(idOrPrefix, options.changeSet) : await this.changes(idOrPrefix, options);
     const { record, changeSet } = changes;
+    if (record.destroyedAt) throw new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, 'Start a new task with `airlock start`.', 'ID');
     const { chosen, held, refused } = selectChanges(changeSet.files, selection);
     if (chosen.length === 0) throw new AirlockError(`apply: nothing to apply from task ${record.id}${[...held, ...refused].length ? ` (${[...held, ...refused].map((item) => `${item.path}: ${item.reason}`).join('; ')})` : ''}`, 'Check with `airlock diff ID`.', 'paths');
     const hunks = selection.hunks ?? {};
-    const files = chosen.map((change) => `${change.status} ${change.path}${hunks[change.path] ? ` (hunks ${hunks[change.path].join(',')})` : ''}${change.risk.length ? ' (risky)' : ''}`);
+    const files = chosen.map((change) => `${change.status} ${change.path} ${change.after?.sha256 ? `sha256:${change.after.sha256}` : change.after ? change.after.kind : 'removed'}${hunks[change.path] ? ` (hunks ${hunks[change.path].join(',')})` : ''}${change.risk.length ? ' (risky)' : ''}`);
     const queue = new ApprovalBoard(this.tasks.store).queue(record.id);
     const timeoutMs = options.timeoutMs ?? taskCommandSettings(record).approvalTimeoutSeconds * 1000;
-    const request = queue.request({ kind: 'apply', subject: `apply ${chosen.length} change(s) to ${record.workspace}`, reason: 'writes to the host workspace', details: { workspace: record.workspace, changeSet: changeSet.createdAt, files, ...(held.length ? { held: held.map((item) => item.path) } : {}) } }, timeoutMs);
+    const request = queue.request(
+      {
+        kind: 'apply',
+        subject: `apply ${chosen.length} change(s) to ${record.workspace}`,
+        reason: 'writes to the host workspace',
+        details: { workspace: record.workspace, changeSet: changeSet.id, review: `airlock diff ${record.id} --change-set ${changeSet.id}`, files, ...(held.length ? { held: held.map((item) => item.path) } : {}) },
+      },
+      timeoutMs,
+    );
     options.onWaiting?.(request);
     const decision = await queue.wait(request, options.signal);
     if (decision.decision === 'deny') return { changes, request, decision };
-    const { report } = await this.apply(record.id, selection, { ...options, changes });
-    return { changes, request, decision, report };
+    const { report, review } = await this.apply(record.id, selection, { ...options, changes });
+    return { changes, request, decision, report, review };
   }
 
   undo(idOrPrefix: string, options: UndoOptions = {}): UndoReport {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -44,6 +45,11 @@ export type FileChange = z.infer<typeof fileChangeSchema>;
 
 export const changeSetSchema = z.object({
   version: z.literal(1),
+  /**
+   * The change set's name: a digest over its paths, actions and content hashes (changeSetDigest).
+   * A review names this; an apply that names it writes exactly these bytes, whatever the box does since.
+   */
+  id: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   task: z.string(),
   createdAt: z.string(),
   files: z.array(fileChangeSchema),
@@ -80,6 +86,8 @@ export function summarizeChange(change: FileChange): Record<string, unknown> {
     ...(newMode ? { newMode } : {}),
     ...(change.after?.kind === 'symlink' ? { symlinkTarget: change.after.target } : {}),
     ...(change.before?.size !== undefined ? { oldSize: change.before.size } : {}),
+    ...(change.before?.sha256 ? { oldSha256: change.before.sha256 } : {}),
+    ...(change.after?.sha256 ? { newSha256: change.after.sha256 } : {}),
     ...(change.after?.size !== undefined ? { newSize: change.after.size } : {}),
     risk: change.risk,
     hunks: change.hunks,
@@ -87,3 +95,26 @@ export function summarizeChange(change: FileChange): Record<string, unknown> {
     ...(change.refusal ? { refusal: change.refusal } : {}),
   };
 }
+
+/** A change set that carries its name, as every front end receives it from ChangeService. */
+export type IdentifiedChangeSet = ChangeSet & { id: string };
+
+const stateKey = (state: NodeState | undefined) => (state ? [state.kind, state.mode & 0o7777, state.size, state.sha256 ?? null, state.target ?? null] : null);
+
+/**
+ * The digest that names a change set: task, and per path (sorted) the action, both sides' kind,
+ * mode, size, content hash and link target, and any refusal. Risk sentences and notes are derived
+ * from these and left out, so a newer risk list does not rename an unchanged review.
+ */
+export function changeSetDigest(changeSet: Pick<ChangeSet, 'task' | 'files'>): string {
+  const files = [...changeSet.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const canonical = JSON.stringify([1, changeSet.task, files.map((change) => [change.path, change.status, change.oldPath ?? null, stateKey(change.before), stateKey(change.after), change.refusal ?? null])]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export function identify(changeSet: ChangeSet): IdentifiedChangeSet {
+  return { ...changeSet, id: changeSetDigest(changeSet) };
+}
+
+/** How ids are shown to people: long enough that nobody can make another change set share it. */
+export const shortChangeSetId = (id: string) => id.slice(0, 16);

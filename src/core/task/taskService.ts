@@ -19,6 +19,8 @@ import type { GatewayLauncher } from '../egress/gatewayLauncher.js';
 import type { NetworkPhase } from '../egress/egressRules.js';
 import { proxyEnv } from '../egress/egressSettings.js';
 import { printableLine } from '../changes/textDiff.js';
+import { ApplyJournal } from '../changes/applyJournal.js';
+import { releaseReviewState } from '../changes/blobRetention.js';
 import { CommandRefused, gateCommand, type GateOptions } from '../approvals/commandGate.js';
 import { EXPIRES_LABEL, TASK_LABEL, type TaskRecord } from './taskRecord.js';
 import type { TaskStore } from './taskStore.js';
@@ -316,7 +318,14 @@ export class TaskService {
     this.backends.delete(record.id);
     this.store.save({ ...record, destroyedAt: new Date().toISOString(), destroyReason: reason });
     this.store.audit(record.id).append({ type: 'task.destroyed', task: record.id, reason });
-    this.store.dropSnapshot(record.id);
+    this.releaseHostState(record.id);
+  }
+
+  /** A gone box leaves only what undo needs: no base snapshot, no change sets, no blobs but the host's backups. */
+  private releaseHostState(id: string): void {
+    this.store.dropSnapshot(id);
+    const files = this.store.changeFiles(id);
+    releaseReviewState(files, new ApplyJournal(files.journalDir));
   }
 
   /** Destroys the container and its volume; the record and audit log remain. */
@@ -378,7 +387,11 @@ export class TaskService {
       }
     }
     for (const status of await this.list()) {
-      if (status.state === 'destroyed') continue;
+      if (status.state === 'destroyed') {
+        // Also tasks ended before review state was released at the end (or by another process that crashed).
+        this.releaseHostState(status.record.id);
+        continue;
+      }
       if (Date.parse(status.record.expiresAt) <= Date.now()) {
         await this.stop(status.record.id, 'ttl expired');
         report.records.push(status.record.id);
