@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { ApprovalBoard, currentUser, printableLine, type ApprovalQueue, type ApprovalRequest, type DecideOutcome } from '../core/index.js';
+import { ApprovalBoard, currentUser, printableJson, printableLine, type ApprovalQueue, type ApprovalRequest, type DecideOutcome } from '../core/index.js';
 import { storeAction } from './serviceAction.js';
 
 const age = (iso: string) => {
@@ -16,7 +16,7 @@ export function printWaiting(request: ApprovalRequest): void {
 export function formatRequest(request: ApprovalRequest): string {
   // Everything here may come from the sandbox: one printable line per field, so nothing can forge a line.
   const show = (value: unknown) => printableLine(String(value));
-  const lines = [`${request.id}  task ${request.task}  ${request.kind}  (refused in ${age(request.expiresAt)} unless decided)`, `  ${show(request.subject)}`, `  why: ${show(request.reason)}`];
+  const lines = [`${show(request.id)}  task ${show(request.task)}  ${show(request.kind)}  (refused in ${age(request.expiresAt)} unless decided)`, `  ${show(request.subject)}`, `  why: ${show(request.reason)}`];
   if (request.cwd) lines.push(`  in: ${show(request.cwd)}`);
   const details = request.details ?? {};
   for (const [key, value] of Object.entries(details)) {
@@ -36,7 +36,7 @@ export function registerApprovalCommands(program: Command): void {
       storeAction((store, flags: { task?: string; json?: boolean }) => {
         const board = new ApprovalBoard(store);
         const pending = board.pending(flags.task ? store.resolve(flags.task).id : undefined);
-        if (flags.json) process.stdout.write(JSON.stringify(pending) + '\n');
+        if (flags.json) process.stdout.write(printableJson(pending) + '\n');
         else process.stdout.write(pending.length ? `${pending.map(formatRequest).join('\n\n')}\n` : 'no requests are waiting\n');
       }),
     );
@@ -76,7 +76,7 @@ function report(queue: ApprovalQueue, outcome: DecideOutcome, request: ApprovalR
     return 0;
   }
   const earlier = queue.decision(request.id);
-  const how = earlier ? `${earlier.decision === 'allow' ? 'allowed' : 'denied'} by ${earlier.by}${earlier.reason ? ` (${earlier.reason})` : ''}` : 'decided';
+  const how = earlier ? `${earlier.decision === 'allow' ? 'allowed' : 'denied'} by ${printableLine(earlier.by)}${earlier.reason ? ` (${printableLine(earlier.reason)})` : ''}` : 'decided';
   process.stderr.write(outcome === 'expired' ? `airlock: ${request.id} expired before your decision and was refused; nothing was recorded\n` : `airlock: ${request.id} was already ${how}; your decision was not recorded\n`);
   return 1;
 }

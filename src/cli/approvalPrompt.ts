@@ -1,5 +1,5 @@
 import * as readline from 'node:readline';
-import { ApprovalQueue, currentUser, type TaskStore } from '../core/index.js';
+import { ApprovalQueue, currentUser, printableLine, type TaskStore } from '../core/index.js';
 
 const POLL_MS = 250;
 
@@ -27,7 +27,7 @@ export function promptForApprovals(store: TaskStore, taskId: string, signal: Abo
     try {
       const seconds = Math.max(0, Math.round((Date.parse(request.expiresAt) - Date.now()) / 1000));
       const answer = await new Promise<string>((resolve, reject) => {
-        rl.question(`\nairlock: task ${taskId} wants to reach ${request.subject} (${request.reason}).\n  Allow [o]nce, for the [t]ask, or [d]eny? (refused in ${seconds} s) `, { signal: stopSignal }, resolve);
+        rl.question(`\nairlock: task ${taskId} wants to reach ${printableLine(request.subject)} (${printableLine(request.reason)}).\n  Allow [o]nce, for the [t]ask, or [d]eny? (refused in ${seconds} s) `, { signal: stopSignal }, resolve);
         stopSignal.addEventListener('abort', () => reject(new Error('stopped')), { once: true });
       });
       const choice = answer.trim().toLowerCase()[0];

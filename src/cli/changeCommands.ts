@@ -1,6 +1,6 @@
 import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableLine, shortChangeSetId, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
+import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
 import { abortOnSignals, action, collect } from './serviceAction.js';
 import { printWaiting } from './approvalCommands.js';
 
@@ -45,7 +45,7 @@ function printReview(review: ApplyReview, changes: TaskChanges): void {
 
 function printApplyReport(report: ApplyReport, changes: TaskChanges, review: ApplyReview | undefined, json: boolean): void {
   if (json) {
-    process.stdout.write(JSON.stringify({ task: changes.record.id, changeSet: changes.changeSet.id, ...(review ? { reviewed: review.reviewed, ...(review.current ? { taskNow: review.current } : {}) } : {}), ...report }) + '\n');
+    process.stdout.write(printableJson({ task: changes.record.id, changeSet: changes.changeSet.id, ...(review ? { reviewed: review.reviewed, ...(review.current ? { taskNow: review.current } : {}) } : {}), ...report }) + '\n');
     return;
   }
   const lines = [
@@ -54,7 +54,8 @@ function printApplyReport(report: ApplyReport, changes: TaskChanges, review: App
     ...report.held.map((item) => `held     ${name(item.path)}: ${name(item.reason)}`),
     ...report.refused.map((item) => `refused  ${name(item.path)}: ${name(item.reason)}`),
   ];
-  lines.push(report.id ? `applied ${report.written.length} change(s) of change set ${shortChangeSetId(changes.changeSet.id)} to ${name(changes.record.workspace)}; undo with \`airlock undo ${changes.record.id}\`` : 'nothing was written');
+  lines.push(report.id ? `applied ${report.written.length} change(s) to ${name(changes.record.workspace)}; undo with \`airlock undo ${changes.record.id}\`` : 'nothing was written');
+  lines.push(`from change set ${shortChangeSetId(changes.changeSet.id)}`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 
@@ -81,7 +82,7 @@ export function registerChangeCommands(program: Command): void {
       const only = paths.length ? (rel: string) => paths.some((named) => rel === named.replace(/\/+$/, '') || rel.startsWith(`${named.replace(/\/+$/, '')}/`)) : () => true;
       const files = changes.changeSet.files.filter((change) => only(change.path) || (change.oldPath !== undefined && only(change.oldPath)));
       const setId = changes.changeSet.id;
-      if (flags.json) process.stdout.write(JSON.stringify({ task: changes.record.id, id: setId, createdAt: changes.changeSet.createdAt, files: files.map(summarizeChange), scan: changes.changeSet.scan }) + '\n');
+      if (flags.json) process.stdout.write(printableJson({ task: changes.record.id, id: setId, createdAt: changes.changeSet.createdAt, files: files.map(summarizeChange), scan: changes.changeSet.scan }) + '\n');
       else {
         process.stdout.write(formatChanges(changes, (change) => files.includes(change)));
         // Last, so it is what the reviewer reads when the diff ends; a patch tool skips trailing text.

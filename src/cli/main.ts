@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as path from 'node:path';
-import { AirlockError, connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, formatZodError, policyFileSchema, policyForWorkspace, runDoctor, stateDir, taskInputFromPolicy, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides } from '../core/index.js';
+import { AirlockError, connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, formatZodError, policyFileSchema, policyForWorkspace, printableJson, printableJsonText, printableLine, printableLines, printableStream, runDoctor, stateDir, taskInputFromPolicy, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides } from '../core/index.js';
 import { abortOnSignals, action, collect } from './serviceAction.js';
 import { registerChangeCommands } from './changeCommands.js';
 import { registerExecCommand } from './execCommand.js';
@@ -133,16 +133,22 @@ export function buildProgram(): Command {
         const userLayer = userLayerFromFlags(flags);
         const state = policyForWorkspace({ workspace, stateDir: service.store.root, user: userLayer, trusted: true, defaultImage: process.env.AIRLOCK_IMAGE || DEFAULT_IMAGE });
         const controller = abortOnSignals();
-        const onProgress = flags.json ? undefined : (step: string) => process.stderr.write(`airlock: ${step}\n`);
-        const onSetupOutput = (chunk: Buffer) => process.stderr.write(chunk);
-        const onWarning = (message: string) => process.stderr.write(`airlock: ${message}\n`);
+        // Progress lines and warnings quote the repository (setup commands, ignored loosenings,
+        // build output): each progress step is one line, a warning keeps only its own line breaks.
+        const onProgress = flags.json ? undefined : (step: string) => process.stderr.write(`airlock: ${printableLine(step)}\n`);
+        // Setup output is escaped too, unlike `exec`'s: the commands run without a terminal, so
+        // nothing legitimate in them drives one, and they are the repository's (or its image's)
+        // choice, not the user's, printed among Airlock's own lines.
+        const setupText = { stdout: printableStream(), stderr: printableStream() };
+        const onSetupOutput = (chunk: Buffer, stream: 'stdout' | 'stderr' = 'stderr') => process.stderr.write(setupText[stream](chunk));
+        const onWarning = (message: string) => process.stderr.write(`airlock: ${printableLines(message)}\n`);
         const input = await taskInputFromPolicy(service.engine.docker, workspace, state, userLayer, overridesFromFlags(flags), { signal: controller.signal, onProgress: onProgress ?? (() => undefined), onWarning });
         const record = await service.start(input, { signal: controller.signal, onProgress, onSetupOutput, onWaiting: printWaiting });
         if (flags.json) {
           const { env: _env, options: _options, ...summary } = record;
-          process.stdout.write(JSON.stringify({ ...summary, container: record.containerName }) + '\n');
+          process.stdout.write(printableJson({ ...summary, container: record.containerName }) + '\n');
         } else {
-          if (record.snapshot.excluded.length > 0) process.stderr.write(`airlock: left out as secrets: ${record.snapshot.excluded.join(', ')}\n`);
+          if (record.snapshot.excluded.length > 0) process.stderr.write(`airlock: left out as secrets: ${record.snapshot.excluded.map(printableLine).join(', ')}\n`);
           process.stdout.write(`${record.id}\n`);
         }
       }),
@@ -157,7 +163,7 @@ export function buildProgram(): Command {
     .action(
       action(async (service, flags: { json?: boolean }) => {
         const tasks = await service.list();
-        if (flags.json) process.stdout.write(JSON.stringify(tasks.map(({ record, state }) => ({ id: record.id, state, container: record.containerName, image: record.image, runtime: record.runtime, workspace: record.workspace, createdAt: record.createdAt, expiresAt: record.expiresAt, destroyedAt: record.destroyedAt, destroyReason: record.destroyReason }))) + '\n');
+        if (flags.json) process.stdout.write(printableJson(tasks.map(({ record, state }) => ({ id: record.id, state, container: record.containerName, image: record.image, runtime: record.runtime, workspace: record.workspace, createdAt: record.createdAt, expiresAt: record.expiresAt, destroyedAt: record.destroyedAt, destroyReason: record.destroyReason }))) + '\n');
         else process.stdout.write(formatTaskTable(tasks));
       }),
     );
@@ -197,7 +203,8 @@ export function buildProgram(): Command {
     .action(async (id: string) => {
       try {
         const store = new TaskStore(stateDir());
-        process.stdout.write(store.audit(store.resolve(id).id).read());
+        // JSON lines as written, with control and bidi characters as \u escapes: the same JSON.
+        process.stdout.write(printableJsonText(store.audit(store.resolve(id).id).read()));
       } catch (error) {
         process.stderr.write(`airlock: ${describeError(error)}\n`);
         process.exitCode = 1;
@@ -213,9 +220,9 @@ export function buildProgram(): Command {
         const engine = await connectEngine();
         const images = [process.env.AIRLOCK_IMAGE || DEFAULT_IMAGE];
         const report = await runDoctor(engine, images);
-        process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report) + '\n');
+        process.stdout.write(flags.json ? printableJson(report, 2) + '\n' : printableLines(formatDoctor(report)) + '\n');
       } catch (error) {
-        if (flags.json) process.stdout.write(JSON.stringify({ error: describeError(error) }) + '\n');
+        if (flags.json) process.stdout.write(printableJson({ error: describeError(error) }) + '\n');
         process.stderr.write(`airlock: ${describeError(error)}\n`);
         process.exitCode = 1;
       }

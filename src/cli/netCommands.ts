@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { describeError, formatNetworkLog, hostGateway, NETWORK_PHASES, networkRecords, resolverFromEnv, stateDir, TaskStore, connectEngine, type NetworkPhase } from '../core/index.js';
+import { describeError, formatNetworkLog, hostGateway, NETWORK_PHASES, networkRecords, printableJson, printableLine, printableLines, resolverFromEnv, stateDir, TaskStore, connectEngine, type NetworkPhase } from '../core/index.js';
 import { action } from './serviceAction.js';
 
 export function registerNetCommands(program: Command): void {
@@ -19,19 +19,20 @@ export function registerNetCommands(program: Command): void {
         const record = service.store.resolve(id);
         const records = networkRecords(service.store.audit(record.id));
         if (flags.json) {
-          process.stdout.write(JSON.stringify(records) + '\n');
+          process.stdout.write(printableJson(records) + '\n');
           return;
         }
         const mode = (record.options.network as string | undefined) ?? 'deny';
         let gateway = 'not running';
         if (mode === 'allowlist' && !record.destroyedAt) {
           gateway = await service.gatewayRequest(record.id, { op: 'status' }).then(
-            (reply) => `running (pid ${reply.pid}, phase ${reply.phase}, ${reply.connections} open)`,
+            (reply) => printableLine(`running (pid ${reply.pid}, phase ${reply.phase}, ${reply.connections} open)`),
             () => 'not running: the task has no network (restart it with `airlock net ID --restart`)',
           );
         }
         process.stdout.write(`network: ${mode === 'allowlist' ? `allowlist; gateway ${gateway}` : 'deny (loopback only)'}\n`);
-        process.stdout.write(formatNetworkLog(records));
+        // Host names, reasons and approval subjects in the log were chosen in the box.
+        process.stdout.write(printableLines(formatNetworkLog(records)));
       }),
     );
 
@@ -48,10 +49,10 @@ export function registerNetCommands(program: Command): void {
         process.once('SIGTERM', stop).once('SIGINT', stop);
         process.on('SIGHUP', () => undefined);
         const reason = await hosted.done;
-        process.stderr.write(`airlock gateway ${id}: ${reason}\n`);
+        process.stderr.write(`airlock gateway ${printableLine(id)}: ${printableLines(String(reason))}\n`);
         process.exit(0);
       } catch (error) {
-        process.stderr.write(`airlock gateway ${id}: ${describeError(error)}\n`);
+        process.stderr.write(`airlock gateway ${printableLine(id)}: ${describeError(error)}\n`);
         process.exit(1);
       }
     });

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as readline from 'node:readline/promises';
 import { type Command, Option } from 'commander';
-import { AirlockError, CommandClassifier, commandSettingsSchema, DEFAULT_IMAGE, describeError, describeFinding, formatZodError, loadMachineFloor, PolicyAcceptances, POLICY_FILE, policyForWorkspace, policyJsonSchema, printableLine, readDevcontainer, readLiveState, refreshLiveRules, type TaskStore, type Verdict, type WorkspacePolicyState, validateDocument, readJsonc, policyFileSchema, PolicyFileError, type Loosening, refusalLine, type DevcontainerRefusal } from '../core/index.js';
+import { AirlockError, CommandClassifier, commandSettingsSchema, DEFAULT_IMAGE, describeError, describeFinding, formatZodError, loadMachineFloor, PolicyAcceptances, POLICY_FILE, policyForWorkspace, policyJsonSchema, printableJson, printableLine, printableLines, readDevcontainer, readLiveState, refreshLiveRules, type TaskStore, type Verdict, type WorkspacePolicyState, validateDocument, readJsonc, policyFileSchema, PolicyFileError, type Loosening, refusalLine, type DevcontainerRefusal } from '../core/index.js';
 import { collect, storeAction } from './serviceAction.js';
 
 /** `policy check` exits with the decision: 0 allow, 1 ask, 2 deny. */
@@ -34,14 +34,14 @@ function formatPolicy(workspace: string, state: WorkspacePolicyState): string {
 
 /** Refused devcontainer fields as `file:line:col` lines, the way editors and terminals link them. */
 function printRefusals(file: string, refusals: readonly DevcontainerRefusal[]): void {
-  process.stderr.write(refusals.map((refusal) => `${file}:${refusal.line ?? 1}:${refusal.column ?? 1}: ${refusal.field}: refused: ${printableLine(refusal.reason)}\n`).join(''));
+  process.stderr.write(refusals.map((refusal) => `${printableLine(file)}:${refusal.line ?? 1}:${refusal.column ?? 1}: ${printableLine(refusal.field)}: refused: ${printableLine(refusal.reason)}\n`).join(''));
 }
 
 /** Running tasks of this workspace whose live policy could not follow the file (kept their last good rules). */
 function liveProblems(store: TaskStore, workspace: string): string[] {
   return store.all().filter((record) => !record.destroyedAt && record.workspace === workspace).flatMap((record) => {
     const live = refreshLiveRules(store, record);
-    return live.error ? [`task ${record.id} keeps its last good policy: ${live.error.split('\n')[0]}`] : [];
+    return live.error ? [`task ${record.id} keeps its last good policy: ${printableLine(live.error.split('\n')[0])}`] : [];
   });
 }
 
@@ -59,8 +59,8 @@ export function registerPolicyCommands(program: Command): void {
         if (flags.task) {
           const record = store.resolve(flags.task);
           const live = record.destroyedAt ? readLiveState(store, record) : refreshLiveRules(store, record);
-          if (flags.json) process.stdout.write(JSON.stringify({ task: record.id, ...live }) + '\n');
-          else process.stdout.write(`task ${record.id} live rules (checked ${live.checkedAt})${live.error ? `\nthe repository file is invalid; the last good rules stay:\n${live.error}` : ''}\n${JSON.stringify(live.rules, null, 2)}\n`);
+          if (flags.json) process.stdout.write(printableJson({ task: record.id, ...live }) + '\n');
+          else process.stdout.write(`task ${record.id} live rules (checked ${printableLine(live.checkedAt)})${live.error ? `\nthe repository file is invalid; the last good rules stay:\n${printableLines(live.error)}` : ''}\n${printableJson(live.rules, 2)}\n`);
           return live.error ? 1 : 0;
         }
         const workspace = path.resolve(flags.workspace);
@@ -69,13 +69,13 @@ export function registerPolicyCommands(program: Command): void {
           state = workspaceState(store, workspace);
         } catch (error) {
           const problems = liveProblems(store, workspace);
-          if (flags.json) process.stdout.write(JSON.stringify({ workspace, error: describeError(error), problems: error instanceof PolicyFileError ? error.problems : undefined, tasks: problems }) + '\n');
+          if (flags.json) process.stdout.write(printableJson({ workspace, error: describeError(error), problems: error instanceof PolicyFileError ? error.problems : undefined, tasks: problems }) + '\n');
           else process.stderr.write(`airlock: ${describeError(error)}\n${problems.map((line) => `airlock: ${line}\n`).join('')}`);
           return 1;
         }
         const { effective, repo } = state;
         if (flags.json) {
-          process.stdout.write(JSON.stringify({ workspace, repository: repo && { file: repo.file, digest: repo.digest, accepted: state.accepted }, floors: state.floors.map((floor) => floor.source), policy: effective.policy, sources: effective.sources, loosenings: effective.loosenings, ignored: effective.ignored, refusals: effective.refusals, notes: effective.notes }) + '\n');
+          process.stdout.write(printableJson({ workspace, repository: repo && { file: repo.file, digest: repo.digest, accepted: state.accepted }, floors: state.floors.map((floor) => floor.source), policy: effective.policy, sources: effective.sources, loosenings: effective.loosenings, ignored: effective.ignored, refusals: effective.refusals, notes: effective.notes }) + '\n');
         } else process.stdout.write(formatPolicy(workspace, state));
         return 0;
       }),
@@ -93,7 +93,7 @@ export function registerPolicyCommands(program: Command): void {
           loadMachineFloor(absolute);
         } else if (/(^|[/\\])\.?devcontainer\.json$/.test(absolute)) {
           const plan = readDevcontainer(absolute, path.dirname(path.dirname(absolute)));
-          for (const note of plan.notes) process.stdout.write(`${file}: note: ${printableLine(note)}\n`);
+          for (const note of plan.notes) process.stdout.write(`${printableLine(file)}: note: ${printableLine(note)}\n`);
           if (plan.refusals.length) {
             printRefusals(file, plan.refusals);
             return 1;
@@ -108,7 +108,7 @@ export function registerPolicyCommands(program: Command): void {
             if (plan.refusals.length && result.value.devcontainer?.onRefused !== 'strip') return 1;
           }
         }
-        process.stdout.write(`${file}: valid\n`);
+        process.stdout.write(`${printableLine(file)}: valid\n`);
         return 0;
       }),
     );
@@ -131,7 +131,7 @@ export function registerPolicyCommands(program: Command): void {
         const state = workspaceState(store, workspace);
         if (!state.repo) throw new AirlockError(`${workspace} has no ${POLICY_FILE}; there is nothing to accept`, 'Run this in the workspace folder, or pass --workspace.', '--workspace');
         if (state.accepted) {
-          process.stdout.write(`${state.repo.file}: already accepted (digest ${state.repo.digest.slice(0, 12)})\n`);
+          process.stdout.write(`${printableLine(state.repo.file)}: already accepted (digest ${state.repo.digest.slice(0, 12)})\n`);
           return 0;
         }
         const { loosenings } = state.effective;
@@ -190,7 +190,7 @@ export function registerPolicyCommands(program: Command): void {
         const classifier = await CommandClassifier.load(settings.data);
         const options = { cwd: flags.cwd as string | undefined };
         const verdict = argv.length === 1 ? classifier.line(argv[0], options) : classifier.argv(argv, options);
-        process.stdout.write(flags.json ? JSON.stringify(verdict) + '\n' : formatVerdict(verdict));
+        process.stdout.write(flags.json ? printableJson(verdict) + '\n' : formatVerdict(verdict));
         return EXIT_FOR[verdict.decision];
       }, 3),
     );

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeRefusal, PushService } from '../core/index.js';
+import { describeRefusal, printableJson, printableLine, PushService } from '../core/index.js';
 import { abortOnSignals, action, collect } from './serviceAction.js';
 import { printWaiting } from './approvalCommands.js';
 
@@ -30,17 +30,20 @@ export function registerPushCommand(program: Command): void {
           allowRisky: (flags.allowRisky as string[] | undefined) ?? [],
           timeoutMs: flags.timeout as number | undefined,
           onWaiting: (request) => {
-            process.stderr.write(`airlock: commit ${String(request.details?.commit)} on new branch ${String(request.details?.branch)} for ${String(request.details?.url)}:\n${(request.details?.files as string[]).map((line) => `  ${line}`).join('\n')}\n`);
+            // File names are the box's; branch, URL and message may be too: one printable line each.
+            const show = (value: unknown) => printableLine(String(value));
+            const files = Array.isArray(request.details?.files) ? request.details.files : [];
+            process.stderr.write(`airlock: commit ${show(request.details?.commit)} on new branch ${show(request.details?.branch)} for ${show(request.details?.url)}:\n${files.map((line) => `  ${show(line)}`).join('\n')}\n`);
             printWaiting(request);
           },
         });
-        if (flags.json) process.stdout.write(JSON.stringify({ ...report, request: report.request.id }) + '\n');
-        else if (report.pushed) process.stdout.write(`pushed ${report.commit} to ${report.url} as ${report.branch} (approved by ${report.decision.by})\n`);
+        if (flags.json) process.stdout.write(printableJson({ ...report, request: report.request.id }) + '\n');
+        else if (report.pushed) process.stdout.write(`pushed ${printableLine(report.commit)} to ${printableLine(report.url)} as ${printableLine(report.branch)} (approved by ${printableLine(report.decision.by)})\n`);
         if (!report.pushed) {
-          process.stderr.write(`airlock: push refused: ${describeRefusal(report.decision)}; nothing was pushed and branch ${report.branch} was removed\n`);
+          process.stderr.write(`airlock: push refused: ${printableLine(describeRefusal(report.decision))}; nothing was pushed and branch ${printableLine(report.branch)} was removed\n`);
           return 1;
         }
-        for (const item of report.held) process.stderr.write(`airlock: held back ${item.path}: ${item.reason}\n`);
+        for (const item of report.held) process.stderr.write(`airlock: held back ${printableLine(item.path)}: ${printableLine(item.reason)}\n`);
         return 0;
       }),
     );

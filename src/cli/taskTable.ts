@@ -1,4 +1,4 @@
-import type { TaskStatus } from '../core/index.js';
+import { printableLine, type TaskStatus } from '../core/index.js';
 
 function age(iso: string): string {
   const seconds = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000));
@@ -9,13 +9,14 @@ function age(iso: string): string {
 
 export function formatTaskTable(tasks: TaskStatus[]): string {
   if (tasks.length === 0) return 'no tasks\n';
+  // The image may be named by a repository's policy or devcontainer, the folder by whoever made it.
   const rows = tasks.map(({ record, state }) => [
     record.id,
     state === 'destroyed' ? `destroyed (${record.destroyReason ?? '?'})` : state,
     state === 'destroyed' ? '-' : age(record.expiresAt),
     `${record.image} (${record.runtime})`,
     record.workspace,
-  ]);
+  ].map(printableLine));
   const header = ['ID', 'STATE', 'TTL LEFT', 'IMAGE', 'WORKSPACE'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
   return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n') + '\n';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { connectEngine, describeError, DEFAULT_IMAGE, formatDoctor, runDoctor } from '../core/index.js';
+import { connectEngine, describeError, DEFAULT_IMAGE, formatDoctor, printableLine, printableLines, runDoctor } from '../core/index.js';
 import { registerPolicyView } from './policyView.js';
 
 /** Thin glue: the core knows nothing of VS Code; this file adapts it to commands and an Output channel. */
@@ -15,13 +15,15 @@ export function activate(context: vscode.ExtensionContext): void {
         const engine = await connectEngine();
         const image = vscode.workspace.getConfiguration('airlock').get<string>('image') || DEFAULT_IMAGE;
         const report = await runDoctor(engine, [image]);
-        for (const line of formatDoctor(report).split('\n')) output.info(line);
-        const problems = [!report.seccomp && 'seccomp is off', !report.images[0]?.present && `image ${image} is not present`].filter(Boolean);
-        void vscode.window.showInformationMessage(problems.length ? `Airlock: engine ${report.engine.version} found; ${problems.join(', ')}.` : `Airlock: engine ${report.engine.version} is ready.`);
+        for (const line of formatDoctor(report).split('\n')) output.info(printableLine(line));
+        // The image name may come from a workspace's settings, the version from whatever answers on the socket.
+        const problems = [!report.seccomp && 'seccomp is off', !report.images[0]?.present && `image ${printableLine(image)} is not present`].filter(Boolean);
+        const version = printableLine(String(report.engine.version));
+        void vscode.window.showInformationMessage(problems.length ? `Airlock: engine ${version} found; ${problems.join(', ')}.` : `Airlock: engine ${version} is ready.`);
         return report;
       } catch (error) {
         output.error(describeError(error));
-        if (error instanceof Error && error.stack) output.debug(error.stack);
+        if (error instanceof Error && error.stack) output.debug(printableLines(error.stack));
         void vscode.window.showErrorMessage(`Airlock: ${describeError(error).split('\n')[0]}`, 'Show Output').then((choice) => choice && output.show());
         return undefined;
       }

@@ -1,11 +1,14 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { AirlockError, DEFAULT_IMAGE, formatZodError, type Loosening, PolicyAcceptances, policyFileSchema, type PolicyLayer, PolicyMonitor, type PolicyReport, type SourceProblem, stateDir } from '../core/index.js';
+import { AirlockError, DEFAULT_IMAGE, formatZodError, type Loosening, PolicyAcceptances, policyFileSchema, type PolicyLayer, PolicyMonitor, type PolicyReport, printableLine, type SourceProblem, stateDir } from '../core/index.js';
 
 /**
  * The editor side of `.airlock.json`: diagnostics on the file while it is invalid (the last good
  * policy stays in force), an Output line per change, and the acceptance prompt for a repository
  * policy that loosens protection, offered only in a trusted workspace and again whenever it changes.
+ * Everything shown that the repository wrote (keys, values, commands, file names, refusal reasons)
+ * goes through printableLine: diagnostics, notifications and Output lines must not carry its
+ * newlines, bidi overrides or invisible characters.
  */
 export function registerPolicyView(context: vscode.ExtensionContext, output: vscode.LogOutputChannel): void {
   const diagnostics = vscode.languages.createDiagnosticCollection('airlock-policy');
@@ -26,7 +29,7 @@ export function registerPolicyView(context: vscode.ExtensionContext, output: vsc
 
   const toDiagnostic = (problem: SourceProblem, severity = vscode.DiagnosticSeverity.Error) => {
     const range = new vscode.Range(problem.line - 1, problem.column - 1, problem.endLine - 1, problem.endColumn - 1);
-    const diagnostic = new vscode.Diagnostic(range, problem.field ? `${problem.field}: ${problem.message}` : problem.message, severity);
+    const diagnostic = new vscode.Diagnostic(range, printableLine(problem.field ? `${problem.field}: ${problem.message}` : problem.message), severity);
     diagnostic.source = 'Airlock';
     return diagnostic;
   };
@@ -42,13 +45,13 @@ export function registerPolicyView(context: vscode.ExtensionContext, output: vsc
         diagnostics.set(vscode.Uri.file(dev.file), dev.refusals.map((refusal) => toDiagnostic({ field: refusal.field, message: `refused: ${refusal.reason}`, line: refusal.line ?? 1, column: refusal.column ?? 1, endLine: refusal.line ?? 1, endColumn: (refusal.column ?? 1) + 1 }, severity)));
       }
     }
-    if (report.invalid) output.error(`policy: ${report.invalid.message.replace(/\n/g, ' | ')} — the last good policy stays in force`);
-    else output.info(`policy: ${report.state?.repo ? `${report.state.repo.file} is valid${report.state.accepted ? ' and accepted' : ''}` : 'no .airlock.json'}`);
-    for (const task of report.tasks) if (task.error) output.warn(`task ${task.id} keeps its last good policy`);
+    if (report.invalid) output.error(`policy: ${printableLine(report.invalid.message.replace(/\n/g, ' | '))} — the last good policy stays in force`);
+    else output.info(`policy: ${report.state?.repo ? `${printableLine(report.state.repo.file)} is valid${report.state.accepted ? ' and accepted' : ''}` : 'no .airlock.json'}`);
+    for (const task of report.tasks) if (task.error) output.warn(`task ${printableLine(task.id)} keeps its last good policy`);
     void offerAcceptance(report);
   };
 
-  const describe = (items: Loosening[]) => items.map((item) => `• ${item.field}: ${item.value} — ${item.why}`).join('\n');
+  const describe = (items: Loosening[]) => items.map((item) => `• ${printableLine(item.field)}: ${printableLine(item.value)} — ${printableLine(item.why)}`).join('\n');
 
   const offerAcceptance = async (report: PolicyReport) => {
     const state = report.state;
@@ -61,7 +64,7 @@ export function registerPolicyView(context: vscode.ExtensionContext, output: vsc
       return;
     }
     const changed = state.acceptance ? ' changed since you accepted it and' : '';
-    const choice = await vscode.window.showWarningMessage(`Airlock: ${path.basename(report.workspace)}/.airlock.json${changed} loosens your sandbox. Its loosenings are ignored until you accept.`, 'Review…', 'Keep ignored');
+    const choice = await vscode.window.showWarningMessage(`Airlock: ${printableLine(path.basename(report.workspace))}/.airlock.json${changed} loosens your sandbox. Its loosenings are ignored until you accept.`, 'Review…', 'Keep ignored');
     if (choice === 'Review…') await vscode.commands.executeCommand('airlock.acceptPolicy', report.workspace);
   };
 
@@ -102,19 +105,19 @@ export function registerPolicyView(context: vscode.ExtensionContext, output: vsc
       if (!target || !state?.repo || report?.invalid) return void vscode.window.showInformationMessage('Airlock: there is no valid .airlock.json to accept in this workspace.');
       if (!vscode.workspace.isTrusted) return void vscode.window.showWarningMessage('Airlock: trust this workspace first; a repository policy in restricted mode may only tighten.');
       const repoSetup = state.effective.policy.setupCommands.filter((command) => command.layer === 'repo');
-      const detail = [describe(state.effective.loosenings), repoSetup.length ? `Setup commands that will run without passing the command rules:\n${repoSetup.map((command) => `• ${command.command}`).join('\n')}` : ''].filter(Boolean).join('\n\n');
-      const choice = await vscode.window.showWarningMessage(`Accept ${state.repo.file}? It loosens your sandbox:`, { modal: true, detail }, 'Accept');
+      const detail = [describe(state.effective.loosenings), repoSetup.length ? `Setup commands that will run without passing the command rules:\n${repoSetup.map((command) => `• ${printableLine(command.command)}`).join('\n')}` : ''].filter(Boolean).join('\n\n');
+      const choice = await vscode.window.showWarningMessage(`Accept ${printableLine(state.repo.file)}? It loosens your sandbox:`, { modal: true, detail }, 'Accept');
       if (choice !== 'Accept') return;
       new PolicyAcceptances(stateDir()).accept(target, state.repo.digest, state.effective.loosenings);
-      output.info(`policy: accepted ${state.repo.file} (digest ${state.repo.digest.slice(0, 12)})`);
+      output.info(`policy: accepted ${printableLine(state.repo.file)} (digest ${state.repo.digest.slice(0, 12)})`);
       show(monitor!.check());
     }),
     vscode.commands.registerCommand('airlock.showPolicy', () => {
       output.show(true);
       for (const report of latest.values()) {
-        output.info(`policy for ${report.workspace}${report.invalid ? ' (file invalid: the last good policy applies)' : ''}`);
-        for (const row of report.state?.effective.sources ?? []) output.info(`  ${row.field} = ${row.value} (${row.layer})`);
-        for (const item of report.state?.effective.ignored ?? []) output.warn(`  ignored until accepted: ${item.field}: ${item.value}`);
+        output.info(`policy for ${printableLine(report.workspace)}${report.invalid ? ' (file invalid: the last good policy applies)' : ''}`);
+        for (const row of report.state?.effective.sources ?? []) output.info(`  ${printableLine(row.field)} = ${printableLine(row.value)} (${row.layer})`);
+        for (const item of report.state?.effective.ignored ?? []) output.warn(`  ignored until accepted: ${printableLine(item.field)}: ${printableLine(item.value)}`);
       }
     }),
   );

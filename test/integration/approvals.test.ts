@@ -520,7 +520,9 @@ describe('`airlock apply --request`: applying to the host waits for a reviewer (
     const requestId = await waitingId(pending);
     const [offered] = (await listed(state, ['--task', task])).filter((item) => item.id === requestId);
     assert.equal(offered.kind, 'apply');
-    assert.deepEqual(offered.details?.files, ['modified README.md']);
+    // Each file with the content hash the reviewer approves; the change set names them all.
+    assert.deepEqual((offered.details?.files as string[]).map((line) => line.replace(/sha256:[0-9a-f]{64}/, 'sha256:…')), ['modified README.md sha256:…']);
+    assert.match(String(offered.details?.changeSet), /^[0-9a-f]{64}$/);
     assert.equal(fs.readFileSync(readme, 'utf8'), 'host\n', 'nothing written while the request waits');
     const approved = await airlock(state, ['approve', requestId]);
     assert.equal(approved.status, 0, approved.stderr);

@@ -95,9 +95,10 @@ describe('`airlock diff`, `apply` and `undo` (integration)', () => {
       assert.equal(typeof file.hunks, 'number');
     }
     const byPath = (rel: string) => diff.files.find((file) => file.path === rel);
-    assert.deepEqual(byPath('f.txt'), { path: 'f.txt', status: 'modified', binary: false, oldMode: '100644', newMode: '100644', oldSize: baseF.length, newSize: editedF.length, risk: [], hunks: 2 });
-    assert.deepEqual(byPath('docs/new.txt'), { path: 'docs/new.txt', status: 'added', binary: false, newMode: '100644', newSize: 8, risk: [], hunks: 1 });
-    assert.deepEqual(byPath('script.sh'), { path: 'script.sh', status: 'modified', binary: false, oldMode: '100644', newMode: '100755', oldSize: 10, newSize: 18, risk: ['exec bit is new'], hunks: 1 });
+    assert.match(String((diff as Record<string, unknown>).id), /^[0-9a-f]{64}$/, 'the change set is named');
+    assert.deepEqual(byPath('f.txt'), { path: 'f.txt', status: 'modified', binary: false, oldMode: '100644', newMode: '100644', oldSize: baseF.length, newSize: editedF.length, oldSha256: sha256(baseF), newSha256: sha256(editedF), risk: [], hunks: 2 });
+    assert.deepEqual(byPath('docs/new.txt'), { path: 'docs/new.txt', status: 'added', binary: false, newMode: '100644', newSize: 8, newSha256: sha256('new doc\n'), risk: [], hunks: 1 });
+    assert.deepEqual(byPath('script.sh'), { path: 'script.sh', status: 'modified', binary: false, oldMode: '100644', newMode: '100755', oldSize: 10, newSize: 18, oldSha256: sha256('#!/bin/sh\n'), newSha256: sha256('#!/bin/sh\necho hi\n'), risk: ['exec bit is new'], hunks: 1 });
     const big = byPath('big.bin')!;
     assert.equal(big.status, 'added');
     assert.equal(big.newSize, 200 * MiB);

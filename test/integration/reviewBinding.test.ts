@@ -66,7 +66,7 @@ describe('a review names its content (integration, CLI)', () => {
     assert.equal(applied.status, 0, applied.stderr);
     assert.equal(hostMakefile(), REVIEWED, 'the host got the reviewed bytes, not what the box holds now');
     assert.match(applied.stderr, /the task has changed since change set [0-9a-f]{16} was taken/, 'apply says the box changed since the review');
-    assert.match(applied.stdout, new RegExp(`of change set ${reviewed.id.slice(0, 16)}`));
+    assert.match(applied.stdout, new RegExp(`^from change set ${reviewed.id.slice(0, 16)}$`, "m"));
 
     const undone = await airlock(['undo', id]);
     assert.equal(undone.status, 0, undone.stderr);

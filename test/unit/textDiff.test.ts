@@ -136,6 +136,16 @@ describe('filePatch and applySelectedHunks', () => {
   });
 });
 
+describe('formatPatch and hostile text', () => {
+  test('an 8-bit CSI, a title sequence and a zero-width space in a changed line or a file name are shown escaped', () => {
+    const name = 'n\u009b2J\u200b.txt';
+    const text = formatPatch(filePatch(name, name, 'one\n', 'one\nhidden\u009b1A\x1b]0;pwned\x07\u200b\n'));
+    assert.ok(!/[\x1b\x07\u009b\u200b]/.test(text), JSON.stringify(text));
+    assert.match(text, /^\+hidden<U\+009B>1A\^\[\]0;pwned\^G<U\+200B>$/m);
+    assert.match(text, /^\+\+\+ b\/n<U\+009B>2J<U\+200B>\.txt$/m);
+  });
+});
+
 describe('mergeThreeWay', () => {
   const base = numbered(20);
   const baseText = base.join('');

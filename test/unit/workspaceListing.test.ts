@@ -1,5 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_SECRET_FILE_PATTERNS } from '../../src/core/config/taskOptions.js';
@@ -189,5 +190,99 @@ describe('secret patterns reach nested folders', () => {
     const listing = await listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS);
     assert.deepEqual([...listing.files], ['keep.txt']);
     assert.deepEqual(listing.excluded, ['home/.config/gcloud/creds.json', 'home/.docker/config.json', 'home/.kube/config']);
+  });
+});
+
+describe('credential files of common tools stay out of the box (issue 13 §10)', () => {
+  const RED_TEAM = ['.pgpass', '.my.cnf', '.cargo/credentials.toml', '.config/gh/hosts.yml', 'terraform.tfvars.json'];
+  const MORE = [
+    '_netrc', '.config/git/credentials', '.cargo/credentials', '.gem/credentials', '.composer/auth.json', '.config/hub', '.config/github-copilot/apps.json',
+    '.s3cfg', '.boto', 'rclone.conf', '.config/rclone/rclone.conf', '.mc/config.json', '.oci/config', '.databrickscfg', 'application_default_credentials.json',
+    'client_secret_123.apps.googleusercontent.com.json', '.pulumi/credentials.json', '.terraform.d/credentials.tfrc.json', 'prod.auto.tfvars',
+    '.config/doctl/config.yaml', '.fly/config.yml', '.wrangler/config/default.toml', '.config/netlify/config.json', '.circleci/cli.yml', 'ngrok.yml',
+    '.dbt/profiles.yml', '.mylogin.cnf', 'pgpass.conf', '.dbeaver/credentials-config.json', 'wp-config.php', 'client.ovpn', 'AuthKey_ABC.p8', 'key.ppk',
+    'release.bks', 'cert.pkcs12', '.gnupg/private-keys-v1.d/x.key', 'firebase-adminsdk-abc12.json', 'my-app-firebase-adminsdk-x1.json', '.dev.vars',
+    'local.settings.json', '.streamlit/secrets.toml', 'home/.kube/config', 'k8s.kubeconfig', 'settings-security.xml', '.claude/.credentials.json',
+  ];
+
+  test('the red team files (.pgpass, .my.cnf, .cargo/credentials.toml, .config/gh/hosts.yml, terraform.tfvars.json) and the other tools\' credential files are left out and named', async () => {
+    const root = makeTempDir();
+    const all = [...RED_TEAM, ...MORE].flatMap((rel) => [rel, `nested/${rel}`]);
+    writeFiles(root, { 'keep.txt': 'k\n', 'src/auth.json': '{"password": "Password", "login": "Log in"}\n', ...Object.fromEntries(all.map((rel) => [rel, 'secret\n'])) });
+    const listing = await listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS);
+    for (const rel of all) assert.ok(!listing.files.has(rel), `${rel} must not be copied`);
+    assert.deepEqual(listing.excluded, sorted(all));
+    // An app's own auth.json (translations) is not composer's and is copied.
+    assert.deepEqual(sorted(listing.files), ['keep.txt', 'src/auth.json']);
+  });
+
+  test('the same files are left out of a git repository, tracked or not', async () => {
+    const root = makeTempDir();
+    initRepo(root, { 'keep.txt': 'k\n', ...Object.fromEntries(RED_TEAM.map((rel) => [rel, 'secret\n'])) });
+    writeFiles(root, { 'untracked/.pgpass': 'x\n', 'untracked/.config/gh/hosts.yml': 'x\n' });
+    const listing = await listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS);
+    assert.deepEqual(sorted(listing.files), ['keep.txt']);
+    assert.deepEqual(listing.excluded, sorted([...RED_TEAM, 'untracked/.pgpass', 'untracked/.config/gh/hosts.yml']));
+  });
+
+  const CONFIGS: Array<[string, string, string]> = [
+    ['gradle.properties', 'org.gradle.jvmargs=-Xmx2g\n', 'ossrhPassword=hunter2\n'],
+    ['NuGet.config', '<configuration><packageSources><add key="n" value="https://api.nuget.org/v3/index.json" /></packageSources></configuration>\n', '<packageSourceCredentials><n><add key="ClearTextPassword" value="x" /></n></packageSourceCredentials>\n'],
+    ['.m2/settings.xml', '<settings><localRepository>/tmp/m2</localRepository></settings>\n', '<settings><servers><server><id>x</id><password>p</password></server></servers></settings>\n'],
+    ['.terraformrc', 'plugin_cache_dir = "/tmp/tf"\n', 'credentials "app.terraform.io" {\n  token = "abc"\n}\n'],
+    ['profiles.yml', 'demo:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: dev.duckdb\n', 'demo:\n  outputs:\n    dev:\n      type: postgres\n      password: hunter2\n'],
+    ['.sentryclirc', '[defaults]\norg = demo\n', '[auth]\ntoken = abc\n'],
+    ['.pg_service.conf', '[dev]\nhost=localhost\ndbname=app\n', '[dev]\nhost=localhost\npassword=hunter2\n'],
+    ['pip.conf', '[global]\nindex-url = https://pypi.org/simple\n', '[global]\nindex-url = https://user:s3cret@pypi.example/simple\n'],
+    ['.bundle/config', '---\nBUNDLE_PATH: "vendor/bundle"\n', '---\nBUNDLE_GEMS__CONTRIBSYS__COM: "user:pass"\n'],
+    ['auth.json', '{"greeting": "hi"}\n', '{"http-basic": {"repo.example": {"username": "u", "password": "p"}}}\n'],
+  ];
+  for (const [rel, clean, withCredential] of CONFIGS) {
+    test(`${rel} is copied without a credential and left out with one`, async () => {
+      const root = makeTempDir();
+      writeFiles(root, { [`clean/${rel}`]: clean, [`dirty/${rel}`]: withCredential });
+      const listing = await listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS);
+      assert.deepEqual(sorted(listing.files), [`clean/${rel}`]);
+      assert.deepEqual(listing.excluded, [`dirty/${rel}`]);
+    });
+  }
+});
+
+describe('reading workspace config files cannot hang or exhaust the host', () => {
+  test('an .npmrc that is a symlink to /dev/zero is left out at once', async () => {
+    const root = makeTempDir();
+    writeFiles(root, { 'a.txt': 'a' });
+    fs.symlinkSync('/dev/zero', path.join(root, '.npmrc'));
+    const listing = await listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS);
+    assert.deepEqual(sorted(listing.files), ['a.txt']);
+    assert.deepEqual(listing.excluded, ['.npmrc']);
+  });
+
+  test('an .npmrc that is a FIFO nobody writes to is left out at once', async () => {
+    const root = makeTempDir();
+    writeFiles(root, { 'a.txt': 'a' });
+    execFileSync('mkfifo', [path.join(root, '.npmrc')]);
+    const listing = await listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS);
+    assert.deepEqual(sorted(listing.files), ['a.txt']);
+    assert.deepEqual(listing.excluded, ['.npmrc']);
+  });
+
+  test('a .gitignore that is a FIFO stops the listing with an error naming the workspace', async () => {
+    const root = makeTempDir();
+    writeFiles(root, { 'a.txt': 'a' });
+    execFileSync('mkfifo', [path.join(root, '.gitignore')]);
+    await assert.rejects(listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS), (error: unknown) => {
+      assert.ok(error instanceof AirlockError, `expected AirlockError, got ${String(error)}`);
+      assert.equal(error.field, 'workspace');
+      assert.match(error.message, /\.gitignore is not a regular file \(a FIFO\)/);
+      return true;
+    });
+  });
+
+  test('a .gitignore that links to /dev/zero stops the listing instead of reading forever', async () => {
+    const root = makeTempDir();
+    writeFiles(root, { 'a.txt': 'a' });
+    fs.symlinkSync('/dev/zero', path.join(root, '.gitignore'));
+    await assert.rejects(listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS), /\.gitignore resolves outside/);
   });
 });

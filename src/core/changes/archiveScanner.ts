@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import * as tarStream from 'tar-stream';
-import { CancelledError } from '../errors.js';
+import { AirlockError, CancelledError } from '../errors.js';
 import type { BaseSnapshot } from '../snapshot/snapshotManifest.js';
 import type { BlobStore } from './blobStore.js';
 import type { ScannedNode, ScanResult } from './buildChangeSet.js';
@@ -11,11 +11,28 @@ import { blobsFromBase } from './workspaceScanner.js';
 const KIND: Record<string, ScannedNode['kind']> = { file: 'file', 'contiguous-file': 'file', directory: 'dir', symlink: 'symlink' };
 
 /**
+ * What one archive scan may take in. The box chooses the tree, so its size must not decide how much
+ * host memory (one record per entry, each with its path) a diff uses; host disk is the blob
+ * store's budget. The entry limit is the in-container scanner's; paths are Linux's PATH_MAX, the
+ * in-container scanner's limit too. tar-stream itself caps pax and long-name headers at 4 MiB, and
+ * a file's body is never held whole unless it is under the per-file limit.
+ */
+export interface ArchiveLimits {
+  maxEntries: number;
+  maxPathBytes: number;
+}
+export const ARCHIVE_LIMITS: ArchiveLimits = { maxEntries: 5_000_000, maxPathBytes: 4096 };
+
+const IN_MEMORY_BYTES = 8 * 1024 * 1024;
+
+const NOT_BEHAVING = 'Stop the task; it is not behaving (or keep the workspace smaller than this).';
+
+/**
  * The fallback for images without node: the engine streams the whole workspace out as a tar and
  * the host compares every file by hash. Exact, but its cost grows with the workspace, which is why
  * the in-container scanner is the default.
  */
-export async function scanWithArchive(container: Docker.Container, base: BaseSnapshot, blobs: BlobStore, maxFileBytes: number, signal?: AbortSignal): Promise<ScanResult> {
+export async function scanWithArchive(container: Docker.Container, base: BaseSnapshot, blobs: BlobStore, maxFileBytes: number, signal?: AbortSignal, limits: ArchiveLimits = ARCHIVE_LIMITS): Promise<ScanResult> {
   const started = Date.now();
   const archive = (await container.getArchive({ path: '/workspace/.' })) as unknown as Readable;
   const extract = tarStream.extract();
@@ -25,13 +42,33 @@ export async function scanWithArchive(container: Docker.Container, base: BaseSna
   // Files met so far, for hard links: the tar carries a second name as a "link" to the first.
   const files = new Map<string, { size: number; sha256: string }>();
   let entries = 0;
+  let allEntries = 0;
   const onAbort = () => extract.destroy(new CancelledError());
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await new Promise<void>((resolve, reject) => {
+      // Stops reading at the first refusal; the archive is closed below.
+      const refuse = (error: Error) => {
+        reject(error);
+        archive.unpipe(extract as unknown as NodeJS.WritableStream);
+        archive.destroy();
+        extract.destroy();
+      };
+      // Anything thrown in a listener would escape the stream and end the host process.
       extract.on('entry', (header, body, next) => {
+        try {
+          onEntry(header, body, next);
+        } catch (error) {
+          refuse(error as Error);
+        }
+      });
+      const onEntry = (...[header, body, next]: tarStream.ExtractEvents['entry']) => {
         const rel = header.name.replace(/^\.?\/?/, '').replace(/\/$/, '');
         const done = (error?: Error) => (error ? reject(error) : next());
+        if (++allEntries > limits.maxEntries) return refuse(new AirlockError(`the task's workspace has more than ${limits.maxEntries} entries; Airlock stopped reading it`, NOT_BEHAVING));
+        if (Buffer.byteLength(rel) > limits.maxPathBytes || Buffer.byteLength(header.linkname ?? '') > limits.maxPathBytes) {
+          return refuse(new AirlockError(`the task's workspace has a path or link target longer than ${limits.maxPathBytes} bytes (${JSON.stringify(rel.slice(0, 80))}…); Airlock stopped reading it`, NOT_BEHAVING));
+        }
         if (!rel || rel === '.git' || rel.startsWith('.git/')) {
           body.resume().on('end', () => done());
           if (rel.startsWith('.git/hooks/') && header.type !== 'directory') nodes.push({ path: rel, kind: KIND[header.type ?? 'file'] ?? 'other', mode: (header.mode ?? 0) & 0o7777, size: header.size ?? 0 });
@@ -70,18 +107,38 @@ export async function scanWithArchive(container: Docker.Container, base: BaseSna
           nodes.push(node);
           return;
         }
-        // Same size as the base: hash first and keep the bytes only if they differ.
-        const writer = was?.sha256 !== undefined && was.size === node.size ? undefined : blobs.writer();
+        // Same size as the base: hash first and keep the bytes only if they differ (in memory only
+        // while small: the per-file limit is the user's to raise).
+        const writer = was?.sha256 !== undefined && was.size === node.size && node.size <= IN_MEMORY_BYTES ? undefined : blobs.writer();
+        let failure: Error | undefined;
+        const failed = (error: Error) => {
+          if (failure) return;
+          failure = error;
+          try {
+            writer?.discard();
+          } catch {
+            // the temp file is already gone
+          }
+          refuse(error);
+        };
         const hash = createHash('sha256');
         const chunks: Buffer[] = [];
         body.on('data', (data: unknown) => {
+          if (failure) return;
           const chunk = data as Buffer;
           hash.update(chunk);
-          if (writer) writer.write(chunk);
-          else chunks.push(chunk);
+          // A full store (the blob store's budget) or a full disk throws here; thrown out of a
+          // stream listener it would take the host process down instead of ending this scan.
+          try {
+            if (writer) writer.write(chunk);
+            else chunks.push(chunk);
+          } catch (error) {
+            failed(error as Error);
+          }
         });
-        body.on('error', done);
+        body.on('error', failed);
         body.on('end', () => {
+          if (failure) return;
           node.sha256 = hash.digest('hex');
           files.set(rel, { size: node.size, sha256: node.sha256 });
           const execChanged = was?.type === 'file' && Boolean(was.mode & 0o111) !== Boolean(node.mode & 0o111);
@@ -98,7 +155,7 @@ export async function scanWithArchive(container: Docker.Container, base: BaseSna
           if (changed) nodes.push(node);
           done();
         });
-      });
+      };
       extract.on('finish', resolve);
       extract.on('error', reject);
       archive.on('error', reject);

@@ -112,11 +112,15 @@ export class ChangeService {
     const content = this.content(record);
     const { keptBytes } = this.retain(record.id, options.pin);
     const scanning = markScan(this.scanDir(record.id));
+    let changes: TaskChanges;
     try {
-      return await this.scan(record, content, { ...options, maxFileBytes, limit, keptBytes });
+      changes = await this.scan(record, content, { ...options, maxFileBytes, limit, keptBytes });
     } finally {
       scanning.done();
     }
+    // What this look made unnameable (the oldest kept set) goes now, not at the next diff.
+    this.retain(record.id, [...(options.pin ?? []), changes.changeSet.id]);
+    return changes;
   }
 
   private async scan(record: TaskRecord, content: ChangeContent, options: DiffOptions & { maxFileBytes: number; limit: number; keptBytes: number }): Promise<TaskChanges> {
@@ -131,7 +135,7 @@ export class ChangeService {
       scan =
         options.method === 'archive'
           ? await viaArchive()
-          : await scanWithScanner({ container, modem: this.engine.docker.modem, user: record.user, base, readyAtMs: record.snapshot.readyAtMs ?? 0, maxFileBytes, blobs, signal: options.signal }).catch((error: unknown) => {
+          : await scanWithScanner({ container, modem: this.engine.docker.modem, user: record.user, base, readyAtMs: record.snapshot.readyAtMs ?? 0, folderInodes: this.tasks.store.folderInodes(record.id), maxFileBytes, blobs, signal: options.signal }).catch((error: unknown) => {
               if (error instanceof ScannerUnavailable && options.method !== 'scanner') return viaArchive();
               throw error;
             });

@@ -1,31 +1,15 @@
 import picomatch from 'picomatch';
 import type { FileChange } from './changeSet.js';
+import { contentRisk } from './hostRunContent.js';
+import { HOST_RUN_FILES, type HostRunRule } from './hostRunFiles.js';
 
 /**
  * Files that run on the host, or change how tools and agents behave there. A change to any of them
- * is never taken by a blanket yes; each needs an explicit per-file choice. This is the one list;
- * teams extend it with their own globs (riskyPatterns), never shorten it.
+ * is never taken by a blanket yes; each needs an explicit per-file choice. The list is
+ * hostRunFiles.ts (paths) plus hostRunContent.ts (files judged by what changed in them); teams
+ * extend it with their own globs (riskyPatterns), never shorten it.
  */
-export const RISKY_PATHS: ReadonlyArray<{ glob: string; reason: string }> = [
-  { glob: '**/.git/**', reason: 'git hooks and configuration run on the host' },
-  { glob: '**/.gitattributes', reason: 'git attributes can run filter and diff drivers on the host' },
-  { glob: '**/.gitmodules', reason: 'submodule URLs and paths are fetched by host git' },
-  { glob: '**/.gitconfig', reason: 'git configuration' },
-  { glob: '{.githooks,.husky}/**', reason: 'git hooks run on the host' },
-  { glob: '{.pre-commit-config.yaml,lefthook.yml,.lefthook.yml,lefthook.yaml}', reason: 'commit hooks run on the host' },
-  { glob: '.vscode/{tasks,launch,settings,extensions}.json', reason: 'VS Code runs or configures this on the host' },
-  { glob: '**/*.code-workspace', reason: 'VS Code workspace settings and tasks' },
-  { glob: '{.devcontainer/**,.devcontainer.json}', reason: 'dev container definition (what runs, what is mounted)' },
-  { glob: '{.github/workflows/**,.github/actions/**}', reason: 'CI workflow' },
-  { glob: '{.gitlab-ci.yml,.gitlab/**,.circleci/**,.travis.yml,azure-pipelines.yml,.azure-pipelines/**,bitbucket-pipelines.yml,Jenkinsfile,.buildkite/**,.drone.yml}', reason: 'CI pipeline' },
-  { glob: '**/{Makefile,makefile,GNUmakefile,*.mk}', reason: 'Makefile (runs on the host with `make`)' },
-  { glob: '**/{.npmrc,.yarnrc,.yarnrc.yml,.pnpmfile.cjs,.pypirc,pip.conf,.envrc,.env.local,.tool-versions,.nvmrc}', reason: 'package manager or shell environment configuration' },
-  { glob: '{.mcp.json,.claude/**,CLAUDE.md,CLAUDE.local.md,AGENTS.md,.cursor/**,.cursorrules,.clinerules,.clinerules/**,.windsurfrules,.continue/**,.aider*,.github/copilot-instructions.md,.github/instructions/**,.github/prompts/**,.codex/**,.gemini/**,GEMINI.md}', reason: 'coding-agent configuration or instructions' },
-  { glob: '.airlock.json', reason: 'Airlock team policy file' },
-];
-
-/** package.json fields whose change runs code on the next install or run on the host. */
-const PACKAGE_EXECUTION_FIELDS = ['scripts', 'bin', 'config', 'workspaces', 'packageManager', 'pnpm', 'overrides', 'resolutions'];
+export const RISKY_PATHS: readonly HostRunRule[] = HOST_RUN_FILES;
 
 export interface RiskInput {
   change: Pick<FileChange, 'path' | 'status' | 'before' | 'after' | 'oldPath'>;
@@ -38,10 +22,10 @@ export type RiskClassifier = (input: RiskInput) => string[];
 
 /** Builds the classifier once; extra globs (from configuration) add to the built-in list. */
 export function riskClassifier(extraGlobs: readonly string[] = []): RiskClassifier {
-  const rules = [...RISKY_PATHS, ...extraGlobs.map((glob) => ({ glob, reason: `matches the configured risky pattern ${glob}` }))].map((rule) => ({
+  const rules = [...RISKY_PATHS, ...extraGlobs.map((glob): HostRunRule => ({ glob, reason: `matches the configured risky pattern ${glob}` }))].map((rule) => ({
     reason: rule.reason,
     // nocase: on macOS and Windows hosts `.VSCode/Tasks.json` is the same file.
-    test: picomatch(rule.glob, { dot: true, nocase: true }),
+    test: picomatch(rule.glob as string | string[], { dot: true, nocase: true }),
   }));
   return ({ change, beforeText, afterText }) => {
     const reasons = new Set<string>();
@@ -52,28 +36,8 @@ export function riskClassifier(extraGlobs: readonly string[] = []): RiskClassifi
     const { before, after } = change;
     if (after?.kind === 'symlink') reasons.add('symlink (applied only when chosen, and only if it points inside the workspace)');
     if (after?.kind === 'file' && after.mode & 0o111 && !(before?.kind === 'file' && before.mode & 0o111)) reasons.add('exec bit is new');
-    if (/(^|\/)package\.json$/.test(change.path) && after?.kind === 'file') {
-      const changed = changedPackageFields(beforeText, afterText);
-      if (changed === undefined) reasons.add('package.json could not be parsed; it may hide script changes');
-      else if (changed.length) reasons.add(`package.json changes ${changed.join(', ')} (runs on install or run)`);
-    }
+    // A rename into a judged name (notes.txt → package.json) is judged as a new file: its old text says nothing.
+    if (after?.kind === 'file') for (const reason of contentRisk(change.path, change.oldPath !== undefined && change.oldPath !== change.path ? undefined : beforeText, afterText)) reasons.add(reason);
     return [...reasons];
   };
-}
-
-function changedPackageFields(beforeText: string | undefined, afterText: string | undefined): string[] | undefined {
-  if (afterText === undefined) return undefined;
-  const parse = (text: string | undefined): Record<string, unknown> | undefined => {
-    if (text === undefined) return {};
-    try {
-      const value: unknown = JSON.parse(text);
-      return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const before = parse(beforeText) ?? {};
-  const after = parse(afterText);
-  if (!after) return undefined;
-  return PACKAGE_EXECUTION_FIELDS.filter((field) => JSON.stringify(before[field]) !== JSON.stringify(after[field]));
 }

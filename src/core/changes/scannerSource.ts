@@ -9,11 +9,17 @@
  * rename, chmod or utime sets ctime to "now", and nothing without CAP_SYS_TIME can set it back,
  * so an untouched entry is proven untouched without reading it. Children of a moved folder keep
  * their ctime but not their path, so they are not in the base under their new path and are
- * reported as new.
+ * reported as new. Folders moved onto each other's paths (mv a t; mv b a; mv t b) leave every
+ * path as it was in the base with its old ctime, so folders are also checked by identity: the
+ * inode each base folder had when the copy was complete (taken by `baseline` mode at start) must
+ * be the one at its path now, or everything under it is reported and hashed.
+ *
+ * Baseline mode (host sends {baseline: true}): one line {b: path, i: inode} per folder, then {done}.
  *
  * Protocol over stdin/stdout (the exec's streams):
- *   host → one JSON line {readyAtMs, maxHashBytes, baselineBytes}, then baselineBytes of
- *          NUL-separated records kind, mode, size, target, path (kind f|d|l)
+ *   host → one JSON line {readyAtMs, maxHashBytes, baselineBytes, inodeBytes}, then baselineBytes of
+ *          NUL-separated records kind, mode, size, target, path (kind f|d|l), then inodeBytes
+ *          of NUL-separated folder path, inode pairs
  *   scanner → JSON lines: {n: path, k: f|d|l|o, m, s, h?, t?, l?} may-differ entries,
  *          {g: path} base paths gone, {u: base64} names that are not UTF-8, {done: {entries}}
  *   host → one JSON line {read: [paths]} (may be empty)
@@ -60,11 +66,37 @@ function hashFile(file) {
 }
 const kindOf = (st) => st.isFile() ? 'f' : st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'o';
 
+function baseline() {
+  const out = [];
+  const walkDirs = (relDir, absDir) => {
+    let dirents;
+    try { dirents = fs.readdirSync(absDir, { withFileTypes: true }); } catch (e) { return; }
+    for (const dirent of dirents) {
+      if (!dirent.isDirectory()) continue;
+      const rel = relDir ? relDir + '/' + dirent.name : dirent.name;
+      if (!relDir && dirent.name === '.git') continue;
+      const abs = absDir + '/' + dirent.name;
+      let st;
+      try { st = fs.lstatSync(abs, { bigint: true }); } catch (e) { continue; }
+      out.push(JSON.stringify({ b: rel, i: String(st.ino) }));
+      walkDirs(rel, abs);
+    }
+  };
+  walkDirs('', ROOT);
+  out.push(JSON.stringify({ done: { entries: out.length } }));
+  process.stdin.destroy();
+  process.stdout.write(out.join('\n') + '\n', () => process.exit(0));
+}
+
 async function main() {
   const header = JSON.parse(await readLine());
+  if (header.baseline) return baseline();
   const fields = (await readBytes(header.baselineBytes)).toString('utf8').split('\0');
   const base = new Map();
   for (let i = 0; i + 4 < fields.length; i += 5) base.set(fields[i + 4], { k: fields[i], m: Number(fields[i + 1]), s: Number(fields[i + 2]), t: fields[i + 3] });
+  const inodes = new Map();
+  const pairs = header.inodeBytes ? (await readBytes(header.inodeBytes)).toString('utf8').split('\0') : [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) inodes.set(pairs[i], pairs[i + 1]);
   const readyAt = header.readyAtMs;
   const out = [];
   let entries = 0;
@@ -77,16 +109,17 @@ async function main() {
     }
     out.push(JSON.stringify(rec));
   };
-  const visit = (rel, abs, st) => {
+  const visit = (rel, abs, st, moved) => {
     entries++;
     const kind = kindOf(st);
     const was = base.get(rel);
     if (was) was.seen = true;
-    if (!was || was.k !== kind) return report(rel, abs, st, kind);
+    if (!was || was.k !== kind || (moved && kind === 'f')) return report(rel, abs, st, kind);
     if (kind === 'l') { const target = fs.readlinkSync(abs); if (target !== was.t) report(rel, abs, st, kind); return; }
     if (kind === 'f' && (st.size !== was.s || (st.mode & 0o111 ? 1 : 0) !== (was.m & 0o111 ? 1 : 0) || (st.mode & 0o7000) || st.ctimeMs >= readyAt)) report(rel, abs, st, kind);
   };
-  const walk = (relDir, absDir, onlyChanged) => {
+  // moved: this folder (or one above it) is not the folder the base had at its path.
+  const walk = (relDir, absDir, onlyChanged, moved) => {
     let dirents;
     try { dirents = fs.readdirSync(absDir, { withFileTypes: true }); } catch (e) { return; }
     for (const dirent of dirents) {
@@ -97,14 +130,21 @@ async function main() {
       if (!onlyChanged && dirent.isDirectory()) {
         // A folder that was a folder needs no stat of its own: what matters is what is in it.
         const was = base.get(rel);
-        if (was && was.k === 'd') { entries++; was.seen = true; walk(rel, abs, false); continue; }
+        if (was && was.k === 'd') {
+          entries++; was.seen = true;
+          let swapped = moved;
+          const ino = inodes.get(rel);
+          if (!swapped && ino !== undefined) { try { swapped = String(fs.lstatSync(abs, { bigint: true }).ino) !== ino; } catch (e) { swapped = true; } }
+          walk(rel, abs, false, swapped);
+          continue;
+        }
       }
       let st;
       try { st = fs.lstatSync(abs); } catch (e) { continue; }
       if (onlyChanged) {
         // Inside .git only hooks and config matter to a reviewer; they are shown, never applied.
         if (st.ctimeMs >= readyAt && !st.isDirectory()) { entries++; report(rel, abs, st, kindOf(st)); }
-        if (st.isDirectory()) walk(rel, abs, true);
+        if (st.isDirectory()) walk(rel, abs, true, false);
         continue;
       }
       if (st.isDirectory() && name === '.git' && !base.has(rel)) {
@@ -114,11 +154,11 @@ async function main() {
         }
         continue;
       }
-      visit(rel, abs, st);
-      if (st.isDirectory()) walk(rel, abs, false);
+      visit(rel, abs, st, moved);
+      if (st.isDirectory()) walk(rel, abs, false, moved);
     }
   };
-  walk('', ROOT, false);
+  walk('', ROOT, false, false);
   for (const [rel, was] of base) if (!was.seen) out.push(JSON.stringify({ g: rel }));
   out.push(JSON.stringify({ done: { entries } }));
   await write(out.join('\n') + '\n');

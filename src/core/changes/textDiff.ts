@@ -1,4 +1,8 @@
 import { applyPatch, structuredPatch, type StructuredPatch } from 'diff';
+import { printable, printableLine } from '../printable.js';
+
+// The escaping lives in the ground module so every front end and log uses the same form.
+export { printable, printableLine };
 
 /** Text larger than this is shown as changed but not diffed line by line (and applied whole). */
 export const TEXT_DIFF_LIMIT = 8 * 1024 * 1024;
@@ -43,26 +47,6 @@ export function applySelectedHunks(before: string, patch: StructuredPatch, chose
   const result = applyPatch(before, partial, { fuzzFactor: 0, autoConvertLineEndings: false });
   if (result === false) throw new Error(`the chosen hunks do not fit ${patch.oldFileName}`);
   return result;
-}
-
-/**
- * Text from the sandbox, made safe to show a reviewer: control characters (terminal escapes, a
- * carriage return mid-line that would overprint what came before) become caret notation, and
- * bidirectional overrides ("Trojan Source") become <U+XXXX>. A CR that ends a line (CRLF) stays.
- */
-export function printable(text: string): string {
-  return text
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\x00-\x08\x0b-\x1f\x7f](?!$)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, (char) => (char === '\x7f' ? '^?' : `^${String.fromCharCode(char.charCodeAt(0) + 64)}`))
-    .replace(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g, (char) => `<U+${char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
-}
-
-/**
- * Text for one line of a terminal or a request list: newlines, tabs and other control characters
- * shown as escapes, so a command or file name cannot forge the lines a reviewer reads next.
- */
-export function printableLine(text: string): string {
-  return printable(text.replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t'));
 }
 
 /** Unified diff text, each hunk header tagged with its index so reviewers can name hunks. */

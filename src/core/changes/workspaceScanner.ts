@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { z } from 'zod';
 import { AirlockError, CancelledError } from '../errors.js';
 import { execInspectSchema } from '../engine/engineSchemas.js';
+import { inBoxProgram } from '../exec/inBoxProgram.js';
 import type { BaseSnapshot } from '../snapshot/snapshotManifest.js';
 import type { BlobStore } from './blobStore.js';
 import type { ScannedNode, ScanResult } from './buildChangeSet.js';
@@ -20,6 +21,8 @@ export interface ScanRequest {
   readyAtMs: number;
   maxFileBytes: number;
   blobs: BlobStore;
+  /** Each base folder's inode when the copy was complete (captureFolderInodes); absent for tasks that have none. */
+  folderInodes?: ReadonlyMap<string, string>;
   signal?: AbortSignal;
 }
 
@@ -49,6 +52,68 @@ function encodeBaseline(base: BaseSnapshot): Buffer {
   return Buffer.from(parts.join('\0') + '\0');
 }
 
+function encodeInodes(inodes: ReadonlyMap<string, string>): Buffer {
+  const parts: string[] = [];
+  for (const [rel, ino] of inodes) parts.push(rel, ino);
+  return Buffer.from(parts.length ? parts.join('\0') + '\0' : '');
+}
+
+/** The scanner as Airlock's own program: nothing from the task's environment reaches its loader or node. */
+async function openScanner(container: Docker.Container, modem: Modem, user: string) {
+  const program = await inBoxProgram(container, SCANNER_SOURCE);
+  const exec = await container.exec({ Cmd: program.Cmd, Env: program.Env, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false, User: user, WorkingDir: '/' });
+  const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  modem.demuxStream(stream, stdout, stderr);
+  return { exec, stream, stdout, stderr };
+}
+
+const inodeLineSchema = z.union([z.object({ b: relPath, i: z.string().regex(/^\d{1,20}$/) }), z.object({ done: z.object({ entries: z.number().int().min(0) }) })]);
+
+/**
+ * Each folder's inode right after the copy, before anything else runs in the box: what lets a
+ * later scan tell a folder from another one moved onto its path. Undefined when the image has no
+ * node (those tasks are scanned by archive, which needs none of this).
+ */
+export async function captureFolderInodes(container: Docker.Container, modem: Modem, user: string, signal?: AbortSignal): Promise<Map<string, string> | undefined> {
+  const { exec, stream, stdout, stderr } = await openScanner(container, modem, user);
+  const finish = () => stdout.end();
+  stream.once('end', finish).once('close', finish);
+  let errorTail = '';
+  stderr.on('data', (chunk: Buffer) => (errorTail = (errorTail + chunk.toString('utf8')).slice(-2000)));
+  const onAbort = () => stream.destroy(new CancelledError());
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const reader = new StreamReader(stdout, MAX_LINE);
+  const inodes = new Map<string, string>();
+  try {
+    stream.write(JSON.stringify({ baseline: true }) + '\n');
+    for (let count = 0; ; count++) {
+      if (count > MAX_RECORDS) throw new AirlockError('the change scanner reported more folders than any workspace has', 'Stop the task; it is not behaving.');
+      let record: z.infer<typeof inodeLineSchema>;
+      try {
+        record = inodeLineSchema.parse(JSON.parse(await reader.line()));
+      } catch (error) {
+        if (CancelledError.is(error)) throw error;
+        if (count === 0) {
+          try {
+            await unavailable(exec, errorTail);
+          } catch (failure) {
+            if (failure instanceof ScannerUnavailable) return undefined;
+            throw failure;
+          }
+        }
+        throw new AirlockError(`the change scanner's folder list stopped early: ${(error as Error).message}`, 'Start the task again.');
+      }
+      if ('done' in record) return inodes;
+      inodes.set(record.b, record.i);
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    stream.destroy();
+  }
+}
+
 /**
  * Runs the in-container scanner: one engine exec that reports what may differ from the base
  * snapshot, hashes those files in place, then streams only the contents the host lacks into the
@@ -56,11 +121,7 @@ function encodeBaseline(base: BaseSnapshot): Buffer {
  */
 export async function scanWithScanner(request: ScanRequest): Promise<ScanResult> {
   const started = Date.now();
-  const exec = await request.container.exec({ Cmd: ['node', '-e', SCANNER_SOURCE], AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false, User: request.user, WorkingDir: '/' });
-  const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  request.modem.demuxStream(stream, stdout, stderr);
+  const { exec, stream, stdout, stderr } = await openScanner(request.container, request.modem, request.user);
   // The demuxer never ends its outputs; without this a scanner that dies mid-answer would leave
   // the reader waiting forever instead of failing.
   const finish = () => stdout.end();
@@ -72,8 +133,12 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
   const reader = new StreamReader(stdout, MAX_LINE);
   try {
     const baseline = encodeBaseline(request.base);
-    stream.write(JSON.stringify({ readyAtMs: request.readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length }) + '\n');
+    const inodes = encodeInodes(request.folderInodes ?? new Map());
+    // Without folder identities a swapped folder would hide its files' changes: then trust no ctime.
+    const readyAtMs = request.folderInodes ? request.readyAtMs : 0;
+    stream.write(JSON.stringify({ readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length, inodeBytes: inodes.length }) + '\n');
     stream.write(baseline);
+    stream.write(inodes);
 
     const nodes: ScannedNode[] = [];
     const gone: string[] = [];
@@ -150,7 +215,9 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
  * Returns the hashes now available.
  */
 export function blobsFromBase(scan: Pick<ScanResult, 'nodes'>, base: BaseSnapshot, blobs: BlobStore): Set<string> {
-  const needed = new Set(scan.nodes.filter((node) => node.kind === 'file' && node.sha256 && !blobs.has(node.sha256)).map((node) => node.sha256!));
+  // A file reported only because its folder moved, still with its base bytes at its base path, is no change: nothing to keep.
+  const unchanged = (node: ScannedNode) => base.entries.get(node.path)?.sha256 === node.sha256;
+  const needed = new Set(scan.nodes.filter((node) => node.kind === 'file' && node.sha256 && !unchanged(node) && !blobs.has(node.sha256)).map((node) => node.sha256!));
   const found = new Set<string>();
   for (const entry of base.manifest.entries) {
     if (entry.type !== 'file' || !entry.sha256 || !needed.has(entry.sha256) || found.has(entry.sha256)) continue;

@@ -7,15 +7,19 @@ import type { Token } from './shellWords.js';
  * fail (no credentials, no route); asking first tells a person while the agent is trying.
  */
 export const BUILTIN_ASK_RULES: Array<{ pattern: string; why: string }> = [
-  ...['git push', 'git send-email', 'git svn dcommit'].map((pattern) => ({ pattern, why: 'pushes to a remote; push from the host with `airlock push`' })),
-  ...['npm publish', 'npm unpublish', 'npm deprecate', 'npm dist-tag', 'pnpm publish', 'yarn publish', 'yarn npm publish', 'bun publish', 'cargo publish', 'cargo yank', 'twine upload', 'uv publish', 'poetry publish', 'flit publish', 'hatch publish', 'gem push', 'gem yank', 'docker push', 'docker image push', 'docker buildx build --push', 'podman push', 'gh release create', 'gh release upload', 'gh pr merge', 'gh repo delete'].map((pattern) => ({ pattern, why: 'publishes or releases outside the task' })),
+  ...['git push', 'git send-email', 'git svn dcommit', 'git lfs push', 'git subtree push'].map((pattern) => ({ pattern, why: 'pushes to a remote; push from the host with `airlock push`' })),
+  ...['npm publish', 'npm unpublish', 'npm deprecate', 'npm dist-tag', 'pnpm publish', 'yarn publish', 'yarn npm publish', 'bun publish', 'cargo publish', 'cargo yank', 'twine upload', 'uv publish', 'poetry publish', 'flit publish', 'hatch publish', 'gem push', 'gem yank', 'docker push', 'docker image push', 'docker buildx build --push', 'podman push',
+    // the same pushes in other words: pnpm 10 and older hand these to npm; docker's aliases and build frontends
+    'pnpm unpublish', 'pnpm deprecate', 'pnpm dist-tag', 'yarn tag add', 'yarn tag remove', 'yarn npm tag add', 'yarn npm tag remove',
+    'docker build --push', 'docker image build --push', 'docker builder build --push', 'docker buildx b --push', 'docker buildx bake --push', 'docker compose push', 'docker-compose push', 'docker manifest push', 'docker plugin push', 'docker trust sign', 'docker buildx imagetools create',
+    'podman image push', 'podman manifest push', 'buildah push', 'gh release new', 'gh release create', 'gh release upload', 'gh pr merge', 'gh repo delete'].map((pattern) => ({ pattern, why: 'publishes or releases outside the task' })),
   ...['apply', 'delete', 'patch', 'scale', 'create', 'replace', 'edit', 'rollout', 'set', 'label', 'annotate', 'drain', 'cordon', 'uncordon', 'taint', 'expose', 'run', 'autoscale'].map((verb) => ({ pattern: `kubectl ${verb}`, why: 'changes a Kubernetes cluster' })),
-  ...['install', 'upgrade', 'uninstall', 'delete', 'rollback'].map((verb) => ({ pattern: `helm ${verb}`, why: 'changes a Kubernetes cluster' })),
+  ...['install', 'upgrade', 'uninstall', 'delete', 'del', 'un', 'rollback'].map((verb) => ({ pattern: `helm ${verb}`, why: 'changes a Kubernetes cluster' })),
   ...['terraform', 'tofu'].flatMap((tool) => ['apply', 'destroy', 'import', 'state rm', 'state mv', 'state push', 'taint', 'force-unlock'].map((verb) => ({ pattern: `${tool} ${verb}`, why: 'changes infrastructure or its state' }))),
-  ...['up', 'update', 'destroy', 'import', 'refresh', 'cancel', 'state delete'].map((verb) => ({ pattern: `pulumi ${verb}`, why: 'changes infrastructure or its state' })),
+  ...['up', 'update', 'destroy', 'down', 'import', 'refresh', 'cancel', 'state delete', 'stack rm'].map((verb) => ({ pattern: `pulumi ${verb}`, why: 'changes infrastructure or its state' })),
   ...['fly', 'flyctl'].flatMap((tool) => ['deploy', 'apps destroy', 'secrets set', 'scale'].map((verb) => ({ pattern: `${tool} ${verb}`, why: 'deploys or changes a Fly.io app' }))),
   ...['vercel --prod', 'vercel promote', 'vercel rollback', 'vercel remove', 'netlify deploy --prod', 'wrangler deploy', 'wrangler publish', 'firebase deploy', 'serverless deploy', 'sls deploy', 'cdk deploy', 'cdk destroy', 'heroku releases:rollback'].map((pattern) => ({ pattern, why: 'deploys to production' })),
-  ...['git reset --hard', 'git clean -f', 'git clean --force', 'git branch -D', 'git branch -d -f', 'git branch -d --force', 'git branch --delete --force', 'git branch --delete -f', 'git checkout -f', 'git stash clear', 'git stash drop', 'git reflog expire', 'git gc --prune'].map((pattern) => ({ pattern, why: 'discards work, reversible only by undoing the task' })),
+  ...['git reset --hard', 'git clean -f', 'git clean --force', 'git branch -D', 'git branch -d -f', 'git branch -d --force', 'git branch --delete --force', 'git branch --delete -f', 'git checkout -f', 'git checkout --force', 'git stash clear', 'git stash drop', 'git reflog expire', 'git gc --prune'].map((pattern) => ({ pattern, why: 'discards work, reversible only by undoing the task' })),
 ];
 
 export interface GateFinding {
@@ -103,9 +107,25 @@ function cloudGate(tool: string, args: Token[]): GateFinding | undefined {
   return { rule, why: `${tool} ${texts.join(' ')} may change cloud resources`, certain: true };
 }
 
+/** `docker build -o type=registry` / `--output type=image,push=true` (and bake's `--set *.output=…`): a build that pushes. */
+function imageOutputGate(tool: string, args: Token[]): GateFinding | undefined {
+  const pushes = (value: string) => /(^|[,=])(type=registry|push=true)(,|$)/.test(value);
+  for (let index = 0; index < args.length; index++) {
+    const token = args[index];
+    if (token.kind !== 'exact') continue;
+    const [name, glued] = token.text.split(/=(.*)/s, 2);
+    const next = args[index + 1];
+    const text = glued ?? (next?.kind === 'exact' ? next.text : undefined);
+    if (['-o', '--output', '--set'].includes(name) && text !== undefined && pushes(text)) return { rule: `${tool} build --output type=registry`, why: 'builds an image and pushes it to a registry', certain: true };
+    if (/^-o./.test(token.text) && pushes(token.text.slice(2))) return { rule: `${tool} build --output type=registry`, why: 'builds an image and pushes it to a registry', certain: true };
+  }
+  return undefined;
+}
+
 /** Gates that need more than an argv pattern. */
 export function builtinGate(tool: string, args: Token[], context: GateContext): GateFinding | undefined {
   if (tool === 'rm') return rmGate(args, context);
+  if (tool === 'docker' || tool === 'podman' || tool === 'buildah' || tool === 'docker-buildx') return imageOutputGate(tool, args);
   if (tool === 'aws' || tool === 'gcloud' || tool === 'az') return cloudGate(tool, args);
   return undefined;
 }

@@ -1,11 +1,12 @@
 import { WORKSPACE_PATH } from '../task/containerSpec.js';
 import { BUILTIN_ASK_RULES, builtinGate } from './builtinGates.js';
-import { readScript, type SimpleCommand, type StdinSource } from './commandLine.js';
+import { type Environment, NO_ENVIRONMENT, readScript, type SimpleCommand, type StdinSource, withAssignments } from './commandLine.js';
 import { type ArgvPattern, type Decision, matchPattern, parseArgvPattern, strictest, toolName } from './commandRules.js';
 import type { CommandSettings } from './commandSettings.js';
-import { unwrap } from './commandWrappers.js';
+import { unwrap, type Wrapped } from './commandWrappers.js';
 import { loadShellParser, type ShellNode } from './shellParser.js';
 import { exact, renderTokens } from './shellWords.js';
+import { readToolCommand } from './toolSpellings.js';
 
 /** Where a rule came from, for the message that names it. */
 export type RuleSource = 'built-in' | 'task' | 'classifier';
@@ -123,26 +124,32 @@ class Judgement {
   }
 
   /** `cwdKnown` false: an outer script changed folder first (`cd /etc && bash -c 'rm -rf x'`). */
-  script(text: string, stdin: StdinSource, depth: number, cwdKnown = true): Decision {
+  script(text: string, stdin: StdinSource, depth: number, cwdKnown = true, outer: Environment = NO_ENVIRONMENT): Decision {
     if (depth > MAX_DEPTH) return this.note('ask', text, 'nesting', 'classifier', `shells nested more than ${MAX_DEPTH} deep`);
     const reading = readScript(this.parse(text));
     const known = cwdKnown && !reading.changesDirectory;
+    const environment = withAssignments(outer, reading.assignments);
     const decisions: Decision[] = reading.broken.map((part) => this.note('ask', text, 'parse', 'classifier', part ? `the shell parser cannot read "${part.slice(0, 60)}"` : 'the command line is incomplete'));
     for (const command of reading.commands) {
-      decisions.push(this.command({ ...command, stdin: command.stdin.kind === 'inherited' ? stdin : command.stdin }, depth, known));
+      decisions.push(this.command({ ...command, stdin: command.stdin.kind === 'inherited' ? stdin : command.stdin }, depth, known, environment));
     }
-    for (const substitution of reading.substitutions) decisions.push(this.script(substitution, stdin, depth + 1, known));
+    for (const substitution of reading.substitutions) decisions.push(this.script(substitution, stdin, depth + 1, known, environment));
     return strictest(decisions);
   }
 
-  command(command: SimpleCommand, depth: number, cwdKnown: boolean): Decision {
+  /**
+   * `allowedAs`: this is another spelling of a command an allow rule named (`npm pub` read as
+   * `npm publish`), so it is allowed unless a deny or ask rule names it.
+   */
+  command(command: SimpleCommand, depth: number, cwdKnown: boolean, environment: Environment = NO_ENVIRONMENT, allowedAs = false): Decision {
     const rendered = renderTokens(command.tokens);
+    if (depth > MAX_DEPTH) return this.note('ask', rendered, 'nesting', 'classifier', `commands nested more than ${MAX_DEPTH} deep`);
     this.commands.push(rendered);
     const [name, ...args] = command.tokens;
     if (name.kind !== 'exact') return this.note('ask', rendered, 'command name', 'classifier', name.kind === 'glob' ? `the command name "${name.text}" is a file pattern` : `the command name comes from ${name.text}, which the parser cannot see`);
     const gated: Decision[] = [];
     const possible: CompiledRule[] = [];
-    let allowed = false;
+    let allowed = allowedAs;
     for (const rule of this.rules) {
       const match = matchPattern(rule.pattern, name.text, args);
       if (rule.decision === 'allow') {
@@ -160,21 +167,26 @@ class Judgement {
     }
     const gate = builtinGate(toolName(name.text), args, { cwd: this.cwd, home: this.home, workspace: WORKSPACE_PATH, cwdKnown });
     if (gate) gated.push(this.note('ask', rendered, gate.rule, 'built-in', gate.why));
+    const judge = (item: Wrapped, inner: Environment = environment): Decision =>
+      item.kind === 'opaque'
+        ? this.note('ask', rendered, 'opaque', 'classifier', item.why)
+        : item.kind === 'script'
+          ? this.script(item.text, item.stdin, depth + 1, cwdKnown && !item.chdir, withAssignments(inner, item.assignments ?? []))
+          : this.command({ tokens: item.tokens, stdin: item.stdin, text: renderTokens(item.tokens) }, depth + 1, cwdKnown && !item.chdir, withAssignments(inner, item.assignments ?? []), allowed && item.sameCommand === true);
+    // The tool's own reading of its words (aliases, abbreviations) decides, as well as the words as typed.
+    const reading = readToolCommand(name.text, args, environment, command.stdin);
+    // What a setting or variable runs (GIT_SSH_COMMAND…) is judged without them: it would find itself again.
+    const also = (reading?.also ?? []).map((item) => judge(item, NO_ENVIRONMENT));
+    if (reading?.rewrites.length) return strictest([...gated, ...also, ...reading.rewrites.map((item) => judge(item))]);
     const wrapped = unwrap(name.text, args, { stdin: command.stdin, callerStdinIsData: Boolean(this.options.stdinIsData) });
     if (wrapped && wrapped.length > 0) {
       // A wrapper is transparent: the commands it runs decide, plus any rule naming the wrapper itself.
-      const inner = wrapped.map((item) =>
-        item.kind === 'opaque'
-          ? this.note('ask', rendered, 'opaque', 'classifier', item.why)
-          : item.kind === 'script'
-            ? this.script(item.text, item.stdin, depth + 1, cwdKnown && !item.chdir)
-            : this.command({ tokens: item.tokens, stdin: item.stdin, text: renderTokens(item.tokens) }, depth + 1, cwdKnown && !item.chdir),
-      );
+      const inner = wrapped.map((item) => judge(item));
       const own = ACTS_ON_ITS_OWN.has(toolName(name.text)) ? [this.unmatched(rendered, allowed)] : [];
-      return strictest([...gated, ...inner, ...own]);
+      return strictest([...gated, ...also, ...inner, ...own]);
     }
-    if (gated.length) return strictest(gated);
-    return this.unmatched(rendered, allowed);
+    if (gated.length) return strictest([...gated, ...also]);
+    return strictest([...also, this.unmatched(rendered, allowed)]);
   }
 
   /** A command no deny or ask rule named: allowed by a rule, or by the default. */

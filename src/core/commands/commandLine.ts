@@ -7,6 +7,23 @@ import { backquoted, type Token, wordToken } from './shellWords.js';
  */
 export type StdinSource = { kind: 'inherited' } | { kind: 'data'; from: string } | { kind: 'literal'; text: string };
 
+/**
+ * Variables a command may see, name to every value the script gives it. Read loosely on purpose
+ * (any assignment anywhere in the script counts, exported or not, in any order): it only ever adds
+ * readings of a command (`CARGO_ALIAS_P=publish cargo p`), never removes one.
+ */
+export type Environment = ReadonlyMap<string, readonly Token[]>;
+
+export const NO_ENVIRONMENT: Environment = new Map();
+
+/** Both environments: every value of each name. */
+export function withAssignments(environment: Environment, assignments: ReadonlyArray<readonly [string, Token]>): Environment {
+  if (assignments.length === 0) return environment;
+  const merged = new Map(environment);
+  for (const [name, value] of assignments) merged.set(name, [...(merged.get(name) ?? []), value]);
+  return merged;
+}
+
 /** One simple command found anywhere in a script: in lists, pipelines, subshells, substitutions, function bodies… */
 export interface SimpleCommand {
   tokens: Token[];
@@ -23,6 +40,8 @@ export interface ScriptReading {
   changesDirectory: boolean;
   /** Backquoted commands the grammar left inside plain text; bash runs them, so they are judged as scripts. */
   substitutions: string[];
+  /** Every `NAME=value` in the script: command prefixes, plain assignments, `export`/`local`/`declare`. */
+  assignments: Array<[string, Token]>;
 }
 
 const ARGUMENT_SKIP = new Set(['variable_assignment', 'file_redirect', 'heredoc_redirect', 'herestring_redirect', 'command_name']);
@@ -102,7 +121,7 @@ function noteBackquotes(text: string, reading: ScriptReading): void {
 
 /** Every simple command in the script, with the stdin each one reads. */
 export function readScript(root: ShellNode): ScriptReading {
-  const reading: ScriptReading = { commands: [], broken: [], changesDirectory: false, substitutions: [] };
+  const reading: ScriptReading = { commands: [], broken: [], changesDirectory: false, substitutions: [], assignments: [] };
   const visit = (node: ShellNode, stdin: StdinSource): void => {
     if (node.broken) {
       reading.broken.push(node.text);
@@ -132,6 +151,15 @@ export function readScript(root: ShellNode): ScriptReading {
         const redirects = node.children.filter((child) => child.type.endsWith('_redirect'));
         const own = redirects.map(redirectStdin).filter((found): found is StdinSource => found !== undefined).at(-1) ?? stdin;
         for (const child of node.children) visit(child, child.type.endsWith('_redirect') ? stdin : own);
+        return;
+      }
+      case 'variable_assignment': {
+        const name = node.children.find((child) => child.type === 'variable_name');
+        const value = node.children.find((child) => child !== name && !/^\+?=$/.test(child.type));
+        // `+=` appends to a value the script may not show
+        const appends = node.children.some((child) => child.type === '+=');
+        if (name) reading.assignments.push([name.text, appends ? { kind: 'unknown', text: node.text, many: false } : value ? wordToken(value) : { kind: 'exact', text: '' }]);
+        for (const child of node.children) visit(child, stdin);
         return;
       }
       case 'expansion':

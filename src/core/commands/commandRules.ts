@@ -52,7 +52,8 @@ export type Positional = { kind: 'word'; text: string } | { kind: 'pattern'; tex
 
 /** Options that take the next word as their value, per tool, so their value is not read as a subcommand. */
 const VALUE_OPTIONS: Record<string, string[]> = {
-  git: ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--super-prefix', '--config-env', '--exec-path'],
+  git: ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--super-prefix', '--config-env', '--exec-path', '--attr-source'],
+  gem: ['--config-file'],
   npm: ['--prefix', '-w', '--workspace', '--registry', '--userconfig', '--cache', '--loglevel', '--tag', '--otp', '--access'],
   pnpm: ['-C', '--dir', '--filter', '-F', '--workspace-root', '--reporter', '--tag', '--otp', '--access'],
   yarn: ['--cwd', '--registry', '--tag', '--otp', '--access'],
@@ -84,14 +85,22 @@ const FLAG_OPTIONS: Record<string, string[]> = {
  * taking the next word, because we cannot know which; callers take the stricter result.
  */
 export function positionals(tool: string, args: Token[], cautious: boolean): Positional[] {
+  return positionalIndexes(tool, args, cautious).map((index): Positional => {
+    const token = args[index];
+    return token.kind === 'unknown' ? { kind: 'any', many: token.many } : token.kind === 'glob' ? { kind: 'pattern', text: token.text } : { kind: 'word', text: token.text };
+  });
+}
+
+/** Where the positional words are in args, in the same reading as `positionals`. */
+export function positionalIndexes(tool: string, args: Token[], cautious: boolean): number[] {
   const values = new Set(VALUE_OPTIONS[tool] ?? []);
   const flags = new Set(FLAG_OPTIONS[tool] ?? []);
-  const out: Positional[] = [];
+  const out: number[] = [];
   let optionsEnded = false;
   for (let index = 0; index < args.length; index++) {
     const token = args[index];
     if (token.kind === 'unknown') {
-      out.push({ kind: 'any', many: token.many });
+      out.push(index);
       continue;
     }
     const text = token.text;
@@ -106,7 +115,7 @@ export function positionals(tool: string, args: Token[], cautious: boolean): Pos
       if (takesValue) index++;
       continue;
     }
-    out.push(token.kind === 'glob' ? { kind: 'pattern', text } : { kind: 'word', text });
+    out.push(index);
   }
   return out;
 }
@@ -140,7 +149,10 @@ function wordsMatch(pattern: ArgvPattern, items: Positional[]): MatchStrength {
   return go(1, 0);
 }
 
-function flagsMatch(pattern: ArgvPattern, args: Token[]): MatchStrength {
+/** Tools whose option parser takes any unique prefix of a long option (git's parse-options: `--har` is `--hard`). */
+const ABBREVIATES_LONG_OPTIONS = new Set(['git']);
+
+function flagsMatch(pattern: ArgvPattern, args: Token[], tool: string): MatchStrength {
   if (pattern.shortFlags.length === 0 && pattern.longFlags.length === 0) return 'sure';
   const shorts = new Set<string>();
   const longs = new Set<string>();
@@ -150,7 +162,10 @@ function flagsMatch(pattern: ArgvPattern, args: Token[]): MatchStrength {
     if (/^--[^-]/.test(token.text)) longs.add(token.text.split('=')[0]);
     else if (/^-[^-]/.test(token.text)) for (const letter of token.text.slice(1)) shorts.add(letter);
   }
-  const present = pattern.shortFlags.every((letter) => shorts.has(letter)) && pattern.longFlags.every((flag) => longs.has(flag));
+  // a prefix may stand for the pattern's option; when it could stand for another too, git refuses it, so reading it as ours is only stricter
+  const abbreviates = ABBREVIATES_LONG_OPTIONS.has(tool);
+  const hasLong = (flag: string) => longs.has(flag) || (abbreviates && [...longs].some((typed) => typed.length >= 3 && flag.startsWith(typed)));
+  const present = pattern.shortFlags.every((letter) => shorts.has(letter)) && pattern.longFlags.every(hasLong);
   if (present) return 'sure';
   return args.some((token) => token.kind === 'unknown') ? 'maybe' : 'no';
 }
@@ -172,7 +187,7 @@ export interface PatternMatch {
 export function matchPattern(pattern: ArgvPattern, name: string, args: Token[]): PatternMatch {
   const none = { surely: false, always: false, possibly: false };
   if (!pattern.words[0](toolName(name)) && !pattern.words[0](name)) return none;
-  const flags = flagsMatch(pattern, args);
+  const flags = flagsMatch(pattern, args, toolName(name));
   if (flags === 'no') return none;
   const readings = [false, true].map((cautious) => wordsMatch(pattern, positionals(toolName(name), args, cautious)));
   const sureFlags = flags === 'sure';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AirlockError } from '../errors.js';
+import { printableLine } from '../printable.js';
 import { byteSizeSchema } from './byteSize.js';
 import { egressSettingsSchema } from '../egress/egressSettings.js';
 import { commandSettingsSchema } from '../commands/commandSettings.js';
@@ -10,17 +11,35 @@ export const DEFAULT_IMAGE = 'node:22-bookworm';
 
 /**
  * Files that commonly hold credentials; gitignore syntax, matched against workspace-relative paths.
- * .npmrc, .pypirc and similar are checked by content instead (workspaceListing.ts): copied unless
- * they carry a token or password.
+ * These almost always hold a secret when present. Config files that usually hold none but
+ * sometimes do (.npmrc, .pypirc, settings.xml, gradle.properties, NuGet.config, .terraformrc,
+ * dbt's profiles.yml, composer's auth.json…) are checked by content instead (workspaceListing.ts):
+ * copied unless they carry a token or password.
  */
 export const DEFAULT_SECRET_FILE_PATTERNS = [
-  '.env', '.env.*', '*.env', '.envrc',
-  '*.pem', '*.key', '*.p12', '*.pfx', '*.jks', '*.keystore', '*.kdbx', '*.gpg', '*.asc',
-  'id_rsa*', 'id_dsa*', 'id_ecdsa*', 'id_ed25519*', '.ssh/',
+  // environment files
+  '.env', '.env.*', '*.env', '.envrc', '.dev.vars', 'local.settings.json', 'secrets.y*ml', 'secrets.json', 'secrets.toml', '.secrets',
+  // keys, certificates with keys, keystores, password databases
+  '*.pem', '*.key', '*.p12', '*.pfx', '*.pkcs12', '*.p8', '*.pk8', '*.ppk', '*.jks', '*.bks', '*.keystore', '*.keychain', '*.keychain-db',
+  '*.kdbx', '*.kdb', '*.gpg', '*.asc', '*.ovpn', 'id_rsa*', 'id_dsa*', 'id_ecdsa*', 'id_ed25519*', '.ssh/', '.gnupg/', '.password-store/',
   // A slash inside a pattern anchors it to the root in gitignore syntax, hence the **/.
-  '.netrc', '.git-credentials', '.dockercfg', '**/.docker/config.json',
-  '.aws/', '.azure/', '**/.config/gcloud/', '**/.kube/config', 'kubeconfig', '*.tfvars', '*.tfstate', '*.tfstate.*',
-  'credentials.json', 'service-account*.json', 'secrets.y*ml', '.vault-token', '.htpasswd',
+  // git, HTTP and package-registry credentials
+  '.netrc', '_netrc', '.git-credentials', '**/.config/git/credentials', '.htpasswd', '**/.cargo/credentials', '**/.cargo/credentials.toml',
+  '**/.gem/credentials', 'settings-security.xml', '**/.composer/auth.json', '**/.config/gh/hosts.yml', '**/.config/hub',
+  '**/.config/github-copilot/', '**/.claude/.credentials.json', '**/.codex/auth.json', '**/.gemini/oauth_creds.json',
+  // containers and clusters
+  '.dockercfg', '**/.docker/config.json', '**/.kube/config', 'kubeconfig', 'kubeconfig.y*ml', '*.kubeconfig',
+  // clouds and hosting
+  '.aws/', '.azure/', '**/.config/gcloud/', 'application_default_credentials.json', 'client_secret*.json', '.oci/', '.databrickscfg',
+  '.s3cfg', '.boto', '.passwd-s3fs', 'passwd-s3fs', '.rclone.conf', 'rclone.conf', '**/.mc/config.json',
+  '**/.pulumi/credentials.json', '**/.terraform.d/credentials.tfrc.json', '*.tfvars', '*.tfvars.json', '*.tfstate', '*.tfstate.*',
+  '**/.config/doctl/', '**/.config/hcloud/', '**/.fly/config.yml', '**/.wrangler/config/', '**/.config/netlify/', '**/com.vercel.cli/auth.json',
+  '**/.config/configstore/firebase-tools.json', '**/.circleci/cli.yml', '**/.snowflake/connections.toml', '**/.snowsql/config', 'ngrok.yml',
+  '.vault-token', 'credentials.json', 'service-account*.json', '*-adminsdk-*.json',
+  // databases
+  '.pgpass', 'pgpass.conf', '.my.cnf', '.mylogin.cnf', '**/.dbeaver/credentials-config.json', '**/.dbt/profiles.yml',
+  // applications that always keep their database password in one file
+  'wp-config.php',
 ];
 
 const envName = z.string().regex(ENV_NAME, 'must be a variable name (letters, digits, underscore)');
@@ -104,10 +123,10 @@ export type TaskOptions = Omit<z.output<typeof taskOptionsSchema>, 'network'> & 
 export function formatZodError(error: z.ZodError, prefix = ''): string {
   return error.issues
     .map((issue) => {
-      const path = issue.path.join('.');
-      const where = prefix + path;
-      if (issue.code === 'unrecognized_keys') return `${where || 'options'}: unknown field(s) ${issue.keys.join(', ')}`;
-      return `${where || 'options'}: ${issue.message}`;
+      // Keys and messages can quote a repository's text: one printable line per issue.
+      const where = printableLine(prefix + issue.path.join('.'));
+      if (issue.code === 'unrecognized_keys') return `${where || 'options'}: unknown field(s) ${issue.keys.map(printableLine).join(', ')}`;
+      return `${where || 'options'}: ${printableLine(issue.message)}`;
     })
     .join('\n');
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { locate, PolicyFileError, readJsonc, validateDocument } from '../policy/jsoncFile.js';
+import { UNTRUSTED_LIMITS } from '../untrustedFile.js';
 import type { DevcontainerBuild, DevcontainerPlan, DevcontainerRefusal, DevcontainerSettings, LifecycleCommand, LifecycleField } from './devcontainerPlan.js';
 
 /**
@@ -616,7 +617,8 @@ function readImageSource(config: DevcontainerFields, file: string, workspace: st
 export function readDevcontainer(file: string, workspace: string): DevcontainerPlan {
   const absoluteFile = path.resolve(file);
   const root = path.resolve(workspace);
-  const document = readJsonc(absoluteFile);
+  // The repository's file: regular, inside the workspace, of a bounded size, checked before it is read.
+  const document = readJsonc(absoluteFile, { maxBytes: UNTRUSTED_LIMITS.policyFile, within: root });
   const result = validateDocument(document, devcontainerSchema);
   if (!result.ok) throw new PolicyFileError(absoluteFile, result.problems);
   const config = result.value;

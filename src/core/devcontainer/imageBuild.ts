@@ -9,6 +9,7 @@ import * as tarFs from 'tar-fs';
 import type { Header, Pack } from 'tar-stream';
 import { z } from 'zod';
 import { AirlockError, CancelledError, throwIfAborted } from '../errors.js';
+import { readUntrustedFile, readUntrustedText, UNTRUSTED_LIMITS } from '../untrustedFile.js';
 import type { DevcontainerBuild } from './devcontainerPlan.js';
 
 export interface BuildImageOptions {
@@ -37,6 +38,15 @@ export function buildTag(build: DevcontainerBuild, workspace: string): string {
   return `airlock-build-${createHash('sha256').update(key).digest('hex').slice(0, 12)}:latest`;
 }
 
+/** What one build may send the engine: a context past these is a mistake or an attack on its disk. */
+export interface ContextLimits {
+  maxBytes: number;
+  maxEntries: number;
+}
+export const CONTEXT_LIMITS: ContextLimits = { maxBytes: 2 * 1024 ** 3, maxEntries: 500_000 };
+
+const CONTEXT_HINT = 'Exclude what the build does not need (dependencies, build output, data files) in the context\'s .dockerignore.';
+
 /**
  * The build context as the docker CLI sends it: `<context>/.dockerignore` applied with docker's
  * own rules (not gitignore's: `*.log` matches at the context root only, `!` exceptions may re-add
@@ -45,9 +55,11 @@ export function buildTag(build: DevcontainerBuild, workspace: string): string {
  * followed, so nothing outside the context is read through one. Sockets, fifos and devices are not
  * sent. A Dockerfile outside the context is added under a generated name, and that name is added
  * to the packed .dockerignore so that the engine drops it from the context after reading it (what
- * the docker CLI does), keeping it out of `COPY . …`.
+ * the docker CLI does), keeping it out of `COPY . …`. The context is bounded in bytes and entries
+ * (a sparse multi-terabyte file would otherwise land on the engine's disk), counted at the walk
+ * and again as files are packed, in case one grew in between.
  */
-export function packContext(build: DevcontainerBuild): { stream: NodeJS.ReadableStream; dockerfileName: string } {
+export function packContext(build: DevcontainerBuild, limits: ContextLimits = CONTEXT_LIMITS): { stream: NodeJS.ReadableStream; dockerfileName: string } {
   const context = path.resolve(build.context);
   const dockerfile = path.resolve(build.dockerfile);
   const relative = path.relative(context, dockerfile);
@@ -70,8 +82,9 @@ export function packContext(build: DevcontainerBuild): { stream: NodeJS.Readable
 
   let entries: string[];
   try {
-    entries = contextEntries(context, matcher, exceptionPatterns(rules));
+    entries = contextEntries(context, matcher, exceptionPatterns(rules), limits);
   } catch (error) {
+    if (AirlockError.is(error)) throw error;
     throw new AirlockError(`build: could not read the build context ${context} (${(error as Error).message})`, 'Check that the context folder and everything it sends are readable.', 'build');
   }
 
@@ -82,7 +95,17 @@ export function packContext(build: DevcontainerBuild): { stream: NodeJS.Readable
     entries = entries.filter((entry) => entry !== '.dockerignore');
   }
 
-  const map = (header: Header): Header => ({ ...header, uid: 0, gid: 0, uname: '', gname: '' });
+  let packedBytes = 0;
+  let tooLarge: AirlockError | undefined;
+  const map = (header: Header): Header => {
+    packedBytes += header.size ?? 0;
+    if (packedBytes > limits.maxBytes && !tooLarge) {
+      tooLarge = contextTooLarge(context, limits);
+      // Thrown out of tar-fs's stat callback it would be lost; the stream carries it instead.
+      queueMicrotask(() => pack.destroy(tooLarge));
+    }
+    return { ...header, uid: 0, gid: 0, uname: '', gname: '' };
+  };
   const finish = (pack: Pack) => {
     for (const extra of extras) {
       pack.entry({ name: extra.name, type: 'file', mode: extra.mode, size: extra.content.length, mtime: new Date(), uid: 0, gid: 0 }, extra.content);
@@ -101,6 +124,7 @@ export function packContext(build: DevcontainerBuild): { stream: NodeJS.Readable
     strict: false,
     finalize: false,
     finish,
+    fs: contextFs,
   } as tarFs.PackOptions) as unknown as Pack;
   const stream = new PassThrough();
   pack.on('error', (error: Error) => stream.destroy(error));
@@ -109,34 +133,29 @@ export function packContext(build: DevcontainerBuild): { stream: NodeJS.Readable
   return { stream, dockerfileName };
 }
 
-function readDockerignore(context: string): string | undefined {
-  const file = path.join(context, '.dockerignore');
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AirlockError(`build: could not read ${file} (${(error as Error).message})`, 'Check that the file is readable.', 'build');
-  }
-  if (!stat.isFile()) {
-    throw new AirlockError(`build: ${file} is not a regular file`, 'Make .dockerignore a plain file (a symbolic link is not followed).', 'build');
-  }
-  return fs.readFileSync(file, 'utf8');
+/**
+ * What tar-fs reads files with: a file swapped for a FIFO or a symlink after the walk fails to
+ * open instead of hanging the pack or reading through the link.
+ */
+const contextFs = {
+  ...fs,
+  createReadStream: (file: string, options: { start: number; end: number }) => fs.createReadStream(file, { ...options, flags: fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK } as unknown as Parameters<typeof fs.createReadStream>[1]),
+};
+
+function contextTooLarge(context: string, limits: ContextLimits): AirlockError {
+  return new AirlockError(`build: the build context ${context} is larger than the ${limits.maxBytes} bytes Airlock sends to the engine`, CONTEXT_HINT, 'build.context');
 }
 
-/** A file's bytes without following a symbolic link at its own name. */
+/** The repository's .dockerignore: a regular file (a symbolic link is not followed), of a bounded size. */
+function readDockerignore(context: string): string | undefined {
+  return readUntrustedText(path.join(context, '.dockerignore'), { maxBytes: UNTRUSTED_LIMITS.dockerignore, within: context, followSymlinks: false, what: `build: ${path.join(context, '.dockerignore')}` });
+}
+
+/** A Dockerfile's bytes without following a symbolic link at its own name, of a bounded size. */
 function readRegularFile(file: string, field: string): Buffer {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    if (!fs.fstatSync(fd).isFile()) throw new Error('not a regular file');
-    return fs.readFileSync(fd);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ELOOP' ? 'is a symbolic link' : (error as Error).message;
-    throw new AirlockError(`${field}: cannot read ${file} (${reason})`, 'Point it at a regular, readable file inside the workspace.', field);
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+  const bytes = readUntrustedFile(file, { maxBytes: UNTRUSTED_LIMITS.dockerfile, followSymlinks: false, what: `${field}: ${file}` });
+  if (bytes === undefined) throw new AirlockError(`${field}: ${file} does not exist`, 'Point it at a regular, readable file inside the workspace.', field);
+  return bytes;
 }
 
 /** The lines of a .dockerignore as the docker CLI reads them: a UTF-8 BOM dropped, `#` lines are comments. */
@@ -162,8 +181,9 @@ function exceptionPatterns(rules: string[]): string[] {
  * its contents are walked but the folder entry itself is not sent. Only folders, regular files
  * and symbolic links are kept.
  */
-function contextEntries(context: string, matcher: ReturnType<typeof dockerignore>, exceptions: string[]): string[] {
+function contextEntries(context: string, matcher: ReturnType<typeof dockerignore>, exceptions: string[], limits: ContextLimits): string[] {
   const entries: string[] = [];
+  let bytes = 0;
   const walk = (dir: string) => {
     for (const name of fs.readdirSync(path.join(context, dir)).sort()) {
       const rel = dir ? `${dir}/${name}` : name;
@@ -177,7 +197,10 @@ function contextEntries(context: string, matcher: ReturnType<typeof dockerignore
         walk(rel);
       } else if (stat.isFile() || stat.isSymbolicLink()) {
         entries.push(rel);
+        if (stat.isFile()) bytes += stat.size;
+        if (bytes > limits.maxBytes) throw contextTooLarge(context, limits);
       }
+      if (entries.length > limits.maxEntries) throw new AirlockError(`build: the build context ${context} has more than the ${limits.maxEntries} files and folders Airlock sends to the engine`, CONTEXT_HINT, 'build.context');
     }
   };
   walk('');

@@ -1,7 +1,7 @@
-import * as fs from 'node:fs';
 import { findNodeAtLocation, type Node, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { z } from 'zod';
 import { AirlockError } from '../errors.js';
+import { readUntrustedText, UNTRUSTED_LIMITS, UntrustedFileError } from '../untrustedFile.js';
 
 /** One problem in a JSON-with-comments file, at a 1-based line and column, naming the field. */
 export interface SourceProblem {
@@ -28,13 +28,19 @@ export class PolicyFileError extends AirlockError {
   constructor(
     readonly file: string,
     readonly problems: SourceProblem[],
+    hint = `Fix ${problems.length === 1 ? 'this field' : 'these fields'} in ${file} and try again.`,
   ) {
-    super(formatProblems(file, problems), `Fix ${problems.length === 1 ? 'this field' : 'these fields'} in ${file} and try again.`, problems[0]?.field || file);
+    // One entry per problem: a key or value quoting a newline is shown as \n, never as a line of its own.
+    super(problems.map((problem) => formatProblem(file, problem)), hint, problems[0]?.field || file);
   }
 }
 
+export function formatProblem(file: string, problem: SourceProblem): string {
+  return `${file}:${problem.line}:${problem.column}: ${problem.field ? `${problem.field}: ` : ''}${problem.message}`;
+}
+
 export function formatProblems(file: string, problems: readonly SourceProblem[]): string {
-  return problems.map((problem) => `${file}:${problem.line}:${problem.column}: ${problem.field ? `${problem.field}: ` : ''}${problem.message}`).join('\n');
+  return problems.map((problem) => formatProblem(file, problem)).join('\n');
 }
 
 function position(text: string, offset: number): { line: number; column: number } {
@@ -116,14 +122,38 @@ function nodeValue(node: Node): unknown {
   }
 }
 
-export function readJsonc(file: string): JsoncDocument {
-  let text: string;
+export interface JsoncReadOptions {
+  /** Larger files are refused unread. */
+  maxBytes?: number;
+  /** The file's real path must stay inside this folder (a repository's own files). */
+  within?: string;
+}
+
+/**
+ * Reads a JSON-with-comments file that a repository (or an administrator) wrote; undefined when it
+ * does not exist. A file that is not a regular file, is too large or leads out of `within` is a
+ * PolicyFileError at 1:1, so editors mark the file and a running task keeps its last good rules.
+ */
+export function readJsoncIfPresent(file: string, { maxBytes = UNTRUSTED_LIMITS.policyFile, within }: JsoncReadOptions = {}): JsoncDocument | undefined {
+  let text: string | undefined;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readUntrustedText(file, { maxBytes, within, what: file });
   } catch (error) {
-    throw new AirlockError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, 'Check that the file exists and is readable.', file);
+    throw asPolicyFileError(file, error);
   }
-  return parseJsonc(file, text);
+  return text === undefined ? undefined : parseJsonc(file, text);
+}
+
+/** A refused read as a problem at 1:1 of the refused file, the way editors and `policy show` report files. */
+export function asPolicyFileError(file: string, error: unknown): unknown {
+  if (!(error instanceof UntrustedFileError)) return error;
+  return new PolicyFileError(file, [{ field: '', message: `${error.reason}; Airlock did not read it`, line: 1, column: 1, endLine: 1, endColumn: 1 }], error.hint);
+}
+
+export function readJsonc(file: string, options: JsoncReadOptions = {}): JsoncDocument {
+  const document = readJsoncIfPresent(file, options);
+  if (!document) throw new AirlockError(`${file}: cannot be read (ENOENT)`, 'Check that the file exists and is readable.', file);
+  return document;
 }
 
 /** Where a field sits in the file: the value itself, or the nearest enclosing value that exists. */
@@ -205,8 +235,8 @@ export function validateDocument<T extends z.ZodType>(document: JsoncDocument, s
 }
 
 /** Reads and validates a file, throwing one readable PolicyFileError with every problem. */
-export function loadJsonc<T extends z.ZodType>(file: string, schema: T): { document: JsoncDocument; value: z.output<T> } {
-  const document = readJsonc(file);
+export function loadJsonc<T extends z.ZodType>(file: string, schema: T, options: JsoncReadOptions = {}): { document: JsoncDocument; value: z.output<T> } {
+  const document = readJsonc(file, options);
   const result = validateDocument(document, schema);
   if (!result.ok) throw new PolicyFileError(file, result.problems);
   return { document, value: result.value };

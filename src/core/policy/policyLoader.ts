@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { AirlockError } from '../errors.js';
 import { readDevcontainer } from '../devcontainer/devcontainerFile.js';
 import type { DevcontainerPlan } from '../devcontainer/devcontainerPlan.js';
-import { type JsoncDocument, loadJsonc, locate, PolicyFileError, type SourceProblem } from './jsoncFile.js';
+import { readUntrustedFile, UNTRUSTED_LIMITS } from '../untrustedFile.js';
+import { asPolicyFileError, type JsoncDocument, locate, PolicyFileError, readJsoncIfPresent, type SourceProblem, validateDocument } from './jsoncFile.js';
 import { type AcceptanceRecord, canonicalDigest, PolicyAcceptances } from './policyAcceptance.js';
 import { type EffectivePolicy, type Loosening, type MachineFloor, resolvePolicy } from './policyLayers.js';
 import { type PolicyLayer, policyFileSchema } from './policySchema.js';
@@ -24,7 +25,19 @@ const NOT_IN_MACHINE_POLICY: Array<[string, (policy: PolicyLayer) => unknown]> =
 ];
 
 export function loadMachineFloor(file: string): MachineFloor {
-  const { document, value } = loadJsonc(file, policyFileSchema);
+  const floor = loadMachineFloorIfPresent(file);
+  if (!floor) throw new AirlockError(`${file} does not exist`, 'Fix the path.', file);
+  return floor;
+}
+
+/**
+ * Administrators own these files, but they are read with the same checks as a repository's: a
+ * floor that is a FIFO or a device must end in an error, not a hang or a full memory.
+ */
+function loadMachineFloorIfPresent(file: string): MachineFloor | undefined {
+  const document = readJsoncIfPresent(file, { maxBytes: UNTRUSTED_LIMITS.policyFile });
+  if (!document) return undefined;
+  const value = validated(document);
   const problems: SourceProblem[] = NOT_IN_MACHINE_POLICY.filter(([, pick]) => pick(value) !== undefined).map(([field]) => ({
     field,
     message: 'a machine policy sets limits, not what tasks run or as whom; remove this field',
@@ -34,18 +47,27 @@ export function loadMachineFloor(file: string): MachineFloor {
   return { source: file, policy: value };
 }
 
+function validated(document: JsoncDocument): PolicyLayer {
+  const result = validateDocument(document, policyFileSchema);
+  if (!result.ok) throw new PolicyFileError(document.file, result.problems);
+  return result.value;
+}
+
 /**
  * Every machine floor: the system file when it exists, plus files listed in AIRLOCK_MACHINE_POLICY
  * (which can only add floors, never remove the system one). A floor that cannot be read or parsed
- * stops everything: failing open would drop the administrator's limits.
+ * stops everything: failing open would drop the administrator's limits (a dangling symlink at the
+ * system file included: it is refused, not taken as "no floor").
  */
 export function loadMachineFloors(env: NodeJS.ProcessEnv = process.env): MachineFloor[] {
   const files = (env.AIRLOCK_MACHINE_POLICY ?? '').split(path.delimiter).filter(Boolean);
   const floors: MachineFloor[] = [];
-  if (fs.existsSync(SYSTEM_POLICY_FILE)) floors.push(loadMachineFloor(SYSTEM_POLICY_FILE));
+  const system = loadMachineFloorIfPresent(SYSTEM_POLICY_FILE);
+  if (system) floors.push(system);
   for (const file of files) {
-    if (!fs.existsSync(file)) throw new AirlockError(`AIRLOCK_MACHINE_POLICY: ${file} does not exist`, 'Fix the path, or unset the variable.', 'AIRLOCK_MACHINE_POLICY');
-    floors.push(loadMachineFloor(path.resolve(file)));
+    const floor = loadMachineFloorIfPresent(path.resolve(file));
+    if (!floor) throw new AirlockError(`AIRLOCK_MACHINE_POLICY: ${file} does not exist`, 'Fix the path, or unset the variable.', 'AIRLOCK_MACHINE_POLICY');
+    floors.push(floor);
   }
   return floors;
 }
@@ -59,11 +81,15 @@ export interface WorkspacePolicy {
   digest: string;
 }
 
-/** The repository's policy file, validated; undefined when the workspace has none. */
+/**
+ * The repository's policy file, validated; undefined when the workspace has none. Every file it
+ * names is read as the repository's: a regular file inside the workspace, of a bounded size.
+ */
 export function loadWorkspacePolicy(workspace: string): WorkspacePolicy | undefined {
   const file = path.join(workspace, POLICY_FILE);
-  if (!fs.existsSync(file)) return undefined;
-  const { document, value } = loadJsonc(file, policyFileSchema);
+  const document = readJsoncIfPresent(file, { maxBytes: UNTRUSTED_LIMITS.policyFile, within: workspace });
+  if (!document) return undefined;
+  const value = validated(document);
   let devcontainer: DevcontainerPlan | undefined;
   if (value.devcontainer?.path) {
     const devFile = path.resolve(workspace, value.devcontainer.path);
@@ -71,24 +97,29 @@ export function loadWorkspacePolicy(workspace: string): WorkspacePolicy | undefi
     if (!fs.existsSync(devFile)) throw new PolicyFileError(file, [{ field: 'devcontainer.path', message: `${value.devcontainer.path} does not exist`, ...where }]);
     // Real paths on both sides: a symlink in the repository must not lead the read outside it.
     const relative = path.relative(fs.realpathSync(workspace), fs.realpathSync(devFile));
-    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+    if (relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) {
       throw new PolicyFileError(file, [{ field: 'devcontainer.path', message: 'must be a file inside the workspace (symlinks included)', ...where }]);
     }
     devcontainer = readDevcontainer(devFile, workspace);
   }
   const positionless = devcontainer && { ...devcontainer, refusals: devcontainer.refusals.map(({ field, reason }) => ({ field, reason })) };
   // Accepting a build accepts its Dockerfile's RUN steps: a changed Dockerfile is a changed policy.
-  const dockerfile = devcontainer?.build ? fileDigest(devcontainer.build.dockerfile) : undefined;
+  const dockerfile = devcontainer?.build ? dockerfileDigest(devcontainer.build.dockerfile, workspace) : undefined;
   return { file, document, policy: value, devcontainer, digest: canonicalDigest({ policy: document.value, devcontainer: positionless, dockerfile }) };
 }
 
-/** A missing file digests as such; the build itself then reports it. */
-function fileDigest(file: string): string {
+/**
+ * A missing Dockerfile digests as such and the build itself reports it; one that is not a regular
+ * file inside the workspace, or is too large, is refused here, before anything reads it whole.
+ */
+function dockerfileDigest(file: string, workspace: string): string {
+  let bytes: Buffer | undefined;
   try {
-    return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  } catch {
-    return 'unreadable';
+    bytes = readUntrustedFile(file, { maxBytes: UNTRUSTED_LIMITS.dockerfile, within: workspace });
+  } catch (error) {
+    throw asPolicyFileError(file, error);
   }
+  return bytes === undefined ? 'unreadable' : createHash('sha256').update(bytes).digest('hex');
 }
 
 export interface PolicyContext {

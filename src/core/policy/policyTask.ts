@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import type { EgressSettingsInput } from '../egress/egressSettings.js';
 import type { TaskOptionsInput } from '../config/taskOptions.js';
 import { AirlockError, throwIfAborted } from '../errors.js';
+import { printableLine } from '../printable.js';
 import { buildImage, buildTag } from '../devcontainer/imageBuild.js';
 import { imageLabel, resolveImageUser } from '../devcontainer/imageInspect.js';
 import { readImageMetadata } from '../devcontainer/imageMetadata.js';
@@ -42,9 +43,10 @@ export async function taskInputFromPolicy(docker: Docker, workspace: string, sta
   const strip = policy.devcontainerRefusals === 'strip';
   if (effective.refusals.length > 0 && !strip) refuse(effective.refusals, devFile);
   if (effective.ignored.length > 0) {
-    onWarning(`${repo?.file ?? '.airlock.json'} loosens these, which are ignored until you accept it (airlock policy accept):\n${effective.ignored.map((item) => `  ${item.field}: ${item.value} (${item.why})`).join('\n')}`);
+    onWarning(`${repo?.file ?? '.airlock.json'} loosens these, which are ignored until you accept it (airlock policy accept):\n${effective.ignored.map((item) => `  ${printableLine(item.field)}: ${printableLine(item.value)} (${printableLine(item.why)})`).join('\n')}`);
   }
-  for (const note of effective.notes) onWarning(note);
+  // One line each: a repository value with a newline cannot forge a line of its own.
+  for (const note of effective.notes) onWarning(printableLine(note));
 
   let image = policy.image;
   if (policy.build) {

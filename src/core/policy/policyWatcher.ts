@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { watch } from 'chokidar';
 import { POLICY_FILE, SYSTEM_POLICY_FILE } from './policyLoader.js';
@@ -23,11 +24,26 @@ export function policyFilesFor(workspace: string, env: NodeJS.ProcessEnv = proce
  * Calls `onChange` after any of `files` is created, changed or removed, once things settle (an
  * editor's save is often several writes). Files that do not exist yet are watched for creation.
  * What to do with a half-written file is the caller's business: re-validate, keep the last good.
+ *
+ * The names are the repository's, so the watch never follows them: a .airlock.json that is a
+ * symlink to / (or a folder of that name) would otherwise have the watcher walk and watch the
+ * whole tree beneath it, in the editor and in every task's gateway. A symlink is watched as
+ * itself, plus the regular file it leads to (re-resolved on every event), so editing the target
+ * of a legitimate link is still noticed.
  */
 export function watchPolicyFiles(files: readonly string[], onChange: () => void, { debounceMs = 150 }: { debounceMs?: number } = {}): PolicyWatch {
   let timer: NodeJS.Timeout | undefined;
-  const watcher = watch([...files], { ignoreInitial: true, persistent: true, awaitWriteFinish: false });
+  const targets = new Set<string>();
+  const linkedFiles = () => files.map(regularTarget).filter((target): target is string => target !== undefined && !files.includes(target) && !targets.has(target));
+  const initial = linkedFiles();
+  initial.forEach((target) => targets.add(target));
+  const watcher = watch([...files, ...initial], { ignoreInitial: true, persistent: true, awaitWriteFinish: false, followSymlinks: false, depth: 0 });
   watcher.on('all', () => {
+    const added = linkedFiles();
+    if (added.length) {
+      added.forEach((target) => targets.add(target));
+      watcher.add(added);
+    }
     clearTimeout(timer);
     timer = setTimeout(onChange, debounceMs);
   });
@@ -39,4 +55,15 @@ export function watchPolicyFiles(files: readonly string[], onChange: () => void,
       await watcher.close();
     },
   };
+}
+
+/** Where a symlink at `file` leads when that is a regular file; undefined for anything else. */
+function regularTarget(file: string): string | undefined {
+  try {
+    if (!fs.lstatSync(file).isSymbolicLink()) return undefined;
+    const real = fs.realpathSync(file);
+    return fs.statSync(real).isFile() ? real : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -3,10 +3,11 @@ import * as path from 'node:path';
 import ignore from 'ignore';
 import { AirlockError } from '../errors.js';
 import { git } from '../process/runHost.js';
+import { readUntrustedFile, readUntrustedText, UntrustedFileError } from '../untrustedFile.js';
+import { CREDENTIAL_CONFIG_MAX_BYTES, credentialConfigIsClean, needsCredentialCheck } from './credentialConfigs.js';
 
-/** Config files that are fine to copy unless they carry credentials. */
-const CREDENTIAL_CONFIGS = /(^|\/)(\.npmrc|\.pypirc|\.yarnrc(\.yml)?|pip\.conf|\.condarc|\.gemrc|settings\.xml)$/;
-const CREDENTIAL_LINE = /(_authToken|_auth\b|_password|password|passwd|token|npmAuthToken|npmAuthIdent|username\s*[:=].*\n.*password)/i;
+/** The most Airlock reads of a config or ignore file; far above any real one. */
+const CONFIG_READ_LIMIT = CREDENTIAL_CONFIG_MAX_BYTES;
 
 export interface WorkspaceListing {
   root: string;
@@ -35,15 +36,21 @@ async function gitFiles(root: string, signal?: AbortSignal): Promise<{ files: st
   return { files, gitDir, commonDir: path.resolve(root, commonDir) };
 }
 
-/** A plain folder: everything except .git folders and what a root .gitignore names. */
+/**
+ * A plain folder: everything except .git folders and what a root .gitignore names. The .gitignore
+ * decides what stays out of the box, so one that cannot be read safely (a FIFO, a device, a link
+ * out of the workspace, a huge file) stops the listing instead of being skipped.
+ */
 function walkFolder(root: string): string[] {
   const rootIgnore = ignore();
+  let text: string | undefined;
   try {
-    const file = path.join(root, '.gitignore');
-    if (fs.lstatSync(file).isFile()) rootIgnore.add(fs.readFileSync(file, 'utf8'));
-  } catch {
-    // no .gitignore: copy everything that is not a secret
+    text = readUntrustedText(path.join(root, '.gitignore'), { maxBytes: CONFIG_READ_LIMIT, within: root, what: 'workspace: .gitignore' });
+  } catch (error) {
+    if (error instanceof UntrustedFileError) throw new AirlockError(error.message, 'Make the workspace .gitignore a regular file inside the workspace, or remove it.', 'workspace');
+    throw error;
   }
+  if (text !== undefined) rootIgnore.add(text);
   const files: string[] = [];
   const visit = (relDir: string) => {
     for (const entry of fs.readdirSync(path.join(root, relDir), { withFileTypes: true })) {
@@ -70,12 +77,12 @@ export function assertWorkspaceFolder(root: string): void {
   if (!stat.isDirectory()) throw new AirlockError(`workspace: ${root} is not a folder`, 'Pass --workspace with a folder.', 'workspace');
 }
 
-/** Package-manager configs are copied only when they are small regular files without a credential. */
-function carriesCredentials(file: string): boolean {
+/** Credential-prone configs are copied only when they are small regular files without a credential. */
+function carriesCredentials(root: string, rel: string): boolean {
   try {
-    const stat = fs.lstatSync(file);
-    if (!stat.isFile() || stat.size > 1024 * 1024) return true;
-    return CREDENTIAL_LINE.test(fs.readFileSync(file, 'utf8'));
+    // Not followed: a config that is a symlink (to /dev/zero, a FIFO, or a file outside) stays out.
+    const content = readUntrustedFile(path.join(root, rel), { maxBytes: CONFIG_READ_LIMIT, followSymlinks: false });
+    return content === undefined || !credentialConfigIsClean(rel, content);
   } catch {
     return true;
   }
@@ -96,7 +103,7 @@ export async function listWorkspace(root: string, secretPatterns: readonly strin
   const excluded: string[] = [];
   for (const rel of candidates) {
     if (rel.split('/').includes('.git')) continue;
-    if (secrets.ignores(rel) || (CREDENTIAL_CONFIGS.test(rel) && carriesCredentials(path.join(root, rel)))) {
+    if (secrets.ignores(rel) || (needsCredentialCheck(rel) && carriesCredentials(root, rel))) {
       excluded.push(rel);
       continue;
     }

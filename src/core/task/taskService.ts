@@ -21,6 +21,7 @@ import { proxyEnv } from '../egress/egressSettings.js';
 import { printableLine } from '../changes/textDiff.js';
 import { ApplyJournal } from '../changes/applyJournal.js';
 import { releaseReviewState } from '../changes/blobRetention.js';
+import { captureFolderInodes } from '../changes/workspaceScanner.js';
 import { CommandRefused, gateCommand, type GateOptions } from '../approvals/commandGate.js';
 import { EXPIRES_LABEL, TASK_LABEL, type TaskRecord } from './taskRecord.js';
 import type { TaskStore } from './taskStore.js';
@@ -174,6 +175,10 @@ export class TaskService {
       throwIfAborted(signal);
       if (!options.workspaceTmpfs) await created.start();
       const readyAtMs = await this.engineClockMs();
+      // Before anything runs in the box (setup commands included): what a folder swap is later told by.
+      onProgress('recording the copy');
+      const folderInodes = await captureFolderInodes(created, this.docker.modem, options.user, signal);
+      if (folderInodes) this.store.saveFolderInodes(id, folderInodes);
       const record: TaskRecord = {
         id,
         createdAt: now.toISOString(),
@@ -250,7 +255,7 @@ export class TaskService {
         if (!(error instanceof CommandRefused)) throw error;
         throw new AirlockError(`${field}: ${printableLine(command)}: ${error.message}; the task was not started`, 'Accept the repository policy (airlock policy accept) if you trust this command, approve it when asked, or change the command rules.', field);
       });
-      if (result.exitCode !== 0) throw new AirlockError(`${field}: "${command}" exited with code ${result.exitCode}; the task was not started`, 'Fix the setup command (or its network rules: --setup-allow) and start again.', field);
+      if (result.exitCode !== 0) throw new AirlockError(`${field}: "${printableLine(command)}" exited with code ${result.exitCode}; the task was not started`, 'Fix the setup command (or its network rules: --setup-allow) and start again.', field);
     }
     if (first === 'setup') {
       let closedConnections = 0;

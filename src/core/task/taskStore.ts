@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { AuditLog } from '../audit/auditLog.js';
+import { replaceFile } from '../syncedWrite.js';
 import { AirlockError } from '../errors.js';
 import { type TaskRecord, taskRecordSchema } from './taskRecord.js';
 
@@ -73,9 +75,23 @@ export class TaskStore {
   }
 
   /** Where a task's base snapshot lives: the manifest, and every copied file's bytes. */
-  snapshotFiles(id: string): { manifestFile: string; contentFile: string } {
+  snapshotFiles(id: string): { manifestFile: string; contentFile: string; folderInodeFile: string } {
     const dir = this.taskDir(id);
-    return { manifestFile: path.join(dir, 'manifest.json'), contentFile: path.join(dir, 'base.bin') };
+    return { manifestFile: path.join(dir, 'manifest.json'), contentFile: path.join(dir, 'base.bin'), folderInodeFile: path.join(dir, 'folders.json') };
+  }
+
+  /** Each copied folder's inode in the box right after the copy; undefined when none was taken. */
+  folderInodes(id: string): Map<string, string> | undefined {
+    try {
+      const parsed = z.record(z.string(), z.string()).parse(JSON.parse(fs.readFileSync(this.snapshotFiles(id).folderInodeFile, 'utf8')));
+      return new Map(Object.entries(parsed));
+    } catch {
+      return undefined;
+    }
+  }
+
+  saveFolderInodes(id: string, inodes: ReadonlyMap<string, string>): void {
+    replaceFile(this.snapshotFiles(id).folderInodeFile, JSON.stringify(Object.fromEntries(inodes)));
   }
 
   /** Where a task's change data lives: content blobs (container output and host backups) and undo records. */
