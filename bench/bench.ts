@@ -2,7 +2,8 @@
  * `npm run bench`: task start and command round-trip through Airlock, side by side with the
  * baselines the foundation issue names (docker CLI exec, host spawn), and change-set time against
  * copying the whole workspace out (changes issue), and egress through the gateway against direct
- * (egress issue). Prints tables; not a test.
+ * (egress issue), and the git history filter against copying the object files as they are (issue 13).
+ * Prints tables; not a test.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -13,6 +14,7 @@ import { TaskService } from '../src/core/task/taskService.js';
 import { TaskStore } from '../src/core/task/taskStore.js';
 import { benchChangeSet } from './changeSetBench.js';
 import { benchEgress } from './egressBench.js';
+import { benchGitHistory } from './gitHistoryBench.js';
 import { percentile } from './stats.js';
 
 const IMAGE = process.env.AIRLOCK_TEST_IMAGE || process.env.AIRLOCK_IMAGE || 'airlock-test:bookworm';
@@ -56,6 +58,14 @@ async function main(): Promise<void> {
   const service = new TaskService(engine, store);
   // `npm run bench -- changes` runs only the change-set section.
   // `npm run bench -- egress` runs only the egress section.
+  // `npm run bench -- git [files] [commits]` runs only the git-history section.
+  const gitAt = process.argv.indexOf('git');
+  if (gitAt >= 0) {
+    const [files, commits] = process.argv.slice(gitAt + 1).map(Number);
+    process.stdout.write((await benchGitHistory(files || undefined, commits || undefined)).join('\n') + '\n');
+    service.dispose();
+    return;
+  }
   if (process.argv.includes('egress')) {
     process.stdout.write((await benchEgress(engine, IMAGE)).join('\n') + '\n');
     service.dispose();
@@ -118,6 +128,7 @@ async function main(): Promise<void> {
   process.stdout.write(out.join('\n') + '\n');
   process.stdout.write((await benchChangeSet(new TaskService(engine, store), IMAGE)).join('\n') + '\n');
   process.stdout.write((await benchEgress(engine, IMAGE)).join('\n') + '\n');
+  process.stdout.write((await benchGitHistory()).join('\n') + '\n');
 }
 
 main().catch((error) => {

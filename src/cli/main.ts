@@ -149,6 +149,9 @@ export function buildProgram(): Command {
           process.stdout.write(printableJson({ ...summary, container: record.containerName }) + '\n');
         } else {
           if (record.snapshot.excluded.length > 0) process.stderr.write(`airlock: left out as secrets: ${record.snapshot.excluded.map(printableLine).join(', ')}\n`);
+          // Paths that are secrets only in older commits (deleted since) would otherwise go unmentioned.
+          const historyOnly = (record.snapshot.historyExcluded ?? []).filter((rel) => !record.snapshot.excluded.includes(rel));
+          if (historyOnly.length > 0) process.stderr.write(`airlock: left out of the git history as secrets: ${historyOnly.map(printableLine).join(', ')}\n`);
           process.stdout.write(`${record.id}\n`);
         }
       }),

@@ -75,4 +75,77 @@ describe('the private copy of a git workspace (integration)', () => {
       assert.equal(record.snapshot.shallow, true);
     });
   });
+
+  test('a repository with no commits starts on its unborn branch with the files untracked', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const repo = tempDir('git-empty');
+    git(repo, 'init', '-q', '-b', 'trunk');
+    fs.writeFileSync(path.join(repo, 'first.txt'), 'not committed yet\n');
+    await withTask(service, { workspace: repo, image: TEST_IMAGE }, async (record) => {
+      assert.equal(record.snapshot.kind, 'git');
+      assert.equal(record.snapshot.head, undefined);
+      assert.notEqual((await run(service, record.id, ['git', 'rev-parse', '--verify', '-q', 'HEAD'])).exitCode, 0);
+      assert.equal((await run(service, record.id, ['git', 'symbolic-ref', 'HEAD'])).stdout.trim(), 'refs/heads/trunk');
+      assert.equal((await run(service, record.id, ['git', 'status', '--porcelain'])).stdout.trim(), '?? first.txt');
+      const commit = await run(service, record.id, ['sh', '-c', 'git add -A && git -c user.name=Agent -c user.email=agent@example.invalid commit -qm first && git rev-list --count HEAD']);
+      assert.equal(commit.stdout.trim(), '1', commit.stderr);
+    });
+  });
+
+  test('a shallow host clone keeps its boundary and still loses the secret paths', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const origin = hostRepository();
+    fs.writeFileSync(path.join(origin, '.env'), 'TOKEN=shallow-hunter2\n');
+    git(origin, 'add', '.env');
+    git(origin, 'commit', '-qm', 'track .env');
+    const repo = path.join(tempDir('git-shallow'), 'clone');
+    git(origin, 'clone', '-q', '--depth', '2', `file://${origin}`, repo);
+    await withTask(service, { workspace: repo, image: TEST_IMAGE }, async (record) => {
+      const inTask = (...argv: string[]) => run(service, record.id, argv);
+      assert.equal(record.snapshot.shallow, true);
+      assert.equal((await inTask('git', 'rev-parse', '--is-shallow-repository')).stdout.trim(), 'true');
+      assert.equal((await inTask('git', 'rev-list', '--count', 'HEAD')).stdout.trim(), '2');
+      const fsck = await inTask('git', 'fsck', '--full', '--no-progress');
+      assert.equal(fsck.exitCode, 0, fsck.stderr);
+      const all = await inTask('git', 'cat-file', '--batch-all-objects', '--batch');
+      assert.doesNotMatch(all.stdout, /shallow-hunter2/);
+      assert.match(all.stdout, /track \.env/);
+    });
+  });
+
+  test('a repository that borrows objects through alternates arrives self-contained', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const origin = hostRepository();
+    const repo = path.join(tempDir('git-alternates'), 'shared');
+    git(origin, 'clone', '-q', '--shared', origin, repo);
+    assert.ok(fs.existsSync(path.join(repo, '.git', 'objects', 'info', 'alternates')));
+    await withTask(service, { workspace: repo, image: TEST_IMAGE }, async (record) => {
+      const inTask = (...argv: string[]) => run(service, record.id, argv);
+      assert.equal((await inTask('git', 'rev-parse', 'HEAD')).stdout.trim(), git(repo, 'rev-parse', 'HEAD'));
+      assert.equal((await inTask('git', 'rev-list', '--count', 'HEAD')).stdout.trim(), '4');
+      assert.equal((await inTask('sh', '-c', 'test -e .git/objects/info/alternates && echo present || echo absent')).stdout.trim(), 'absent');
+      const fsck = await inTask('git', 'fsck', '--full', '--no-progress');
+      assert.equal(fsck.exitCode, 0, fsck.stderr);
+    });
+  });
+
+  test('a linked worktree is copied as plain files without any history', async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const { service } = serviceFor(engine);
+    const main = hostRepository();
+    const worktree = path.join(tempDir('git-worktree'), 'wt');
+    git(main, 'worktree', 'add', '-q', worktree, 'feature');
+    await withTask(service, { workspace: worktree, image: TEST_IMAGE }, async (record) => {
+      assert.equal(record.snapshot.kind, 'folder');
+      assert.equal((await run(service, record.id, ['sh', '-c', 'test -e .git && echo present || echo absent'])).stdout.trim(), 'absent');
+      assert.equal((await run(service, record.id, ['cat', 'notes.txt'])).stdout, 'version 3\n');
+    });
+  });
 });

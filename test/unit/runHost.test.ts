@@ -38,4 +38,22 @@ describe('git', () => {
     const result = await git(makeTempDir(), ['rev-parse', '--verify', 'no-such-ref'], { allowFailure: true });
     assert.notEqual(result.code, 0);
   });
+
+  test('run from inside a git hook (GIT_DIR, GIT_INDEX_FILE of another repository set), git reads the workspace it was given', async () => {
+    const workspace = makeTempDir();
+    const other = makeTempDir();
+    for (const dir of [workspace, other]) spawnSync('git', ['init', '-q', '-b', dir === workspace ? 'mine' : 'theirs', dir]);
+    const saved = { GIT_DIR: process.env.GIT_DIR, GIT_INDEX_FILE: process.env.GIT_INDEX_FILE };
+    process.env.GIT_DIR = path.join(other, '.git');
+    process.env.GIT_INDEX_FILE = path.join(other, '.git', 'index');
+    try {
+      const branch = await git(workspace, ['symbolic-ref', '--short', 'HEAD']);
+      assert.equal(branch.stdout.toString().trim(), 'mine');
+      // A caller that means another index still says so explicitly.
+      const explicit = await git(workspace, ['rev-parse', '--git-dir'], { env: { GIT_DIR: path.join(other, '.git') } });
+      assert.equal(explicit.stdout.toString().trim(), path.join(other, '.git'));
+    } finally {
+      for (const [name, value] of Object.entries(saved)) if (value === undefined) delete process.env[name]; else process.env[name] = value;
+    }
+  });
 });

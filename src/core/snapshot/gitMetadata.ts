@@ -1,16 +1,32 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AirlockError } from '../errors.js';
+import { DEFAULT_SECRET_FILE_PATTERNS } from '../config/taskOptions.js';
+import { AirlockError, throwIfAborted } from '../errors.js';
 import { git } from '../process/runHost.js';
+import { type FilteredHistory, filterHistory, type HostRef } from './filteredHistory.js';
+import { GitObjectReader } from './gitObjectReader.js';
+import { ScratchRepository } from './scratchRepository.js';
+import { secretRules } from './secretRules.js';
+import { readUntrustedText } from '../untrustedFile.js';
 
 /** One file of the sandbox's fresh .git: inline content, or a host file streamed as is. */
 export type GitEntry = { name: string; content: Buffer } | { name: string; file: string; size: number };
 
 export interface GitMetadata {
+  /** The workspace's HEAD commit, on the host: what a push builds on. */
   head?: string;
+  /**
+   * HEAD inside the sandbox: the same id as `head` unless some commit lost a secret path, then
+   * the id of HEAD's rewritten commit.
+   */
+  sandboxHead?: string;
   branch?: string;
   shallow: boolean;
+  /** Paths removed from at least one commit's tree by the secret rules. */
+  removedFromHistory: string[];
+  commits: number;
+  rewrittenCommits: number;
   entries: GitEntry[];
   /** Folders git expects even when empty. */
   dirs: string[];
@@ -38,6 +54,8 @@ function assertOwnGitDir(root: string, commonDir: string): void {
   }
 }
 
+const SHALLOW_FILE_LIMIT = 64 * 1024 * 1024;
+
 /** The shallow list, only from a regular file of commit ids (never through a symlink). */
 function readShallowFile(file: string): Buffer | undefined {
   let stat: fs.Stats;
@@ -46,86 +64,100 @@ function readShallowFile(file: string): Buffer | undefined {
   } catch {
     return undefined;
   }
-  const content = stat.isFile() ? fs.readFileSync(file, 'utf8') : '';
+  // One id per boundary commit: far below the limit for any real repository; a FIFO or a growing file is refused.
+  const content = stat.isFile() ? (readUntrustedText(file, { maxBytes: SHALLOW_FILE_LIMIT, followSymlinks: false, what: 'workspace: .git/shallow' }) ?? '') : '';
   if (!/^([0-9a-f]{40}([0-9a-f]{24})?\n)*$/.test(content)) {
     throw new AirlockError('workspace: .git/shallow is not a list of commit ids', 'Repair the repository (git fetch --unshallow) and try again.', 'workspace');
   }
   return Buffer.from(content, 'utf8');
 }
 
-/** Object files we never copy: alternates point at host paths, locks and temp files are transient. */
-function isCopyableObjectFile(rel: string): boolean {
-  return !/^info\/(alternates|http-alternates)$/.test(rel) && !rel.endsWith('.lock') && !/(^|\/)tmp_/.test(rel);
-}
-
-function objectFiles(objectsDir: string): GitEntry[] {
-  const entries: GitEntry[] = [];
-  const visit = (rel: string) => {
-    for (const dirent of fs.readdirSync(path.join(objectsDir, rel), { withFileTypes: true })) {
-      const childRel = rel ? `${rel}/${dirent.name}` : dirent.name;
-      if (dirent.isDirectory()) visit(childRel);
-      else if (dirent.isFile() && isCopyableObjectFile(childRel)) {
-        const file = path.join(objectsDir, childRel);
-        entries.push({ name: `objects/${childRel}`, file, size: fs.statSync(file).size });
-      }
-    }
-  };
-  visit('');
-  return entries;
-}
-
 /**
- * A fresh .git for the sandbox: the repository's objects and branch/tag refs, HEAD, and an index
- * matching HEAD (so host edits show as uncommitted changes). Nothing else from the host's .git
- * comes along: no config (remotes, credential helpers, url rewrites), hooks, info/ or logs.
- * With `depth`, or when the host objects depend on alternates, a shallow/self-contained bare clone
- * made on the host supplies the objects instead.
+ * A fresh .git for the sandbox, holding only history the secret rules allow: every commit
+ * reachable from HEAD and the branches (to `depth` generations), each tree with every path the
+ * secret rules exclude removed, packed from an explicit object list (filteredHistory.ts). Refs are
+ * the branches and the tags of those commits, HEAD, an index matching the rewritten HEAD (so host
+ * edits show as uncommitted changes) and a generated config. Nothing else from the host's .git comes
+ * along: no config (remotes, credential helpers, url rewrites), hooks, info/, logs, stash, index,
+ * loose or unreachable objects.
  */
-export async function buildGitMetadata(root: string, commonDir: string, depth: number | undefined, signal?: AbortSignal): Promise<GitMetadata> {
+export async function buildGitMetadata(root: string, commonDir: string, depth: number | undefined, signal?: AbortSignal, secretPatterns: readonly string[] = DEFAULT_SECRET_FILE_PATTERNS): Promise<GitMetadata> {
   assertOwnGitDir(root, commonDir);
-  const promisor = await git(root, ['config', '--get-regexp', '^(remote\\..*\\.promisor|extensions\\.partialclone)$'], { signal, allowFailure: true });
+  const hostEnv = { env: { GIT_NO_REPLACE_OBJECTS: '1' }, signal };
+  const promisor = await git(root, ['config', '--get-regexp', '^(remote\\..*\\.promisor|extensions\\.partialclone)$'], { ...hostEnv, allowFailure: true });
   if (promisor.stdout.toString().trim()) {
     throw new AirlockError('workspace: partial clones (promisor remotes) are not supported: reading them could make git fetch through the repository\'s own remote settings', 'Run `git fetch --refetch` (or clone without --filter) first.', 'workspace');
   }
-  const headResult = await git(root, ['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { signal, allowFailure: true });
+  const headResult = await git(root, ['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { ...hostEnv, allowFailure: true });
   const head = headResult.code === 0 ? headResult.stdout.toString().trim() : undefined;
-  const branchResult = await git(root, ['symbolic-ref', '-q', 'HEAD'], { signal, allowFailure: true });
+  const branchResult = await git(root, ['symbolic-ref', '-q', 'HEAD'], { ...hostEnv, allowFailure: true });
   const branchRef = branchResult.code === 0 ? branchResult.stdout.toString().trim() : undefined;
-  const formatResult = await git(root, ['rev-parse', '--show-object-format'], { signal, allowFailure: true });
+  const formatResult = await git(root, ['rev-parse', '--show-object-format'], { ...hostEnv, allowFailure: true });
   const objectFormat = formatResult.code === 0 ? formatResult.stdout.toString().trim() : 'sha1';
-
-  const hostShallow = fs.existsSync(path.join(commonDir, 'shallow'));
-  const hasAlternates = fs.existsSync(path.join(commonDir, 'objects', 'info', 'alternates'));
-  let source = commonDir;
-  let cleanup: string | undefined;
-  if (head && (depth !== undefined || hasAlternates)) {
-    cleanup = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-git-'));
-    source = path.join(cleanup, 'repo.git');
-    const depthArgs = depth !== undefined ? ['--depth', String(depth), '--no-single-branch'] : [];
-    await git(root, ['clone', '--quiet', '--bare', '--no-local', '--no-hardlinks', ...depthArgs, `file://${root}`, source], { signal, env: { GIT_ALLOW_PROTOCOL: 'file' } });
+  if (objectFormat !== 'sha1' && objectFormat !== 'sha256') {
+    throw new AirlockError(`workspace: the repository uses object format "${objectFormat}", which Airlock cannot filter`, 'Use a sha1 or sha256 repository.', 'workspace');
   }
-  const refs = await git(source, ['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads', 'refs/tags'], { signal });
+  const refLines = await git(root, ['for-each-ref', '--format=%(objectname) %(objecttype) %(refname)', 'refs/heads', 'refs/tags'], hostEnv);
+  const refs: HostRef[] = refLines.stdout.toString().split('\n').filter(Boolean).map((line) => {
+    const [id, type, ...name] = line.split(' ');
+    return { id, type, name: name.join(' ') };
+  });
+  const hostShallowFile = readShallowFile(path.join(commonDir, 'shallow'));
+  const hostShallow = new Set((hostShallowFile?.toString('utf8') ?? '').split('\n').filter(Boolean));
 
-  const entries: GitEntry[] = [];
-  entries.push({ name: 'HEAD', content: text(branchRef ? `ref: ${branchRef}\n` : `${head}\n`) });
-  const extensions = objectFormat === 'sha1' ? '' : `[extensions]\n\tobjectformat = ${objectFormat}\n`;
-  const version = objectFormat === 'sha1' ? 0 : 1;
-  entries.push({ name: 'config', content: text(`[core]\n\trepositoryformatversion = ${version}\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n${extensions}`) });
-  entries.push({ name: 'packed-refs', content: text(`# pack-refs with: sorted\n${refs.stdout.toString().split('\n').filter(Boolean).sort((a, b) => (a.split(' ')[1] < b.split(' ')[1] ? -1 : 1)).join('\n')}\n`) });
-
-  const shallowContent = readShallowFile(path.join(source, 'shallow'));
-  const shallow = shallowContent !== undefined;
-  if (shallowContent) entries.push({ name: 'shallow', content: shallowContent });
-
-  if (head) {
-    const indexFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-index-')), 'index');
+  const cleanup = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-git-'));
+  try {
+    const repo = new ScratchRepository(path.join(cleanup, 'repo.git'), path.join(commonDir, 'objects'), objectFormat, hostShallowFile);
+    const reader = new GitObjectReader(repo, signal);
+    let history: FilteredHistory;
     try {
-      await git(root, ['read-tree', head], { env: { GIT_INDEX_FILE: indexFile }, signal });
-      entries.push({ name: 'index', content: fs.readFileSync(indexFile) });
+      history = await filterHistory({ repo, reader, head, refs, hostShallow, depth, rules: secretRules(secretPatterns), signal });
     } finally {
-      fs.rmSync(path.dirname(indexFile), { recursive: true, force: true });
+      reader.close();
     }
-    entries.push(...objectFiles(path.join(source, 'objects')));
+    throwIfAborted(signal);
+    await repo.storeWritten(signal);
+
+    const entries: GitEntry[] = [];
+    entries.push({ name: 'HEAD', content: text(branchRef ? `ref: ${branchRef}\n` : `${history.head}\n`) });
+    const extensions = objectFormat === 'sha1' ? '' : `[extensions]\n\tobjectformat = ${objectFormat}\n`;
+    const version = objectFormat === 'sha1' ? 0 : 1;
+    entries.push({ name: 'config', content: text(`[core]\n\trepositoryformatversion = ${version}\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n${extensions}`) });
+    const refText = history.refs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((ref) => `${ref.id} ${ref.name}\n`).join('');
+    entries.push({ name: 'packed-refs', content: text(`# pack-refs with: sorted\n${refText}`) });
+    if (history.shallow.length) entries.push({ name: 'shallow', content: text(history.shallow.map((id) => `${id}\n`).join('')) });
+
+    if (history.objects.size) {
+      // Exactly these objects; a path hint (no newline) helps pack-objects find deltas.
+      const list = [...history.objects].map(([id, hint]) => `${id} ${hint.replace(/[\r\n]/g, '')}\n`).join('');
+      fs.mkdirSync(path.join(cleanup, 'pack'));
+      const base = path.join(cleanup, 'pack', 'pack');
+      const name = (await repo.git(['pack-objects', '-q', '--delta-base-offset', base], { input: list, signal })).stdout.toString().trim();
+      if (!/^[0-9a-f]+$/.test(name)) throw new Error(`git pack-objects gave no pack name: ${name}`);
+      for (const ext of ['pack', 'idx']) {
+        const file = `${base}-${name}.${ext}`;
+        entries.push({ name: `objects/pack/pack-${name}.${ext}`, file, size: fs.statSync(file).size });
+      }
+    }
+    if (history.headTree) {
+      const indexFile = path.join(cleanup, 'index');
+      await repo.git(['read-tree', history.headTree], { env: { GIT_INDEX_FILE: indexFile }, signal });
+      entries.push({ name: 'index', content: fs.readFileSync(indexFile) });
+    }
+    return {
+      head,
+      sandboxHead: history.head,
+      branch: branchRef?.replace(/^refs\/heads\//, ''),
+      shallow: history.shallow.length > 0,
+      removedFromHistory: history.removed,
+      commits: history.commits,
+      rewrittenCommits: history.rewritten,
+      entries,
+      dirs: ['refs', 'refs/heads', 'refs/tags', 'objects', 'objects/info', 'objects/pack'],
+      cleanup,
+    };
+  } catch (error) {
+    fs.rmSync(cleanup, { recursive: true, force: true });
+    throw error;
   }
-  return { head, branch: branchRef?.replace(/^refs\/heads\//, ''), shallow: shallow || hostShallow, entries, dirs: ['refs', 'refs/heads', 'refs/tags', 'objects', 'objects/info', 'objects/pack'], cleanup };
 }

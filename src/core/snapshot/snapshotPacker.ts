@@ -43,6 +43,28 @@ const later = <T>(work: () => T, callback: (error: Error | null, value?: T) => v
     }
     callback(null, value);
   });
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+/** Exactly the size the header announced (never more, even if the file grew since it was stat'ed), from a regular file. */
+function openRegular(file: string): number {
+  const fd = fs.openSync(file, READ_FLAGS);
+  if (fs.fstatSync(fd).isFile()) return fd;
+  fs.closeSync(fd);
+  throw new Error(`${file} is no longer a regular file`);
+}
+
+function readExactly(file: string, size: number): Buffer {
+  const fd = openRegular(file);
+  try {
+    const buffer = Buffer.alloc(size);
+    let length = 0;
+    for (let count; length < size && (count = fs.readSync(fd, buffer, length, size - length, null)) > 0; ) length += count;
+    return buffer.subarray(0, length);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 const quickFs = {
   lstat: (file: string, callback: (error: Error | null, stat?: fs.Stats) => void) => later(() => fs.lstatSync(file), callback),
   stat: (file: string, callback: (error: Error | null, stat?: fs.Stats) => void) => later(() => fs.statSync(file), callback),
@@ -50,10 +72,10 @@ const quickFs = {
   readlink: (file: string, callback: (error: Error | null, target?: string) => void) => later(() => fs.readlinkSync(file), callback),
   createReadStream: (file: string, options: { start: number; end: number }): Readable => {
     const size = options.end + 1;
-    if (size > SMALL_FILE) return fs.createReadStream(file, options);
+    // A file swapped for a FIFO or a symlink since it was listed fails here instead of hanging or leading out.
     try {
-      // Exactly the size the header announced, even if the file grew since it was stat'ed.
-      return Readable.from([fs.readFileSync(file).subarray(0, size)], { objectMode: false });
+      if (size > SMALL_FILE) return fs.createReadStream(file, { ...options, fd: openRegular(file) });
+      return Readable.from([readExactly(file, size)], { objectMode: false });
     } catch (error) {
       return new Readable({ read() { this.destroy(error as Error); } });
     }

@@ -5,14 +5,18 @@ export const EXPIRES_LABEL = 'airlock.expires';
 
 export const snapshotSummarySchema = z.object({
   kind: z.enum(['git', 'folder']),
-  /** Commit the workspace's HEAD pointed at, when it is a git repository. */
+  /** Commit the workspace's HEAD pointed at, when it is a git repository: what a push builds on. */
   head: z.string().optional(),
+  /** HEAD inside the box: the same id unless a commit in its history lost a secret path. */
+  sandboxHead: z.string().optional(),
   branch: z.string().optional(),
   shallow: z.boolean().optional(),
   files: z.number(),
   bytes: z.number(),
   /** Workspace-relative paths left out because they look like secrets. */
   excluded: z.array(z.string()),
+  /** Paths removed from some commit of the box's history because they look like secrets. */
+  historyExcluded: z.array(z.string()).optional(),
   /** Files in the base snapshot (path → sha256, size, mode, link target); see baseSnapshot.ts. */
   manifestFile: z.string(),
   /** The exact tar stream the container received, so later diffs have every base byte. */

@@ -161,7 +161,7 @@ export class TaskService {
       // the original promise is awaited (and its error raised) below.
       containerWork.catch(() => undefined);
       const listing = await listingWork;
-      const gitMeta = listing.git ? await buildGitMetadata(options.workspace, listing.git.commonDir, options.gitDepth, signal) : undefined;
+      const gitMeta = listing.git ? await buildGitMetadata(options.workspace, listing.git.commonDir, options.gitDepth, signal, options.secretFilePatterns) : undefined;
       gitCleanup = gitMeta?.cleanup;
       const created = await containerWork;
       throwIfAborted(signal);
@@ -194,11 +194,13 @@ export class TaskService {
         snapshot: {
           kind: gitMeta ? 'git' : 'folder',
           head: gitMeta?.head,
+          sandboxHead: gitMeta?.sandboxHead,
           branch: gitMeta?.branch,
           shallow: gitMeta?.shallow,
           files: summary.files,
           bytes: summary.bytes,
           excluded: listing.excluded,
+          historyExcluded: gitMeta?.removedFromHistory ?? [],
           manifestFile,
           archiveFile: contentFile,
           readyAtMs,
