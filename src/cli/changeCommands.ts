@@ -1,7 +1,8 @@
 import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
-import { abortOnSignals, action, collect } from './serviceAction.js';
+import { abortOnSignals, action } from './serviceAction.js';
+import { collect } from './flagValues.js';
 import { printWaiting } from './approvalCommands.js';
 
 const byteSize = (flag: string) => (value: string) => {

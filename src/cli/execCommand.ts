@@ -1,22 +1,14 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command } from 'commander';
+import { decimal, keyValue } from './flagValues.js';
 import { CommandRefused } from '../core/index.js';
 import { abortOnSignals, action } from './serviceAction.js';
+import { EXIT_BROKEN_PIPE, stdoutClosed, whenStdoutCloses, writeOutput } from './cliOutput.js';
 import { printWaiting } from './approvalCommands.js';
 import { promptForApprovals } from './approvalPrompt.js';
 
 /** Exit code for Airlock's own failures in `exec`, distinct from the command's codes (as docker does). */
 const EXIT_AIRLOCK_ERROR = 125;
 
-const decimal = (name: string) => (value: string) => {
-  const number = Number(value);
-  if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-  return number;
-};
-const keyValue = (value: string, previous: Record<string, string> = {}) => {
-  const index = value.indexOf('=');
-  if (index <= 0) throw new InvalidArgumentError(`"${value}" must be NAME=VALUE`);
-  return { ...previous, [value.slice(0, index)]: value.slice(index + 1) };
-};
 
 export function registerExecCommand(program: Command): void {
   program
@@ -33,6 +25,8 @@ export function registerExecCommand(program: Command): void {
     .action(
       action(async (service, id: string, argv: string[], flags: Record<string, unknown>) => {
         const controller = abortOnSignals();
+        // The reader went away (`| head -1`): stop the command in the box, then exit as by SIGPIPE.
+        const unregister = whenStdoutCloses(() => controller.abort());
         // With --ask, destinations no rule decides are asked about here, while the command runs.
         const record = service.store.resolve(id);
         const prompting = !flags.interactive && !flags.tty && (record.options.egress as { ask?: boolean } | undefined)?.ask ? promptForApprovals(service.store, record.id, controller.signal) : undefined;
@@ -53,16 +47,20 @@ export function registerExecCommand(program: Command): void {
               stdinIsData: Boolean(flags.interactive) && !process.stdin.isTTY,
               onWaiting: printWaiting,
             },
-            onStdout: (chunk) => process.stdout.write(chunk),
-            onStderr: (chunk) => process.stderr.write(chunk),
+            // Backpressure: the box prints no faster than this terminal or pipe reads.
+            onStdout: (chunk) => writeOutput(process.stdout, chunk),
+            onStderr: (chunk) => writeOutput(process.stderr, chunk),
           });
         } catch (error) {
           prompting?.stop();
+          unregister();
           if (!(error instanceof CommandRefused)) throw error;
           process.stderr.write(`airlock: ${error.message}\n`);
           return error.exitCode;
         }
         prompting?.stop();
+        unregister();
+        if (stdoutClosed()) return EXIT_BROKEN_PIPE;
         if (result.timedOut) process.stderr.write(`airlock: timed out after ${flags.timeout} s; the command and everything it started were killed\n`);
         return result.exitCode;
       }, EXIT_AIRLOCK_ERROR),

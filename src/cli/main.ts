@@ -1,7 +1,8 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import * as path from 'node:path';
 import { AirlockError, connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, formatZodError, policyFileSchema, policyForWorkspace, printableJson, printableJsonText, printableLine, printableLines, printableStream, runDoctor, stateDir, taskInputFromPolicy, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides } from '../core/index.js';
-import { abortOnSignals, action, collect } from './serviceAction.js';
+import { abortOnSignals, action } from './serviceAction.js';
+import { collect, decimal, integer, keyValue } from './flagValues.js';
 import { registerChangeCommands } from './changeCommands.js';
 import { registerExecCommand } from './execCommand.js';
 import { registerNetCommands } from './netCommands.js';
@@ -10,20 +11,6 @@ import { registerPolicyCommands } from './policyCommands.js';
 import { registerPushCommand } from './pushCommand.js';
 import { formatTaskTable } from './taskTable.js';
 
-const integer = (name: string) => (value: string) => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
-  return Number(value);
-};
-const decimal = (name: string) => (value: string) => {
-  const number = Number(value);
-  if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-  return number;
-};
-const keyValue = (value: string, previous: Record<string, string> = {}) => {
-  const index = value.indexOf('=');
-  if (index <= 0) throw new InvalidArgumentError(`"${value}" must be NAME=VALUE`);
-  return { ...previous, [value.slice(0, index)]: value.slice(index + 1) };
-};
 
 
 /** The flags of `start` that set policy fields, as the user's layer: only what was given. */

@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import * as readline from 'node:readline/promises';
 import { type Command, Option } from 'commander';
 import { AirlockError, CommandClassifier, commandSettingsSchema, DEFAULT_IMAGE, describeError, describeFinding, formatZodError, loadMachineFloor, PolicyAcceptances, POLICY_FILE, policyForWorkspace, policyJsonSchema, printableJson, printableLine, printableLines, readDevcontainer, readLiveState, refreshLiveRules, type TaskStore, type Verdict, type WorkspacePolicyState, validateDocument, readJsonc, policyFileSchema, PolicyFileError, type Loosening, refusalLine, type DevcontainerRefusal } from '../core/index.js';
-import { collect, storeAction } from './serviceAction.js';
+import { storeAction } from './serviceAction.js';
+import { collect } from './flagValues.js';
 
 /** `policy check` exits with the decision: 0 allow, 1 ask, 2 deny. */
 const EXIT_FOR = { allow: 0, ask: 1, deny: 2 } as const;

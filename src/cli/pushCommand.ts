@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeRefusal, printableJson, printableLine, PushService } from '../core/index.js';
-import { abortOnSignals, action, collect } from './serviceAction.js';
+import { abortOnSignals, action } from './serviceAction.js';
+import { collect } from './flagValues.js';
 import { printWaiting } from './approvalCommands.js';
 
 export function registerPushCommand(program: Command): void {

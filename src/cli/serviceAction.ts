@@ -1,6 +1,5 @@
-import { connectEngine, describeError, detachedGatewayLauncher, stateDir, TaskService, TaskStore } from '../core/index.js';
-
-export const collect = (value: string, previous: string[] = []) => [...previous, value];
+import { connectEngine, describeError, detachedGatewayLauncher, printableLines, stateDir, TaskService, TaskStore } from '../core/index.js';
+import { EXIT_BROKEN_PIPE, stdoutClosed } from './cliOutput.js';
 
 /**
  * Ctrl-C, kill and a closed terminal all end long work the same way: through an AbortSignal, so a
@@ -18,7 +17,7 @@ async function openService(): Promise<TaskService> {
   const store = new TaskStore(stateDir());
   // The gateway is this same CLI, started detached: `node cli.js gateway ID`.
   const gateway = detachedGatewayLauncher(store, [process.execPath, process.argv[1]]);
-  return new TaskService(engine, store, (message) => process.stderr.write(`airlock: warning: ${message}\n`), { gateway });
+  return new TaskService(engine, store, (message) => process.stderr.write(`airlock: warning: ${printableLines(message)}\n`), { gateway });
 }
 
 /** Runs one subcommand with the service, turning errors into one readable line and an exit code. */
@@ -29,17 +28,19 @@ export function action<A extends unknown[]>(work: (service: TaskService, ...args
     // that must read as a failure, never as success.
     let settled = false;
     const onExit = () => {
-      if (settled) return;
+      // A reader that went away ends work early on purpose (EXIT_BROKEN_PIPE), not by mistake.
+      if (settled || stdoutClosed()) return;
       process.stderr.write('airlock: internal error: the command stopped before it finished (nothing was reported)\n');
       process.exitCode = errorCode;
     };
     process.once('exit', onExit);
     try {
       service = await openService();
-      process.exitCode = (await work(service, ...args)) ?? 0;
+      const code = (await work(service, ...args)) ?? 0;
+      process.exitCode = stdoutClosed() ? EXIT_BROKEN_PIPE : code;
     } catch (error) {
       process.stderr.write(`airlock: ${describeError(error)}\n`);
-      if (process.env.AIRLOCK_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+      if (process.env.AIRLOCK_DEBUG && error instanceof Error) process.stderr.write(`${printableLines(error.stack ?? '')}\n`);
       process.exitCode = errorCode;
     } finally {
       settled = true;

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/auditLog.js';
 import { writeSynced } from '../syncedWrite.js';
+import { folderNames } from '../folderNames.js';
 
 /** What can be gated: a new network destination, a command, a push from the host, an apply to the host. */
 export const APPROVAL_KINDS = ['network', 'command', 'push', 'apply'] as const;
@@ -98,13 +99,7 @@ export class ApprovalQueue {
 
   /** Every request on file (decided, expired or pending), oldest first. */
   requests(): ApprovalRequest[] {
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.dir);
-    } catch {
-      return [];
-    }
-    return names
+    return folderNames(this.dir)
       .filter((name) => name.endsWith('.request.json'))
       .flatMap((name) => {
         try {

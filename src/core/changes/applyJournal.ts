@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { replaceFile } from '../syncedWrite.js';
 import { z } from 'zod';
 import { hostStateSchema } from './hostState.js';
+import { folderNames } from '../folderNames.js';
 
 export const journalSchema = z.object({
   id: z.string(),
@@ -36,12 +37,7 @@ export class ApplyJournal {
   }
 
   all(): Journal[] {
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.dir).filter((name) => name.endsWith('.json'));
-    } catch {
-      return [];
-    }
+    const names = folderNames(this.dir).filter((name) => name.endsWith('.json'));
     return names.sort().map((name) => journalSchema.parse(JSON.parse(fs.readFileSync(path.join(this.dir, name), 'utf8'))));
   }
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { ApplyJournal } from './applyJournal.js';
 import { listBlobs } from './blobStore.js';
 import { ChangeSetStore } from './changeSetStore.js';
+import { folderNames } from '../folderNames.js';
 
 export interface RetentionInput {
   blobDir: string;
@@ -64,17 +65,13 @@ export function retainReviewState(input: RetentionInput): RetentionReport {
     report.removedBytes += blob.size;
   }
   // Temp files of writers that died mid-blob.
-  try {
-    for (const name of fs.readdirSync(input.blobDir)) {
-      if (!name.startsWith('.incoming-')) continue;
-      const file = path.join(input.blobDir, name);
-      const stat = fs.statSync(file, { throwIfNoEntry: false });
-      if (!stat) continue;
-      if (stat.mtimeMs <= cutoff) fs.rmSync(file, { force: true });
-      else report.keptBytes += stat.size;
-    }
-  } catch {
-    // no blob folder yet
+  for (const name of folderNames(input.blobDir)) {
+    if (!name.startsWith('.incoming-')) continue;
+    const file = path.join(input.blobDir, name);
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    if (!stat) continue;
+    if (stat.mtimeMs <= cutoff) fs.rmSync(file, { force: true });
+    else report.keptBytes += stat.size;
   }
   return report;
 }
@@ -100,14 +97,8 @@ export function markScan(dir: string): { done(): void } {
 
 /** Scans running now, in processes that still exist; markers of dead processes are removed. */
 export function scansInFlight(dir: string): number {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return 0;
-  }
   let running = 0;
-  for (const name of names) {
+  for (const name of folderNames(dir)) {
     const pid = Number(name.split('-')[0]);
     if (Number.isInteger(pid) && pid > 0 && processExists(pid)) running++;
     else fs.rmSync(path.join(dir, name), { force: true });

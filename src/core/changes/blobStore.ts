@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AirlockError } from '../errors.js';
+import { folderNames } from '../folderNames.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -132,15 +133,9 @@ export interface StoredBlob {
 /** Every blob of a store, with its size and when it was written. */
 export function listBlobs(dir: string): StoredBlob[] {
   const out: StoredBlob[] = [];
-  let shards: string[];
-  try {
-    shards = fs.readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const shard of shards) {
+  for (const shard of folderNames(dir)) {
     if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-    for (const name of fs.readdirSync(path.join(dir, shard))) {
+    for (const name of folderNames(path.join(dir, shard))) {
       if (!SHA256.test(name)) continue;
       try {
         const stat = fs.statSync(path.join(dir, shard, name));

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { AirlockError } from '../errors.js';
 import { replaceFile } from '../syncedWrite.js';
 import { changeSetDigest, changeSetSchema, type IdentifiedChangeSet, shortChangeSetId } from './changeSet.js';
+import { folderNames } from '../folderNames.js';
 
 const FULL_ID = /^[0-9a-f]{64}$/;
 /**
@@ -38,13 +39,7 @@ export class ChangeSetStore {
 
   /** Kept ids, newest first. */
   ids(): string[] {
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.dir);
-    } catch {
-      return [];
-    }
-    return names
+    return folderNames(this.dir)
       .filter((name) => FULL_ID.test(name.replace(/\.json$/, '')) && name.endsWith('.json'))
       .map((name) => ({ id: name.slice(0, -5), at: fs.statSync(path.join(this.dir, name)).mtimeMs }))
       .sort((a, b) => b.at - a.at)

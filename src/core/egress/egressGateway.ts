@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { AirlockError } from '../errors.js';
 import { execToEnd } from '../exec/execToEnd.js';
+import { inBoxProgram } from '../exec/inBoxProgram.js';
 import { EgressBroker, type Asker, type BrokerRecord, type Resolver } from './egressBroker.js';
 import type { NetworkPhase } from './egressRules.js';
 import { EGRESS_PROXY_PORT, type EgressSettings } from './egressSettings.js';
@@ -51,9 +52,12 @@ export class EgressGateway {
   static async open(options: GatewayOptions): Promise<EgressGateway> {
     const port = options.port ?? EGRESS_PROXY_PORT;
     await EgressGateway.endEarlierRelays(options.container, relayUser(options.sandboxUser));
-    // env -i: nothing from the task's environment (NODE_OPTIONS, say) reaches the relay's node.
+    // Nothing from the task's environment (LD_AUDIT, NODE_OPTIONS…, from the image, a policy or a
+    // devcontainer) may reach the loader or node in the relay: it runs as a uid the sandbox must not become.
+    const program = await inBoxProgram(options.container, RELAY_SOURCE, [String(port)]);
     const exec = await options.container.exec({
-      Cmd: ['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', 'node', '-e', RELAY_SOURCE, String(port)],
+      Cmd: program.Cmd,
+      Env: program.Env,
       User: relayUser(options.sandboxUser),
       WorkingDir: '/',
       AttachStdin: true,

@@ -1,7 +1,9 @@
-import { PassThrough, type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { execInspectSchema } from '../engine/engineSchemas.js';
+import { engineStreamDemux, rawStreamSink } from './engineStreamDemux.js';
 import { execToEnd } from './execToEnd.js';
+import { OutputDelivery } from './outputDelivery.js';
 import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult } from './execTypes.js';
 
 /**
@@ -17,7 +19,8 @@ const KILL_BY_MARKER = `m="AIRLOCK_CMD=$1"; for pass in 1 2 3 4 5; do for p in /
 export class DockerExecBackend implements ExecBackend {
   readonly name = 'docker-exec' as const;
 
-  constructor(private readonly container: Docker.Container, private readonly modem: { demuxStream(stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }, private readonly user: string) {}
+  /** `_modem` is unused (the engine stream is split here, with backpressure) and kept for callers. */
+  constructor(private readonly container: Docker.Container, _modem: unknown, private readonly user: string) {}
 
   private killTree(id: string): Promise<void> {
     return execToEnd(this.container, ['sh', '-c', KILL_BY_MARKER, 'airlock-kill', id], this.user);
@@ -38,22 +41,29 @@ export class DockerExecBackend implements ExecBackend {
       AttachStderr: true,
     });
     const stream = (await exec.start({ hijack: true, stdin: Boolean(request.stdin), Tty: Boolean(request.tty) })) as unknown as Duplex;
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    stdout.on('data', (chunk: Buffer) => {
-      result.bytesOut += chunk.length;
-      request.onStdout?.(chunk);
-    });
-    stderr.on('data', (chunk: Buffer) => {
-      result.bytesErr += chunk.length;
-      request.onStderr?.(chunk);
-    });
-    if (request.tty) stream.pipe(stdout);
-    else this.modem.demuxStream(stream, stdout, stderr);
-    if (request.stdin) request.stdin.pipe(stream);
-
     let killing: Promise<void> | undefined;
-    const kill = () => (killing ??= this.killTree(id).catch(() => undefined));
+    const kill = () => {
+      output.release();
+      return (killing ??= this.killTree(id).catch(() => undefined));
+    };
+    const output = new OutputDelivery(request, result, () => {
+      result.cancelled = true;
+      void kill();
+    });
+    // Piped, so the socket is paused while the consumer is behind (and the engine and the box wait).
+    const sink = request.tty ? rawStreamSink(output.stdout) : engineStreamDemux(output.stdout, output.stderr);
+    stream.pipe(sink);
+    // pipe() respects the engine socket's backpressure: stdin is read only as fast as the box takes it.
+    if (request.stdin) request.stdin.pipe(stream);
+    const delivered = new Promise<void>((resolve) => {
+      sink.on('finish', resolve).on('error', () => resolve());
+      // A stream that closes without 'end' is not ended by pipe(): end the sink so what it holds is delivered.
+      const endSink = () => {
+        if (!sink.writableEnded) sink.end();
+      };
+      stream.on('close', endSink).on('error', endSink);
+    });
+
     const onAbort = () => {
       result.cancelled = true;
       void kill();
@@ -67,7 +77,7 @@ export class DockerExecBackend implements ExecBackend {
     if (request.signal?.aborted) onAbort();
     else request.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await new Promise<void>((resolve) => stream.on('end', resolve).on('close', resolve).on('error', () => resolve()));
+      await delivered;
       await killing;
       // The stream can end a moment before the engine records the exit code.
       let inspect = execInspectSchema.parse(await exec.inspect());

@@ -1,5 +1,14 @@
 import type { Readable } from 'node:stream';
 
+/**
+ * Takes a piece of a command's output. A returned promise is backpressure: the backend takes no
+ * more of this command's output until it settles (the box's process then blocks on a full pipe),
+ * so memory stays bounded however much the box prints. Any other return value is ignored (handlers
+ * like `(chunk) => chunks.push(chunk)` keep working). A throw or rejection stops the command, as
+ * SIGPIPE would.
+ */
+export type OutputHandler = (chunk: Buffer) => unknown;
+
 export interface ExecRequest {
   argv: string[];
   /** Absolute path inside the container. */
@@ -10,8 +19,9 @@ export interface ExecRequest {
   tty?: boolean;
   timeoutMs?: number;
   signal?: AbortSignal;
-  onStdout?: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
+  /** Output as it comes; see OutputHandler for backpressure. */
+  onStdout?: OutputHandler;
+  onStderr?: OutputHandler;
 }
 
 export interface ExecResult {

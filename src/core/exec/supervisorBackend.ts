@@ -1,14 +1,18 @@
-import { PassThrough, type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import { AirlockError } from '../errors.js';
+import { engineStreamDemux } from './engineStreamDemux.js';
 import { exitCodeFor } from './exitCodes.js';
+import { inBoxProgram } from './inBoxProgram.js';
+import { OutputDelivery } from './outputDelivery.js';
 import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult } from './execTypes.js';
-import { SUPERVISOR_SOURCE } from './supervisorSource.js';
+import { INPUT_WINDOW, OUTPUT_WINDOW, SUPERVISOR_SOURCE } from './supervisorSource.js';
 
 const messageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ready'), pid: z.number() }),
   z.object({ t: z.literal('out'), id: z.string(), fd: z.union([z.literal(1), z.literal(2)]), d: z.string() }),
+  z.object({ t: z.literal('inack'), id: z.string(), n: z.number().int().min(0) }),
   z.object({ t: z.literal('exit'), id: z.string(), code: z.number().int().min(0).max(255).nullable(), signal: z.string().max(16).nullable() }),
   z.object({ t: z.literal('fail'), id: z.string(), code: z.number().int().min(0).max(255), message: z.string().max(4096) }),
 ]);
@@ -18,9 +22,24 @@ interface Pending {
   request: ExecRequest;
   result: Omit<ExecResult, 'exitCode'>;
   finish: (exitCode: number, signal?: string) => void;
+  output: OutputDelivery;
+  /** This command's output and its end, handed to the consumer strictly in order. */
+  queue: Promise<void>;
+  /** Bytes received and not yet taken by the consumer. */
+  queued: number;
+  /** Bytes taken by the consumer and not yet acknowledged to the runner. */
+  toAck: number;
+  /** The shared stream is writable again, or stdin got credit back: maybe read more stdin. */
+  resumeStdin: () => void;
+  onInputAck: (bytes: number) => void;
 }
 
 const KILL_GRACE_MS = 5000;
+/**
+ * An honest runner stops at OUTPUT_WINDOW unacknowledged bytes per command. Past this, the runner
+ * is not keeping to the protocol, and the host stops reading the shared stream altogether.
+ */
+const QUEUE_LIMIT = OUTPUT_WINDOW * 2;
 const MAX_LINE = 1024 * 1024;
 
 /** Raised when the image has no `node`; the caller falls back to plain engine execs. */
@@ -37,13 +56,23 @@ export class SupervisorBackend implements ExecBackend {
 
   private readonly heartbeat: NodeJS.Timeout;
 
-  private constructor(private readonly stream: Duplex, private readonly onClosed: () => void) {
+  private constructor(private readonly stream: Duplex, private readonly taskEnv: Record<string, string>, private readonly onClosed: () => void) {
     this.heartbeat = setInterval(() => this.send({ t: 'ping' }), 10_000).unref();
+    stream.on('drain', () => {
+      for (const pending of this.pending.values()) pending.resumeStdin();
+    });
   }
 
-  static async open(container: Docker.Container, modem: { demuxStream(stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }, user: string, onClosed: () => void): Promise<SupervisorBackend> {
+  /** `_modem` is unused (the engine stream is split here, with backpressure) and kept for callers. */
+  static async open(container: Docker.Container, _modem: unknown, user: string, onClosed: () => void): Promise<SupervisorBackend> {
+    // The runner starts with nothing of the task's environment; its children get it by message.
+    const program = await inBoxProgram(container, SUPERVISOR_SOURCE).catch((error: unknown) => {
+      if (error instanceof AirlockError) throw new SupervisorUnavailable(error.message);
+      throw error;
+    });
     const exec = await container.exec({
-      Cmd: ['node', '-e', SUPERVISOR_SOURCE],
+      Cmd: program.Cmd,
+      Env: program.Env,
       AttachStdin: true,
       AttachStdout: true,
       AttachStderr: true,
@@ -52,29 +81,23 @@ export class SupervisorBackend implements ExecBackend {
       WorkingDir: '/',
     });
     const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    modem.demuxStream(stream, stdout, stderr);
     // The runner's stderr is writable by anything in the task: keep only a short tail for messages.
-    const diagnostics: string[] = [];
-    stderr.on('data', (chunk: Buffer) => {
-      diagnostics.push(chunk.toString('utf8'));
-      const tail = diagnostics.join('').slice(-4096);
-      diagnostics.length = 0;
-      diagnostics.push(tail);
-    });
-
+    let diagnosticsTail = '';
+    const diagnostics = () => diagnosticsTail;
+    const onStderr = (chunk: Buffer) => {
+      diagnosticsTail = (diagnosticsTail + chunk.toString('utf8')).slice(-4096);
+    };
     let backend: SupervisorBackend | undefined;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         stream.destroy();
-        reject(new SupervisorUnavailable(`the in-container runner did not start within 20 s: ${diagnostics.join('').trim()}`));
+        reject(new SupervisorUnavailable(`the in-container runner did not start within 20 s: ${diagnostics().trim()}`));
       }, 20_000);
       // Anything in the task can write to the runner's stdout: lines are capped (the runner's own
       // stay under 100 KB) and only new bytes are searched for the line end.
       const pieces: Buffer[] = [];
       let pending = 0;
-      stdout.on('data', (chunk: Buffer) => {
+      const onStdout = async (chunk: Buffer) => {
         let start = 0;
         let newline: number;
         const lines: string[] = [];
@@ -98,15 +121,25 @@ export class SupervisorBackend implements ExecBackend {
           if (!parsed.success) continue;
           if (parsed.data.t === 'ready' && !backend) {
             clearTimeout(timer);
-            backend = new SupervisorBackend(stream, onClosed);
+            backend = new SupervisorBackend(stream, program.taskEnv, onClosed);
             resolve();
-          } else backend?.handle(parsed.data);
+          } else {
+            const behind = backend?.handle(parsed.data);
+            if (behind) await behind;
+          }
         }
-      });
-      stream.on('end', () => {
+      };
+      const demux = engineStreamDemux(onStdout, onStderr);
+      stream.pipe(demux);
+      // Ended only once every message has been handled, so no command is reported lost while its exit is still queued.
+      const ended = () => {
         clearTimeout(timer);
-        if (!backend) reject(new SupervisorUnavailable(`the image has no usable node for the fast runner: ${diagnostics.join('').trim() || 'runner exited'}`));
-        backend?.lost(diagnostics.join('').trim());
+        if (!backend) reject(new SupervisorUnavailable(`the image has no usable node for the fast runner: ${diagnostics().trim() || 'runner exited'}`));
+        backend?.lost(diagnostics().trim());
+      };
+      demux.on('finish', ended);
+      stream.on('close', () => {
+        if (!demux.writableEnded) demux.end();
       });
       stream.on('error', (error) => {
         clearTimeout(timer);
@@ -117,29 +150,45 @@ export class SupervisorBackend implements ExecBackend {
     return backend!;
   }
 
-  private send(message: Record<string, unknown>): void {
-    if (!this.closed) this.stream.write(JSON.stringify(message) + '\n');
+  /** False when the shared stream's buffer is full: callers that can wait (stdin) should. */
+  private send(message: Record<string, unknown>): boolean {
+    if (this.closed) return true;
+    return this.stream.write(JSON.stringify(message) + '\n');
   }
 
-  private handle(message: SupervisorMessage): void {
-    if (message.t === 'ready') return;
+  /** Returns a promise only when the shared stream must not be read on until it settles. */
+  private handle(message: SupervisorMessage): Promise<void> | undefined {
+    if (message.t === 'ready') return undefined;
     const pending = this.pending.get(message.id);
-    if (!pending) return;
+    if (!pending) return undefined;
     if (message.t === 'out') {
       const data = Buffer.from(message.d, 'base64');
-      if (message.fd === 1) {
-        pending.result.bytesOut += data.length;
-        pending.request.onStdout?.(data);
-      } else {
-        pending.result.bytesErr += data.length;
-        pending.request.onStderr?.(data);
-      }
-    } else if (message.t === 'exit') {
-      pending.finish(exitCodeFor(message.code, message.signal), message.signal ?? undefined);
-    } else {
-      pending.request.onStderr?.(Buffer.from(`${message.message}\n`));
-      pending.finish(message.code);
+      pending.queued += data.length;
+      pending.queue = pending.queue.then(async () => {
+        await (message.fd === 1 ? pending.output.stdout(data) : pending.output.stderr(data));
+        pending.queued -= data.length;
+        pending.toAck += data.length;
+        if (pending.toAck >= OUTPUT_WINDOW / 4 || pending.queued === 0) {
+          this.send({ t: 'ack', id: message.id, n: pending.toAck });
+          pending.toAck = 0;
+        }
+      });
+      return pending.queued > QUEUE_LIMIT ? pending.queue : undefined;
     }
+    if (message.t === 'inack') {
+      pending.onInputAck(message.n);
+      return undefined;
+    }
+    // The end is reported after the output before it has been taken.
+    if (message.t === 'exit') {
+      void pending.queue.then(() => pending.finish(exitCodeFor(message.code, message.signal), message.signal ?? undefined));
+    } else {
+      void pending.queue.then(async () => {
+        await pending.output.stderr(Buffer.from(`${message.message}\n`));
+        pending.finish(message.code);
+      });
+    }
+    return undefined;
   }
 
   private lost(reason: string): void {
@@ -149,7 +198,8 @@ export class SupervisorBackend implements ExecBackend {
     this.stream.destroy();
     this.onClosed();
     for (const pending of this.pending.values()) {
-      pending.request.onStderr?.(Buffer.from(`airlock: lost the task's runner (${reason || 'container stopped'})\n`));
+      pending.output.release();
+      void pending.output.stderr(Buffer.from(`airlock: lost the task's runner (${reason || 'container stopped'})\n`));
       pending.finish(137, 'SIGKILL');
     }
   }
@@ -159,12 +209,27 @@ export class SupervisorBackend implements ExecBackend {
     return new Promise<ExecResult>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const result: Omit<ExecResult, 'exitCode'> = { timedOut: false, cancelled: false, bytesOut: 0, bytesErr: 0, backend: this.name };
-      const onData = (chunk: Buffer) => this.send({ t: 'in', id, d: Buffer.from(chunk).toString('base64') });
-      const onEnd = () => this.send({ t: 'eof', id });
+      const stdin = request.stdin;
+      // Stdin is read only while the runner has confirmed all but INPUT_WINDOW bytes and the shared stream takes more.
+      let inFlight = 0;
+      let stdinEnded = false;
+      const resumeStdin = () => {
+        if (stdin && !stdinEnded && stdin.isPaused() && inFlight < INPUT_WINDOW && !this.stream.writableNeedDrain) stdin.resume();
+      };
+      const onData = (chunk: Buffer) => {
+        inFlight += chunk.length;
+        const room = this.send({ t: 'in', id, d: Buffer.from(chunk).toString('base64') });
+        if (!room || inFlight >= INPUT_WINDOW) stdin?.pause();
+      };
+      const onEnd = () => {
+        stdinEnded = true;
+        this.send({ t: 'eof', id });
+      };
       let grace: NodeJS.Timeout | undefined;
       // A runner that does not confirm a kill is presumed wedged: answer the caller anyway and drop
       // the session, so a timeout always ends the wait.
       const kill = () => {
+        output.release();
         this.send({ t: 'kill', id });
         grace ??= setTimeout(() => {
           finish(137, 'SIGKILL');
@@ -175,21 +240,36 @@ export class SupervisorBackend implements ExecBackend {
         result.cancelled = true;
         kill();
       };
+      const output = new OutputDelivery(request, result, onAbort);
       const finish = (exitCode: number, signal?: string) => {
         if (!this.pending.delete(id)) return;
         clearTimeout(timer);
         clearTimeout(grace);
         request.signal?.removeEventListener('abort', onAbort);
-        if (request.stdin) {
-          request.stdin.removeListener('data', onData).removeListener('end', onEnd);
-          request.stdin.pause();
+        if (stdin) {
+          stdin.removeListener('data', onData).removeListener('end', onEnd);
+          stdin.pause();
         }
         const code = result.timedOut ? EXIT_TIMEOUT : result.cancelled ? EXIT_CANCELLED : exitCode;
         resolve({ ...result, exitCode: code, signal });
       };
-      this.pending.set(id, { request, result, finish });
-      this.send({ t: 'run', id, argv: request.argv, cwd: request.cwd, env: request.env, stdin: Boolean(request.stdin) });
-      if (request.stdin) request.stdin.on('data', onData).on('end', onEnd);
+      this.pending.set(id, {
+        request,
+        result,
+        finish,
+        output,
+        queue: Promise.resolve(),
+        queued: 0,
+        toAck: 0,
+        resumeStdin,
+        onInputAck: (bytes) => {
+          inFlight = Math.max(0, inFlight - bytes);
+          resumeStdin();
+        },
+      });
+      // The command's whole environment: the runner passes on nothing of its own.
+      this.send({ t: 'run', id, argv: request.argv, cwd: request.cwd, env: { ...this.taskEnv, ...request.env }, stdin: Boolean(stdin) });
+      if (stdin) stdin.on('data', onData).on('end', onEnd);
       if (request.timeoutMs) {
         timer = setTimeout(() => {
           result.timedOut = true;

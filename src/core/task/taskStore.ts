@@ -5,6 +5,7 @@ import { AuditLog } from '../audit/auditLog.js';
 import { replaceFile } from '../syncedWrite.js';
 import { AirlockError } from '../errors.js';
 import { type TaskRecord, taskRecordSchema } from './taskRecord.js';
+import { folderNames } from '../folderNames.js';
 
 const TASK_ID = /^[a-z0-9]{4,32}$/;
 
@@ -45,11 +46,7 @@ export class TaskStore {
   }
 
   ids(): string[] {
-    try {
-      return fs.readdirSync(path.join(this.root, 'tasks')).filter((name) => TASK_ID.test(name)).sort();
-    } catch {
-      return [];
-    }
+    return folderNames(path.join(this.root, 'tasks')).filter((name) => TASK_ID.test(name)).sort();
   }
 
   all(): TaskRecord[] {
