@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { listBlobs } from '../../src/core/changes/blobStore.js';
 import { startTask } from '../helpers/changeFixtures.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
 
@@ -22,6 +23,8 @@ describe('the change scanner sees folders swapped onto each other (integration)'
       assert.ok(task.service.store.folderInodes(task.id)?.has('a/deep'), 'start recorded each folder');
       // Only what is under the moved folders was hashed: c/f is proven untouched by its ctime.
       assert.equal(scanned.changeSet.scan.reported, 4, `reported ${scanned.changeSet.scan.reported} entries`);
+      // Every file under the moved folders still exists in the base under another path: nothing new crossed.
+      assert.deepEqual(listBlobs(task.service.store.changeFiles(task.id).blobDir).map((blob) => blob.size).sort(), [5, 5, 7, 7]);
       const summary = (changes: typeof scanned) => changes.changeSet.files.map((change) => `${change.status} ${change.path} ${change.after?.sha256?.slice(0, 8)}`).sort();
       assert.deepEqual(scanned.changeSet.files.map((change) => `${change.status} ${change.path}`).sort(), ['modified a/deep/g', 'modified a/f', 'modified b/deep/g', 'modified b/f']);
       const archived = await task.changes.changes(task.id, { method: 'archive' });

@@ -15,8 +15,8 @@ export interface RetentionInput {
   /** How many of the newest change sets stay nameable besides pinned ones. */
   keepRecent: number;
   /**
-   * Unnamed blobs younger than this are kept: they may belong to a scan another process is taking
-   * right now, whose change set is not saved yet. 0 when the task is gone and nothing can be running.
+   * Unnamed blobs younger than this are kept: they may belong to a scan or an apply another process
+   * is running right now. 0 when no such work runs, or the task is gone.
    */
   graceMs: number;
 }
@@ -87,16 +87,20 @@ export function releaseReviewState(files: { blobDir: string; changeSetDir: strin
   return retainReviewState({ blobDir: files.blobDir, changeSets, journal, keepRecent: 0, graceMs: 0 });
 }
 
-/** Marks a scan as running in this process until done(); the sweep of another process then spares young blobs. */
-export function markScan(dir: string): { done(): void } {
+/**
+ * Marks work that writes blobs nothing names yet (a scan before its change set is saved, an apply's
+ * merged contents) as running in this process until done(); a sweep by another process then spares
+ * young blobs.
+ */
+export function markBlobWork(dir: string): { done(): void } {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `${process.pid}-${randomBytes(4).toString('hex')}`);
   fs.writeFileSync(file, '', { mode: 0o600 });
   return { done: () => fs.rmSync(file, { force: true }) };
 }
 
-/** Scans running now, in processes that still exist; markers of dead processes are removed. */
-export function scansInFlight(dir: string): number {
+/** Blob work running now, in processes that still exist; markers of dead processes are removed. */
+export function blobWorkInFlight(dir: string): number {
   let running = 0;
   for (const name of folderNames(dir)) {
     const pid = Number(name.split('-')[0]);

@@ -15,7 +15,7 @@ import { BlobStore } from './blobStore.js';
 import { buildChangeSet, type ChangeContent, type ScanResult } from './buildChangeSet.js';
 import { type FileChange, gitMode, identify, type IdentifiedChangeSet, shortChangeSetId } from './changeSet.js';
 import { ChangeSetStore } from './changeSetStore.js';
-import { BLOB_GRACE_MS, KEEP_RECENT_CHANGE_SETS, markScan, retainReviewState, scansInFlight } from './blobRetention.js';
+import { BLOB_GRACE_MS, KEEP_RECENT_CHANGE_SETS, markBlobWork, retainReviewState, blobWorkInFlight } from './blobRetention.js';
 import type { TransactionOptions } from './hostTransaction.js';
 import { riskClassifier } from './riskRules.js';
 import { scanWithArchive } from './archiveScanner.js';
@@ -89,13 +89,13 @@ export class ChangeService {
 
   private retain(id: string, extraPinned: readonly string[] = []) {
     const { blobDir, changeSets, journal } = this.stores(id);
-    // Another process's scan may be storing blobs its change set does not name yet: spare young ones then.
-    const graceMs = scansInFlight(this.scanDir(id)) > 0 ? BLOB_GRACE_MS : 0;
+    // Another process's scan or apply may be storing blobs nothing names yet: spare young ones then.
+    const graceMs = blobWorkInFlight(this.blobWorkDir(id)) > 0 ? BLOB_GRACE_MS : 0;
     return retainReviewState({ blobDir, changeSets, journal, pinned: new Set([...this.pinned(id), ...extraPinned]), keepRecent: KEEP_RECENT_CHANGE_SETS, graceMs });
   }
 
-  private scanDir(id: string): string {
-    return path.join(this.tasks.store.taskDir(id), 'scans');
+  private blobWorkDir(id: string): string {
+    return path.join(this.tasks.store.taskDir(id), 'blob-work');
   }
 
   private content(record: TaskRecord): ChangeContent {
@@ -111,7 +111,7 @@ export class ChangeService {
     const limit = options.maxStoreBytes ?? DEFAULT_MAX_STORE_BYTES;
     const content = this.content(record);
     const { keptBytes } = this.retain(record.id, options.pin);
-    const scanning = markScan(this.scanDir(record.id));
+    const scanning = markBlobWork(this.blobWorkDir(record.id));
     let changes: TaskChanges;
     try {
       changes = await this.scan(record, content, { ...options, maxFileBytes, limit, keptBytes });
@@ -190,11 +190,15 @@ export class ChangeService {
     const missing = selectChanges(changeSet.files, selection).chosen.filter((change) => change.after?.sha256 && !blobs.has(change.after.sha256));
     if (missing.length) throw new AirlockError(`apply: the content of change set ${shortChangeSetId(changeSet.id)} is no longer on this machine (${missing.map((change) => printableLine(change.path)).join(', ')}); nothing was written`, 'Take a fresh diff with `airlock diff ID` and review that.', '--change-set');
     let report: ApplyReport;
+    // Merged and hunk-chosen contents are new blobs nothing names yet: a sweep by another process spares them meanwhile.
+    const applying = markBlobWork(this.blobWorkDir(record.id));
     try {
       report = applyChanges({ root: record.workspace, changeSet, content, blobs, journal, afterMutation: options.afterMutation }, selection);
     } catch (error) {
       audit.append({ type: 'warning', task: record.id, message: `apply failed: ${(error as Error).message}` });
       throw error;
+    } finally {
+      applying.done();
     }
     audit.append({ type: 'changes.applied', task: record.id, apply: report.id, changeSet: { id: changeSet.id, reviewed: review.reviewed, ...(review.current ? { boxNow: review.current } : {}), files: changeSet.files.length, createdAt: changeSet.createdAt }, written: report.written, refused: report.refused, held: report.held });
     return { changes, report, review };

@@ -178,7 +178,7 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
     const wantedShas = new Set<string>();
     for (const node of nodes) {
       if (node.kind !== 'file' || !node.sha256 || node.size > request.maxFileBytes || wantedShas.has(node.sha256)) continue;
-      if (local.has(node.sha256) || request.blobs.has(node.sha256)) continue;
+      if (local.has(node.sha256) || request.blobs.has(node.sha256) || sameAsBase(node, request.base)) continue;
       wanted.set(node.path, node);
       wantedShas.add(node.sha256);
     }
@@ -214,10 +214,17 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
  * bit flipped, a file moved or copied), read from the host's base copy instead of the task.
  * Returns the hashes now available.
  */
+/**
+ * A file with its base bytes and exec bit at its base path is no change (buildChangeSet drops it):
+ * reported only because its folder moved or its ctime is new, it needs no blob on the host.
+ */
+function sameAsBase(node: ScannedNode, base: BaseSnapshot): boolean {
+  const entry = base.entries.get(node.path);
+  return entry?.type === 'file' && entry.sha256 === node.sha256 && Boolean(entry.mode & 0o111) === Boolean(node.mode & 0o111);
+}
+
 export function blobsFromBase(scan: Pick<ScanResult, 'nodes'>, base: BaseSnapshot, blobs: BlobStore): Set<string> {
-  // A file reported only because its folder moved, still with its base bytes at its base path, is no change: nothing to keep.
-  const unchanged = (node: ScannedNode) => base.entries.get(node.path)?.sha256 === node.sha256;
-  const needed = new Set(scan.nodes.filter((node) => node.kind === 'file' && node.sha256 && !unchanged(node) && !blobs.has(node.sha256)).map((node) => node.sha256!));
+  const needed = new Set(scan.nodes.filter((node) => node.kind === 'file' && node.sha256 && !sameAsBase(node, base) && !blobs.has(node.sha256)).map((node) => node.sha256!));
   const found = new Set<string>();
   for (const entry of base.manifest.entries) {
     if (entry.type !== 'file' || !entry.sha256 || !needed.has(entry.sha256) || found.has(entry.sha256)) continue;

@@ -4,7 +4,8 @@ import ignore from 'ignore';
 import { AirlockError } from '../errors.js';
 import { git } from '../process/runHost.js';
 import { readUntrustedFile, readUntrustedText, UntrustedFileError } from '../untrustedFile.js';
-import { CREDENTIAL_CONFIG_MAX_BYTES, credentialConfigIsClean, needsCredentialCheck } from './credentialConfigs.js';
+import { CREDENTIAL_CONFIG_MAX_BYTES, credentialConfigIsClean } from './credentialConfigs.js';
+import { secretRules } from './secretRules.js';
 
 /** The most Airlock reads of a config or ignore file; far above any real one. */
 const CONFIG_READ_LIMIT = CREDENTIAL_CONFIG_MAX_BYTES;
@@ -95,7 +96,8 @@ function carriesCredentials(root: string, rel: string): boolean {
 export async function listWorkspace(root: string, secretPatterns: readonly string[], signal?: AbortSignal): Promise<WorkspaceListing> {
   assertWorkspaceFolder(root);
 
-  const secrets = ignore().add([...secretPatterns]);
+  // The same rule the history filter applies to every commit, so the copy and its history never differ.
+  const secrets = secretRules(secretPatterns);
   const fromGit = await gitFiles(root, signal);
   const candidates = fromGit ? fromGit.files : walkFolder(root);
   const files = new Set<string>();
@@ -103,7 +105,7 @@ export async function listWorkspace(root: string, secretPatterns: readonly strin
   const excluded: string[] = [];
   for (const rel of candidates) {
     if (rel.split('/').includes('.git')) continue;
-    if (secrets.ignores(rel) || (needsCredentialCheck(rel) && carriesCredentials(root, rel))) {
+    if (secrets.excludesFile(rel) || (secrets.needsContentCheck(rel) && carriesCredentials(root, rel))) {
       excluded.push(rel);
       continue;
     }
