@@ -91,7 +91,7 @@ export async function benchGitHistory(files = FILES, commits = COMMITS): Promise
       const used = process.cpuUsage(cpu);
       const bytes = meta.entries.reduce((sum, entry) => sum + ('content' in entry ? entry.content.length : entry.size), 0);
       if (meta.cleanup) fs.rmSync(meta.cleanup, { recursive: true, force: true });
-      out.push(`  ${withSecrets ? 'with secrets' : 'no secrets  '}, depth ${String(depth ?? 'all').padEnd(3)}: ${ms.toFixed(0).padStart(6)} ms (node cpu ${((used.user + used.system) / 1000).toFixed(0)} ms) vs ${baselineMs.toFixed(0)} ms reading the object files as before → ${(ms / Math.max(baselineMs, 1)).toFixed(1)}×; ${mib(bytes)} into the box (objects on disk ${mib(objectFilesBytes(objects))}); ${meta.rewrittenCommits} of ${meta.commits} commits rewritten`);
+      out.push(`  ${withSecrets ? 'with secrets' : 'no secrets  '}, depth ${String(depth ?? 'all').padEnd(3)}: ${ms.toFixed(0).padStart(6)} ms (node cpu ${((used.user + used.system) / 1000).toFixed(0)} ms) vs ${baselineMs.toFixed(0)} ms reading the object files as before → ${(ms / Math.max(baselineMs, 1)).toFixed(1)}×; ${mib(bytes)} into the box (objects on disk ${mib(objectFilesBytes(objects))}); ${meta.rewrittenCommits} of ${meta.commits} commits rewritten (${meta.historyCopy})`);
     }
     fs.rmSync(repo, { recursive: true, force: true });
   }

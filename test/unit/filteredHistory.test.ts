@@ -80,6 +80,46 @@ describe('the history a sandbox gets (unit, host git only)', () => {
     assert.equal(runGit(box, 'fsck', '--full', '--strict', '--no-progress'), '');
   });
 
+  test('a history that never held a secret crosses as it is, without its stash, unreachable objects or tags of other objects', async () => {
+    const repo = makeTempDir('airlock-hist-');
+    initRepo(repo, { 'a.txt': 'a\n', 'src/b.ts': 'export const b = 1;\n' });
+    writeFiles(repo, { 'src/b.ts': 'export const b = 2;\n' });
+    runGit(repo, 'commit', '-qam', 'two');
+    runGit(repo, 'tag', '-a', '-m', 'release', 'v1');
+    runGit(repo, 'tag', 'light', 'HEAD~1');
+    const blob = execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: repo, input: 'BLOB-TAGGED-hunter2\n' }).toString().trim();
+    runGit(repo, 'tag', 'blob-tag', blob);
+    execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: repo, input: 'LOOSE-hunter2\n' });
+    runGit(repo, 'checkout', '-q', '-b', 'gone');
+    writeFiles(repo, { 'a.txt': 'DANGLING-hunter2\n' });
+    runGit(repo, 'commit', '-qam', 'soon dangling');
+    runGit(repo, 'checkout', '-q', 'main');
+    runGit(repo, 'branch', '-q', '-D', 'gone');
+    writeFiles(repo, { 'a.txt': 'STASH-hunter2\n' });
+    runGit(repo, 'stash', '-q');
+    const host = runGit(repo, 'rev-parse', 'HEAD').trim();
+    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined);
+    assert.equal(meta.historyCopy, 'as-is', 'no tree needed reading');
+    assert.equal(meta.sandboxHead, host);
+    const box = materialise(meta);
+    assert.doesNotMatch(allObjects(box), /hunter2/);
+    assert.equal(runGit(box, 'rev-parse', 'HEAD'), `${host}\n`);
+    assert.equal(runGit(box, 'tag'), 'light\nv1\n');
+    assert.equal(runGit(box, 'show', 'HEAD:src/b.ts'), 'export const b = 2;\n');
+    assert.equal(runGit(box, 'fsck', '--full', '--strict', '--no-progress'), '');
+  });
+
+  test('a secret path anywhere in the history, or a config judged by content, sends it through the filter', async () => {
+    for (const files of [{ 'old/.env': 'X=1\n' }, { '.npmrc': 'registry=https://registry.example.invalid/\n' }, { 'home/.ssh/known_hosts': 'h\n' }]) {
+      const repo = makeTempDir('airlock-hist-');
+      initRepo(repo, { 'a.txt': 'a\n', ...files });
+      runGit(repo, 'rm', '-rq', Object.keys(files)[0]);
+      runGit(repo, 'commit', '-qm', 'removed');
+      const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined);
+      assert.equal(meta.historyCopy, 'filtered', Object.keys(files)[0]);
+    }
+  });
+
   test('a sha256 repository is filtered with sha256 ids', async () => {
     const repo = makeTempDir('airlock-hist-');
     runGit(repo, 'init', '-q', '-b', 'main', '--object-format=sha256');

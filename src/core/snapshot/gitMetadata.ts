@@ -9,6 +9,7 @@ import { GitObjectReader } from './gitObjectReader.js';
 import { ScratchRepository } from './scratchRepository.js';
 import { secretRules } from './secretRules.js';
 import { readUntrustedText } from '../untrustedFile.js';
+import { historyIfClean } from './cleanHistory.js';
 
 /** One file of the sandbox's fresh .git: inline content, or a host file streamed as is. */
 export type GitEntry = { name: string; content: Buffer } | { name: string; file: string; size: number };
@@ -27,6 +28,8 @@ export interface GitMetadata {
   removedFromHistory: string[];
   commits: number;
   rewrittenCommits: number;
+  /** `as-is`: no commit ever held a secret path, so the history crossed unchanged without reading every tree. */
+  historyCopy: 'as-is' | 'filtered';
   entries: GitEntry[];
   /** Folders git expects even when empty. */
   dirs: string[];
@@ -110,8 +113,11 @@ export async function buildGitMetadata(root: string, commonDir: string, depth: n
     const repo = new ScratchRepository(path.join(cleanup, 'repo.git'), path.join(commonDir, 'objects'), objectFormat, hostShallowFile);
     const reader = new GitObjectReader(repo, signal);
     let history: FilteredHistory;
+    let clean: FilteredHistory | undefined;
     try {
-      history = await filterHistory({ repo, reader, head, refs, hostShallow, depth, rules: secretRules(secretPatterns), signal });
+      const rules = secretRules(secretPatterns);
+      clean = await historyIfClean({ repo, head, refs, hostShallow, depth, rules, signal });
+      history = clean ?? (await filterHistory({ repo, reader, head, refs, hostShallow, depth, rules, signal }));
     } finally {
       reader.close();
     }
@@ -152,6 +158,7 @@ export async function buildGitMetadata(root: string, commonDir: string, depth: n
       removedFromHistory: history.removed,
       commits: history.commits,
       rewrittenCommits: history.rewritten,
+      historyCopy: clean ? 'as-is' : 'filtered',
       entries,
       dirs: ['refs', 'refs/heads', 'refs/tags', 'objects', 'objects/info', 'objects/pack'],
       cleanup,
