@@ -110,7 +110,8 @@ describe('the history a sandbox gets (unit, host git only)', () => {
   });
 
   test('a secret path anywhere in the history, or a config judged by content, sends it through the filter', async () => {
-    for (const files of [{ 'old/.env': 'X=1\n' }, { '.npmrc': 'registry=https://registry.example.invalid/\n' }, { 'home/.ssh/known_hosts': 'h\n' }]) {
+    const cases: Array<Record<string, string>> = [{ 'old/.env': 'X=1\n' }, { '.npmrc': 'registry=https://registry.example.invalid/\n' }, { 'home/.ssh/known_hosts': 'h\n' }];
+    for (const files of cases) {
       const repo = makeTempDir('airlock-hist-');
       initRepo(repo, { 'a.txt': 'a\n', ...files });
       runGit(repo, 'rm', '-rq', Object.keys(files)[0]);

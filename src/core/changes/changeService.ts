@@ -23,6 +23,8 @@ import { diffableText, filePatch, formatPatch, printableLine } from './textDiff.
 import { ScannerUnavailable, scanWithScanner } from './workspaceScanner.js';
 
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024;
+/** How long an allowed apply request keeps its change set from the sweep: ample for the requester to write it. */
+const ALLOWED_APPLY_PIN_MS = 10 * 60 * 1000;
 /** What one task's box may make the host keep (its changed files' contents), across all its kept change sets. */
 export const DEFAULT_MAX_STORE_BYTES = 2 * 1024 * 1024 * 1024;
 
@@ -82,9 +84,22 @@ export class ChangeService {
   }
 
   /** Change sets that a pending apply request names: a reviewer may still approve exactly those. */
+  /**
+   * Change sets an apply request names while it waits, and for a while after an allow: the
+   * requester writes them once it sees the decision, which may be after another process's sweep.
+   */
   private pinned(id: string): Set<string> {
-    const pending = new ApprovalBoard(this.tasks.store).queue(id).pending();
-    return new Set(pending.flatMap((request) => (request.kind === 'apply' && typeof request.details?.changeSet === 'string' ? [request.details.changeSet] : [])));
+    const queue = new ApprovalBoard(this.tasks.store).queue(id);
+    const now = Date.now();
+    const pinned = new Set<string>();
+    for (const request of queue.requests()) {
+      if (request.kind !== 'apply' || typeof request.details?.changeSet !== 'string') continue;
+      const decision = queue.decision(request.id);
+      const waiting = !decision && Date.parse(request.expiresAt) > now;
+      const justAllowed = decision?.decision === 'allow' && now - Date.parse(decision.at) < ALLOWED_APPLY_PIN_MS;
+      if (waiting || justAllowed) pinned.add(request.details.changeSet);
+    }
+    return pinned;
   }
 
   private retain(id: string, extraPinned: readonly string[] = []) {
