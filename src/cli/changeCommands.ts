@@ -79,7 +79,7 @@ export function registerChangeCommands(program: Command): void {
   ).action(
     action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
       const changeService = new ChangeService(service);
-      const changes = flags.changeSet !== undefined ? changeService.reviewed(id, flags.changeSet as string) : await changeService.changes(id, diffOptions(flags));
+      const changes = flags.changeSet !== undefined ? changeService.reviewed(id, flags.changeSet as string, (flags.risky as string[] | undefined) ?? []) : await changeService.changes(id, diffOptions(flags));
       const only = paths.length ? (rel: string) => paths.some((named) => rel === named.replace(/\/+$/, '') || rel.startsWith(`${named.replace(/\/+$/, '')}/`)) : () => true;
       const files = changes.changeSet.files.filter((change) => only(change.path) || (change.oldPath !== undefined && only(change.oldPath)));
       const setId = changes.changeSet.id;
@@ -136,7 +136,7 @@ export function registerChangeCommands(program: Command): void {
         printApplyReport(report, changes, review, Boolean(flags.json));
         return report.refused.length ? 1 : 0;
       }
-      const changes = changeSet !== undefined ? changeService.reviewed(id, changeSet) : await changeService.changes(id, diffOptions(flags));
+      const changes = changeSet !== undefined ? changeService.reviewed(id, changeSet, (flags.risky as string[] | undefined) ?? []) : await changeService.changes(id, diffOptions(flags));
       if (!flags.yes) {
         const listed = changes.changeSet.files.map((change) => `  ${change.status.padEnd(10)} ${name(change.path)}${change.risk.length ? '  (risky)' : ''}${change.refusal ? '  (never applied)' : ''}`);
         process.stdout.write(`${changes.changeSet.files.length} change(s) in task ${changes.record.id}, change set ${shortChangeSetId(changes.changeSet.id)} (the diff: \`airlock diff ${changes.record.id} --change-set ${shortChangeSetId(changes.changeSet.id)}\`):\n${listed.join('\n')}\n`);

@@ -52,7 +52,15 @@ export function printable(text: string): string {
  */
 export function printableStream(): (chunk: Buffer) => string {
   const decoder = new StringDecoder('utf8');
-  return (chunk) => printable(decoder.write(chunk));
+  // The box chooses where chunks end: a CR at a chunk's end is held back until the next chunk shows
+  // whether it ends a CRLF line or would overprint the line.
+  let heldCr = false;
+  return (chunk) => {
+    let text = (heldCr ? '\r' : '') + decoder.write(chunk);
+    heldCr = text.endsWith('\r');
+    if (heldCr) text = text.slice(0, -1);
+    return text.split('\n').map(printable).join('\n');
+  };
 }
 
 /**

@@ -59,14 +59,14 @@ describe('a review names its content (integration, CLI)', () => {
     assert.equal(reviewed.files.find((file) => file.path === 'Makefile')?.newSha256, sha256(REVIEWED), 'the review lists each file with its content hash');
     const shown = await airlock(['diff', id]);
     assert.match(shown.stdout, /echo reviewed/);
-    assert.ok(shown.stdout.includes(`change set ${reviewed.id.slice(0, 16)}`), `\`diff\` prints the change set id:\n${shown.stdout}`);
+    assert.ok(shown.stdout.includes(`change set ${reviewed.id.slice(0, 32)}`), `\`diff\` prints the change set id:\n${shown.stdout}`);
 
     await writeInTask('Makefile', EVIL); // the hostile swap, after the reviewer's look
-    const applied = await airlock(['apply', id, '--change-set', reviewed.id.slice(0, 16), '--yes', '--allow-risky', 'Makefile']);
+    const applied = await airlock(['apply', id, '--change-set', reviewed.id.slice(0, 32), '--yes', '--allow-risky', 'Makefile']);
     assert.equal(applied.status, 0, applied.stderr);
     assert.equal(hostMakefile(), REVIEWED, 'the host got the reviewed bytes, not what the box holds now');
-    assert.match(applied.stderr, /the task has changed since change set [0-9a-f]{16} was taken/, 'apply says the box changed since the review');
-    assert.match(applied.stdout, new RegExp(`^from change set ${reviewed.id.slice(0, 16)}$`, "m"));
+    assert.match(applied.stderr, /the task has changed since change set [0-9a-f]{32} was taken/, 'apply says the box changed since the review');
+    assert.match(applied.stdout, new RegExp(`^from change set ${reviewed.id.slice(0, 32)}$`, "m"));
 
     const undone = await airlock(['undo', id]);
     assert.equal(undone.status, 0, undone.stderr);
@@ -102,7 +102,7 @@ describe('a review names its content (integration, CLI)', () => {
     const { changeSet, review, files } = request!.details;
     assert.match(changeSet, /^[0-9a-f]{64}$/);
     assert.ok(files.some((line) => line.includes('Makefile') && line.includes(`sha256:${sha256(REVIEWED)}`)), `the request lists each file's hash: ${files.join(' | ')}`);
-    assert.match(requester.stderr(), new RegExp(`asking to apply change set ${changeSet.slice(0, 16)}`));
+    assert.match(requester.stderr(), new RegExp(`asking to apply change set ${changeSet.slice(0, 32)}`));
 
     // The box swaps the file while the request waits; the reviewer looks at exactly the requested diff.
     await writeInTask('Makefile', EVIL);
@@ -119,6 +119,18 @@ describe('a review names its content (integration, CLI)', () => {
     assert.equal(hostMakefile(), REVIEWED, 'after approval exactly the requested bytes reached the host');
     assert.equal((JSON.parse(done.stdout) as { changeSet: string }).changeSet, changeSet);
     assert.equal((await airlock(['undo', id])).status, 0);
+  });
+
+  test('a named change set is judged by the risk patterns given at apply time, never less than a fresh look', async (t) => {
+    if (!id) return t.skip('no engine');
+    await inTask('mkdir -p deploy && echo "echo deploy" > deploy/run.sh');
+    const named = await diffId();
+    const applied = await airlock(['apply', id, '--change-set', named.id, '--yes', '--risky', 'deploy/**', '--json']);
+    assert.equal(applied.status, 0, applied.stderr);
+    const report = JSON.parse(applied.stdout) as { held: Array<{ path: string; reason: string }> };
+    assert.ok(report.held.some((item) => item.path === 'deploy/run.sh' && /deploy\/\*\*/.test(item.reason)), JSON.stringify(report.held));
+    assert.equal(fs.existsSync(path.join(ws, 'deploy', 'run.sh')), false);
+    if (fs.existsSync(path.join(ws, 'Makefile')) && hostMakefile() !== BASE) assert.equal((await airlock(['undo', id])).status, 0);
   });
 
   test('a change set id that is too short or unknown is refused, naming --change-set, and nothing is written', async (t) => {

@@ -35,7 +35,7 @@ describe('change set ids, kept change sets and the blob sweep (unit)', () => {
     const store = new ChangeSetStore(path.join(makeTempDir('airlock-css-'), 'changesets'));
     store.save(changeSet);
     assert.equal(store.load(changeSet.task, changeSet.id.slice(0, MIN_CHANGE_SET_PREFIX)).id, changeSet.id);
-    assert.throws(() => store.load(changeSet.task, changeSet.id.slice(0, 8)), (error: unknown) => error instanceof AirlockError && error.field === '--change-set' && /at least 16/.test(error.hint ?? ''));
+    assert.throws(() => store.load(changeSet.task, changeSet.id.slice(0, 8)), (error: unknown) => error instanceof AirlockError && error.field === '--change-set' && /at least 32/.test(error.hint ?? ''));
     const file = path.join(store.dir, `${changeSet.id}.json`);
     const tampered = JSON.parse(fs.readFileSync(file, 'utf8'));
     tampered.files[0].after.sha256 = sha256('evil');
@@ -76,7 +76,7 @@ describe('change set ids, kept change sets and the blob sweep (unit)', () => {
     assert.equal(report.written.length, 1);
     const changeSetDir = path.join(fixture.dir, 'changesets');
     new ChangeSetStore(changeSetDir).save(changeSet);
-    releaseReviewState({ blobDir: fixture.blobs.dir, changeSetDir, changeSetFile: path.join(fixture.dir, 'changes.json') }, fixture.journal);
+    releaseReviewState({ blobDir: fixture.blobs.dir, changeSetDir, changeSetFile: path.join(fixture.dir, 'changes.json'), blobWorkDir: path.join(fixture.dir, 'blob-work') }, fixture.journal);
     assert.deepEqual(listBlobs(fixture.blobs.dir).map((blob) => blob.sha256), [sha256('a\n')], "only the host's replaced bytes stay");
     assert.equal(fs.existsSync(changeSetDir), false);
   });

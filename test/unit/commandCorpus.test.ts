@@ -474,6 +474,18 @@ corpus('cargo aliases', {}, [
   ['cargo nextest run', 'allow'],
   ['cargo clippy --all-targets', 'allow'],
   ['cargo --config build.jobs=4 nextest run', 'allow'],
+  // An alias the task wrote into .cargo/config.toml ([alias] pub = "publish") is not on the line.
+  ['cargo pub', 'ask', OPAQUE],
+  ['cargo --config \'alias.pub="publish"\' pub', 'ask', 'cargo publish'],
+  ['cargo fmt --check', 'allow'],
+]);
+
+corpus('other ways to push or release', {}, [
+  ['git send-pack origin main', 'ask', 'git send-pack'],
+  ['git http-push https://example.invalid/r.git main', 'ask', 'git http-push'],
+  ['hub push origin main', 'ask', 'hub push'],
+  ['glab release create v1', 'ask', 'glab release create'],
+  ['glab mr list', 'allow'],
 ]);
 
 corpus('wrappers and runners seen through', {}, [

@@ -121,6 +121,16 @@ describe('the history a sandbox gets (unit, host git only)', () => {
     }
   });
 
+  test('a config blob over the content-check limit in an old commit is removed without being read whole', async () => {
+    const repo = makeTempDir('airlock-hist-');
+    initRepo(repo, { 'a.txt': 'a\n', '.npmrc': `registry=https://registry.example.invalid/\n${'#'.repeat(3 * 1024 * 1024)}\n` });
+    runGit(repo, 'rm', '-q', '.npmrc');
+    runGit(repo, 'commit', '-qm', 'gone');
+    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined);
+    assert.deepEqual(meta.removedFromHistory, ['.npmrc']);
+    assert.equal(runGit(materialise(meta), 'ls-tree', '--name-only', 'HEAD~1'), 'a.txt\n');
+  });
+
   test('a sha256 repository is filtered with sha256 ids', async () => {
     const repo = makeTempDir('airlock-hist-');
     runGit(repo, 'init', '-q', '-b', 'main', '--object-format=sha256');

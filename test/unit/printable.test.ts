@@ -178,4 +178,9 @@ describe('CLI formatting of box and repository text', () => {
     assertClean(shown);
     assert.equal(shown.trimEnd().split('\n').length, 3);
   });
+  test('a carriage return at the end of a chunk the box chose cannot overprint a line', () => {
+    const stream = printableStream();
+    const out = [stream(Buffer.from('safe\r')), stream(Buffer.from('FORGED\n')), stream(Buffer.from('crlf\r')), stream(Buffer.from('\nnext\r\n'))].join('');
+    assert.equal(out, 'safe^MFORGED\ncrlf\r\nnext\r\n');
+  });
 });

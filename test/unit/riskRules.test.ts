@@ -471,4 +471,9 @@ describe('riskClassifier: npm lockfile local sources (issue 13 §3)', () => {
     const before = lock({ version: '1.0.0', resolved: 'https://registry.npmjs.org/left/-/left-1.0.0.tgz', integrity: 'sha512-a' });
     assert.match(classify(modified('package-lock.json', before, lock({ resolved: '../../outside/left', link: true }))).join(), /new source: file:/);
   });
+  test('a planted bare repository (HEAD beside objects/ and refs/) is held from a blanket apply', () => {
+    const risk = riskClassifier();
+    for (const rel of ['vendor/x/HEAD', 'HEAD']) assert.ok(risk({ change: { path: rel, status: 'added', after: { kind: 'file', mode: 0o644, size: 20 } } }).some((reason) => /git HEAD file/.test(reason)), rel);
+    assert.deepEqual(risk({ change: { path: 'vendor/x/objects/ab/cdef', status: 'added', after: { kind: 'file', mode: 0o644, size: 20 } } }).filter((reason) => /HEAD/.test(reason)), []);
+  });
 });

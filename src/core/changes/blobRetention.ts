@@ -80,11 +80,13 @@ export function retainReviewState(input: RetentionInput): RetentionReport {
  * What stays of a task's review state once its box is gone: no change set can be applied any more
  * (the base snapshot is dropped), so only the bytes undo needs remain.
  */
-export function releaseReviewState(files: { blobDir: string; changeSetDir: string; changeSetFile: string }, journal: ApplyJournal): RetentionReport {
+export function releaseReviewState(files: { blobDir: string; changeSetDir: string; changeSetFile: string; blobWorkDir: string }, journal: ApplyJournal): RetentionReport {
   const changeSets = new ChangeSetStore(files.changeSetDir);
   changeSets.clear();
   fs.rmSync(files.changeSetFile, { force: true });
-  return retainReviewState({ blobDir: files.blobDir, changeSets, journal, keepRecent: 0, graceMs: 0 });
+  // An apply still running in another process keeps its fresh blobs until it is done.
+  const graceMs = blobWorkInFlight(files.blobWorkDir) > 0 ? BLOB_GRACE_MS : 0;
+  return retainReviewState({ blobDir: files.blobDir, changeSets, journal, keepRecent: 0, graceMs });
 }
 
 /**

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { AirlockError, CancelledError } from '../errors.js';
 import type { EngineConnection } from '../engine/locateEngine.js';
 import { BaseSnapshot } from '../snapshot/snapshotManifest.js';
@@ -19,7 +18,7 @@ import { BLOB_GRACE_MS, KEEP_RECENT_CHANGE_SETS, markBlobWork, retainReviewState
 import type { TransactionOptions } from './hostTransaction.js';
 import { riskClassifier } from './riskRules.js';
 import { scanWithArchive } from './archiveScanner.js';
-import { diffableText, filePatch, formatPatch, printableLine } from './textDiff.js';
+import { diffableText, filePatch, formatPatch, printableLine, TEXT_DIFF_LIMIT } from './textDiff.js';
 import { ScannerUnavailable, scanWithScanner } from './workspaceScanner.js';
 
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024;
@@ -110,7 +109,7 @@ export class ChangeService {
   }
 
   private blobWorkDir(id: string): string {
-    return path.join(this.tasks.store.taskDir(id), 'blob-work');
+    return this.tasks.store.changeFiles(id).blobWorkDir;
   }
 
   private content(record: TaskRecord): ChangeContent {
@@ -159,16 +158,33 @@ export class ChangeService {
       if (status === 404 || status === 409) throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, 'Start a new task with `airlock start`.', 'ID');
       throw error;
     }
-    const changeSet = identify(buildChangeSet(scan, content, { task: record.id, risk: riskClassifier([...((record.options.riskyPaths as string[] | undefined) ?? []), ...(options.riskyPatterns ?? [])]), maxFileBytes }));
+    const changeSet = identify(buildChangeSet(scan, content, { task: record.id, risk: this.classifier(record, options.riskyPatterns), maxFileBytes }));
     this.stores(record.id).changeSets.save(changeSet);
     return { record, changeSet, content };
   }
 
-  /** A change set taken earlier, exactly as it was shown: no look at the box. */
-  reviewed(idOrPrefix: string, changeSetId: string): TaskChanges {
+  /**
+   * A change set taken earlier, exactly as it was shown: no look at the box. Its risk is judged
+   * again with today's list and the patterns given now, added to what was found then: a named set
+   * must never be held back by less than a fresh look would be.
+   */
+  reviewed(idOrPrefix: string, changeSetId: string, riskyPatterns: readonly string[] = []): TaskChanges {
     const record = this.tasks.store.resolve(idOrPrefix);
-    const changeSet = this.stores(record.id).changeSets.load(record.id, changeSetId);
-    return { record, changeSet, content: this.content(record) };
+    const stored = this.stores(record.id).changeSets.load(record.id, changeSetId);
+    const content = this.content(record);
+    const risk = this.classifier(record, riskyPatterns);
+    const files = stored.files.map((change) => {
+      const text = (state: FileChange['before'], read: () => Buffer | undefined) => (state?.kind === 'file' ? (state.size > TEXT_DIFF_LIMIT ? undefined : diffableText(read())) : state ? undefined : '');
+      const beforeText = text(change.before, () => content.base.bytes(change.oldPath ?? change.path));
+      const afterText = text(change.after, () => (change.after?.sha256 ? content.blob(change.after.sha256) : undefined));
+      const now = risk({ change, beforeText: beforeText || undefined, afterText });
+      return { ...change, risk: [...new Set([...change.risk, ...now])] };
+    });
+    return { record, changeSet: { ...stored, files }, content };
+  }
+
+  private classifier(record: TaskRecord, riskyPatterns: readonly string[] = []) {
+    return riskClassifier([...((record.options.riskyPaths as string[] | undefined) ?? []), ...riskyPatterns]);
   }
 
   /**
@@ -183,7 +199,7 @@ export class ChangeService {
       changes = options.changes;
       review = { changeSet: changes.changeSet.id, reviewed: true };
     } else if (options.changeSet !== undefined) {
-      changes = this.reviewed(idOrPrefix, options.changeSet);
+      changes = this.reviewed(idOrPrefix, options.changeSet, options.riskyPatterns);
       review = { changeSet: changes.changeSet.id, reviewed: true };
       if (changes.record.destroyedAt) review.currentUnknown = `task ${changes.record.id} has ended`;
       else {
@@ -226,11 +242,11 @@ export class ChangeService {
    * nothing.
    */
   async applyAfterApproval(idOrPrefix: string, selection: ApplySelection, options: Omit<ApplyOptions, 'changes'> & { timeoutMs?: number; onWaiting?: (request: ApprovalRequest) => void } = {}): Promise<{ changes: TaskChanges; request: ApprovalRequest; decision: ApprovalDecision; report?: ApplyReport; review?: ApplyReview }> {
-    const changes = options.changeSet !== undefined ? this.reviewed(idOrPrefix, options.changeSet) : await this.changes(idOrPrefix, options);
+    const changes = options.changeSet !== undefined ? this.reviewed(idOrPrefix, options.changeSet, options.riskyPatterns) : await this.changes(idOrPrefix, options);
     const { record, changeSet } = changes;
     if (record.destroyedAt) throw new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, 'Start a new task with `airlock start`.', 'ID');
     const { chosen, held, refused } = selectChanges(changeSet.files, selection);
-    if (chosen.length === 0) throw new AirlockError(`apply: nothing to apply from task ${record.id}${[...held, ...refused].length ? ` (${[...held, ...refused].map((item) => `${item.path}: ${item.reason}`).join('; ')})` : ''}`, 'Check with `airlock diff ID`.', 'paths');
+    if (chosen.length === 0) throw new AirlockError(`apply: nothing to apply from task ${record.id}${[...held, ...refused].length ? ` (${[...held, ...refused].map((item) => `${printableLine(item.path)}: ${printableLine(item.reason)}`).join('; ')})` : ''}`, 'Check with `airlock diff ID`.', 'paths');
     const hunks = selection.hunks ?? {};
     const files = chosen.map((change) => `${change.status} ${change.path} ${change.after?.sha256 ? `sha256:${change.after.sha256}` : change.after ? change.after.kind : 'removed'}${hunks[change.path] ? ` (hunks ${hunks[change.path].join(',')})` : ''}${change.risk.length ? ' (risky)' : ''}`);
     const queue = new ApprovalBoard(this.tasks.store).queue(record.id);

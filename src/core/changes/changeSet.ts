@@ -116,5 +116,9 @@ export function identify(changeSet: ChangeSet): IdentifiedChangeSet {
   return { ...changeSet, id: changeSetDigest(changeSet) };
 }
 
-/** How ids are shown to people: long enough that nobody can make another change set share it. */
-export const shortChangeSetId = (id: string) => id.slice(0, 16);
+/**
+ * How ids are shown to people. The box can compute the id of any change set it could produce, so
+ * it could search for two sets sharing a shown prefix (a birthday search): 128 bits put that out of
+ * reach, 64 would not.
+ */
+export const shortChangeSetId = (id: string) => id.slice(0, 32);

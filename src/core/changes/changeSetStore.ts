@@ -8,10 +8,10 @@ import { folderNames } from '../folderNames.js';
 const FULL_ID = /^[0-9a-f]{64}$/;
 /**
  * The shortest prefix that names a change set. Anyone in the box can compute ids of change sets
- * they could produce, so a short prefix could be ground until a hostile set shares it; 64 bits
- * cannot be.
+ * they could produce, so a short prefix could be ground until a hostile set shares it: a pair of
+ * sets sharing 64 bits takes about 2^32 hashes, one sharing 128 bits about 2^64.
  */
-export const MIN_CHANGE_SET_PREFIX = 16;
+export const MIN_CHANGE_SET_PREFIX = 32;
 
 /**
  * The change sets of one task that a review may still name, one JSON file each, by id. What they

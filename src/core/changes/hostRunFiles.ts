@@ -29,6 +29,8 @@ export const HOST_RUN_FILES: readonly HostRunRule[] = [
   { glob: '**/.git/**', reason: 'git hooks and configuration run on the host' },
   { glob: '**/{.hg,.jj}/**', reason: 'Mercurial or Jujutsu repository configuration (hooks, aliases, fsmonitor commands) runs on the host' },
   { glob: '**/.gitattributes', reason: 'git attributes can run filter and diff drivers on the host' },
+  // A planted bare repository needs HEAD beside objects/ and refs/; holding HEAD back keeps host git from discovering it.
+  { glob: '**/HEAD', reason: 'a git HEAD file: with objects/ and refs/ beside it, host git treats the folder as a repository and runs its config (fsmonitor, hooks) in any shell or editor opened there' },
   { glob: '**/.gitmodules', reason: 'submodule URLs and paths are fetched by host git' },
   { glob: '**/.gitconfig', reason: 'git configuration' },
   { glob: '**/.lfsconfig', reason: 'git-lfs reads its endpoints and transfer settings from this file on checkout and push' },

@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { z } from 'zod';
 import { AirlockError, CancelledError } from '../errors.js';
 import { execInspectSchema } from '../engine/engineSchemas.js';
+import { engineStreamDemux } from '../exec/engineStreamDemux.js';
 import { inBoxProgram } from '../exec/inBoxProgram.js';
 import type { BaseSnapshot } from '../snapshot/snapshotManifest.js';
 import type { BlobStore } from './blobStore.js';
@@ -65,7 +66,10 @@ async function openScanner(container: Docker.Container, modem: Modem, user: stri
   const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
   const stdout = new PassThrough();
   const stderr = new PassThrough();
-  modem.demuxStream(stream, stdout, stderr);
+  // Anything in the task can write to the scanner's pipes: the engine stream is read only as fast
+  // as the host takes lines and bytes, so a flood waits in the box, not in host memory.
+  const into = (target: PassThrough) => (chunk: Buffer) => (target.write(chunk) ? undefined : new Promise<void>((resolve) => target.once('drain', resolve)));
+  stream.pipe(engineStreamDemux(into(stdout), into(stderr)));
   return { exec, stream, stdout, stderr };
 }
 

@@ -7,12 +7,12 @@ import type { Token } from './shellWords.js';
  * fail (no credentials, no route); asking first tells a person while the agent is trying.
  */
 export const BUILTIN_ASK_RULES: Array<{ pattern: string; why: string }> = [
-  ...['git push', 'git send-email', 'git svn dcommit', 'git lfs push', 'git subtree push'].map((pattern) => ({ pattern, why: 'pushes to a remote; push from the host with `airlock push`' })),
+  ...['git push', 'git send-email', 'git send-pack', 'git http-push', 'git svn dcommit', 'git lfs push', 'git subtree push', 'hub push'].map((pattern) => ({ pattern, why: 'pushes to a remote; push from the host with `airlock push`' })),
   ...['npm publish', 'npm unpublish', 'npm deprecate', 'npm dist-tag', 'pnpm publish', 'yarn publish', 'yarn npm publish', 'bun publish', 'cargo publish', 'cargo yank', 'twine upload', 'uv publish', 'poetry publish', 'flit publish', 'hatch publish', 'gem push', 'gem yank', 'docker push', 'docker image push', 'docker buildx build --push', 'podman push',
     // the same pushes in other words: pnpm 10 and older hand these to npm; docker's aliases and build frontends
     'pnpm unpublish', 'pnpm deprecate', 'pnpm dist-tag', 'yarn tag add', 'yarn tag remove', 'yarn npm tag add', 'yarn npm tag remove',
     'docker build --push', 'docker image build --push', 'docker builder build --push', 'docker buildx b --push', 'docker buildx bake --push', 'docker compose push', 'docker-compose push', 'docker manifest push', 'docker plugin push', 'docker trust sign', 'docker buildx imagetools create',
-    'podman image push', 'podman manifest push', 'buildah push', 'gh release new', 'gh release create', 'gh release upload', 'gh pr merge', 'gh repo delete'].map((pattern) => ({ pattern, why: 'publishes or releases outside the task' })),
+    'podman image push', 'podman manifest push', 'buildah push', 'gh release new', 'gh release create', 'gh release upload', 'gh pr merge', 'gh repo delete', 'glab release create', 'glab release upload', 'glab mr merge', 'glab repo delete'].map((pattern) => ({ pattern, why: 'publishes or releases outside the task' })),
   ...['apply', 'delete', 'patch', 'scale', 'create', 'replace', 'edit', 'rollout', 'set', 'label', 'annotate', 'drain', 'cordon', 'uncordon', 'taint', 'expose', 'run', 'autoscale'].map((verb) => ({ pattern: `kubectl ${verb}`, why: 'changes a Kubernetes cluster' })),
   ...['install', 'upgrade', 'uninstall', 'delete', 'del', 'un', 'rollback'].map((verb) => ({ pattern: `helm ${verb}`, why: 'changes a Kubernetes cluster' })),
   ...['terraform', 'tofu'].flatMap((tool) => ['apply', 'destroy', 'import', 'state rm', 'state mv', 'state push', 'taint', 'force-unlock'].map((verb) => ({ pattern: `${tool} ${verb}`, why: 'changes infrastructure or its state' }))),

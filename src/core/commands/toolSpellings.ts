@@ -90,6 +90,8 @@ function yarnReadings(args: Token[]): Token[][] {
 const CARGO_COMMANDS = new Set(
   'add bench build check clean config doc fetch fix generate-lockfile git-checkout help info init install locate-project login logout metadata new owner package pkgid publish read-manifest remove report run rustc rustdoc search test tree uninstall update vendor verify-project version yank'.split(' '),
 );
+/** Widely used cargo-* tools that build, check, format or test; anything else unknown is asked about. */
+const CARGO_EXTERNALS = new Set('clippy fmt miri nextest watch audit deny expand llvm-cov udeps outdated machete tarpaulin insta criterion bloat hack sort make semver-checks mutants careful binstall'.split(' '));
 const CARGO_BUILTIN_ALIASES: Record<string, string> = { b: 'build', c: 'check', d: 'doc', r: 'run', t: 'test', rm: 'remove' };
 const CARGO_VALUES = new Set(['--config', '-Z', '--color', '-C', '--explain']);
 
@@ -149,6 +151,8 @@ function cargoReading(name: string, args: Token[], environment: Environment, std
   for (const value of environment.get(variable) ?? []) alias = value.kind === 'exact' ? { words: aliasWords(value.text, false) ?? [] } : { unknown: `${variable}=${value.text}` };
   if (alias && 'unknown' in alias) return { rewrites: [], also: [{ kind: 'opaque', why: `cargo ${command} may be an alias from ${alias.unknown}, which the parser cannot read` }] };
   const words = alias?.words ?? (Object.hasOwn(CARGO_BUILTIN_ALIASES, command) ? [CARGO_BUILTIN_ALIASES[command]] : undefined);
+  // Neither cargo's nor a common external: it may be an alias the task wrote into .cargo/config.toml.
+  if (!words && !CARGO_EXTERNALS.has(command)) return { rewrites: [], also: [{ kind: 'opaque', why: `cargo ${command} is not a cargo command; it may be an alias from a .cargo/config.toml the parser does not read` }] };
   if (!words || words.length === 0) return undefined;
   return { rewrites: [{ kind: 'command', tokens: [exact(name), ...args.slice(0, at), ...words.map(exact), ...args.slice(at + 1)], stdin, sameCommand: true }], also: [] };
 }

@@ -35,7 +35,10 @@ export const DEFAULT_SECRET_FILE_PATTERNS = [
   '**/.pulumi/credentials.json', '**/.terraform.d/credentials.tfrc.json', '*.tfvars', '*.tfvars.json', '*.tfstate', '*.tfstate.*',
   '**/.config/doctl/', '**/.config/hcloud/', '**/.fly/config.yml', '**/.wrangler/config/', '**/.config/netlify/', '**/com.vercel.cli/auth.json',
   '**/.config/configstore/firebase-tools.json', '**/.circleci/cli.yml', '**/.snowflake/connections.toml', '**/.snowsql/config', 'ngrok.yml',
-  '.vault-token', 'credentials.json', 'service-account*.json', '*-adminsdk-*.json',
+  '.vault-token', 'credentials.json', 'service-account*.json', 'serviceAccount*.json', '*-adminsdk-*.json',
+  // OAuth tokens cached by client libraries, netrc-style logins, editor upload configs with passwords
+  'token.json', 'token.pickle', '.authinfo', '.authinfo.gpg', 'sftp-config.json', '**/.vscode/sftp.json', '.ftpconfig',
+  '**/.ivy2/.credentials', '**/.sbt/.credentials', '**/.config/glab-cli/config.yml',
   // databases
   '.pgpass', 'pgpass.conf', '.my.cnf', '.mylogin.cnf', '**/.dbeaver/credentials-config.json', '**/.dbt/profiles.yml',
   // applications that always keep their database password in one file

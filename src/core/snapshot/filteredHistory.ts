@@ -1,6 +1,6 @@
 import { GitObjectReader } from './gitObjectReader.js';
 import type { ScratchRepository } from './scratchRepository.js';
-import { credentialConfigIsClean } from './credentialConfigs.js';
+import { CREDENTIAL_CONFIG_MAX_BYTES, credentialConfigIsClean } from './credentialConfigs.js';
 import type { SecretRules } from './secretRules.js';
 
 /** A branch or tag of the workspace, as for-each-ref reports it. */
@@ -189,7 +189,18 @@ export async function filterHistory(input: HistoryInput): Promise<FilteredHistor
     }
   };
   for (const commit of commits.values()) findConfigs(commit.tree, '');
-  const configKeys = [...configBlobs];
+  // Sizes first: a config blob over the limit is not clean, and is never read (a repository can hold
+  // gigabyte-sized, highly compressible blobs at such paths in old commits).
+  const configIds = [...new Set([...configBlobs].map((key) => key.slice(0, key.indexOf(' '))))];
+  const sizes = new Map<string, number>();
+  if (configIds.length) {
+    const checked = await repo.git(['cat-file', '--batch-check=%(objectname) %(objectsize)'], { input: configIds.join('\n') + '\n', signal: input.signal });
+    for (const line of checked.stdout.toString('latin1').split('\n')) {
+      const [id, size] = line.split(' ');
+      if (id && /^\d+$/.test(size ?? '')) sizes.set(id, Number(size));
+    }
+  }
+  const configKeys = [...configBlobs].filter((key) => (sizes.get(key.slice(0, key.indexOf(' '))) ?? Infinity) <= CREDENTIAL_CONFIG_MAX_BYTES);
   const configs = await GitObjectReader.readAll(repo, configKeys.map((key) => key.slice(0, key.indexOf(' '))), 'blob', input.signal);
   const cleanConfig = new Set(configKeys.filter((key, index) => credentialConfigIsClean(key.slice(key.indexOf(' ') + 1), configs[index])));
 
