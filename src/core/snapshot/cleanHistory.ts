@@ -1,17 +1,8 @@
-import type { FilteredHistory, HostRef } from './filteredHistory.js';
+import type { FilteredHistory, HistoryInput } from './filteredHistory.js';
 import { GitObjectReader } from './gitObjectReader.js';
-import type { ScratchRepository } from './scratchRepository.js';
-import type { SecretRules } from './secretRules.js';
 
-export interface CleanHistoryInput {
-  repo: ScratchRepository;
-  head?: string;
-  refs: HostRef[];
-  hostShallow: Set<string>;
-  depth?: number;
-  rules: SecretRules;
-  signal?: AbortSignal;
-}
+/** What the filter takes, less its object reader: this path reads no tree. */
+export type CleanHistoryInput = Omit<HistoryInput, 'reader'>;
 
 /**
  * The common case, fast: when no commit the box would get ever held a path that the secret rules
