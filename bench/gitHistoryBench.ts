@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DEFAULT_SECRET_FILE_PATTERNS } from '../src/core/config/taskOptions.js';
 import { buildGitMetadata } from '../src/core/snapshot/gitMetadata.js';
 
 const FILES = 3000;
@@ -86,7 +87,7 @@ export async function benchGitHistory(files = FILES, commits = COMMITS): Promise
     for (const depth of [undefined, 1]) {
       const start = performance.now();
       const cpu = process.cpuUsage();
-      const meta = await buildGitMetadata(repo, path.join(repo, '.git'), depth);
+      const meta = await buildGitMetadata(repo, path.join(repo, '.git'), depth, DEFAULT_SECRET_FILE_PATTERNS);
       const ms = performance.now() - start;
       const used = process.cpuUsage(cpu);
       const bytes = meta.entries.reduce((sum, entry) => sum + ('content' in entry ? entry.content.length : entry.size), 0);

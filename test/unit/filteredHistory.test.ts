@@ -30,7 +30,7 @@ describe('the history a sandbox gets (unit, host git only)', () => {
     initRepo(repo, { '.npmrc': '//r/:_authToken=NPMTOKEN-hunter2\n', 'pkg/.npmrc': 'registry=https://registry.example.invalid/\n', 'a.txt': 'a\n', '.bundle/config': 'BUNDLE_GEMS__EXAMPLE__COM: "u:BUNDLE-hunter2"\n', 'lib/config': 'BUNDLE_GEMS__EXAMPLE__COM: not a bundler file\n' });
     writeFiles(repo, { '.npmrc': 'registry=https://registry.example.invalid/\n' });
     runGit(repo, 'commit', '-qam', 'clean now');
-    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined);
+    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined, DEFAULT_SECRET_FILE_PATTERNS);
     assert.deepEqual(meta.removedFromHistory, ['.bundle/config', '.npmrc']);
     const box = materialise(meta);
     assert.doesNotMatch(allObjects(box), /NPMTOKEN-hunter2|BUNDLE-hunter2/);
@@ -43,7 +43,7 @@ describe('the history a sandbox gets (unit, host git only)', () => {
   test('a secret folder pattern removes the folder at any depth; a root-anchored pattern only at the root', async () => {
     const repo = makeTempDir('airlock-hist-');
     initRepo(repo, { 'deep/er/.aws/credentials': 'AWSKEY-hunter2\n', 'config/prod.yml': 'PRODKEY-hunter2\n', 'lib/config/prod.yml': 'not a secret here\n' });
-    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined, undefined, [...DEFAULT_SECRET_FILE_PATTERNS, '**/.aws/', '/config/prod.yml']);
+    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined, [...DEFAULT_SECRET_FILE_PATTERNS, '**/.aws/', '/config/prod.yml']);
     assert.deepEqual(meta.removedFromHistory, ['config/prod.yml', 'deep/er/.aws']);
     const box = materialise(meta);
     assert.doesNotMatch(allObjects(box), /AWSKEY-hunter2|PRODKEY-hunter2/);
@@ -56,7 +56,7 @@ describe('the history a sandbox gets (unit, host git only)', () => {
     runGit(repo, 'tag', '-a', '-m', 'first', 'v1');
     writeFiles(repo, { 'a.txt': 'two\n' });
     runGit(repo, 'commit', '-qam', 'two');
-    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined);
+    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined, DEFAULT_SECRET_FILE_PATTERNS);
     assert.equal(meta.rewrittenCommits, 0);
     assert.equal(meta.sandboxHead, meta.head);
     const box = materialise(meta);
@@ -71,7 +71,7 @@ describe('the history a sandbox gets (unit, host git only)', () => {
     const blob = runGit(repo, 'rev-parse', 'HEAD:.env').trim();
     runGit(repo, 'tag', 'secret-blob', blob);
     runGit(repo, 'tag', '-a', '-m', 'blob tag', 'secret-blob-annotated', blob);
-    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined);
+    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined, DEFAULT_SECRET_FILE_PATTERNS);
     const box = materialise(meta);
     assert.doesNotMatch(allObjects(box), /TAGGED-hunter2/);
     assert.equal(runGit(box, 'tag'), 'v1\n');
@@ -98,7 +98,7 @@ describe('the history a sandbox gets (unit, host git only)', () => {
     writeFiles(repo, { 'a.txt': 'STASH-hunter2\n' });
     runGit(repo, 'stash', '-q');
     const host = runGit(repo, 'rev-parse', 'HEAD').trim();
-    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined);
+    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined, DEFAULT_SECRET_FILE_PATTERNS);
     assert.equal(meta.historyCopy, 'as-is', 'no tree needed reading');
     assert.equal(meta.sandboxHead, host);
     const box = materialise(meta);
@@ -116,7 +116,7 @@ describe('the history a sandbox gets (unit, host git only)', () => {
       initRepo(repo, { 'a.txt': 'a\n', ...files });
       runGit(repo, 'rm', '-rq', Object.keys(files)[0]);
       runGit(repo, 'commit', '-qm', 'removed');
-      const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined);
+      const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined, DEFAULT_SECRET_FILE_PATTERNS);
       assert.equal(meta.historyCopy, 'filtered', Object.keys(files)[0]);
     }
   });
@@ -126,7 +126,7 @@ describe('the history a sandbox gets (unit, host git only)', () => {
     initRepo(repo, { 'a.txt': 'a\n', '.npmrc': `registry=https://registry.example.invalid/\n${'#'.repeat(3 * 1024 * 1024)}\n` });
     runGit(repo, 'rm', '-q', '.npmrc');
     runGit(repo, 'commit', '-qm', 'gone');
-    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined);
+    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined, DEFAULT_SECRET_FILE_PATTERNS);
     assert.deepEqual(meta.removedFromHistory, ['.npmrc']);
     assert.equal(runGit(materialise(meta), 'ls-tree', '--name-only', 'HEAD~1'), 'a.txt\n');
   });
@@ -137,7 +137,7 @@ describe('the history a sandbox gets (unit, host git only)', () => {
     writeFiles(repo, { '.env': 'SHA256-hunter2\n', 'a.txt': 'a\n' });
     runGit(repo, 'add', '-A');
     runGit(repo, 'commit', '-qm', 'one');
-    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined);
+    const meta = await buildGitMetadata(repo, path.join(repo, '.git'), undefined, DEFAULT_SECRET_FILE_PATTERNS);
     assert.match(meta.sandboxHead ?? '', /^[0-9a-f]{64}$/);
     const box = materialise(meta);
     assert.doesNotMatch(allObjects(box), /SHA256-hunter2/);

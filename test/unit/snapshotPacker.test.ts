@@ -69,7 +69,7 @@ describe('packSnapshot of a git workspace', () => {
     root = hostRepo();
     listing = await listWorkspace(root, DEFAULT_SECRET_FILE_PATTERNS);
     assert.ok(listing.git, 'the test repository is seen as a git work tree');
-    gitMeta = await buildGitMetadata(root, listing.git.commonDir, undefined);
+    gitMeta = await buildGitMetadata(root, listing.git.commonDir, undefined, DEFAULT_SECRET_FILE_PATTERNS);
     const out = makeTempDir('airlock-pack-out-');
     manifestFile = path.join(out, 'manifest.json');
     const packed = packSnapshot(listing, gitMeta, { uid: UID, gid: GID, manifestFile, contentFile: path.join(out, 'content.bin') });

@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DEFAULT_SECRET_FILE_PATTERNS } from '../config/taskOptions.js';
 import { AirlockError, throwIfAborted } from '../errors.js';
 import { git } from '../process/runHost.js';
 import { type FilteredHistory, filterHistory, type HostRef } from './filteredHistory.js';
@@ -84,7 +83,7 @@ function readShallowFile(file: string): Buffer | undefined {
  * along: no config (remotes, credential helpers, url rewrites), hooks, info/, logs, stash, index,
  * loose or unreachable objects.
  */
-export async function buildGitMetadata(root: string, commonDir: string, depth: number | undefined, signal?: AbortSignal, secretPatterns: readonly string[] = DEFAULT_SECRET_FILE_PATTERNS): Promise<GitMetadata> {
+export async function buildGitMetadata(root: string, commonDir: string, depth: number | undefined, secretPatterns: readonly string[], signal?: AbortSignal): Promise<GitMetadata> {
   assertOwnGitDir(root, commonDir);
   const hostEnv = { env: { GIT_NO_REPLACE_OBJECTS: '1' }, signal };
   const promisor = await git(root, ['config', '--get-regexp', '^(remote\\..*\\.promisor|extensions\\.partialclone)$'], { ...hostEnv, allowFailure: true });

@@ -161,7 +161,7 @@ export class TaskService {
       // the original promise is awaited (and its error raised) below.
       containerWork.catch(() => undefined);
       const listing = await listingWork;
-      const gitMeta = listing.git ? await buildGitMetadata(options.workspace, listing.git.commonDir, options.gitDepth, signal, options.secretFilePatterns) : undefined;
+      const gitMeta = listing.git ? await buildGitMetadata(options.workspace, listing.git.commonDir, options.gitDepth, options.secretFilePatterns, signal) : undefined;
       gitCleanup = gitMeta?.cleanup;
       const created = await containerWork;
       throwIfAborted(signal);
