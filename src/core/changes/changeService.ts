@@ -149,7 +149,7 @@ export class ChangeService {
       scan =
         options.method === 'archive'
           ? await viaArchive()
-          : await scanWithScanner({ container, modem: this.engine.docker.modem, user: record.user, base, readyAtMs: record.snapshot.readyAtMs ?? 0, folderInodes: this.tasks.store.folderInodes(record.id), maxFileBytes, blobs, signal: options.signal }).catch((error: unknown) => {
+          : await scanWithScanner({ container, user: record.user, base, readyAtMs: record.snapshot.readyAtMs ?? 0, folderInodes: this.tasks.store.folderInodes(record.id), maxFileBytes, blobs, signal: options.signal }).catch((error: unknown) => {
               if (error instanceof ScannerUnavailable && options.method !== 'scanner') return viaArchive();
               throw error;
             });

@@ -11,11 +11,8 @@ import type { ScannedNode, ScanResult } from './buildChangeSet.js';
 import { SCANNER_SOURCE } from './scannerSource.js';
 import { StreamReader } from './streamReader.js';
 
-type Modem = { demuxStream(stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void };
-
 export interface ScanRequest {
   container: Docker.Container;
-  modem: Modem;
   user: string;
   base: BaseSnapshot;
   /** Engine-clock time (ms) by which the workspace copy was complete; 0 means "unknown: hash everything". */
@@ -60,7 +57,7 @@ function encodeInodes(inodes: ReadonlyMap<string, string>): Buffer {
 }
 
 /** The scanner as Airlock's own program: nothing from the task's environment reaches its loader or node. */
-async function openScanner(container: Docker.Container, modem: Modem, user: string) {
+async function openScanner(container: Docker.Container, user: string) {
   const program = await inBoxProgram(container, SCANNER_SOURCE);
   const exec = await container.exec({ Cmd: program.Cmd, Env: program.Env, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false, User: user, WorkingDir: '/' });
   const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
@@ -80,8 +77,8 @@ const inodeLineSchema = z.union([z.object({ b: relPath, i: z.string().regex(/^\d
  * later scan tell a folder from another one moved onto its path. Undefined when the image has no
  * node (those tasks are scanned by archive, which needs none of this).
  */
-export async function captureFolderInodes(container: Docker.Container, modem: Modem, user: string, signal?: AbortSignal): Promise<Map<string, string> | undefined> {
-  const { exec, stream, stdout, stderr } = await openScanner(container, modem, user);
+export async function captureFolderInodes(container: Docker.Container, user: string, signal?: AbortSignal): Promise<Map<string, string> | undefined> {
+  const { exec, stream, stdout, stderr } = await openScanner(container, user);
   const finish = () => stdout.end();
   stream.once('end', finish).once('close', finish);
   let errorTail = '';
@@ -125,7 +122,7 @@ export async function captureFolderInodes(container: Docker.Container, modem: Mo
  */
 export async function scanWithScanner(request: ScanRequest): Promise<ScanResult> {
   const started = Date.now();
-  const { exec, stream, stdout, stderr } = await openScanner(request.container, request.modem, request.user);
+  const { exec, stream, stdout, stderr } = await openScanner(request.container, request.user);
   // The demuxer never ends its outputs; without this a scanner that dies mid-answer would leave
   // the reader waiting forever instead of failing.
   const finish = () => stdout.end();

@@ -19,8 +19,7 @@ const KILL_BY_MARKER = `m="AIRLOCK_CMD=$1"; for pass in 1 2 3 4 5; do for p in /
 export class DockerExecBackend implements ExecBackend {
   readonly name = 'docker-exec' as const;
 
-  /** `_modem` is unused (the engine stream is split here, with backpressure) and kept for callers. */
-  constructor(private readonly container: Docker.Container, _modem: unknown, private readonly user: string) {}
+  constructor(private readonly container: Docker.Container, private readonly user: string) {}
 
   private killTree(id: string): Promise<void> {
     return execToEnd(this.container, ['sh', '-c', KILL_BY_MARKER, 'airlock-kill', id], this.user);

@@ -63,8 +63,7 @@ export class SupervisorBackend implements ExecBackend {
     });
   }
 
-  /** `_modem` is unused (the engine stream is split here, with backpressure) and kept for callers. */
-  static async open(container: Docker.Container, _modem: unknown, user: string, onClosed: () => void): Promise<SupervisorBackend> {
+  static async open(container: Docker.Container, user: string, onClosed: () => void): Promise<SupervisorBackend> {
     // The runner starts with nothing of the task's environment; its children get it by message.
     const program = await inBoxProgram(container, SUPERVISOR_SOURCE).catch((error: unknown) => {
       if (error instanceof AirlockError) throw new SupervisorUnavailable(error.message);

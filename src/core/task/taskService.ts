@@ -177,7 +177,7 @@ export class TaskService {
       const readyAtMs = await this.engineClockMs();
       // Before anything runs in the box (setup commands included): what a folder swap is later told by.
       onProgress('recording the copy');
-      const folderInodes = await captureFolderInodes(created, this.docker.modem, options.user, signal);
+      const folderInodes = await captureFolderInodes(created, options.user, signal);
       if (folderInodes) this.store.saveFolderInodes(id, folderInodes);
       const record: TaskRecord = {
         id,
@@ -420,11 +420,11 @@ export class TaskService {
 
   private backendFor(record: TaskRecord, preference: 'auto' | ExecBackendName): Promise<ExecBackend> {
     const container = this.docker.getContainer(record.containerId);
-    const direct = () => new DockerExecBackend(container, this.docker.modem, record.user);
+    const direct = () => new DockerExecBackend(container, record.user);
     if (preference === 'docker-exec') return Promise.resolve(direct());
     let backend = this.backends.get(record.id);
     if (!backend) {
-      backend = SupervisorBackend.open(container, this.docker.modem, record.user, () => this.backends.delete(record.id)).catch(async (error: unknown) => {
+      backend = SupervisorBackend.open(container, record.user, () => this.backends.delete(record.id)).catch(async (error: unknown) => {
         const state = await container.inspect().then((info) => containerInspectSchema.parse(info).State.Running, () => false);
         if (!state) {
           this.backends.delete(record.id);
