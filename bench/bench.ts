@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectEngine } from '../src/core/engine/locateEngine.js';
 import { TaskService } from '../src/core/task/taskService.js';
-import { TaskStore } from '../src/core/task/taskStore.js';
+import { TaskStore } from '../src/core/state/taskStore.js';
 import { benchChangeSet } from './changeSetBench.js';
 import { benchEgress } from './egressBench.js';
 import { benchGitHistory } from './gitHistoryBench.js';

@@ -10,9 +10,9 @@ import * as path from 'node:path';
 import { median } from './stats.js';
 import type { Duplex } from 'node:stream';
 import type { EngineConnection } from '../src/core/engine/locateEngine.js';
-import { hostGateway, type HostedGateway } from '../src/core/egress/gatewayHost.js';
+import { hostGateway, type HostedGateway } from '../src/core/gateway/gatewayHost.js';
 import { TaskService } from '../src/core/task/taskService.js';
-import { TaskStore } from '../src/core/task/taskStore.js';
+import { TaskStore } from '../src/core/state/taskStore.js';
 
 const DOWNLOAD_BYTES = 200 * 1024 * 1024;
 const LATENCY_RUNS = 40;

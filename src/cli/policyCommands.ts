@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as readline from 'node:readline/promises';
 import { type Command, Option } from 'commander';
-import { AirlockError, CommandClassifier, commandSettingsSchema, DEFAULT_IMAGE, describeError, describeFinding, formatZodError, loadMachineFloor, PolicyAcceptances, POLICY_FILE, policyForWorkspace, policyJsonSchema, printableJson, printableLine, printableLines, readDevcontainer, readLiveState, refreshLiveRules, type TaskStore, type Verdict, type WorkspacePolicyState, validateDocument, readJsonc, policyFileSchema, PolicyFileError, type Loosening, refusalLine, type DevcontainerRefusal } from '../core/index.js';
+import { AirlockError, CommandClassifier, commandSettingsSchema, DEFAULT_IMAGE, describeError, describeFinding, formatZodError, loadMachineFloor, PolicyAcceptances, POLICY_FILE, policyForWorkspace, policyJsonSchema, printableJson, printableLine, printableLines, readDevcontainer, readLiveState, refreshLiveRules, type TaskStore, type Verdict, type WorkspacePolicyState, validateDocument, readJsonc, policyFileSchema, SourceFileError, type Loosening, refusalLine, type DevcontainerRefusal } from '../core/index.js';
 import { storeAction } from './serviceAction.js';
 import { collect } from './flagValues.js';
 
@@ -70,7 +70,7 @@ export function registerPolicyCommands(program: Command): void {
           state = workspaceState(store, workspace);
         } catch (error) {
           const problems = liveProblems(store, workspace);
-          if (flags.json) process.stdout.write(printableJson({ workspace, error: describeError(error), problems: error instanceof PolicyFileError ? error.problems : undefined, tasks: problems }) + '\n');
+          if (flags.json) process.stdout.write(printableJson({ workspace, error: describeError(error), problems: error instanceof SourceFileError ? error.problems : undefined, tasks: problems }) + '\n');
           else process.stderr.write(`airlock: ${describeError(error)}\n${problems.map((line) => `airlock: ${line}\n`).join('')}`);
           return 1;
         }
@@ -101,7 +101,7 @@ export function registerPolicyCommands(program: Command): void {
           }
         } else {
           const result = validateDocument(readJsonc(absolute), policyFileSchema);
-          if (!result.ok) throw new PolicyFileError(file, result.problems);
+          if (!result.ok) throw new SourceFileError(file, result.problems);
           const devPath = result.value.devcontainer?.path;
           if (devPath) {
             const plan = readDevcontainer(path.resolve(path.dirname(absolute), devPath), path.dirname(absolute));

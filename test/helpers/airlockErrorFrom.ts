@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { AirlockError } from '../../src/core/errors.js';
+import { AirlockError } from '../../src/core/ground/errors.js';
 
 /** Runs `work`, asserts it throws an AirlockError, and returns it for further checks. */
 export function airlockErrorFrom(work: () => unknown): AirlockError {

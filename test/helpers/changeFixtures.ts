@@ -6,7 +6,7 @@ import type { TestContext } from 'node:test';
 import { ChangeService } from '../../src/core/changes/changeService.js';
 import type { ChangeSet, FileChange } from '../../src/core/changes/changeSet.js';
 import type { TaskOptionsInput } from '../../src/core/config/taskOptions.js';
-import type { TaskRecord } from '../../src/core/task/taskRecord.js';
+import type { TaskRecord } from '../../src/core/state/taskRecord.js';
 import type { TaskService } from '../../src/core/task/taskService.js';
 import { realEngine, run, serviceFor, TEST_IMAGE } from './realEngine.js';
 

@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import type { TestContext } from 'node:test';
 import { connectEngine, type EngineConnection } from '../../src/core/engine/locateEngine.js';
 import { TaskService } from '../../src/core/task/taskService.js';
-import { TaskStore } from '../../src/core/task/taskStore.js';
-import type { TaskRecord } from '../../src/core/task/taskRecord.js';
+import { TaskStore } from '../../src/core/state/taskStore.js';
+import type { TaskRecord } from '../../src/core/state/taskRecord.js';
 
 export const TEST_IMAGE = process.env.AIRLOCK_TEST_IMAGE || 'airlock-test:bookworm';
 const inCi = process.env.CI === 'true';

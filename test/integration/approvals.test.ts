@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { ApprovalBoard } from '../../src/core/approvals/approvalBoard.js';
 import { approvalDecisionSchema, type ApprovalInput, type ApprovalRequest } from '../../src/core/approvals/approvalQueue.js';
-import { TaskStore } from '../../src/core/task/taskStore.js';
+import { TaskStore } from '../../src/core/state/taskStore.js';
 import { type CliResult, launchNode, osUser as ME, type Running, sleep, startTask as startTaskVia, stopTask as stopTaskVia, until } from '../helpers/cliProcess.js';
 import { realEngine, TEST_IMAGE } from '../helpers/realEngine.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';

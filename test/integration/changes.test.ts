@@ -7,7 +7,7 @@ import { after, describe, test, type TestContext } from 'node:test';
 import { TransactionFailed } from '../../src/core/changes/hostTransaction.js';
 import { formatChanges } from '../../src/core/changes/changeService.js';
 import { summarizeChange } from '../../src/core/changes/changeSet.js';
-import { AirlockError } from '../../src/core/errors.js';
+import { AirlockError } from '../../src/core/ground/errors.js';
 import {
   airlockLeftovers,
   changeFor,

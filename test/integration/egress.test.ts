@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { HostedGateway } from '../../src/core/egress/gatewayHost.js';
+import type { HostedGateway } from '../../src/core/gateway/gatewayHost.js';
 import type { TaskService } from '../../src/core/task/taskService.js';
-import type { TaskStore } from '../../src/core/task/taskStore.js';
+import type { TaskStore } from '../../src/core/state/taskStore.js';
 import { makeCertificate, makeDumbGitRepo, serviceWithGateway, spyResolver, startEgressTask, startOrigin, type Origin } from '../helpers/egressFixtures.js';
 import { realEngine, run, TEST_IMAGE, tempDir, waitFor } from '../helpers/realEngine.js';
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { EngineConnection } from '../../src/core/engine/locateEngine.js';
-import type { TaskRecord } from '../../src/core/task/taskRecord.js';
+import type { TaskRecord } from '../../src/core/state/taskRecord.js';
 import type { TaskService } from '../../src/core/task/taskService.js';
 import { realEngine, run, serviceFor, TEST_IMAGE, tempDir } from '../helpers/realEngine.js';
 

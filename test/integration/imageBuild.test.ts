@@ -9,7 +9,7 @@ import * as tarStream from 'tar-stream';
 import { buildImage, buildTag, packContext, remoteAddSources } from '../../src/core/devcontainer/imageBuild.js';
 import { imageLabel, resolveImageUser } from '../../src/core/devcontainer/imageInspect.js';
 import type { DevcontainerBuild } from '../../src/core/devcontainer/devcontainerPlan.js';
-import { AirlockError, CancelledError } from '../../src/core/errors.js';
+import { AirlockError, CancelledError } from '../../src/core/ground/errors.js';
 import { realEngine, TEST_IMAGE, waitFor } from '../helpers/realEngine.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { AirlockError } from '../../src/core/errors.js';
+import { AirlockError } from '../../src/core/ground/errors.js';
 import { labelled, realEngine, run, serviceFor, TEST_IMAGE, tempDir, waitFor, withTask } from '../helpers/realEngine.js';
 
 function smallWorkspace(): string {

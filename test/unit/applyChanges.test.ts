@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applyChanges, undoLastApply, type ApplyContext, type ApplyReport, type ApplySelection } from '../../src/core/changes/applyChanges.js';
 import type { ChangeSet, FileChange } from '../../src/core/changes/changeSet.js';
-import { AirlockError } from '../../src/core/errors.js';
+import { AirlockError } from '../../src/core/ground/errors.js';
 import { airlockErrorFrom } from '../helpers/airlockErrorFrom.js';
 import {
   changeSetFor,

@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import { ApprovalBoard } from '../../src/core/approvals/approvalBoard.js';
 import { ApprovalQueue } from '../../src/core/approvals/approvalQueue.js';
 import { AuditLog } from '../../src/core/audit/auditLog.js';
-import { TaskStore } from '../../src/core/task/taskStore.js';
+import { TaskStore } from '../../src/core/state/taskStore.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 
 after(removeTempDirs);

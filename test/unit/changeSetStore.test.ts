@@ -8,7 +8,7 @@ import { releaseReviewState, retainReviewState } from '../../src/core/changes/bl
 import { BlobStore, listBlobs, StoreFull } from '../../src/core/changes/blobStore.js';
 import { changeSetDigest, identify } from '../../src/core/changes/changeSet.js';
 import { ChangeSetStore, MIN_CHANGE_SET_PREFIX } from '../../src/core/changes/changeSetStore.js';
-import { AirlockError } from '../../src/core/errors.js';
+import { AirlockError } from '../../src/core/ground/errors.js';
 import { changeSetFor, fakeBase, hostWorkspace, sha256 } from '../helpers/fakeChangeSet.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 

@@ -2,9 +2,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Docker from 'dockerode';
 import { parseTaskOptions, type TaskOptions, type TaskOptionsInput } from '../../src/core/config/taskOptions.js';
-import { AirlockError } from '../../src/core/errors.js';
-import { assertHardened, buildContainerSpec, sandboxIds, SANDBOX_HOME, WORKSPACE_PATH } from '../../src/core/task/containerSpec.js';
-import { EXPIRES_LABEL, TASK_LABEL } from '../../src/core/task/taskRecord.js';
+import { AirlockError } from '../../src/core/ground/errors.js';
+import { assertHardened, buildContainerSpec, sandboxIds } from '../../src/core/task/containerSpec.js';
+import { SANDBOX_HOME, WORKSPACE_PATH } from '../../src/core/ground/sandboxPaths.js';
+import { EXPIRES_LABEL, TASK_LABEL } from '../../src/core/state/taskRecord.js';
 
 const TASK_ID = 't-0123abcd';
 

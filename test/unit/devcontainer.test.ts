@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { readDevcontainer, shellQuote } from '../../src/core/devcontainer/devcontainerFile.js';
 import type { DevcontainerPlan, DevcontainerRefusal } from '../../src/core/devcontainer/devcontainerPlan.js';
 import { readImageMetadata } from '../../src/core/devcontainer/imageMetadata.js';
-import { PolicyFileError } from '../../src/core/policy/jsoncFile.js';
+import { SourceFileError } from '../../src/core/ground/jsoncFile.js';
 import { airlockErrorFrom } from '../helpers/airlockErrorFrom.js';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/devcontainer');
@@ -194,10 +194,10 @@ describe('readDevcontainer: the kitchen-sink sample', () => {
 });
 
 describe('readDevcontainer: files that are not valid', () => {
-  test('a syntax error gives a PolicyFileError at file:line:col', () => {
+  test('a syntax error gives a SourceFileError at file:line:col', () => {
     const { workspace, file } = fixture('syntax-error');
     const error = airlockErrorFrom(() => readDevcontainer(file, workspace));
-    assert.ok(error instanceof PolicyFileError);
+    assert.ok(error instanceof SourceFileError);
     const { line, column } = positionOf(fs.readFileSync(file, 'utf8'), '"remoteUser"');
     assert.ok(error.message.includes(`${file}:${line}:${column}:`), error.message);
     assert.match(error.message, /"," is missing/);
@@ -206,7 +206,7 @@ describe('readDevcontainer: files that are not valid', () => {
   test('a wrong type names the field and its line', () => {
     const { workspace, file, text } = workspaceWith('{\n  // the image must be a name\n  "remoteUser": "node",\n  "image": 5,\n}\n');
     const error = airlockErrorFrom(() => readDevcontainer(file, workspace));
-    assert.ok(error instanceof PolicyFileError);
+    assert.ok(error instanceof SourceFileError);
     assert.equal(error.problems.length, 1);
     assert.equal(error.problems[0].field, 'image');
     assert.equal(error.problems[0].line, positionOf(text, '5').line);
@@ -215,7 +215,7 @@ describe('readDevcontainer: files that are not valid', () => {
 
   test('nested wrong types are reported with their dotted path', () => {
     const { workspace, file, text } = workspaceWith({ build: { dockerfile: 'Dockerfile', args: { N: 22 } }, containerEnv: { A: true }, postCreateCommand: 7 });
-    const error = airlockErrorFrom(() => readDevcontainer(file, workspace)) as PolicyFileError;
+    const error = airlockErrorFrom(() => readDevcontainer(file, workspace)) as SourceFileError;
     assert.deepEqual(
       error.problems.map((problem) => [problem.field, problem.line]),
       [
@@ -228,13 +228,13 @@ describe('readDevcontainer: files that are not valid', () => {
 
   test('build that is not an object is a type error', () => {
     const { workspace, file } = workspaceWith({ build: 'Dockerfile' });
-    const error = airlockErrorFrom(() => readDevcontainer(file, workspace)) as PolicyFileError;
+    const error = airlockErrorFrom(() => readDevcontainer(file, workspace)) as SourceFileError;
     assert.equal(error.problems[0].field, 'build');
   });
 
   test('a build without a dockerfile and without an image is an error', () => {
     const { workspace, file } = workspaceWith({ build: { context: '..' } });
-    const error = airlockErrorFrom(() => readDevcontainer(file, workspace)) as PolicyFileError;
+    const error = airlockErrorFrom(() => readDevcontainer(file, workspace)) as SourceFileError;
     assert.equal(error.problems[0].field, 'build');
     assert.match(error.message, /"dockerfile" is needed/);
   });

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { contextEndpoint, currentContextName, dockerConfigDir } from '../../src/core/engine/dockerContext.js';
 import { describeEndpoint, type EngineEndpoint, parseEngineHost } from '../../src/core/engine/engineEndpoint.js';
 import { connectEngine, engineSearch } from '../../src/core/engine/locateEngine.js';
-import { AirlockError, CancelledError, describeError } from '../../src/core/errors.js';
+import { AirlockError, CancelledError, describeError } from '../../src/core/ground/errors.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
 import { airlockErrorFrom } from '../helpers/airlockErrorFrom.js';
 

@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import * as tarStream from 'tar-stream';
 import { scanWithArchive } from '../../src/core/changes/archiveScanner.js';
 import { BlobStore, type BlobWriter } from '../../src/core/changes/blobStore.js';
-import { AirlockError } from '../../src/core/errors.js';
+import { AirlockError } from '../../src/core/ground/errors.js';
 import { BaseSnapshot } from '../../src/core/snapshot/snapshotManifest.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 

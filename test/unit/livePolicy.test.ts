@@ -6,8 +6,8 @@ import { commandSettingsSchema } from '../../src/core/commands/commandSettings.j
 import { type LiveRules, readLiveState, refreshLiveRules, rulesOfPolicy, tightenRules } from '../../src/core/policy/livePolicy.js';
 import { POLICY_FILE, policyForWorkspace } from '../../src/core/policy/policyLoader.js';
 import { type PolicyFileInput, policyFileSchema } from '../../src/core/policy/policySchema.js';
-import type { TaskRecord } from '../../src/core/task/taskRecord.js';
-import { TaskStore } from '../../src/core/task/taskStore.js';
+import type { TaskRecord } from '../../src/core/state/taskRecord.js';
+import { TaskStore } from '../../src/core/state/taskStore.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
 
 after(removeTempDirs);

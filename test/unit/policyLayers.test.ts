@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS } from '../../src/core/config/taskOptions.js';
 import type { DevcontainerPlan } from '../../src/core/devcontainer/devcontainerPlan.js';
-import { AirlockError } from '../../src/core/errors.js';
-import { PolicyFileError } from '../../src/core/policy/jsoncFile.js';
+import { AirlockError } from '../../src/core/ground/errors.js';
+import { SourceFileError } from '../../src/core/ground/jsoncFile.js';
 import { PolicyAcceptances } from '../../src/core/policy/policyAcceptance.js';
 import { type EffectivePolicy, type MachineFloor, type ResolvedPolicy, type ResolveInput, resolvePolicy } from '../../src/core/policy/policyLayers.js';
 import { loadMachineFloor, loadMachineFloors, loadWorkspacePolicy, POLICY_FILE, policyForWorkspace } from '../../src/core/policy/policyLoader.js';
@@ -465,7 +465,7 @@ describe('machine floor files', () => {
     } catch (caught) {
       error = caught;
     }
-    assert.ok(error instanceof PolicyFileError, String(error));
+    assert.ok(error instanceof SourceFileError, String(error));
     assert.equal(error.file, file);
     const rows = error.problems.map((problem) => [problem.field, problem.line]);
     assert.deepEqual(rows, [['image', 2], ['devcontainer.path', 3], ['setupCommands', 5], ['env.set', 6], ['user', 7], ['commands.allow', 8]]);
@@ -498,7 +498,7 @@ describe('machine floor files', () => {
   test('an invalid floor file throws rather than being skipped', () => {
     const dir = makeTempDir();
     writeFiles(dir, { 'broken.json': '{ "resources": { "memory": ' });
-    assert.throws(() => loadMachineFloors({ AIRLOCK_MACHINE_POLICY: path.join(dir, 'broken.json') }), PolicyFileError);
+    assert.throws(() => loadMachineFloors({ AIRLOCK_MACHINE_POLICY: path.join(dir, 'broken.json') }), SourceFileError);
   });
 });
 
@@ -591,7 +591,7 @@ describe('policyForWorkspace and acceptance', () => {
     writeFiles(outside, { 'devcontainer.json': '{ "image": "x:1", "containerEnv": { "HOST_VALUE": "from outside" } }' });
     fs.symlinkSync(outside, path.join(workspace, 'link'));
     writeFiles(workspace, { [POLICY_FILE]: '{ "devcontainer": { "path": "link/devcontainer.json" } }' });
-    assert.throws(() => policyForWorkspace({ workspace, stateDir: makeTempDir('airlock-state-'), trusted: true, env: {} }), (error: unknown) => error instanceof PolicyFileError && error.problems[0].field === 'devcontainer.path');
+    assert.throws(() => policyForWorkspace({ workspace, stateDir: makeTempDir('airlock-state-'), trusted: true, env: {} }), (error: unknown) => error instanceof SourceFileError && error.problems[0].field === 'devcontainer.path');
   });
 
   test('a workspace without a policy file has no repository layer', () => {
@@ -602,10 +602,10 @@ describe('policyForWorkspace and acceptance', () => {
     assert.deepEqual(state.newLoosenings, []);
   });
 
-  test('an invalid policy file throws PolicyFileError with its position', () => {
+  test('an invalid policy file throws SourceFileError with its position', () => {
     const { workspace, load } = setup();
     writeFiles(workspace, { [POLICY_FILE]: '{\n  "resources": { "cpus": "many" }\n}\n' });
-    assert.throws(load, (error: unknown) => error instanceof PolicyFileError && error.problems[0].field === 'resources.cpus' && error.problems[0].line === 2);
+    assert.throws(load, (error: unknown) => error instanceof SourceFileError && error.problems[0].field === 'resources.cpus' && error.problems[0].line === 2);
   });
 
   test('machine floors from the context env and extraFloors bound an accepted policy', () => {

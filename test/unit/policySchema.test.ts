@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
-import { formatProblems, parseJsonc, PolicyFileError, validateDocument, type SourceProblem } from '../../src/core/policy/jsoncFile.js';
+import { formatProblems, parseJsonc, SourceFileError, validateDocument, type SourceProblem } from '../../src/core/ground/jsoncFile.js';
 import { policyFileSchema, policyJsonSchema, type PolicyFileInput } from '../../src/core/policy/policySchema.js';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -296,9 +296,9 @@ describe('validation messages', () => {
     assert.deepEqual({ line: problem.line, column: problem.column }, where(text, '"lots"'));
   });
 
-  test('PolicyFileError prints file:line:column: field: message for every problem', () => {
+  test('SourceFileError prints file:line:column: field: message for every problem', () => {
     const problems = problemsOf(UNKNOWN);
-    const error = new PolicyFileError('/w/.airlock.json', problems);
+    const error = new SourceFileError('/w/.airlock.json', problems);
     assert.equal(error.message, formatProblems('/w/.airlock.json', problems));
     assert.deepEqual(error.message.split('\n'), [
       '/w/.airlock.json:5:5: resources.bogus: unknown field "bogus" (allowed here: cpus, memory, pids, ttlSeconds, runtime)',

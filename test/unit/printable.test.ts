@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AirlockError, describeError } from '../../src/core/errors.js';
-import { hasUnsafeText, printable, printableJson, printableJsonText, printableLine, printableLines, printableStream } from '../../src/core/printable.js';
+import { AirlockError, describeError } from '../../src/core/ground/errors.js';
+import { hasUnsafeText, printable, printableJson, printableJsonText, printableLine, printableLines, printableStream } from '../../src/core/ground/printable.js';
 import { printableLine as textDiffPrintableLine, printable as textDiffPrintable } from '../../src/core/changes/textDiff.js';
 import { formatNetworkLog } from '../../src/core/egress/networkLog.js';
 import { formatRequest } from '../../src/cli/approvalCommands.js';

@@ -2,13 +2,13 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { git, runHost } from '../../src/core/process/runHost.js';
+import { git, runHost } from '../../src/core/ground/runHost.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 
 // The bug below is proven in a child process; keep its flaky form out of this process's git calls.
 after(removeTempDirs);
 
-const RUN_HOST_SOURCE = path.resolve(process.cwd(), 'src/core/process/runHost.ts');
+const RUN_HOST_SOURCE = path.resolve(process.cwd(), 'src/core/ground/runHost.ts');
 
 describe('runHost', () => {
   test('collects stdout, stderr and the exit code, and feeds input to stdin', async () => {

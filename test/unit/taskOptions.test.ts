@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatByteSize, parseByteSize } from '../../src/core/config/byteSize.js';
+import { formatByteSize, parseByteSize } from '../../src/core/ground/byteSize.js';
 import { DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, parseTaskOptions, type TaskOptionsInput } from '../../src/core/config/taskOptions.js';
 import { airlockErrorFrom } from '../helpers/airlockErrorFrom.js';
 

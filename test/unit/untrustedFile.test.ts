@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readUntrustedFile, readUntrustedText, UntrustedFileError } from '../../src/core/untrustedFile.js';
+import { readUntrustedFile, readUntrustedText, UntrustedFileError } from '../../src/core/ground/untrustedFile.js';
 import { launchNode } from '../helpers/cliProcess.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
 

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_SECRET_FILE_PATTERNS } from '../../src/core/config/taskOptions.js';
-import { AirlockError } from '../../src/core/errors.js';
+import { AirlockError } from '../../src/core/ground/errors.js';
 import { listWorkspace } from '../../src/core/snapshot/workspaceListing.js';
 import { initRepo, makeTempDir, removeTempDirs, runGit, writeFiles } from '../helpers/tempWorkspace.js';
 

@@ -1,5 +1,5 @@
-import { AirlockError } from '../errors.js';
-import type { TaskStore } from '../task/taskStore.js';
+import { AirlockError } from '../ground/errors.js';
+import type { TaskStore } from '../state/taskStore.js';
 import { ApprovalQueue, type ApprovalRequest } from './approvalQueue.js';
 
 /** The shortest id prefix a person may type; shorter ones match too much by chance. */

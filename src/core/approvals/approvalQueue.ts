@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/auditLog.js';
-import { writeSynced } from '../syncedWrite.js';
-import { folderNames } from '../folderNames.js';
+import { writeSynced } from '../ground/syncedWrite.js';
+import { folderNames } from '../ground/folderNames.js';
 
 /** What can be gated: a new network destination, a command, a push from the host, an apply to the host. */
 export const APPROVAL_KINDS = ['network', 'command', 'push', 'apply'] as const;
@@ -53,14 +52,6 @@ export type ApprovalInput = Pick<ApprovalRequest, 'kind' | 'subject' | 'reason'>
 export function describeRefusal(decision: ApprovalDecision): string {
   if (decision.by === 'airlock') return decision.reason ?? 'no decision';
   return `denied by ${decision.by}${decision.reason ? `: ${decision.reason}` : ''}`;
-}
-
-export function currentUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return `uid ${process.getuid?.() ?? '?'}`;
-  }
 }
 
 /**

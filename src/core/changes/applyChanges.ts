@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 import type { ApplyJournal, Journal } from './applyJournal.js';
 import type { BlobStore } from './blobStore.js';
 import type { ChangeContent } from './buildChangeSet.js';

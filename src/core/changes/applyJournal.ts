@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { replaceFile } from '../syncedWrite.js';
+import { replaceFile } from '../ground/syncedWrite.js';
 import { z } from 'zod';
 import { hostStateSchema } from './hostState.js';
-import { folderNames } from '../folderNames.js';
+import { folderNames } from '../ground/folderNames.js';
 
 export const journalSchema = z.object({
   id: z.string(),

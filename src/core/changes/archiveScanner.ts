@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import * as tarStream from 'tar-stream';
-import { AirlockError, CancelledError } from '../errors.js';
+import { AirlockError, CancelledError } from '../ground/errors.js';
 import type { BaseSnapshot } from '../snapshot/snapshotManifest.js';
 import type { BlobStore } from './blobStore.js';
 import type { ScannedNode, ScanResult } from './buildChangeSet.js';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { ApplyJournal } from './applyJournal.js';
 import { listBlobs } from './blobStore.js';
 import { ChangeSetStore } from './changeSetStore.js';
-import { folderNames } from '../folderNames.js';
+import { folderNames } from '../ground/folderNames.js';
 
 export interface RetentionInput {
   blobDir: string;

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AirlockError } from '../errors.js';
-import { folderNames } from '../folderNames.js';
+import { AirlockError } from '../ground/errors.js';
+import { folderNames } from '../ground/folderNames.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 

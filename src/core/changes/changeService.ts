@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import { AirlockError, CancelledError } from '../errors.js';
+import { AirlockError, CancelledError } from '../ground/errors.js';
 import type { EngineConnection } from '../engine/locateEngine.js';
 import { BaseSnapshot } from '../snapshot/snapshotManifest.js';
-import type { TaskRecord } from '../task/taskRecord.js';
+import type { TaskRecord } from '../state/taskRecord.js';
 import type { TaskService } from '../task/taskService.js';
-import type { TaskStore } from '../task/taskStore.js';
+import type { TaskStore } from '../state/taskStore.js';
 import { ApplyJournal } from './applyJournal.js';
 import { applyChanges, type ApplyReport, type ApplySelection, selectChanges, undoLastApply, type UndoReport } from './applyChanges.js';
 import { ApprovalBoard } from '../approvals/approvalBoard.js';

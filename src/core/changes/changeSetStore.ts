@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AirlockError } from '../errors.js';
-import { replaceFile } from '../syncedWrite.js';
+import { AirlockError } from '../ground/errors.js';
+import { replaceFile } from '../ground/syncedWrite.js';
 import { changeSetDigest, changeSetSchema, type IdentifiedChangeSet, shortChangeSetId } from './changeSet.js';
-import { folderNames } from '../folderNames.js';
+import { folderNames } from '../ground/folderNames.js';
 
 const FULL_ID = /^[0-9a-f]{64}$/;
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 import type { BlobStore } from './blobStore.js';
 import { forEachChunk, type HostState, readHostState, sameHostState, unsafeAncestorReason } from './hostState.js';
 

@@ -1,5 +1,5 @@
 import { applyPatch, structuredPatch, type StructuredPatch } from 'diff';
-import { printable, printableLine } from '../printable.js';
+import { printable, printableLine } from '../ground/printable.js';
 
 // The escaping lives in the ground module so every front end and log uses the same form.
 export { printable, printableLine };

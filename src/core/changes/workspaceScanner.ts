@@ -1,7 +1,7 @@
 import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { z } from 'zod';
-import { AirlockError, CancelledError } from '../errors.js';
+import { AirlockError, CancelledError } from '../ground/errors.js';
 import { execInspectSchema } from '../engine/engineSchemas.js';
 import { engineStreamDemux } from '../exec/engineStreamDemux.js';
 import { inBoxProgram } from '../exec/inBoxProgram.js';

@@ -1,4 +1,4 @@
-import { WORKSPACE_PATH } from '../task/containerSpec.js';
+import { WORKSPACE_PATH } from '../ground/sandboxPaths.js';
 import { BUILTIN_ASK_RULES, builtinGate } from './builtinGates.js';
 import { type Environment, NO_ENVIRONMENT, readScript, type SimpleCommand, type StdinSource, withAssignments } from './commandLine.js';
 import { type ArgvPattern, type Decision, matchPattern, parseArgvPattern, strictest, toolName } from './commandRules.js';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Language, Parser } from 'web-tree-sitter';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 
 /**
  * A bash syntax tree as plain data. tree-sitter's nodes live in WASM memory and must be freed; the

@@ -1,4 +1,4 @@
-import { printableLine } from '../changes/textDiff.js';
+import { printableLine } from '../ground/printable.js';
 import type { ShellNode } from './shellParser.js';
 
 /**

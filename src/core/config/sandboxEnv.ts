@@ -1,4 +1,4 @@
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 import { looksSecret } from './secretNames.js';
 
 /** Variables Airlock itself sets inside every task; the user cannot pass these through from the host. */

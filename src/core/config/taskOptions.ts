@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { AirlockError } from '../errors.js';
-import { printableLine } from '../printable.js';
-import { byteSizeSchema } from './byteSize.js';
+import { AirlockError } from '../ground/errors.js';
+import { printableLine } from '../ground/printable.js';
+import { byteSizeSchema } from '../ground/byteSize.js';
 import { egressSettingsSchema } from '../egress/egressSettings.js';
 import { commandSettingsSchema } from '../commands/commandSettings.js';
 import { ENV_NAME } from './secretNames.js';

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { locate, PolicyFileError, readJsonc, validateDocument } from '../policy/jsoncFile.js';
-import { UNTRUSTED_LIMITS } from '../untrustedFile.js';
+import { locate, SourceFileError, readJsonc, validateDocument } from '../ground/jsoncFile.js';
+import { UNTRUSTED_LIMITS } from '../ground/untrustedFile.js';
 import type { DevcontainerBuild, DevcontainerPlan, DevcontainerRefusal, DevcontainerSettings, LifecycleCommand, LifecycleField } from './devcontainerPlan.js';
 
 /**
@@ -610,7 +610,7 @@ function readImageSource(config: DevcontainerFields, file: string, workspace: st
 }
 
 /**
- * Reads a devcontainer.json. Syntax and type errors throw a PolicyFileError with line and column;
+ * Reads a devcontainer.json. Syntax and type errors throw a SourceFileError with line and column;
  * anything that would widen the sandbox is returned as a refusal (with its position) and its value
  * is left out of the plan; fields that do not apply to a sandbox are returned as notes.
  */
@@ -620,11 +620,11 @@ export function readDevcontainer(file: string, workspace: string): DevcontainerP
   // The repository's file: regular, inside the workspace, of a bounded size, checked before it is read.
   const document = readJsonc(absoluteFile, { maxBytes: UNTRUSTED_LIMITS.policyFile, within: root });
   const result = validateDocument(document, devcontainerSchema);
-  if (!result.ok) throw new PolicyFileError(absoluteFile, result.problems);
+  if (!result.ok) throw new SourceFileError(absoluteFile, result.problems);
   const config = result.value;
   const report = new SettingsReport([], (at) => locate(document, at, { key: true }));
   const raise = (field: FieldPath, message: string): never => {
-    throw new PolicyFileError(absoluteFile, [{ field: field.join('.'), message, ...locate(document, field, { key: true }) }]);
+    throw new SourceFileError(absoluteFile, [{ field: field.join('.'), message, ...locate(document, field, { key: true }) }]);
   };
 
   const entry = readSettingsEntry(config, report, path.basename(root));

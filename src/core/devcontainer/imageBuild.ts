@@ -8,8 +8,8 @@ import type Docker from 'dockerode';
 import * as tarFs from 'tar-fs';
 import type { Header, Pack } from 'tar-stream';
 import { z } from 'zod';
-import { AirlockError, CancelledError, throwIfAborted } from '../errors.js';
-import { readUntrustedFile, readUntrustedText, UNTRUSTED_LIMITS } from '../untrustedFile.js';
+import { AirlockError, CancelledError, throwIfAborted } from '../ground/errors.js';
+import { readUntrustedFile, readUntrustedText, UNTRUSTED_LIMITS } from '../ground/untrustedFile.js';
 import type { DevcontainerBuild } from './devcontainerPlan.js';
 
 export interface BuildImageOptions {

@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import * as tarStream from 'tar-stream';
 import { z } from 'zod';
 import { imageInspectSchema } from '../engine/engineSchemas.js';
-import { AirlockError, CancelledError, throwIfAborted } from '../errors.js';
+import { AirlockError, CancelledError, throwIfAborted } from '../ground/errors.js';
 
 const imageLabelsSchema = imageInspectSchema.extend({
   Config: z.object({ Labels: z.record(z.string(), z.string()).nullish() }).passthrough().nullish(),

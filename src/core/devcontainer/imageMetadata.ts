@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 import { mergeSettings, readSettingsEntry, settingsShape, SettingsReport } from './devcontainerFile.js';
 import type { DevcontainerSettings } from './devcontainerPlan.js';
 

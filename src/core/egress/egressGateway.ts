@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 import { execToEnd } from '../exec/execToEnd.js';
 import { inBoxProgram } from '../exec/inBoxProgram.js';
 import { EgressBroker, type Asker, type BrokerRecord, type Resolver } from './egressBroker.js';

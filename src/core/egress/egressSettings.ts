@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byteSizeSchema } from '../config/byteSize.js';
+import { byteSizeSchema } from '../ground/byteSize.js';
 import { phaseRulesSchema } from './egressRules.js';
 
 /** Where the in-task relay listens; the proxy variables point here. */

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { AirlockError, throwIfAborted } from '../errors.js';
-import type { TaskRecord } from '../task/taskRecord.js';
-import type { TaskStore } from '../task/taskStore.js';
+import { AirlockError, throwIfAborted } from '../ground/errors.js';
+import type { TaskRecord } from '../state/taskRecord.js';
+import type { TaskStore } from '../state/taskStore.js';
 import type { NetworkPhase } from './egressRules.js';
 import { controlRequest } from './gatewayControl.js';
 

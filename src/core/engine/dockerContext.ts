@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 import { type EngineEndpoint, loadTlsDir, parseEngineHost } from './engineEndpoint.js';
 
 const cliConfigSchema = z.object({ currentContext: z.string().optional() }).passthrough();

@@ -1,4 +1,3 @@
-import { DEFAULT_IMAGE } from '../config/taskOptions.js';
 import { describeEndpoint } from './engineEndpoint.js';
 import { engineInfoSchema, imageInspectSchema } from './engineSchemas.js';
 import type { EngineConnection } from './locateEngine.js';
@@ -13,7 +12,7 @@ export interface DoctorReport {
 }
 
 /** What a user needs to know before starting a task: which engine, which runtimes, which images. */
-export async function runDoctor(engine: EngineConnection, images: string[] = [DEFAULT_IMAGE]): Promise<DoctorReport> {
+export async function runDoctor(engine: EngineConnection, images: string[]): Promise<DoctorReport> {
   const info = engineInfoSchema.parse(await engine.docker.info());
   const runtimes = Object.keys(info.Runtimes).sort();
   const imageReports = await Promise.all(

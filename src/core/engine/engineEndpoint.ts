@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 
 export interface TlsMaterial {
   ca?: Buffer;

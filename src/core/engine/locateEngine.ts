@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
-import { AirlockError, throwIfAborted } from '../errors.js';
+import { AirlockError, throwIfAborted } from '../ground/errors.js';
 import { contextEndpoint, currentContextName } from './dockerContext.js';
 import { describeEndpoint, type EngineEndpoint, parseEngineHost } from './engineEndpoint.js';
 import { type EngineVersion, engineVersionSchema } from './engineSchemas.js';

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { z } from 'zod';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 
 /** The only PATH Airlock's own programs see: image directories root owns, never the task's PATH. */
 export const IN_BOX_PATH = '/usr/local/bin:/usr/bin:/bin';

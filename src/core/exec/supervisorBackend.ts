@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { z } from 'zod';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 import { engineStreamDemux } from './engineStreamDemux.js';
 import { exitCodeFor } from './exitCodes.js';
 import { inBoxProgram } from './inBoxProgram.js';

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { currentUser } from '../approvals/approvalQueue.js';
-import { replaceFile } from '../syncedWrite.js';
+import { currentUser } from '../ground/currentUser.js';
+import { replaceFile } from '../ground/syncedWrite.js';
 import type { Loosening } from './policyLayers.js';
 
 const acceptanceSchema = z.object({

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS } from '../config/taskOptions.js';
-import { formatByteSize } from '../config/byteSize.js';
+import { formatByteSize } from '../ground/byteSize.js';
 import type { CommandSettings } from '../commands/commandSettings.js';
 import { parseHostRule, type PhaseRules } from '../egress/egressRules.js';
 import type { DevcontainerBuild, DevcontainerPlan, DevcontainerRefusal } from '../devcontainer/devcontainerPlan.js';

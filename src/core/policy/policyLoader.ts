@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 import { readDevcontainer } from '../devcontainer/devcontainerFile.js';
 import type { DevcontainerPlan } from '../devcontainer/devcontainerPlan.js';
-import { readUntrustedFile, UNTRUSTED_LIMITS } from '../untrustedFile.js';
-import { asPolicyFileError, type JsoncDocument, locate, PolicyFileError, readJsoncIfPresent, type SourceProblem, validateDocument } from './jsoncFile.js';
+import { readUntrustedFile, UNTRUSTED_LIMITS } from '../ground/untrustedFile.js';
+import { asSourceFileError, type JsoncDocument, locate, SourceFileError, readJsoncIfPresent, type SourceProblem, validateDocument } from '../ground/jsoncFile.js';
 import { type AcceptanceRecord, canonicalDigest, PolicyAcceptances } from './policyAcceptance.js';
 import { type EffectivePolicy, type Loosening, type MachineFloor, resolvePolicy } from './policyLayers.js';
 import { type PolicyLayer, policyFileSchema } from './policySchema.js';
@@ -43,13 +43,13 @@ function loadMachineFloorIfPresent(file: string): MachineFloor | undefined {
     message: 'a machine policy sets limits, not what tasks run or as whom; remove this field',
     ...locate(document, field.split('.')),
   }));
-  if (problems.length) throw new PolicyFileError(file, problems);
+  if (problems.length) throw new SourceFileError(file, problems);
   return { source: file, policy: value };
 }
 
 function validated(document: JsoncDocument): PolicyLayer {
   const result = validateDocument(document, policyFileSchema);
-  if (!result.ok) throw new PolicyFileError(document.file, result.problems);
+  if (!result.ok) throw new SourceFileError(document.file, result.problems);
   return result.value;
 }
 
@@ -94,11 +94,11 @@ export function loadWorkspacePolicy(workspace: string): WorkspacePolicy | undefi
   if (value.devcontainer?.path) {
     const devFile = path.resolve(workspace, value.devcontainer.path);
     const where = locate(document, ['devcontainer', 'path']);
-    if (!fs.existsSync(devFile)) throw new PolicyFileError(file, [{ field: 'devcontainer.path', message: `${value.devcontainer.path} does not exist`, ...where }]);
+    if (!fs.existsSync(devFile)) throw new SourceFileError(file, [{ field: 'devcontainer.path', message: `${value.devcontainer.path} does not exist`, ...where }]);
     // Real paths on both sides: a symlink in the repository must not lead the read outside it.
     const relative = path.relative(fs.realpathSync(workspace), fs.realpathSync(devFile));
     if (relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) {
-      throw new PolicyFileError(file, [{ field: 'devcontainer.path', message: 'must be a file inside the workspace (symlinks included)', ...where }]);
+      throw new SourceFileError(file, [{ field: 'devcontainer.path', message: 'must be a file inside the workspace (symlinks included)', ...where }]);
     }
     devcontainer = readDevcontainer(devFile, workspace);
   }
@@ -117,7 +117,7 @@ function dockerfileDigest(file: string, workspace: string): string {
   try {
     bytes = readUntrustedFile(file, { maxBytes: UNTRUSTED_LIMITS.dockerfile, within: workspace });
   } catch (error) {
-    throw asPolicyFileError(file, error);
+    throw asSourceFileError(file, error);
   }
   return bytes === undefined ? 'unreadable' : createHash('sha256').update(bytes).digest('hex');
 }
@@ -149,7 +149,7 @@ export interface WorkspacePolicyState {
 
 const sameLoosening = (a: Loosening, b: Loosening) => a.field === b.field && a.value === b.value;
 
-/** Loads every layer for a workspace and merges them. Throws PolicyFileError for an invalid file. */
+/** Loads every layer for a workspace and merges them. Throws SourceFileError for an invalid file. */
 export function policyForWorkspace(context: PolicyContext): WorkspacePolicyState {
   const floors = [...loadMachineFloors(context.env), ...(context.extraFloors ?? [])];
   const repo = loadWorkspacePolicy(context.workspace);

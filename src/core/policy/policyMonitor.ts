@@ -1,6 +1,6 @@
-import { TaskStore } from '../task/taskStore.js';
-import { describeError } from '../errors.js';
-import { PolicyFileError, type SourceProblem } from './jsoncFile.js';
+import { TaskStore } from '../state/taskStore.js';
+import { describeError } from '../ground/errors.js';
+import { SourceFileError, type SourceProblem } from '../ground/jsoncFile.js';
 import { refreshLiveRules } from './livePolicy.js';
 import type { MachineFloor } from './policyLayers.js';
 import { policyForWorkspace, type WorkspacePolicyState } from './policyLoader.js';
@@ -52,8 +52,8 @@ export class PolicyMonitor {
     try {
       this.lastGood = policyForWorkspace({ workspace, stateDir, trusted: this.options.trusted(), user: this.options.user?.(), extraFloors: this.options.extraFloors?.(), env, defaultImage: this.options.defaultImage });
     } catch (error) {
-      const file = error instanceof PolicyFileError ? error.file : workspace;
-      report.invalid = { file, problems: error instanceof PolicyFileError ? error.problems : [], message: describeError(error) };
+      const file = error instanceof SourceFileError ? error.file : workspace;
+      report.invalid = { file, problems: error instanceof SourceFileError ? error.problems : [], message: describeError(error) };
     }
     report.state = this.lastGood;
     const store = new TaskStore(stateDir);

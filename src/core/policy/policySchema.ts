@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byteSizeSchema } from '../config/byteSize.js';
+import { byteSizeSchema } from '../ground/byteSize.js';
 import { ENV_NAME } from '../config/secretNames.js';
 import { COMMAND_DEFAULTS, commandPatternText } from '../commands/commandSettings.js';
 import { cidrText, denyText, hostRuleText } from '../egress/egressRules.js';

@@ -1,8 +1,8 @@
 import type Docker from 'dockerode';
 import type { EgressSettingsInput } from '../egress/egressSettings.js';
 import type { TaskOptionsInput } from '../config/taskOptions.js';
-import { AirlockError, throwIfAborted } from '../errors.js';
-import { printableLine } from '../printable.js';
+import { AirlockError, throwIfAborted } from '../ground/errors.js';
+import { printableLine } from '../ground/printable.js';
 import { buildImage, buildTag } from '../devcontainer/imageBuild.js';
 import { imageLabel, resolveImageUser } from '../devcontainer/imageInspect.js';
 import { readImageMetadata } from '../devcontainer/imageMetadata.js';

@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChangeContent } from '../changes/buildChangeSet.js';
 import { type FileChange, gitMode } from '../changes/changeSet.js';
-import { AirlockError } from '../errors.js';
-import { git } from '../process/runHost.js';
+import { AirlockError } from '../ground/errors.js';
+import { git } from '../ground/runHost.js';
 
 const ZERO = '0'.repeat(40);
 

@@ -4,8 +4,8 @@ import { ChangeService, type DiffOptions } from '../changes/changeService.js';
 import type { FileChange } from '../changes/changeSet.js';
 import { selectChanges } from '../changes/applyChanges.js';
 import { taskCommandSettings } from '../commands/commandSettings.js';
-import { AirlockError } from '../errors.js';
-import { git, runHost } from '../process/runHost.js';
+import { AirlockError } from '../ground/errors.js';
+import { git, runHost } from '../ground/runHost.js';
 import type { TaskService } from '../task/taskService.js';
 import { commitChanges } from './changeCommit.js';
 

@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AirlockError, throwIfAborted } from '../errors.js';
-import { git } from '../process/runHost.js';
+import { AirlockError, throwIfAborted } from '../ground/errors.js';
+import { git } from '../ground/runHost.js';
 import { type FilteredHistory, filterHistory, type HostRef } from './filteredHistory.js';
 import { GitObjectReader } from './gitObjectReader.js';
 import { ScratchRepository } from './scratchRepository.js';
 import { secretRules } from './secretRules.js';
-import { readUntrustedText } from '../untrustedFile.js';
+import { readUntrustedText } from '../ground/untrustedFile.js';
 import { historyIfClean } from './cleanHistory.js';
 
 /** One file of the sandbox's fresh .git: inline content, or a host file streamed as is. */

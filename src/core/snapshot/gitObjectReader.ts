@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 import { type ObjectType, ScratchRepository } from './scratchRepository.js';
 
 export interface GitObject {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type HostResult, runHost } from '../process/runHost.js';
+import { type HostResult, runHost } from '../ground/runHost.js';
 
 export type ObjectFormat = 'sha1' | 'sha256';
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ignore from 'ignore';
-import { AirlockError } from '../errors.js';
-import { git } from '../process/runHost.js';
-import { readUntrustedFile, readUntrustedText, UntrustedFileError } from '../untrustedFile.js';
+import { AirlockError } from '../ground/errors.js';
+import { git } from '../ground/runHost.js';
+import { readUntrustedFile, readUntrustedText, UntrustedFileError } from '../ground/untrustedFile.js';
 import { CREDENTIAL_CONFIG_MAX_BYTES, credentialConfigIsClean } from './credentialConfigs.js';
 import { secretRules } from './secretRules.js';
 

@@ -1,10 +1,9 @@
 import type Docker from 'dockerode';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../ground/errors.js';
 import type { TaskOptions } from '../config/taskOptions.js';
-import { EXPIRES_LABEL, TASK_LABEL } from './taskRecord.js';
+import { EXPIRES_LABEL, TASK_LABEL } from '../state/taskRecord.js';
+import { SANDBOX_HOME, WORKSPACE_PATH } from '../ground/sandboxPaths.js';
 
-export const WORKSPACE_PATH = '/workspace';
-export const SANDBOX_HOME = '/home/airlock';
 
 export interface ContainerSpecInput {
   id: string;

@@ -1,7 +1,7 @@
 import { findNodeAtLocation, type Node, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { z } from 'zod';
-import { AirlockError } from '../errors.js';
-import { readUntrustedText, UNTRUSTED_LIMITS, UntrustedFileError } from '../untrustedFile.js';
+import { AirlockError } from './errors.js';
+import { readUntrustedText, UNTRUSTED_LIMITS, UntrustedFileError } from './untrustedFile.js';
 
 /** One problem in a JSON-with-comments file, at a 1-based line and column, naming the field. */
 export interface SourceProblem {
@@ -24,7 +24,7 @@ export interface JsoncDocument {
 }
 
 /** Thrown for a file that does not parse or validate; `problems` carry the positions for editors. */
-export class PolicyFileError extends AirlockError {
+export class SourceFileError extends AirlockError {
   constructor(
     readonly file: string,
     readonly problems: SourceProblem[],
@@ -132,22 +132,22 @@ export interface JsoncReadOptions {
 /**
  * Reads a JSON-with-comments file that a repository (or an administrator) wrote; undefined when it
  * does not exist. A file that is not a regular file, is too large or leads out of `within` is a
- * PolicyFileError at 1:1, so editors mark the file and a running task keeps its last good rules.
+ * SourceFileError at 1:1, so editors mark the file and a running task keeps its last good rules.
  */
 export function readJsoncIfPresent(file: string, { maxBytes = UNTRUSTED_LIMITS.policyFile, within }: JsoncReadOptions = {}): JsoncDocument | undefined {
   let text: string | undefined;
   try {
     text = readUntrustedText(file, { maxBytes, within, what: file });
   } catch (error) {
-    throw asPolicyFileError(file, error);
+    throw asSourceFileError(file, error);
   }
   return text === undefined ? undefined : parseJsonc(file, text);
 }
 
 /** A refused read as a problem at 1:1 of the refused file, the way editors and `policy show` report files. */
-export function asPolicyFileError(file: string, error: unknown): unknown {
+export function asSourceFileError(file: string, error: unknown): unknown {
   if (!(error instanceof UntrustedFileError)) return error;
-  return new PolicyFileError(file, [{ field: '', message: `${error.reason}; Airlock did not read it`, line: 1, column: 1, endLine: 1, endColumn: 1 }], error.hint);
+  return new SourceFileError(file, [{ field: '', message: `${error.reason}; Airlock did not read it`, line: 1, column: 1, endLine: 1, endColumn: 1 }], error.hint);
 }
 
 export function readJsonc(file: string, options: JsoncReadOptions = {}): JsoncDocument {
@@ -234,10 +234,10 @@ export function validateDocument<T extends z.ZodType>(document: JsoncDocument, s
   return { ok: false, problems };
 }
 
-/** Reads and validates a file, throwing one readable PolicyFileError with every problem. */
+/** Reads and validates a file, throwing one readable SourceFileError with every problem. */
 export function loadJsonc<T extends z.ZodType>(file: string, schema: T, options: JsoncReadOptions = {}): { document: JsoncDocument; value: z.output<T> } {
   const document = readJsonc(file, options);
   const result = validateDocument(document, schema);
-  if (!result.ok) throw new PolicyFileError(file, result.problems);
+  if (!result.ok) throw new SourceFileError(file, result.problems);
   return { document, value: result.value };
 }

@@ -2,10 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { AuditLog } from '../audit/auditLog.js';
-import { replaceFile } from '../syncedWrite.js';
-import { AirlockError } from '../errors.js';
+import { replaceFile } from '../ground/syncedWrite.js';
+import { AirlockError } from '../ground/errors.js';
 import { type TaskRecord, taskRecordSchema } from './taskRecord.js';
-import { folderNames } from '../folderNames.js';
+import { folderNames } from '../ground/folderNames.js';
 
 const TASK_ID = /^[a-z0-9]{4,32}$/;
 

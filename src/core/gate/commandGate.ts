@@ -1,12 +1,12 @@
 import { CommandClassifier, describeFinding, type Verdict } from '../commands/commandClassifier.js';
 import { refreshLiveRules } from '../policy/livePolicy.js';
 import { exact, renderTokens } from '../commands/shellWords.js';
-import { AirlockError } from '../errors.js';
-import { printableLine } from '../changes/textDiff.js';
-import type { TaskRecord } from '../task/taskRecord.js';
-import type { TaskStore } from '../task/taskStore.js';
-import { ApprovalBoard } from './approvalBoard.js';
-import { type ApprovalDecision, type ApprovalRequest, describeRefusal } from './approvalQueue.js';
+import { AirlockError } from '../ground/errors.js';
+import { printableLine } from '../ground/printable.js';
+import type { TaskRecord } from '../state/taskRecord.js';
+import type { TaskStore } from '../state/taskStore.js';
+import { ApprovalBoard } from '../approvals/approvalBoard.js';
+import { type ApprovalDecision, type ApprovalRequest, describeRefusal } from '../approvals/approvalQueue.js';
 
 /** Exit code for a command the policy or a reviewer refused (as a shell does for "cannot execute"). */
 export const EXIT_REFUSED = 126;
