@@ -44,6 +44,11 @@ describe('task lifecycle (integration)', () => {
     const status = (await service.list()).find((entry) => entry.record.id === record.id);
     assert.equal(status?.state, 'destroyed');
     assert.equal(status?.record.destroyReason, 'ttl expired');
+    // Listing only reads: a tree view refreshing it must not write records.
+    assert.equal(service.store.load(record.id)?.destroyedAt, undefined);
+    assert.notEqual(service.store.audit(record.id).records().at(-1)?.type, 'task.destroyed');
+    await service.gc();
+    assert.equal(service.store.load(record.id)?.destroyReason, 'ttl expired');
     assert.equal(service.store.audit(record.id).records().at(-1)?.type, 'task.destroyed');
   });
 

@@ -1,30 +1,93 @@
 import { printableLine, printableLines } from './printable.js';
 
 /**
- * The one error type the core throws for anything a person can act on: a short description, the
- * field or argument it concerns when there is one, and what to do about it. Front ends print
- * `message` and `hint`; details (stacks, engine responses) belong in logs only.
+ * A machine-readable name for what went wrong, `area.what` (e.g. `engine.unreachable`,
+ * `task.notFound`). Front ends switch on it to choose their own words and controls; it never
+ * changes for the same cause, whatever the message says.
+ */
+export type ErrorCode = `${string}.${string}`;
+
+/**
+ * Something a person can do about an error, as data: each front end renders it in its own words
+ * (the CLI names a command or flag, VS Code shows a button or a setting). The core never names a
+ * CLI command, a flag or a VS Code command in an error's text.
+ */
+export type ErrorAction =
+  /** Start (or install) the container engine, then retry. */
+  | { kind: 'startEngine' }
+  /** Set up gVisor, or pick the other runtime for this task. */
+  | { kind: 'useRuntime'; runtime: 'runc' | 'runsc' }
+  /** Review and accept the repository's policy for this workspace, which lifts the loosenings it held back. */
+  | { kind: 'acceptPolicy'; workspace: string }
+  /** Show the tasks, to pick one by its id. */
+  | { kind: 'listTasks' }
+  /** Clean up what ended tasks left behind (expired tasks, stray containers and volumes). */
+  | { kind: 'collectGarbage' }
+  /** Show the change set again, reviewing the changes as they are now. */
+  | { kind: 'reviewChanges'; task: string }
+  /** Choose, for each named risky path, whether to apply it. */
+  | { kind: 'chooseRiskyPaths'; task: string; paths: string[] }
+  /** Decide the waiting approval request. */
+  | { kind: 'decideRequest'; task: string; request: string }
+  /** Open a file at a position to fix it. */
+  | { kind: 'openFile'; file: string; line?: number; column?: number }
+  /** Change one task or policy setting (a CLI flag, a VS Code setting, a policy field). */
+  | { kind: 'changeSetting'; setting: TaskSettingName; value?: string }
+  /** Undo the last apply on this task. */
+  | { kind: 'undoApply'; task: string };
+
+/** Settings an action may point at, by their policy-file name; front ends map them to flags or settings. */
+export type TaskSettingName =
+  | 'image' | 'runtime' | 'user' | 'allowRoot' | 'memory' | 'cpus' | 'pids' | 'ttlSeconds' | 'workspaceTmpfs' | 'gitDepth'
+  | 'network' | 'network.allow' | 'network.allowCidr' | 'network.setup.allow' | 'env.passthrough' | 'env.allowSecret'
+  | 'secretFiles.exclude' | 'maxStoreSize' | 'readOnlyRoot';
+
+export interface ErrorDetails {
+  code: ErrorCode;
+  /** What to do, in words that fit every front end (no command or flag names). */
+  hint?: string;
+  /** The field or argument the error concerns, by its policy or input name. */
+  field?: string;
+  /** What a person can do about it, for front ends to render as buttons or commands. */
+  actions?: readonly ErrorAction[];
+}
+
+/** Errors not yet given a code of their own read as this one. */
+export const UNCODED: ErrorCode = 'airlock.error';
+
+/**
+ * The one error type the core throws for anything a person can act on: a short description, a
+ * code, the field or argument it concerns when there is one, what to do about it in neutral words,
+ * and typed actions. Front ends print `message` and their own rendering of the hint and actions;
+ * details (stacks, engine responses) belong in logs only.
  */
 export class AirlockError extends Error {
   override readonly name = 'AirlockError';
+  readonly code: ErrorCode;
+  readonly hint?: string;
+  readonly field?: string;
+  readonly actions: readonly ErrorAction[];
   /**
    * Set when the message was given as lines (one problem each): a newline inside a line is then
    * data (a quoted key or value), shown as `\n`, never a line break of its own.
    */
   readonly lines?: readonly string[];
-  constructor(
-    message: string | readonly string[],
-    readonly hint?: string,
-    readonly field?: string,
-  ) {
+  constructor(message: string | readonly string[], details: ErrorDetails | string = UNCODED_DETAILS, field?: string) {
     super(typeof message === 'string' ? message : message.join('\n'));
     if (typeof message !== 'string') this.lines = [...message];
+    const given: ErrorDetails = typeof details === 'string' ? { code: UNCODED, hint: details, field } : { ...details, field: details.field ?? field };
+    this.code = given.code;
+    this.hint = given.hint;
+    this.field = given.field;
+    this.actions = given.actions ?? [];
   }
 
   static is(error: unknown): error is AirlockError {
     return error instanceof AirlockError;
   }
 }
+
+const UNCODED_DETAILS: ErrorDetails = { code: UNCODED };
 
 /** Thrown when an AbortSignal ends long work; front ends treat it as a quiet cancellation. */
 export class CancelledError extends Error {
@@ -46,12 +109,14 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
  * What a person reads: message plus hint, never a stack. Messages quote repository and box text
  * (a policy key, a file name, a setup command, an engine reply), and every front end prints this,
  * so it is made printable here, line by line: the message's own newlines (one problem per line)
- * stay, control characters and bidi overrides in a line are shown, not obeyed.
+ * stay, control characters and bidi overrides in a line are shown, not obeyed. `hintFor` lets a
+ * front end word the hint and actions its own way (the CLI names its commands and flags).
  */
-export function describeError(error: unknown): string {
+export function describeError(error: unknown, hintFor: (error: AirlockError) => string | undefined = (coded) => coded.hint): string {
   if (AirlockError.is(error)) {
     const message = error.lines ? error.lines.map(printableLine).join('\n') : printableLines(error.message);
-    return error.hint ? `${message}\n  → ${printableLines(error.hint)}` : message;
+    const hint = hintFor(error);
+    return hint ? `${message}\n  → ${printableLines(hint)}` : message;
   }
   if (CancelledError.is(error)) return 'cancelled';
   if (error instanceof Error) return printableLines(error.message);

@@ -14,6 +14,7 @@ import { buildGitMetadata } from '../snapshot/gitMetadata.js';
 import { packSnapshot } from '../snapshot/snapshotPacker.js';
 import { assertWorkspaceFolder, listWorkspace } from '../snapshot/workspaceListing.js';
 import { buildContainerSpec, sandboxIds } from './containerSpec.js';
+import { taskStatus, unrecordedEnd, type TaskStatus } from './taskStatus.js';
 import { WORKSPACE_PATH } from '../ground/sandboxPaths.js';
 import { controlRequest, type ControlReply } from '../egress/gatewayControl.js';
 import type { GatewayLauncher } from '../egress/gatewayLauncher.js';
@@ -26,13 +27,6 @@ import { captureFolderInodes } from '../changes/workspaceScanner.js';
 import { CommandRefused, gateCommand, type GateOptions } from '../gate/commandGate.js';
 import { EXPIRES_LABEL, TASK_LABEL, type TaskRecord } from '../state/taskRecord.js';
 import type { TaskStore } from '../state/taskStore.js';
-
-export type TaskState = 'running' | 'stopped' | 'destroyed';
-
-export interface TaskStatus {
-  record: TaskRecord;
-  state: TaskState;
-}
 
 export interface StartProgress {
   (step: string): void;
@@ -353,20 +347,11 @@ export class TaskService {
     return this.store.resolve(record.id);
   }
 
-  /** Every known task with its live state, reconciling records whose container has gone. */
+  /** Every known task with its live state. Read-only: a vanished container's record is written by `gc`. */
   async list(): Promise<TaskStatus[]> {
     const containers = await this.containersOf();
     const byTask = new Map(containers.map((summary) => [summary.Labels[TASK_LABEL], summary]));
-    return this.store.all().map((record) => {
-      const summary = byTask.get(record.id);
-      if (!summary && !record.destroyedAt) {
-        const reason = Date.parse(record.expiresAt) <= Date.now() ? 'ttl expired' : 'container exited';
-        this.markDestroyed(record, reason);
-        return { record: this.store.load(record.id) ?? record, state: 'destroyed' as const };
-      }
-      if (!summary) return { record, state: 'destroyed' as const };
-      return { record, state: summary.State === 'running' ? ('running' as const) : ('stopped' as const) };
-    });
+    return this.store.all().map((record) => taskStatus(record, byTask.get(record.id)));
   }
 
   /** Removes expired or stopped task containers, volumes without a container, and stale records. */
@@ -395,6 +380,8 @@ export class TaskService {
       }
     }
     for (const status of await this.list()) {
+      const saved = this.store.load(status.record.id);
+      if (status.state === 'destroyed' && saved && !saved.destroyedAt) this.markDestroyed(saved, unrecordedEnd(saved));
       if (status.state === 'destroyed') {
         // Also tasks ended before review state was released at the end (or by another process that crashed).
         this.releaseHostState(status.record.id);
