@@ -57,16 +57,28 @@ if ! engine_up; then
 fi
 log "engine: $($DOCKER version --format '{{.Server.Version}}')"
 
-if ! $DOCKER image inspect "$IMAGE" >/dev/null 2>&1; then
+# The recipe's version rides on the image as a label, so an image built by an older recipe is
+# rebuilt rather than kept because its name exists. Version 2: a stock image, as a user's would be
+# (no /workspace, no /home/airlock, no user 1000), so the tests see what Airlock meets in the wild.
+RECIPE_LABEL=airlock.test-image.recipe
+RECIPE=2
+built_recipe="$($DOCKER image inspect "$IMAGE" --format "{{index .Config.Labels \"$RECIPE_LABEL\"}}" 2>/dev/null || true)"
+if [ "$built_recipe" != "$RECIPE" ]; then
+  old_id="$($DOCKER image inspect "$IMAGE" --format '{{.Id}}' 2>/dev/null || true)"
+  [ -z "$old_id" ] || log "$IMAGE was built by recipe '${built_recipe:-1}'; rebuilding with recipe $RECIPE"
   root="$(mktemp -d /var/tmp/airlock-rootfs.XXXXXX)"
   log "building $IMAGE with debootstrap into $root (about a minute)"
   $SUDO debootstrap --variant=minbase --include=bash,git,ca-certificates,curl,nodejs "$SUITE" "$root" "$MIRROR" >/var/tmp/airlock-debootstrap.log 2>&1 \
-    || { log "debootstrap failed; see /var/tmp/airlock-debootstrap.log"; exit 1; }
-  # A home for the sandbox user (uid 1000) so tools that want $HOME have one.
-  $SUDO chroot "$root" sh -c 'mkdir -p /home/airlock /workspace && chown 1000:1000 /home/airlock /workspace' 
+    || { log "debootstrap failed; see /var/tmp/airlock-debootstrap.log"; $SUDO rm -rf "$root"; exit 1; }
   $SUDO rm -rf "$root/var/cache/apt/archives"/*.deb "$root/var/lib/apt/lists"/*
-  $SUDO tar -C "$root" -c . | $DOCKER import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$IMAGE" >/dev/null
+  $SUDO tar -C "$root" -c . | $DOCKER import \
+    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c "LABEL $RECIPE_LABEL=$RECIPE" - "$IMAGE" >/dev/null
   $SUDO rm -rf "$root"
+  # The old image loses its name; remove it unless a container (a running test) still uses it.
+  if [ -n "$old_id" ] && [ "$old_id" != "$($DOCKER image inspect "$IMAGE" --format '{{.Id}}')" ]; then
+    $DOCKER image rm "$old_id" >/dev/null 2>&1 || log "the old image $old_id is still in use; remove it later with: docker image rm $old_id"
+  fi
 fi
 log "image: $IMAGE ($($DOCKER image inspect "$IMAGE" --format '{{.Size}}') bytes)"
 log "runtimes: $($DOCKER info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}')"

@@ -191,6 +191,14 @@ describe('assertHardened', () => {
     assert.match(refusal(spec).message, /HostConfig\.Binds: host bind mounts are never allowed/);
   });
 
+  test('refuses a workspace volume that would take the image\'s own /workspace', () => {
+    const spec = freshSpec();
+    const workspace = spec.HostConfig!.Mounts!.find((entry) => entry.Target === WORKSPACE_PATH)!;
+    assert.equal(workspace.VolumeOptions?.NoCopy, true, 'the spec Airlock builds sets NoCopy');
+    workspace.VolumeOptions!.NoCopy = false;
+    assert.match(refusal(spec).message, /the workspace volume must not take the image's own \/workspace/);
+  });
+
   test('refuses a bind mount in Mounts', () => {
     const spec = freshSpec();
     spec.HostConfig!.Mounts!.push({ Type: 'bind', Source: '/etc', Target: '/host-etc' });

@@ -97,10 +97,12 @@ describe('packSnapshot of a git workspace', () => {
     }
   });
 
-  test('the root entry is named "./" so the volume root gets owner and mode too', () => {
-    const rootEntry = entries.find((entry) => entry.header.name === './');
+  test('the root entry is named "/" (the engine skips "." and "./") with mode 0755, so the volume root gets owner and mode too', () => {
+    const rootEntry = entries.find((entry) => entry.header.name === '/');
     assert.ok(rootEntry, `entries: ${names().join(', ')}`);
     assert.equal(rootEntry.header.type, 'directory');
+    assert.equal(rootEntry.header.mode, 0o755);
+    assert.ok(!names().some((name) => name === '.' || name === './'));
   });
 
   test('the secret .env file is not in the archive', () => {
@@ -223,7 +225,7 @@ describe('packSnapshot of a plain folder', () => {
     const packed = packSnapshot(listing, undefined, { uid: 4242, gid: 4343, manifestFile: path.join(out, 'm.json'), contentFile: path.join(out, 'c.bin') });
     const entries = await readTar(packed.stream);
     const result = await packed.done;
-    assert.deepEqual(entries.map((entry) => (entry.header.name === './' ? './' : entry.header.name.replace(/\/$/, ''))).sort(), ['./', 'docs', 'docs/guide.md', 'notes.md']);
+    assert.deepEqual(entries.map((entry) => (entry.header.name === '/' ? '/' : entry.header.name.replace(/\/$/, ''))).sort(), ['/', 'docs', 'docs/guide.md', 'notes.md']);
     assert.ok(entries.every((entry) => entry.header.uid === 4242 && entry.header.gid === 4343));
     assert.equal(result.files, 2);
     assert.equal(result.bytes, 'hello\n'.length + 'guide\n'.length);

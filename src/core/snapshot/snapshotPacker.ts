@@ -85,6 +85,16 @@ const quickFs = {
 const permissionBits = (mode: number | undefined) => (mode ?? 0o644) & 0o777;
 
 /**
+ * The archive's entry for the workspace root. When the image has no /workspace, the engine makes
+ * the volume's root folder owned by root, and the sandbox user could not create a file at the top
+ * of its own workspace. The engine's unpacker (moby pkg/archive) skips an entry that cleans to "."
+ * ("." and "./" alike) but applies owner, mode and times of an entry named "/" to the extraction
+ * folder itself, which here is the volume root. Extracting at "/" with "workspace/…" names would
+ * do the same but is refused for a read-only root filesystem, since "/" is not in a volume.
+ */
+const WORKSPACE_ROOT_ENTRY = '/';
+
+/**
  * Streams the listed workspace (plus the fresh .git) as one tar, owned by the sandbox user, while
  * hashing every file and keeping its bytes in the host-side base content file. One read of each
  * file serves the container, the hash and the base copy.
@@ -108,8 +118,7 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
   const map = (header: Headers): Headers => {
     const rel = header.name === '.' ? '' : header.name;
     const mapped = owned(header);
-    // "./" rather than "." so the engine applies owner and mode to the volume's root folder too.
-    if (!rel) return { ...mapped, name: './' };
+    if (!rel) return { ...mapped, name: WORKSPACE_ROOT_ENTRY, mode: 0o755 };
     if (header.type === 'directory') entries.push({ path: rel, type: 'dir', mode: mapped.mode ?? 0o755, size: 0 });
     // tar-fs reads the link after map(), so the target is read here for the manifest.
     if (header.type === 'symlink') entries.push({ path: rel, type: 'symlink', mode: 0o777, size: 0, target: fs.readlinkSync(path.join(root, rel)) });

@@ -94,7 +94,9 @@ export function buildContainerSpec({ id, options, env, expiresAt }: ContainerSpe
         '/tmp': `rw,nosuid,nodev,size=${options.tmpSize}`,
         [SANDBOX_HOME]: `rw,nosuid,nodev,size=${options.tmpSize},uid=${uid},gid=${gid},mode=0700`,
       },
-      Mounts: [{ Type: 'volume', Target: WORKSPACE_PATH, VolumeOptions: { Labels: labels, ...workspaceDriver(options, uid, gid) } }, ...scratch] as Docker.MountConfig,
+      // NoCopy: the engine would otherwise copy the image's own /workspace into the fresh volume, and
+      // the task must hold exactly the snapshot.
+      Mounts: [{ Type: 'volume', Target: WORKSPACE_PATH, VolumeOptions: { NoCopy: true, Labels: labels, ...workspaceDriver(options, uid, gid) } }, ...scratch] as Docker.MountConfig,
       LogConfig: { Type: 'none', Config: {} },
     },
   };
@@ -115,6 +117,7 @@ export function assertHardened(spec: Docker.ContainerCreateOptions): void {
     if (mount.Type === 'volume' && mount.Source) problems.push(`HostConfig.Mounts: named volume ${mount.Source} could be shared between tasks`);
     if (mount.VolumeOptions?.DriverConfig && !isTmpfsDriver(mount.VolumeOptions.DriverConfig as never)) problems.push(`HostConfig.Mounts: a volume driver config on ${mount.Target} could bind a host path`);
     if (mount.BindOptions) problems.push(`HostConfig.Mounts: bind options on ${mount.Target} are not allowed`);
+    if (mount.Type === 'volume' && mount.Target === WORKSPACE_PATH && !mount.VolumeOptions?.NoCopy) problems.push('HostConfig.Mounts: the workspace volume must not take the image\'s own /workspace (NoCopy)');
     if (/docker\.sock|podman\.sock/.test(`${mount.Source ?? ''}${mount.Target}`)) problems.push('HostConfig.Mounts: the engine socket is never mounted');
   }
   if (host.Privileged) problems.push('HostConfig.Privileged must be false');
