@@ -38,3 +38,6 @@ export { taskInputFromPolicy, type TaskOverrides } from './policy/policyTask.js'
 export { readDevcontainer } from './devcontainer/devcontainerFile.js';
 export { refusalLine, type DevcontainerRefusal } from './devcontainer/devcontainerPlan.js';
 export { PolicyMonitor, type PolicyReport } from './policy/policyMonitor.js';
+export { DisposableStore, Emitter, nextEvent, toDisposable, type Disposable, type Event } from './ground/events.js';
+export { TaskWatcher, type EngineLoss, type TaskEndEvent, type TaskEndReason, type TaskEvent, type TaskWatcherOptions } from './task/taskEvents.js';
+export { ApprovalWatcher, type ApprovalDecisionEvent, type ApprovalEvent, type ApprovalExpiryEvent, type ApprovalWatcherOptions } from './approvals/approvalEvents.js';

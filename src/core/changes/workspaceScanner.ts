@@ -5,10 +5,11 @@ import { AirlockError, CancelledError } from '../ground/errors.js';
 import { execInspectSchema } from '../engine/engineSchemas.js';
 import { engineStreamDemux } from '../exec/engineStreamDemux.js';
 import { inBoxProgram } from '../exec/inBoxProgram.js';
+import { sandboxProgram } from '../exec/sandboxPrograms.js';
 import type { BaseSnapshot } from '../snapshot/snapshotManifest.js';
 import type { BlobStore } from './blobStore.js';
 import type { ScannedNode, ScanResult } from './buildChangeSet.js';
-import { SCANNER_SOURCE } from './scannerSource.js';
+import type { FileHeader, FolderInodeLine, ReadRequest, ScanHeader, ScanRecord } from './scannerProtocol.js';
 import { StreamReader } from './streamReader.js';
 
 export interface ScanRequest {
@@ -32,13 +33,13 @@ const MAX_LINE = 64 * 1024;
 const MAX_RECORDS = 5_000_000;
 
 const relPath = z.string().min(1).max(4096);
-const scanRecordSchema = z.union([
+const scanRecordSchema: z.ZodType<ScanRecord> = z.union([
   z.object({ n: relPath, k: z.enum(['f', 'd', 'l', 'o']), m: z.number().int().min(0).max(0o7777), s: z.number().int().min(0), h: z.string().regex(/^[0-9a-f]{64}$/).optional(), t: z.string().max(4096).optional(), l: z.number().int().optional(), e: z.string().max(200).optional() }),
   z.object({ g: relPath }),
   z.object({ u: z.string().max(8192) }),
   z.object({ done: z.object({ entries: z.number().int().min(0) }) }),
 ]);
-const fileHeaderSchema = z.union([z.object({ p: relPath, s: z.number().int().min(0) }), z.object({ p: relPath, e: z.string().max(200) }), z.object({ end: z.literal(true) })]);
+const fileHeaderSchema: z.ZodType<FileHeader> = z.union([z.object({ p: relPath, s: z.number().int().min(0) }), z.object({ p: relPath, e: z.string().max(200) }), z.object({ end: z.literal(true) })]);
 
 const KINDS = { f: 'file', d: 'dir', l: 'symlink', o: 'other' } as const;
 const BASE_KIND = { file: 'f', dir: 'd', symlink: 'l' } as const;
@@ -58,7 +59,7 @@ function encodeInodes(inodes: ReadonlyMap<string, string>): Buffer {
 
 /** The scanner as Airlock's own program: nothing from the task's environment reaches its loader or node. */
 async function openScanner(container: Docker.Container, user: string) {
-  const program = await inBoxProgram(container, SCANNER_SOURCE);
+  const program = await inBoxProgram(container, sandboxProgram('scanner'));
   const exec = await container.exec({ Cmd: program.Cmd, Env: program.Env, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false, User: user, WorkingDir: '/' });
   const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
   const stdout = new PassThrough();
@@ -70,7 +71,7 @@ async function openScanner(container: Docker.Container, user: string) {
   return { exec, stream, stdout, stderr };
 }
 
-const inodeLineSchema = z.union([z.object({ b: relPath, i: z.string().regex(/^\d{1,20}$/) }), z.object({ done: z.object({ entries: z.number().int().min(0) }) })]);
+const inodeLineSchema: z.ZodType<FolderInodeLine> = z.union([z.object({ b: relPath, i: z.string().regex(/^\d{1,20}$/) }), z.object({ done: z.object({ entries: z.number().int().min(0) }) })]);
 
 /**
  * Each folder's inode right after the copy, before anything else runs in the box: what lets a
@@ -88,10 +89,10 @@ export async function captureFolderInodes(container: Docker.Container, user: str
   const reader = new StreamReader(stdout, MAX_LINE);
   const inodes = new Map<string, string>();
   try {
-    stream.write(JSON.stringify({ baseline: true }) + '\n');
+    stream.write(JSON.stringify({ baseline: true } satisfies ScanHeader) + '\n');
     for (let count = 0; ; count++) {
       if (count > MAX_RECORDS) throw new AirlockError('the change scanner reported more folders than any workspace has', 'Stop the task; it is not behaving.');
-      let record: z.infer<typeof inodeLineSchema>;
+      let record: FolderInodeLine;
       try {
         record = inodeLineSchema.parse(JSON.parse(await reader.line()));
       } catch (error) {
@@ -137,7 +138,7 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
     const inodes = encodeInodes(request.folderInodes ?? new Map());
     // Without folder identities a swapped folder would hide its files' changes: then trust no ctime.
     const readyAtMs = request.folderInodes ? request.readyAtMs : 0;
-    stream.write(JSON.stringify({ readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length, inodeBytes: inodes.length }) + '\n');
+    stream.write(JSON.stringify({ readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length, inodeBytes: inodes.length } satisfies ScanHeader) + '\n');
     stream.write(baseline);
     stream.write(inodes);
 
@@ -183,7 +184,7 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
       wanted.set(node.path, node);
       wantedShas.add(node.sha256);
     }
-    stream.write(JSON.stringify({ read: [...wanted.keys()] }) + '\n');
+    stream.write(JSON.stringify({ read: [...wanted.keys()] } satisfies ReadRequest) + '\n');
     let raced = false;
     for (;;) {
       const header = fileHeaderSchema.parse(JSON.parse(await reader.line()));

@@ -3,11 +3,11 @@ import type Docker from 'dockerode';
 import { AirlockError } from '../ground/errors.js';
 import { execToEnd } from '../exec/execToEnd.js';
 import { inBoxProgram } from '../exec/inBoxProgram.js';
+import { sandboxProgram } from '../exec/sandboxPrograms.js';
 import { EgressBroker, type Asker, type BrokerRecord, type Resolver } from './egressBroker.js';
 import type { NetworkPhase } from './egressRules.js';
 import { EGRESS_PROXY_PORT, type EgressSettings } from './egressSettings.js';
 import { FRAME, FrameDecoder, frameHeader, type FrameType } from './relayProtocol.js';
-import { RELAY_SOURCE } from './relaySource.js';
 
 export interface GatewayOptions {
   container: Docker.Container;
@@ -54,7 +54,7 @@ export class EgressGateway {
     await EgressGateway.endEarlierRelays(options.container, relayUser(options.sandboxUser));
     // Nothing from the task's environment (LD_AUDIT, NODE_OPTIONS…, from the image, a policy or a
     // devcontainer) may reach the loader or node in the relay: it runs as a uid the sandbox must not become.
-    const program = await inBoxProgram(options.container, RELAY_SOURCE, [String(port)]);
+    const program = await inBoxProgram(options.container, sandboxProgram('relay'), [String(port)]);
     const exec = await options.container.exec({
       Cmd: program.Cmd,
       Env: program.Env,

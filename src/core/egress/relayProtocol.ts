@@ -3,6 +3,9 @@
  * stdin/stdout: type (1 byte), connection id (4), payload length (4), payload. The relay is a dumb
  * pipe; every decision is taken on the host, so a relay the sandbox subverted gains nothing that
  * connecting to the proxy port would not give it.
+ *
+ * Shared by the host (egressGateway.ts, egressBroker.ts) and the relay (src/sandbox/relay.ts), which
+ * is bundled from it: no imports, node built-ins (Buffer) only.
  */
 export const FRAME = {
   /** relay → host: listening; payload {"port","pid"}. */
@@ -28,6 +31,8 @@ export type FrameType = (typeof FRAME)[keyof typeof FRAME];
 export const FRAME_HEADER_BYTES = 9;
 /** The relay sends socket reads as they come (≤ 64 KiB); anything far larger is a broken or hostile relay. */
 export const MAX_FRAME_PAYLOAD = 1024 * 1024;
+/** Seconds without any frame from the host after which the relay exits (the host pings every 5 s). */
+export const RELAY_SILENCE_LIMIT_S = 30;
 
 export function frameHeader(type: FrameType, id: number, length: number): Buffer {
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);

@@ -7,16 +7,16 @@ import { exitCodeFor } from './exitCodes.js';
 import { inBoxProgram } from './inBoxProgram.js';
 import { OutputDelivery } from './outputDelivery.js';
 import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult } from './execTypes.js';
-import { INPUT_WINDOW, OUTPUT_WINDOW, SUPERVISOR_SOURCE } from './supervisorSource.js';
+import { sandboxProgram } from './sandboxPrograms.js';
+import { INPUT_WINDOW, OUTPUT_WINDOW, type HostMessage, type RunnerMessage } from './supervisorProtocol.js';
 
-const messageSchema = z.discriminatedUnion('t', [
+const messageSchema: z.ZodType<RunnerMessage> = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ready'), pid: z.number() }),
   z.object({ t: z.literal('out'), id: z.string(), fd: z.union([z.literal(1), z.literal(2)]), d: z.string() }),
   z.object({ t: z.literal('inack'), id: z.string(), n: z.number().int().min(0) }),
   z.object({ t: z.literal('exit'), id: z.string(), code: z.number().int().min(0).max(255).nullable(), signal: z.string().max(16).nullable() }),
   z.object({ t: z.literal('fail'), id: z.string(), code: z.number().int().min(0).max(255), message: z.string().max(4096) }),
 ]);
-type SupervisorMessage = z.infer<typeof messageSchema>;
 
 interface Pending {
   request: ExecRequest;
@@ -65,7 +65,7 @@ export class SupervisorBackend implements ExecBackend {
 
   static async open(container: Docker.Container, user: string, onClosed: () => void): Promise<SupervisorBackend> {
     // The runner starts with nothing of the task's environment; its children get it by message.
-    const program = await inBoxProgram(container, SUPERVISOR_SOURCE).catch((error: unknown) => {
+    const program = await inBoxProgram(container, sandboxProgram('supervisor')).catch((error: unknown) => {
       if (error instanceof AirlockError) throw new SupervisorUnavailable(error.message);
       throw error;
     });
@@ -150,13 +150,13 @@ export class SupervisorBackend implements ExecBackend {
   }
 
   /** False when the shared stream's buffer is full: callers that can wait (stdin) should. */
-  private send(message: Record<string, unknown>): boolean {
+  private send(message: HostMessage): boolean {
     if (this.closed) return true;
     return this.stream.write(JSON.stringify(message) + '\n');
   }
 
   /** Returns a promise only when the shared stream must not be read on until it settles. */
-  private handle(message: SupervisorMessage): Promise<void> | undefined {
+  private handle(message: RunnerMessage): Promise<void> | undefined {
     if (message.t === 'ready') return undefined;
     const pending = this.pending.get(message.id);
     if (!pending) return undefined;

@@ -44,19 +44,21 @@ export class DisposableStore implements Disposable {
 
 /**
  * A source of one kind of event. A listener that throws does not stop the others: its error goes
- * to `onListenerError` (by default rethrown asynchronously, so it is seen, not swallowed).
+ * to `onListenerError` (by default rethrown asynchronously, so it is seen, not swallowed). Each
+ * subscription is its own entry, so the same function subscribed twice is called twice and
+ * disposing one leaves the other; one disposed while an event is being delivered is not called.
  */
 export class Emitter<T> implements Disposable {
-  private listeners = new Set<(event: T) => unknown>();
+  private listeners = new Set<{ call: (event: T) => unknown }>();
   private disposed = false;
 
   constructor(private readonly onListenerError: (error: unknown) => void = (error) => queueMicrotask(() => { throw error; })) {}
 
   readonly event: Event<T> = (listener, thisArgs, disposables) => {
     if (this.disposed) return toDisposable(() => undefined);
-    const bound = thisArgs === undefined ? listener : listener.bind(thisArgs);
-    this.listeners.add(bound);
-    const subscription = toDisposable(() => this.listeners.delete(bound));
+    const entry = { call: thisArgs === undefined ? listener : listener.bind(thisArgs) };
+    this.listeners.add(entry);
+    const subscription = toDisposable(() => this.listeners.delete(entry));
     disposables?.push(subscription);
     return subscription;
   };
@@ -66,8 +68,9 @@ export class Emitter<T> implements Disposable {
   }
 
   fire(event: T): void {
-    for (const listener of [...this.listeners]) {
-      try { listener(event); } catch (error) { this.onListenerError(error); }
+    for (const entry of [...this.listeners]) {
+      if (!this.listeners.has(entry)) continue;
+      try { entry.call(event); } catch (error) { this.onListenerError(error); }
     }
   }
 
@@ -77,15 +80,27 @@ export class Emitter<T> implements Disposable {
   }
 }
 
-/** Resolves with the next event that matches, or rejects when the signal aborts. */
+/**
+ * Resolves with the next event that matches, or rejects when the signal aborts (pass
+ * `AbortSignal.timeout(ms)` for a deadline) or when `matches` throws.
+ */
 export function nextEvent<T>(event: Event<T>, matches: (value: T) => boolean = () => true, signal?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => { subscription.dispose(); reject(signal?.reason ?? new Error('aborted')); };
-    const subscription = event((value) => {
-      if (!matches(value)) return;
+    const settle = (outcome: () => void) => {
       subscription.dispose();
       signal?.removeEventListener('abort', onAbort);
-      resolve(value);
+      outcome();
+    };
+    const onAbort = () => settle(() => reject(signal?.reason ?? new Error('aborted')));
+    const subscription = event((value) => {
+      let matched: boolean;
+      try {
+        matched = matches(value);
+      } catch (error) {
+        settle(() => reject(error));
+        return;
+      }
+      if (matched) settle(() => resolve(value));
     });
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });

@@ -1,0 +1,246 @@
+/**
+ * The in-container change scanner, run with `node -e` as the sandbox user. It makes the cost of a
+ * diff grow with what changed rather than with the workspace: every entry is lstat'ed (the floor
+ * for any exact answer), but only entries that may differ from the base snapshot are reported
+ * and hashed, and only the files the host then asks for are read.
+ *
+ * "May differ": not in the base, a different kind, size, exec bit or link target, or a status
+ * change time (ctime) at or after the moment the workspace copy was complete. Every write,
+ * rename, chmod or utime sets ctime to "now", and nothing without CAP_SYS_TIME can set it back,
+ * so an untouched entry is proven untouched without reading it. Children of a moved folder keep
+ * their ctime but not their path, so they are not in the base under their new path and are
+ * reported as new. Folders moved onto each other's paths (mv a t; mv b a; mv t b) leave every
+ * path as it was in the base with its old ctime, so folders are also checked by identity: the
+ * inode each base folder had when the copy was complete (taken by baseline mode at start) must
+ * be the one at its path now, or everything under it is reported and hashed.
+ *
+ * The protocol is in src/core/changes/scannerProtocol.ts.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { BASE_RECORD_FIELDS, type FileHeader, type FolderInodeLine, type ReadRequest, type ScanHeader, type ScanKind, type ScannedEntry, type ScanRecord } from '../core/changes/scannerProtocol.js';
+import { WORKSPACE_PATH } from '../core/ground/sandboxPaths.js';
+import { readStdin } from './stdinReader.js';
+
+const ROOT = process.argv[1] || WORKSPACE_PATH;
+const stdin = readStdin();
+
+interface BaseEntry {
+  k: string;
+  m: number;
+  s: number;
+  t: string;
+  seen?: boolean;
+}
+
+function write(data: string | Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.write(data)) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+}
+
+const fileHeader = (header: FileHeader) => JSON.stringify(header) + '\n';
+const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code || String(error);
+
+function hashFile(file: string): string {
+  const hash = createHash('sha256');
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    let count: number;
+    while ((count = readSync(fd, buffer, 0, buffer.length, null)) > 0) hash.update(buffer.subarray(0, count));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+const kindOf = (st: Stats): ScanKind => (st.isFile() ? 'f' : st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'o');
+
+function baseline(): void {
+  const out: string[] = [];
+  const line = (record: FolderInodeLine) => out.push(JSON.stringify(record));
+  const walkDirs = (relDir: string, absDir: string) => {
+    let dirents;
+    try {
+      dirents = readdirSync(absDir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const dirent of dirents) {
+      if (!dirent.isDirectory()) continue;
+      const rel = relDir ? relDir + '/' + dirent.name : dirent.name;
+      if (!relDir && dirent.name === '.git') continue;
+      const abs = absDir + '/' + dirent.name;
+      let st;
+      try {
+        st = lstatSync(abs, { bigint: true });
+      } catch {
+        continue;
+      }
+      line({ b: rel, i: String(st.ino) });
+      walkDirs(rel, abs);
+    }
+  };
+  walkDirs('', ROOT);
+  line({ done: { entries: out.length } });
+  process.stdin.destroy();
+  process.stdout.write(out.join('\n') + '\n', () => process.exit(0));
+}
+
+async function main(): Promise<void> {
+  const first = JSON.parse(await stdin.line()) as ScanHeader;
+  if ('baseline' in first && first.baseline) return baseline();
+  const header = first as Exclude<ScanHeader, { baseline: true }>;
+  const fields = (await stdin.bytes(header.baselineBytes)).toString('utf8').split('\0');
+  const base = new Map<string, BaseEntry>();
+  for (let i = 0; i + BASE_RECORD_FIELDS - 1 < fields.length; i += BASE_RECORD_FIELDS) base.set(fields[i + 4], { k: fields[i], m: Number(fields[i + 1]), s: Number(fields[i + 2]), t: fields[i + 3] });
+  const inodes = new Map<string, string>();
+  const pairs = header.inodeBytes ? (await stdin.bytes(header.inodeBytes)).toString('utf8').split('\0') : [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) inodes.set(pairs[i], pairs[i + 1]);
+  const readyAt = header.readyAtMs;
+  const out: string[] = [];
+  const line = (record: ScanRecord) => out.push(JSON.stringify(record));
+  let entries = 0;
+  const report = (rel: string, abs: string, st: Stats, kind: ScanKind) => {
+    const rec: ScannedEntry = { n: rel, k: kind, m: st.mode & 0o7777, s: st.size };
+    if (kind === 'l') rec.t = readlinkSync(abs);
+    if (kind === 'f') {
+      rec.l = st.nlink;
+      if (st.size <= header.maxHashBytes) {
+        try {
+          rec.h = hashFile(abs);
+        } catch (e) {
+          rec.e = errorCode(e);
+        }
+      }
+    }
+    line(rec);
+  };
+  const visit = (rel: string, abs: string, st: Stats, moved: boolean) => {
+    entries++;
+    const kind = kindOf(st);
+    const was = base.get(rel);
+    if (was) was.seen = true;
+    if (!was || was.k !== kind || (moved && kind === 'f')) return report(rel, abs, st, kind);
+    if (kind === 'l') {
+      const target = readlinkSync(abs);
+      if (target !== was.t) report(rel, abs, st, kind);
+      return;
+    }
+    if (kind === 'f' && (st.size !== was.s || (st.mode & 0o111 ? 1 : 0) !== (was.m & 0o111 ? 1 : 0) || st.mode & 0o7000 || st.ctimeMs >= readyAt)) report(rel, abs, st, kind);
+  };
+  // moved: this folder (or one above it) is not the folder the base had at its path.
+  const walk = (relDir: string, absDir: string, onlyChanged: boolean, moved = false) => {
+    let dirents;
+    try {
+      dirents = readdirSync(absDir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const dirent of dirents) {
+      const name = dirent.name;
+      const rel = relDir ? relDir + '/' + name : name;
+      const abs = absDir + '/' + name;
+      if (name.indexOf('\uFFFD') !== -1) {
+        line({ u: Buffer.from(rel).toString('base64') });
+        continue;
+      }
+      if (!onlyChanged && dirent.isDirectory()) {
+        // A folder that was a folder needs no stat of its own: what matters is what is in it.
+        const was = base.get(rel);
+        if (was && was.k === 'd') {
+          entries++;
+          was.seen = true;
+          let swapped = moved;
+          const ino = inodes.get(rel);
+          if (!swapped && ino !== undefined) {
+            try {
+              swapped = String(lstatSync(abs, { bigint: true }).ino) !== ino;
+            } catch {
+              swapped = true;
+            }
+          }
+          walk(rel, abs, false, swapped);
+          continue;
+        }
+      }
+      let st;
+      try {
+        st = lstatSync(abs);
+      } catch {
+        continue;
+      }
+      if (onlyChanged) {
+        // Inside .git only hooks and config matter to a reviewer; they are shown, never applied.
+        if (st.ctimeMs >= readyAt && !st.isDirectory()) {
+          entries++;
+          report(rel, abs, st, kindOf(st));
+        }
+        if (st.isDirectory()) walk(rel, abs, true, false);
+        continue;
+      }
+      if (st.isDirectory() && name === '.git' && !base.has(rel)) {
+        if (!relDir) {
+          try {
+            const cst = lstatSync(abs + '/config');
+            if (cst.ctimeMs >= readyAt) report('.git/config', abs + '/config', cst, kindOf(cst));
+          } catch {
+            // no config: nothing to show
+          }
+          walk('.git/hooks', abs + '/hooks', true);
+        }
+        continue;
+      }
+      visit(rel, abs, st, moved);
+      if (st.isDirectory()) walk(rel, abs, false, moved);
+    }
+  };
+  walk('', ROOT, false, false);
+  for (const [rel, was] of base) if (!was.seen) line({ g: rel });
+  line({ done: { entries } });
+  await write(out.join('\n') + '\n');
+
+  const request = JSON.parse(await stdin.line()) as ReadRequest;
+  for (const rel of request.read || []) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(ROOT + '/' + rel, constants.O_RDONLY | constants.O_NOFOLLOW);
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+      await write(fileHeader({ p: rel, s: st.size }));
+      let left = st.size;
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      while (left > 0) {
+        let count = 0;
+        try {
+          count = readSync(fd, buffer, 0, Math.min(buffer.length, left), null);
+        } catch {
+          count = 0;
+        }
+        // A file that shrank (or failed) mid-read still delivers exactly the announced size; the host's hash check rejects it.
+        if (count === 0) {
+          await write(Buffer.alloc(left));
+          left = 0;
+          break;
+        }
+        await write(Buffer.from(buffer.subarray(0, count)));
+        left -= count;
+      }
+    } catch (e) {
+      await write(fileHeader({ p: rel, e: errorCode(e) }));
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  // Exit only once the last line has reached the pipe: stdout to a pipe is asynchronous, and
+  // exiting right after write() can drop it.
+  process.stdin.destroy();
+  process.stdout.write(fileHeader({ end: true }), () => process.exit(0));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(String((e as Error | undefined)?.stack || e));
+  process.exit(3);
+});
