@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { connectEngine } from '../src/core/engine/locateEngine.js';
 import { TaskService } from '../src/core/task/taskService.js';
 import { TaskStore } from '../src/core/state/taskStore.js';
+import { benchActivation } from './activationBench.js';
 import { benchChangeSet } from './changeSetBench.js';
 import { benchEgress } from './egressBench.js';
 import { benchGitHistory } from './gitHistoryBench.js';
@@ -63,6 +64,12 @@ async function main(): Promise<void> {
   if (gitAt >= 0) {
     const [files, commits] = process.argv.slice(gitAt + 1).map(Number);
     process.stdout.write((await benchGitHistory(files || undefined, commits || undefined)).join('\n') + '\n');
+    service.dispose();
+    return;
+  }
+  // `npm run bench -- activate` runs only the extension-activation section.
+  if (process.argv.includes('activate')) {
+    process.stdout.write(benchActivation().join('\n') + '\n');
     service.dispose();
     return;
   }

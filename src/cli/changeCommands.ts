@@ -1,6 +1,6 @@
 import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
+import { type AirlockError, ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
 import { abortOnSignals, action } from './serviceAction.js';
 import { collect } from './flagValues.js';
 import { printWaiting } from './approvalCommands.js';
@@ -20,7 +20,11 @@ const hunkChoice = (value: string, previous: Record<string, number[]> = {}) => {
   return { ...previous, [rel]: [...(previous[rel] ?? []), ...list.split(',').map(Number)] };
 };
 
-/** Ctrl-C ends a long scan (or a wait for approval) cleanly; apply itself is synchronous and all-or-nothing. */
+/**
+ * Ctrl-C ends a long scan, a wait for approval, or an apply or undo that has not yet reached its
+ * commit point, cleanly; past that point the apply (or undo) finishes, so the host is never half
+ * written.
+ */
 const interruptible = (): AbortSignal => abortOnSignals().signal;
 
 const diffOptions = (flags: Record<string, unknown>): DiffOptions => ({
@@ -30,6 +34,13 @@ const diffOptions = (flags: Record<string, unknown>): DiffOptions => ({
   method: (flags.scanner as DiffOptions['method']) ?? 'auto',
   maxStoreBytes: flags.maxStoreSize as number | undefined,
 });
+
+/** The undo's hints in the CLI's words: its flag and command, where the core says what to do neutrally. */
+const undoHint = (error: AirlockError): string | undefined => {
+  if (error.code === 'undo.hostEdited') return 'Nothing was changed. Use --force to restore those paths anyway.';
+  if (error.code === 'undo.notRolledBack') return 'Run `airlock undo ID` to restore from the undo record.';
+  return error.hint;
+};
 
 const short = (sha?: string) => (sha ? ` ${sha.slice(0, 12)}` : '');
 
@@ -161,12 +172,12 @@ export function registerChangeCommands(program: Command): void {
     .description('revert the last apply of a task on the host, exactly')
     .argument('<id>', 'task id (or a unique prefix)')
     .option('--force', 'restore even paths edited on the host since the apply')
-    .action((id: string, flags: { force?: boolean }) => {
+    .action(async (id: string, flags: { force?: boolean }) => {
       try {
-        const report = undoTask(new TaskStore(stateDir()), id, { force: Boolean(flags.force) });
+        const report = await undoTask(new TaskStore(stateDir()), id, { force: Boolean(flags.force), signal: interruptible() });
         process.stdout.write(`${report.restored.map((rel) => `restored ${name(rel)}`).join('\n')}\nundid apply ${report.id}\n`);
       } catch (error) {
-        process.stderr.write(`airlock: ${describeError(error)}\n`);
+        process.stderr.write(`airlock: ${describeError(error, undoHint)}\n`);
         process.exitCode = 1;
       }
     });

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import * as path from 'node:path';
-import { AirlockError, connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, formatZodError, policyFileSchema, policyForWorkspace, printableJson, printableJsonText, printableLine, printableLines, printableStream, runDoctor, stateDir, taskInputFromPolicy, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides } from '../core/index.js';
+import { AirlockError, connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, formatZodError, planWorkspaceTask, policyFileSchema, printableJson, printableJsonText, printableLine, printableLines, printableStream, runDoctor, startWorkspaceTask, stateDir, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides } from '../core/index.js';
 import { abortOnSignals, action } from './serviceAction.js';
 import { collect, decimal, integer, keyValue } from './flagValues.js';
 import { registerChangeCommands } from './changeCommands.js';
@@ -10,6 +10,7 @@ import { printWaiting, registerApprovalCommands } from './approvalCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerPushCommand } from './pushCommand.js';
 import { formatTaskTable } from './taskTable.js';
+import { progressPrinter } from './progressLines.js';
 
 
 
@@ -118,19 +119,18 @@ export function buildProgram(): Command {
       action(async (service, flags: Record<string, unknown>) => {
         const workspace = path.resolve(flags.workspace as string);
         const userLayer = userLayerFromFlags(flags);
-        const state = policyForWorkspace({ workspace, stateDir: service.store.root, user: userLayer, trusted: true, defaultImage: process.env.AIRLOCK_IMAGE || DEFAULT_IMAGE });
+        const plan = planWorkspaceTask(service.store.root, { workspace, userLayer, overrides: overridesFromFlags(flags), trusted: true, defaultImage: process.env.AIRLOCK_IMAGE || DEFAULT_IMAGE });
         const controller = abortOnSignals();
         // Progress lines and warnings quote the repository (setup commands, ignored loosenings,
         // build output): each progress step is one line, a warning keeps only its own line breaks.
-        const onProgress = flags.json ? undefined : (step: string) => process.stderr.write(`airlock: ${printableLine(step)}\n`);
+        const onProgress = flags.json ? undefined : progressPrinter();
         // Setup output is escaped too, unlike `exec`'s: the commands run without a terminal, so
         // nothing legitimate in them drives one, and they are the repository's (or its image's)
         // choice, not the user's, printed among Airlock's own lines.
         const setupText = { stdout: printableStream(), stderr: printableStream() };
         const onSetupOutput = (chunk: Buffer, stream: 'stdout' | 'stderr' = 'stderr') => process.stderr.write(setupText[stream](chunk));
         const onWarning = (message: string) => process.stderr.write(`airlock: ${printableLines(message)}\n`);
-        const input = await taskInputFromPolicy(service.engine.docker, workspace, state, userLayer, overridesFromFlags(flags), { signal: controller.signal, onProgress: onProgress ?? (() => undefined), onWarning });
-        const record = await service.start(input, { signal: controller.signal, onProgress, onSetupOutput, onWaiting: printWaiting });
+        const record = await startWorkspaceTask(service, plan, { signal: controller.signal, onProgress, onWarning, onSetupOutput, onWaiting: printWaiting });
         if (flags.json) {
           const { env: _env, options: _options, ...summary } = record;
           process.stdout.write(printableJson({ ...summary, container: record.containerName }) + '\n');

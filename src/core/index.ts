@@ -38,6 +38,8 @@ export { taskInputFromPolicy, type TaskOverrides } from './policy/policyTask.js'
 export { readDevcontainer } from './devcontainer/devcontainerFile.js';
 export { refusalLine, type DevcontainerRefusal } from './devcontainer/devcontainerPlan.js';
 export { PolicyMonitor, type PolicyReport } from './policy/policyMonitor.js';
+export { planWorkspaceTask, startWorkspaceTask, type WorkspaceTaskOptions, type WorkspaceTaskPlan, type WorkspaceTaskRequest } from './usecases/workspaceTask.js';
+export { progressDone, weightedProgress, type OnProgress, type ProgressStep, type ProgressUpdate } from './ground/progress.js';
 export { DisposableStore, Emitter, nextEvent, toDisposable, type Disposable, type Event } from './ground/events.js';
 export { TaskWatcher, type EngineLoss, type TaskEndEvent, type TaskEndReason, type TaskEvent, type TaskWatcherOptions } from './task/taskEvents.js';
 export { ApprovalWatcher, type ApprovalDecisionEvent, type ApprovalEvent, type ApprovalExpiryEvent, type ApprovalWatcherOptions } from './approvals/approvalEvents.js';

@@ -222,7 +222,7 @@ describe('diff, apply and undo against a real engine (integration)', () => {
     assert.deepEqual(hostTree(ws, 'exec'), await task.taskTree());
     assert.deepEqual(airlockLeftovers(ws), []);
 
-    task.changes.undo(task.id);
+    await task.changes.undo(task.id);
     assert.deepEqual(hostTree(ws), original, 'undo turns both type changes back');
   });
 
@@ -489,7 +489,7 @@ describe('diff, apply and undo against a real engine (integration)', () => {
     assert.deepEqual(airlockLeftovers(ws), []);
     const warning = task.service.store.audit(task.id).records().filter((record) => record.type === 'warning').at(-1);
     assert.match(String(warning?.message), /apply failed/);
-    assert.throws(() => task.changes.undo(task.id), /there is no apply to undo/);
+    await assert.rejects(task.changes.undo(task.id), /there is no apply to undo/);
   });
 
   test('running out of inodes half-way through the host changes rolls every change back', async (t) => {
@@ -544,7 +544,7 @@ describe('diff, apply and undo against a real engine (integration)', () => {
     assert.deepEqual(seen, [0, 1]);
     assert.deepEqual(hostTree(ws), before);
     assert.deepEqual(airlockLeftovers(ws), []);
-    assert.throws(() => task.changes.undo(task.id), /there is no apply to undo/);
+    await assert.rejects(task.changes.undo(task.id), /there is no apply to undo/);
 
     const { report } = await task.changes.apply(task.id, {});
     assert.deepEqual(writtenLines(report), ['delete b.txt', 'mkdir new', 'mkdir new/dir', 'write a.txt', 'write new/dir/c.txt']);
@@ -603,15 +603,15 @@ describe('diff, apply and undo against a real engine (integration)', () => {
     assert.deepEqual(scriptWrite, { path: 'script.sh', action: 'write', sha256: sha256('#!/bin/sh\necho hi\n'), previousSha256: sha256('#!/bin/sh\n') });
     assert.equal(text(ws, 'script.sh'), '#!/bin/sh\necho hi\n');
 
-    const undoSecond = task.changes.undo(task.id);
+    const undoSecond = await task.changes.undo(task.id);
     assert.equal(undoSecond.id, second.id);
     assert.deepEqual(undoSecond.restored, ['script.sh']);
     assert.deepEqual(hostTree(ws), afterFirst);
-    const undoFirst = task.changes.undo(task.id);
+    const undoFirst = await task.changes.undo(task.id);
     assert.equal(undoFirst.id, first.id);
     assert.deepEqual(hostTree(ws), original, 'bytes, modes, deleted files and folders back; created folders gone');
     assert.equal(exists(path.join(ws, 'made')), false);
-    assert.throws(() => task.changes.undo(task.id), (error: unknown) => AirlockError.is(error) && /there is no apply to undo/.test(error.message));
+    await assert.rejects(task.changes.undo(task.id), (error: unknown) => AirlockError.is(error) && /there is no apply to undo/.test(error.message));
 
     const undone = task.service.store.audit(task.id).records().filter((record) => record.type === 'changes.undone');
     assert.deepEqual(undone.map((record) => record.apply), [second.id, first.id]);
@@ -635,9 +635,9 @@ describe('diff, apply and undo against a real engine (integration)', () => {
     assert.deepEqual(writtenLines(report), ['write a.txt', 'write b.txt']);
     fs.writeFileSync(path.join(ws, 'a.txt'), 'edited on the host after the apply\n');
     const drifted = hostTree(ws);
-    assert.throws(() => task.changes.undo(task.id), /undo would lose host edits made after the apply: a\.txt/);
+    await assert.rejects(task.changes.undo(task.id), /undo would lose host edits made after the apply: a\.txt/);
     assert.deepEqual(hostTree(ws), drifted, 'a refused undo changes nothing');
-    const forced = task.changes.undo(task.id, { force: true });
+    const forced = await task.changes.undo(task.id, { force: true });
     assert.deepEqual([...forced.restored].sort(), ['a.txt', 'b.txt']);
     assert.deepEqual(hostTree(ws), original);
     assert.deepEqual(airlockLeftovers(ws), []);

@@ -239,7 +239,7 @@ describe('building an image from a Dockerfile (integration)', () => {
     writeFiles(context, { Dockerfile: `FROM ${TEST_IMAGE}\nRUN echo "step-output-${RUN}" && echo "to-stderr-${RUN}" >&2 && exit 3\n` });
     const progress: string[] = [];
     const tag = tagFor('fail');
-    await assert.rejects(buildImage(docker, contextBuild(context), { tag, onProgress: (line) => progress.push(line) }), (error: unknown) => {
+    await assert.rejects(buildImage(docker, contextBuild(context), { tag, onProgress: (update) => progress.push(update.message) }), (error: unknown) => {
       assert.ok(AirlockError.is(error), String(error));
       assert.equal(error.field, 'build');
       assert.match(error.message, /^build: the Dockerfile step failed: /);
@@ -261,7 +261,7 @@ describe('building an image from a Dockerfile (integration)', () => {
     // Loopback only, and refused before any request: nothing is ever fetched.
     writeFiles(context, { Dockerfile: `FROM ${TEST_IMAGE}\nADD http://127.0.0.1:9/nothing /x\n` });
     const progress: string[] = [];
-    await assert.rejects(buildImage(docker, contextBuild(context), { tag: tagFor('add'), onProgress: (line) => progress.push(line) }), (error: unknown) => {
+    await assert.rejects(buildImage(docker, contextBuild(context), { tag: tagFor('add'), onProgress: (update) => progress.push(update.message) }), (error: unknown) => {
       assert.ok(AirlockError.is(error) && error.field === 'build', String(error));
       assert.match(error.message, /http:\/\/127\.0\.0\.1:9\/nothing/);
       return true;
@@ -282,7 +282,7 @@ describe('building an image from a Dockerfile (integration)', () => {
     const started = new Promise<void>((resolve) => {
       stepStarted = resolve;
     });
-    const building = buildImage(docker, contextBuild(context), { tag, signal: controller.signal, onProgress: (line) => line === marker && stepStarted() });
+    const building = buildImage(docker, contextBuild(context), { tag, signal: controller.signal, onProgress: (update) => update.message === marker && stepStarted() });
     building.catch(() => undefined);
     const stepContainers = async () => (await docker!.listContainers({ all: true })).filter((summary) => summary.Command.includes(marker)).length;
     await Promise.race([started, building]);

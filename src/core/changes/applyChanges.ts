@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
 import { AirlockError } from '../ground/errors.js';
+import { type OnProgress, progressDone, weightedProgress } from '../ground/progress.js';
 import type { ApplyJournal, Journal } from './applyJournal.js';
 import type { BlobStore } from './blobStore.js';
 import type { ChangeContent } from './buildChangeSet.js';
 import { symlinkTargetInside } from './changePath.js';
 import type { ChangeSet, FileChange } from './changeSet.js';
 import { type HostState, hostKind, readHostState, sameHostState, unsafeAncestorReason } from './hostState.js';
-import { runTransaction, type Step, TransactionFailed, type TransactionOptions } from './hostTransaction.js';
+import { type HostWork, runInSlices, runNow, type Step, transaction, TransactionFailed, type TransactionOptions } from './hostTransaction.js';
 import { applySelectedHunks, diffableText, filePatch } from './textDiff.js';
 import { mergeThreeWay } from './threeWayMerge.js';
 
@@ -95,7 +96,39 @@ export function selectChanges(files: FileChange[], selection: ApplySelection = {
   return result;
 }
 
+/** Long host work a front end can follow and stop: see `runInSlices` for where a stop takes effect. */
+export interface HostWorkOptions {
+  signal?: AbortSignal;
+  onProgress?: OnProgress;
+}
+
+/**
+ * How long checking is next to writing, for the fraction only: both read every file, and writing
+ * also copies it, syncs it and moves it into place.
+ */
+const APPLY_WEIGHTS = { checking: 1, applying: 2 } as const;
+const UNDO_WEIGHTS = { checking: 1, undoing: 2 } as const;
+
+/** Applies at once, blocking until done; long-lived hosts use `applyChangesAsync`. */
 export function applyChanges(context: ApplyContext, selection: ApplySelection = {}): ApplyReport {
+  return runNow(applyWork(context, selection));
+}
+
+/**
+ * Applies in slices, letting the event loop run meanwhile, with progress: step `checking` (each
+ * chosen change planned against the host), then `applying` (each path checked again, backed up and
+ * staged), in files. An abort before the journal is written (the commit point) rejects with
+ * CancelledError and leaves the host exactly as it was, with no undo record. After it, the
+ * abort is ignored: what is left is only renames, unlinks and mkdirs of what is already staged,
+ * quick to finish, and a finished apply has an undo record, where stopping half-way or rolling
+ * back would redo as much host work for nothing.
+ */
+export function applyChangesAsync(context: ApplyContext, selection: ApplySelection = {}, { signal, onProgress }: HostWorkOptions = {}): Promise<ApplyReport> {
+  return runInSlices(applyWork(context, selection, onProgress), signal);
+}
+
+function* applyWork(context: ApplyContext, selection: ApplySelection, onProgress?: OnProgress): HostWork<ApplyReport> {
+  const progress = weightedProgress(onProgress, APPLY_WEIGHTS);
   const root = fs.realpathSync(context.root);
   const report: ApplyReport = { written: [], refused: [], held: [], unchanged: [] };
   const { chosen, held, refused } = selectChanges(context.changeSet.files, selection);
@@ -106,7 +139,9 @@ export function applyChanges(context: ApplyContext, selection: ApplySelection = 
   const planner = new Planner(root, context);
   // Removals before creations, so a file↔dir change plans against its result: removals deepest first (a folder empties before it goes), creations shallowest first.
   const order = (change: FileChange) => (change.after ? 1000 + change.path.split('/').length : -change.path.split('/').length);
-  for (const change of chosen.sort((a, b) => order(a) - order(b))) {
+  const checking = { step: 'checking', message: `checking ${chosen.length} change(s) against the workspace`, unit: 'files', total: chosen.length } as const;
+  progress({ ...checking, done: 0 });
+  for (const [index, change] of chosen.sort((a, b) => order(a) - order(b)).entries()) {
     try {
       const outcome = planner.plan(change, hunks.get(change.path));
       if (outcome === 'unchanged') report.unchanged.push(change.path);
@@ -114,24 +149,34 @@ export function applyChanges(context: ApplyContext, selection: ApplySelection = 
       if (!(error instanceof Refusal)) throw error;
       report.refused.push({ path: change.path, reason: error.message });
     }
+    progress({ ...checking, done: index + 1 });
+    yield 'cancellable';
   }
-  if (planner.steps.length === 0) return report;
+  const applying = { step: 'applying', message: `writing ${planner.steps.length} path(s) to the workspace`, unit: 'files', total: planner.steps.length } as const;
+  if (planner.steps.length === 0) {
+    progressDone(onProgress, { ...applying, done: 0 });
+    return report;
+  }
 
+  progress({ ...applying, done: 0 });
   const id = context.journal.newId();
   const journal: Journal = { id, task: context.changeSet.task, root, createdAt: new Date().toISOString(), status: 'pending', steps: [] };
   try {
-    runTransaction(root, planner.steps, context.blobs, {
+    yield* transaction(root, planner.steps, context.blobs, {
+      task: context.changeSet.task,
       journal: (steps) => context.journal.write({ ...journal, steps }),
+      onPrepared: (done) => progress({ ...applying, done }),
       afterMutation: context.afterMutation,
     });
   } catch (error) {
-    // A clean rollback leaves nothing to undo; otherwise the pending record is what undo restores from.
+    // A clean rollback leaves nothing to undo; otherwise the pending record is what undo restores from. A cancel wrote no record.
     if (error instanceof TransactionFailed && error.rolledBack) context.journal.write({ ...journal, steps: planner.steps, status: 'rolled-back' });
     throw error;
   }
   context.journal.write({ ...journal, steps: planner.steps, status: 'applied' });
   report.id = id;
   report.written = planner.written;
+  progressDone(onProgress, { ...applying, done: applying.total });
   return report;
 }
 
@@ -140,28 +185,55 @@ export interface UndoReport {
   restored: string[];
 }
 
-/** Reverts the newest apply that still stands, exactly; refuses if the host changed those paths since. */
-export function undoLastApply(context: Pick<ApplyContext, 'root' | 'blobs' | 'journal' | 'afterMutation'>, { force = false } = {}): UndoReport {
+export type UndoContext = Pick<ApplyContext, 'root' | 'blobs' | 'journal' | 'afterMutation'>;
+
+/** Reverts the newest apply that still stands, exactly, at once; refuses if the host changed those paths since. */
+export function undoLastApply(context: UndoContext, { force = false } = {}): UndoReport {
+  return runNow(undoWork(context, force));
+}
+
+/**
+ * `undoLastApply` in slices, with progress (`checking`, then `undoing`, in files). As with apply,
+ * an abort before the first host change leaves the host and the undo record as they were; after
+ * it, the undo finishes.
+ */
+export function undoLastApplyAsync(context: UndoContext, { force = false, signal, onProgress }: HostWorkOptions & { force?: boolean } = {}): Promise<UndoReport> {
+  return runInSlices(undoWork(context, force, onProgress), signal);
+}
+
+function* undoWork(context: UndoContext, force: boolean, onProgress?: OnProgress): HostWork<UndoReport> {
+  const progress = weightedProgress(onProgress, UNDO_WEIGHTS);
   const journal = context.journal.last();
-  if (!journal) throw new AirlockError('there is no apply to undo for this task', 'Nothing was changed.');
+  if (!journal) throw new AirlockError('there is no apply to undo for this task', { code: 'undo.nothingToUndo', hint: 'Nothing was changed.' });
   const root = fs.realpathSync(context.root);
-  if (root !== journal.root) throw new AirlockError(`the last apply went to ${journal.root}, not ${root}`, 'Run undo against the workspace the task was started from.');
+  if (root !== journal.root) throw new AirlockError(`the last apply went to ${journal.root}, not ${root}`, { code: 'undo.otherWorkspace', hint: 'Run undo against the workspace the task was started from.' });
   const steps: Step[] = [];
   const drifted: string[] = [];
-  for (const step of journal.steps) {
+  const checking = { step: 'checking', message: `checking ${journal.steps.length} path(s) against the workspace`, unit: 'files', total: journal.steps.length } as const;
+  progress({ ...checking, done: 0 });
+  for (const [index, step] of journal.steps.entries()) {
     const now = readHostState(root, step.path);
     // A pending record is from an apply that never finished: some paths may still be as before.
-    if (journal.status === 'pending' && sameHostState(now, step.before)) continue;
-    if (!sameHostState(now, step.after)) {
-      if (!force) drifted.push(step.path);
+    const neverChanged = journal.status === 'pending' && sameHostState(now, step.before);
+    if (!neverChanged) {
+      if (!sameHostState(now, step.after) && !force) drifted.push(step.path);
       else steps.push({ path: step.path, before: now, after: step.before });
-      continue;
     }
-    steps.push({ path: step.path, before: now, after: step.before });
+    progress({ ...checking, done: index + 1 });
+    yield 'cancellable';
   }
-  if (drifted.length) throw new AirlockError(`undo would lose host edits made after the apply: ${drifted.join(', ')}`, 'Nothing was changed. Use --force to restore those paths anyway.');
-  runTransaction(root, steps, context.blobs, { what: 'undo', journal: () => undefined, afterMutation: context.afterMutation });
+  if (drifted.length) {
+    throw new AirlockError(`undo would lose host edits made after the apply: ${drifted.join(', ')}`, {
+      code: 'undo.hostEdited',
+      hint: 'Nothing was changed. Undo can restore those paths anyway, discarding the edits.',
+      actions: [{ kind: 'undoApply', task: journal.task, overwriteHostEdits: true }],
+    });
+  }
+  const undoing = { step: 'undoing', message: `restoring ${steps.length} path(s) in the workspace`, unit: 'files', total: steps.length } as const;
+  progress({ ...undoing, done: 0 });
+  yield* transaction(root, steps, context.blobs, { what: 'undo', task: journal.task, journal: () => undefined, onPrepared: (done) => progress({ ...undoing, done }), afterMutation: context.afterMutation });
   context.journal.write({ ...journal, status: 'undone' });
+  progressDone(onProgress, { ...undoing, done: undoing.total });
   return { id: journal.id, restored: steps.map((step) => step.path) };
 }
 

@@ -6,7 +6,7 @@ import type { TaskRecord } from '../state/taskRecord.js';
 import type { TaskService } from '../task/taskService.js';
 import type { TaskStore } from '../state/taskStore.js';
 import { ApplyJournal } from './applyJournal.js';
-import { applyChanges, type ApplyReport, type ApplySelection, selectChanges, undoLastApply, type UndoReport } from './applyChanges.js';
+import { applyChangesAsync, type ApplyReport, type ApplySelection, type HostWorkOptions, selectChanges, undoLastApplyAsync, type UndoReport } from './applyChanges.js';
 import { ApprovalBoard } from '../approvals/approvalBoard.js';
 import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
 import { taskCommandSettings } from '../commands/commandSettings.js';
@@ -57,7 +57,12 @@ export interface ApplyReview {
   currentUnknown?: string;
 }
 
-export interface ApplyOptions extends DiffOptions {
+/**
+ * `signal` stops the look at the box and the apply; the apply itself stops only before its commit
+ * point (nothing written, no undo record), and finishes once past it. `onProgress` follows the
+ * apply: `checking`, then `applying`, in files.
+ */
+export interface ApplyOptions extends DiffOptions, HostWorkOptions {
   /** The change set a person reviewed, by id: exactly its bytes are written, whatever the box does since. */
   changeSet?: string;
   /** A change set this process already holds (and showed); no fresh look is taken. */
@@ -113,7 +118,7 @@ export class ChangeService {
   }
 
   private content(record: TaskRecord): ChangeContent {
-    if (!fs.existsSync(record.snapshot.archiveFile)) throw new AirlockError(`task ${record.id} has no base snapshot on this machine`, 'Diffs need the host that started the task, while the task exists.', 'ID');
+    if (!fs.existsSync(record.snapshot.archiveFile)) throw new AirlockError(`task ${record.id} has no base snapshot on this machine`, { code: 'changes.noBaseSnapshot', hint: 'Diffs need the host that started the task, while the task exists.', field: 'ID' });
     const blobs = this.stores(record.id).blobs;
     return { base: BaseSnapshot.load(record.snapshot.manifestFile), blob: (sha, limit) => (blobs.has(sha) ? blobs.read(sha, limit) : undefined) };
   }
@@ -155,7 +160,7 @@ export class ChangeService {
             });
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
-      if (status === 404 || status === 409) throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, 'Start a new task with `airlock start`.', 'ID');
+      if (status === 404 || status === 409) throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, { code: 'task.gone', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
       throw error;
     }
     const changeSet = identify(buildChangeSet(scan, content, { task: record.id, risk: this.classifier(record, options.riskyPatterns), maxFileBytes }));
@@ -190,7 +195,9 @@ export class ChangeService {
   /**
    * Applies the chosen part of a change set and records paths and content hashes in the audit log:
    * the one named by `changeSet` (from the host's blob store, whatever the box has done since), the
-   * one passed in, or else a fresh, unreviewed look.
+   * one passed in, or else a fresh, unreviewed look. The host work runs in slices, so the event
+   * loop keeps turning; an abort before the commit point rejects with CancelledError and leaves the
+   * host exactly as it was, after it the apply finishes (see `applyChangesAsync`).
    */
   async apply(idOrPrefix: string, selection: ApplySelection, options: ApplyOptions = {}): Promise<{ changes: TaskChanges; report: ApplyReport; review: ApplyReview }> {
     let changes: TaskChanges;
@@ -219,14 +226,21 @@ export class ChangeService {
     const { blobs, journal } = this.stores(record.id);
     const audit = this.tasks.store.audit(record.id);
     const missing = selectChanges(changeSet.files, selection).chosen.filter((change) => change.after?.sha256 && !blobs.has(change.after.sha256));
-    if (missing.length) throw new AirlockError(`apply: the content of change set ${shortChangeSetId(changeSet.id)} is no longer on this machine (${missing.map((change) => printableLine(change.path)).join(', ')}); nothing was written`, 'Take a fresh diff with `airlock diff ID` and review that.', '--change-set');
+    if (missing.length) {
+      throw new AirlockError(`apply: the content of change set ${shortChangeSetId(changeSet.id)} is no longer on this machine (${missing.map((change) => printableLine(change.path)).join(', ')}); nothing was written`, {
+        code: 'apply.contentGone',
+        hint: "Review the task's changes again, then apply those.",
+        field: 'changeSet',
+        actions: [{ kind: 'reviewChanges', task: record.id }],
+      });
+    }
     let report: ApplyReport;
     // Merged and hunk-chosen contents are new blobs nothing names yet: a sweep by another process spares them meanwhile.
     const applying = markBlobWork(this.blobWorkDir(record.id));
     try {
-      report = applyChanges({ root: record.workspace, changeSet, content, blobs, journal, afterMutation: options.afterMutation }, selection);
+      report = await applyChangesAsync({ root: record.workspace, changeSet, content, blobs, journal, afterMutation: options.afterMutation }, selection, { signal: options.signal, onProgress: options.onProgress });
     } catch (error) {
-      audit.append({ type: 'warning', task: record.id, message: `apply failed: ${(error as Error).message}` });
+      audit.append({ type: 'warning', task: record.id, message: CancelledError.is(error) ? 'apply cancelled before anything was written' : `apply failed: ${(error as Error).message}` });
       throw error;
     } finally {
       applying.done();
@@ -239,14 +253,21 @@ export class ChangeService {
    * Apply for callers that are not the person at the keyboard (agents, tools): the chosen files go
    * to the task's approval queue as an `apply` request naming the change set and each file's
    * content hash, and exactly that change set is applied after an allow. A deny or timeout writes
-   * nothing.
+   * nothing. `signal` withdraws the request while it waits, and stops the apply as `apply` does.
    */
   async applyAfterApproval(idOrPrefix: string, selection: ApplySelection, options: Omit<ApplyOptions, 'changes'> & { timeoutMs?: number; onWaiting?: (request: ApprovalRequest) => void } = {}): Promise<{ changes: TaskChanges; request: ApprovalRequest; decision: ApprovalDecision; report?: ApplyReport; review?: ApplyReview }> {
     const changes = options.changeSet !== undefined ? this.reviewed(idOrPrefix, options.changeSet, options.riskyPatterns) : await this.changes(idOrPrefix, options);
     const { record, changeSet } = changes;
-    if (record.destroyedAt) throw new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, 'Start a new task with `airlock start`.', 'ID');
+    if (record.destroyedAt) throw new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, { code: 'task.destroyed', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
     const { chosen, held, refused } = selectChanges(changeSet.files, selection);
-    if (chosen.length === 0) throw new AirlockError(`apply: nothing to apply from task ${record.id}${[...held, ...refused].length ? ` (${[...held, ...refused].map((item) => `${printableLine(item.path)}: ${printableLine(item.reason)}`).join('; ')})` : ''}`, 'Check with `airlock diff ID`.', 'paths');
+    if (chosen.length === 0) {
+      throw new AirlockError(`apply: nothing to apply from task ${record.id}${[...held, ...refused].length ? ` (${[...held, ...refused].map((item) => `${printableLine(item.path)}: ${printableLine(item.reason)}`).join('; ')})` : ''}`, {
+        code: 'apply.nothingToApply',
+        hint: "Review the task's changes.",
+        field: 'paths',
+        actions: [{ kind: 'reviewChanges', task: record.id }],
+      });
+    }
     const hunks = selection.hunks ?? {};
     const files = chosen.map((change) => `${change.status} ${change.path} ${change.after?.sha256 ? `sha256:${change.after.sha256}` : change.after ? change.after.kind : 'removed'}${hunks[change.path] ? ` (hunks ${hunks[change.path].join(',')})` : ''}${change.risk.length ? ' (risky)' : ''}`);
     const queue = new ApprovalBoard(this.tasks.store).queue(record.id);
@@ -267,24 +288,25 @@ export class ChangeService {
     return { changes, request, decision, report, review };
   }
 
-  undo(idOrPrefix: string, options: UndoOptions = {}): UndoReport {
+  undo(idOrPrefix: string, options: UndoOptions = {}): Promise<UndoReport> {
     return undoTask(this.tasks.store, idOrPrefix, options);
   }
 }
 
-export interface UndoOptions {
+/** `signal` stops the undo before its first host change (nothing restored); past that it finishes. `onProgress`: `checking`, then `undoing`, in files. */
+export interface UndoOptions extends HostWorkOptions {
   force?: boolean;
   afterMutation?: TransactionOptions['afterMutation'];
 }
 
 /** Reverts the task's last apply on the host. Needs no engine: it works after the task has gone. */
-export function undoTask(store: TaskStore, idOrPrefix: string, { force = false, afterMutation }: UndoOptions = {}): UndoReport {
+export async function undoTask(store: TaskStore, idOrPrefix: string, { force = false, afterMutation, signal, onProgress }: UndoOptions = {}): Promise<UndoReport> {
   const record = store.resolve(idOrPrefix);
   const files = store.changeFiles(record.id);
   const blobs = new BlobStore(files.blobDir);
   const journal = new ApplyJournal(files.journalDir);
   const last = journal.last();
-  const report = undoLastApply({ root: record.workspace, blobs, journal, afterMutation }, { force });
+  const report = await undoLastApplyAsync({ root: record.workspace, blobs, journal, afterMutation }, { force, signal, onProgress });
   const restored = (last?.steps ?? []).filter((step) => report.restored.includes(step.path)).map((step) => ({ path: step.path, kind: step.before.kind, ...(step.before.kind === 'file' ? { sha256: step.before.sha256 } : {}) }));
   store.audit(record.id).append({ type: 'changes.undone', task: record.id, apply: report.id, restored });
   return report;

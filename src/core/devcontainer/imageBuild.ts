@@ -9,6 +9,7 @@ import * as tarFs from 'tar-fs';
 import type { Header, Pack } from 'tar-stream';
 import { z } from 'zod';
 import { AirlockError, CancelledError, throwIfAborted } from '../ground/errors.js';
+import type { OnProgress, ProgressUpdate } from '../ground/progress.js';
 import { readUntrustedFile, readUntrustedText, UNTRUSTED_LIMITS } from '../ground/untrustedFile.js';
 import type { DevcontainerBuild } from './devcontainerPlan.js';
 
@@ -18,8 +19,12 @@ export interface BuildImageOptions {
   /** Bytes; also the memory+swap limit, so build steps cannot swap (the task's rule too). */
   memory?: number;
   signal?: AbortSignal;
-  /** Readable lines of the builder's output: trimmed, never empty, control characters removed. */
-  onProgress?: (line: string) => void;
+  /**
+   * One update per readable line of the builder's output (trimmed, never empty, control
+   * characters removed) as `message`, with `output` set: step `building`, counted in commands
+   * once the builder prints its `Step N/M`.
+   */
+  onProgress?: OnProgress;
 }
 
 export interface BuiltImage {
@@ -63,7 +68,7 @@ export function packContext(build: DevcontainerBuild, limits: ContextLimits = CO
   const context = path.resolve(build.context);
   const dockerfile = path.resolve(build.dockerfile);
   const relative = path.relative(context, dockerfile);
-  if (relative === '') throw new AirlockError('build.dockerfile: is the context folder itself, not a file', 'Point "dockerfile" at a file.', 'build.dockerfile');
+  if (relative === '') throw new AirlockError('build.dockerfile: is the context folder itself, not a file', { code: 'build.dockerfileIsFolder', hint: 'Point "dockerfile" at a file.', field: 'build.dockerfile' });
   const outside = relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
 
   const ignoreText = readDockerignore(context);
@@ -85,7 +90,7 @@ export function packContext(build: DevcontainerBuild, limits: ContextLimits = CO
     entries = contextEntries(context, matcher, exceptionPatterns(rules), limits);
   } catch (error) {
     if (AirlockError.is(error)) throw error;
-    throw new AirlockError(`build: could not read the build context ${context} (${(error as Error).message})`, 'Check that the context folder and everything it sends are readable.', 'build');
+    throw new AirlockError(`build: could not read the build context ${context} (${(error as Error).message})`, { code: 'build.contextUnreadable', hint: 'Check that the context folder and everything it sends are readable.', field: 'build' });
   }
 
   const extras: { name: string; content: Buffer; mode: number }[] = [];
@@ -143,7 +148,7 @@ const contextFs = {
 };
 
 function contextTooLarge(context: string, limits: ContextLimits): AirlockError {
-  return new AirlockError(`build: the build context ${context} is larger than the ${limits.maxBytes} bytes Airlock sends to the engine`, CONTEXT_HINT, 'build.context');
+  return new AirlockError(`build: the build context ${context} is larger than the ${limits.maxBytes} bytes Airlock sends to the engine`, { code: 'build.contextTooLarge', hint: CONTEXT_HINT, field: 'build.context' });
 }
 
 /** The repository's .dockerignore: a regular file (a symbolic link is not followed), of a bounded size. */
@@ -154,7 +159,7 @@ function readDockerignore(context: string): string | undefined {
 /** A Dockerfile's bytes without following a symbolic link at its own name, of a bounded size. */
 function readRegularFile(file: string, field: string): Buffer {
   const bytes = readUntrustedFile(file, { maxBytes: UNTRUSTED_LIMITS.dockerfile, followSymlinks: false, what: `${field}: ${file}` });
-  if (bytes === undefined) throw new AirlockError(`${field}: ${file} does not exist`, 'Point it at a regular, readable file inside the workspace.', field);
+  if (bytes === undefined) throw new AirlockError(`${field}: ${file} does not exist`, { code: 'build.fileMissing', hint: 'Point it at a regular, readable file inside the workspace.', field });
   return bytes;
 }
 
@@ -200,7 +205,7 @@ function contextEntries(context: string, matcher: ReturnType<typeof dockerignore
         if (stat.isFile()) bytes += stat.size;
         if (bytes > limits.maxBytes) throw contextTooLarge(context, limits);
       }
-      if (entries.length > limits.maxEntries) throw new AirlockError(`build: the build context ${context} has more than the ${limits.maxEntries} files and folders Airlock sends to the engine`, CONTEXT_HINT, 'build.context');
+      if (entries.length > limits.maxEntries) throw new AirlockError(`build: the build context ${context} has more than the ${limits.maxEntries} files and folders Airlock sends to the engine`, { code: 'build.contextTooManyEntries', hint: CONTEXT_HINT, field: 'build.context' });
     }
   };
   walk('');
@@ -270,6 +275,24 @@ const buildLineSchema = z.object({
   aux: z.object({ ID: z.string().optional() }).passthrough().optional(),
 }).passthrough();
 
+/**
+ * Reads progress from the classic builder's lines: `Step N/M : …` starts command N of M, so N-1 are
+ * done; `Successfully built …` ends the last. Every line becomes one update carrying the line as
+ * its message, with the count once the builder has printed one. Counts never go down.
+ */
+export function buildProgressTracker(): (line: string) => ProgressUpdate {
+  let done = 0;
+  let total: number | undefined;
+  return (line) => {
+    const step = /^Step (\d+)\/(\d+) :/.exec(line);
+    if (step) {
+      total = Math.max(total ?? 0, Number(step[2]));
+      done = Math.max(done, Math.min(Number(step[1]) - 1, total));
+    } else if (total !== undefined && line.startsWith('Successfully built ')) done = total;
+    return { step: 'building', message: line, output: true, ...(total !== undefined ? { done, total, unit: 'commands' as const } : {}) };
+  };
+}
+
 /** ANSI escape sequences, then any remaining control character except tab: build output is repository-controlled. */
 const printable = (text: string) =>
   text.replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, '').replace(/\u001b[\]P^_][^\u0007\u001b]*(\u0007|\u001b\\)?/g, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
@@ -287,8 +310,7 @@ export async function buildImage(docker: Docker, build: DevcontainerBuild, optio
   if (remote.length > 0) {
     throw new AirlockError(
       `build: the Dockerfile ADDs from a URL or a variable (${remote.join(', ')}); the engine would fetch it on the host's network, outside the sandbox's egress rules`,
-      'Use COPY with files in the build context, or start from a prebuilt image that already contains them.',
-      'build',
+      { code: 'build.remoteAdd', hint: 'Use COPY with files in the build context, or start from a prebuilt image that already contains them.', field: 'build' },
     );
   }
   const previous = await imageIdOf(docker, tag);
@@ -320,11 +342,11 @@ export async function buildImage(docker: Docker, build: DevcontainerBuild, optio
   } catch (error) {
     (context as PassThrough).destroy();
     if (signal?.aborted) throw new CancelledError();
-    throw new AirlockError(`build: the engine refused the build: ${printable(engineMessage(error))}`, BUILD_HINT, 'build');
+    throw new AirlockError(`build: the engine refused the build: ${printable(engineMessage(error))}`, { code: 'build.engineRefused', hint: BUILD_HINT, field: 'build' });
   }
   const reported = await followBuild(response, context as PassThrough, options);
   const imageId = reported ?? (await imageIdOf(docker, tag));
-  if (!imageId) throw new AirlockError(`build: the engine ended the build without an image for ${tag}`, BUILD_HINT, 'build');
+  if (!imageId) throw new AirlockError(`build: the engine ended the build without an image for ${tag}`, { code: 'build.noImage', hint: BUILD_HINT, field: 'build' });
   if (previous && previous !== imageId) {
     // The stable tag moved: the image it named before would stay behind untagged. Removed without
     // force, so an image a container still uses, or one the new image builds on, is kept.
@@ -344,6 +366,7 @@ async function imageIdOf(docker: Docker, image: string): Promise<string | undefi
 /** Reads the progress stream to its end; resolves with the image id when the engine reported one. */
 function followBuild(response: Readable, context: PassThrough, options: BuildImageOptions): Promise<string | undefined> {
   const { signal, onProgress } = options;
+  const progress = buildProgressTracker();
   return new Promise<string | undefined>((resolve, reject) => {
     const decoder = new StringDecoder('utf8');
     let pending = '';
@@ -372,7 +395,7 @@ function followBuild(response: Readable, context: PassThrough, options: BuildIma
         if (!line) continue;
         if (/^Step \d+\/\d+ :/.test(line)) stepOutput = [];
         else if (!line.startsWith('---> ') && !line.startsWith('Removing intermediate container') && !line.startsWith('Running in ')) stepOutput = [...stepOutput.slice(-9), line];
-        onProgress?.(line);
+        onProgress?.(progress(line));
       }
     };
 
@@ -391,7 +414,7 @@ function followBuild(response: Readable, context: PassThrough, options: BuildIma
       if (line.error !== undefined || line.errorDetail !== undefined) {
         const message = printable(line.errorDetail?.message ?? line.error ?? 'unknown error').trim();
         const output = stepOutput.length > 0 ? `\n  last output:\n    ${stepOutput.join('\n    ')}` : '';
-        settle(new AirlockError(`build: the Dockerfile step failed: ${message}${output}`, BUILD_HINT, 'build'));
+        settle(new AirlockError(`build: the Dockerfile step failed: ${message}${output}`, { code: 'build.stepFailed', hint: BUILD_HINT, field: 'build' }));
         return;
       }
       if (line.aux?.ID) imageId = line.aux.ID;
@@ -417,8 +440,8 @@ function followBuild(response: Readable, context: PassThrough, options: BuildIma
       if (!settled) handleLine(pending);
       settle(undefined, imageId);
     });
-    response.on('error', (error: Error) => settle(signal?.aborted ? new CancelledError() : new AirlockError(`build: the connection to the engine failed during the build (${error.message})`, BUILD_HINT, 'build')));
-    response.on('close', () => settle(signal?.aborted ? new CancelledError() : new AirlockError('build: the engine closed the build before it finished', BUILD_HINT, 'build')));
+    response.on('error', (error: Error) => settle(signal?.aborted ? new CancelledError() : new AirlockError(`build: the connection to the engine failed during the build (${error.message})`, { code: 'build.connectionLost', hint: BUILD_HINT, field: 'build' })));
+    response.on('close', () => settle(signal?.aborted ? new CancelledError() : new AirlockError('build: the engine closed the build before it finished', { code: 'build.endedEarly', hint: BUILD_HINT, field: 'build' })));
   });
 }
 

@@ -15,10 +15,16 @@ export type ErrorCode = `${string}.${string}`;
 export type ErrorAction =
   /** Start (or install) the container engine, then retry. */
   | { kind: 'startEngine' }
-  /** Set up gVisor, or pick the other runtime for this task. */
+  /** Check the engine, its runtimes and the images. */
+  | { kind: 'runDoctor' }
+  /** Run the task with this runtime instead. */
   | { kind: 'useRuntime'; runtime: 'runc' | 'runsc' }
   /** Review and accept the repository's policy for this workspace, which lifts the loosenings it held back. */
   | { kind: 'acceptPolicy'; workspace: string }
+  /** Start a new task (this one has ended, or the start needs other settings). */
+  | { kind: 'startTask' }
+  /** Choose the folder to copy into a task. */
+  | { kind: 'chooseWorkspace' }
   /** Show the tasks, to pick one by its id. */
   | { kind: 'listTasks' }
   /** Clean up what ended tasks left behind (expired tasks, stray containers and volumes). */
@@ -27,14 +33,16 @@ export type ErrorAction =
   | { kind: 'reviewChanges'; task: string }
   /** Choose, for each named risky path, whether to apply it. */
   | { kind: 'chooseRiskyPaths'; task: string; paths: string[] }
-  /** Decide the waiting approval request. */
-  | { kind: 'decideRequest'; task: string; request: string }
+  /** Show the approval requests waiting for a decision, to pick one by its id. */
+  | { kind: 'listRequests' }
   /** Open a file at a position to fix it. */
   | { kind: 'openFile'; file: string; line?: number; column?: number }
-  /** Change one task or policy setting (a CLI flag, a VS Code setting, a policy field). */
+  /** Change one task or policy setting (a CLI flag, a VS Code setting, a policy field); `value` when one value fixes it. */
   | { kind: 'changeSetting'; setting: TaskSettingName; value?: string }
-  /** Undo the last apply on this task. */
-  | { kind: 'undoApply'; task: string };
+  /** Undo the last apply on this task; `overwriteHostEdits` restores paths edited on the host since, too. */
+  | { kind: 'undoApply'; task: string; overwriteHostEdits?: boolean }
+  /** Push this task's changes again, to a branch (or remote) chosen anew when `change` names one. */
+  | { kind: 'retryPush'; task: string; change?: 'branch' | 'remote' };
 
 /** Settings an action may point at, by their policy-file name; front ends map them to flags or settings. */
 export type TaskSettingName =
@@ -105,16 +113,33 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError();
 }
 
+/** A front end's own words for what the core says neutrally. */
+export interface ErrorWording {
+  /** The hint in this front end's terms (its commands, flags, settings), from the error's code and actions. */
+  hint?: (error: AirlockError) => string | undefined;
+  /**
+   * This front end's name for an input field, where it has one of its own (the CLI's `--change-set`
+   * for `changeSet`): a message that begins with its field (`changeSet: …`) is shown with this name.
+   */
+  field?: (field: string) => string | undefined;
+}
+
 /**
  * What a person reads: message plus hint, never a stack. Messages quote repository and box text
  * (a policy key, a file name, a setup command, an engine reply), and every front end prints this,
  * so it is made printable here, line by line: the message's own newlines (one problem per line)
- * stay, control characters and bidi overrides in a line are shown, not obeyed. `hintFor` lets a
- * front end word the hint and actions its own way (the CLI names its commands and flags).
+ * stay, control characters and bidi overrides in a line are shown, not obeyed. `wording` lets a
+ * front end word the hint, its actions and field names its own way (the CLI names its commands
+ * and flags); a function is the hint's wording alone.
  */
-export function describeError(error: unknown, hintFor: (error: AirlockError) => string | undefined = (coded) => coded.hint): string {
+export function describeError(error: unknown, wording: ErrorWording | ((error: AirlockError) => string | undefined) = {}): string {
   if (AirlockError.is(error)) {
-    const message = error.lines ? error.lines.map(printableLine).join('\n') : printableLines(error.message);
+    const { hint: hintFor = (coded: AirlockError) => coded.hint, field: fieldFor } = typeof wording === 'function' ? { hint: wording } : wording;
+    const [first = '', ...rest] = error.lines ?? [error.message];
+    const field = error.field;
+    const label = field === undefined ? undefined : fieldFor?.(field);
+    const opening = field !== undefined && label !== undefined && first.startsWith(`${field}: `) ? label + first.slice(field.length) : first;
+    const message = error.lines ? [opening, ...rest].map(printableLine).join('\n') : printableLines(opening);
     const hint = hintFor(error);
     return hint ? `${message}\n  → ${printableLines(hint)}` : message;
   }

@@ -6,7 +6,7 @@
  */
 export type ProgressStep =
   | 'pulling' | 'building' | 'listing' | 'history' | 'creating' | 'copying' | 'recording' | 'starting'
-  | 'gateway' | 'setup' | 'applying' | 'undoing';
+  | 'gateway' | 'setup' | 'checking' | 'applying' | 'undoing';
 
 export interface ProgressUpdate {
   step: ProgressStep;
@@ -21,6 +21,11 @@ export interface ProgressUpdate {
   files?: { done: number; total: number };
   /** How far the whole operation is, 0…1, when the operation knows its steps' weights. */
   fraction?: number;
+  /**
+   * Set when `message` is a line of the work's own output (a builder's), not Airlock's words for
+   * the step: each such update is a new line, even one that repeats the line before it.
+   */
+  output?: boolean;
 }
 
 export type OnProgress = (update: ProgressUpdate) => void;

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import type { EgressSettingsInput } from '../egress/egressSettings.js';
 import type { TaskOptionsInput } from '../config/taskOptions.js';
 import { AirlockError, throwIfAborted } from '../ground/errors.js';
+import type { OnProgress } from '../ground/progress.js';
 import { printableLine } from '../ground/printable.js';
 import { buildImage, buildTag } from '../devcontainer/imageBuild.js';
 import { imageLabel, resolveImageUser } from '../devcontainer/imageInspect.js';
@@ -15,7 +16,8 @@ export type TaskOverrides = Pick<TaskOptionsInput, 'readOnlyRoot' | 'tmpSize' | 
 
 export interface PolicyTaskOptions {
   signal?: AbortSignal;
-  onProgress?: (step: string) => void;
+  /** When the policy builds a Dockerfile: the step `building` once, then each line of the builder's output (see `buildImage`). */
+  onProgress?: OnProgress;
   /** Something the user should read before the task runs: ignored loosenings, stripped fields. */
   onWarning?: (message: string) => void;
 }
@@ -26,8 +28,11 @@ function refuse(refusals: DevcontainerRefusal[], file: string): never {
   const lines = refusals.map((refusal) => `  ${refusalLine(refusal)}`);
   throw new AirlockError(
     `devcontainer: ${refusals.length} field${refusals.length === 1 ? '' : 's'} would widen the sandbox and ${refusals.length === 1 ? 'is' : 'are'} refused:\n${lines.join('\n')}`,
-    `Remove ${refusals.length === 1 ? 'it' : 'them'} from ${file}, or set "devcontainer": { "onRefused": "strip" } in .airlock.json to leave ${refusals.length === 1 ? 'it' : 'them'} out with a warning.`,
-    `devcontainer.${refusals[0].field}`,
+    {
+      code: 'devcontainer.refused',
+      hint: `Remove ${refusals.length === 1 ? 'it' : 'them'} from ${file}, or set "devcontainer": { "onRefused": "strip" } in .airlock.json to leave ${refusals.length === 1 ? 'it' : 'them'} out with a warning.`,
+      field: `devcontainer.${refusals[0].field}`,
+    },
   );
 }
 
@@ -50,8 +55,8 @@ export async function taskInputFromPolicy(docker: Docker, workspace: string, sta
 
   let image = policy.image;
   if (policy.build) {
-    onProgress(`building ${policy.build.dockerfile} (no network during the build)`);
-    image = (await buildImage(docker, policy.build, { tag: buildTag(policy.build, workspace), memory: policy.resources.memory, signal, onProgress: (line) => onProgress(`build: ${line}`) })).tag;
+    onProgress({ step: 'building', message: `building ${policy.build.dockerfile} (no network during the build)` });
+    image = (await buildImage(docker, policy.build, { tag: buildTag(policy.build, workspace), memory: policy.resources.memory, signal, onProgress })).tag;
   }
   throwIfAborted(signal);
 

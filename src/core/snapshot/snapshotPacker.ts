@@ -15,6 +15,25 @@ export interface PackOptions {
   /** Where to record the base snapshot on the host (manifest + content). */
   manifestFile: string;
   contentFile: string;
+  /** Called as the copy goes: workspace files (and links) and content bytes done so far. */
+  onCopied?: (files: number, bytes: number) => void;
+}
+
+/**
+ * The content bytes a listing will copy, for a progress total. Read while the container is being
+ * created, so it costs the start nothing; a file that changes size meanwhile only makes the bar
+ * end a little early or late, never the copy wrong (the packer reads what is there).
+ */
+export async function listingBytes(listing: WorkspaceListing, signal?: AbortSignal): Promise<number> {
+  const files = [...listing.files];
+  let total = 0;
+  const batch = 256;
+  for (let start = 0; start < files.length; start += batch) {
+    if (signal?.aborted) break;
+    const sizes = await Promise.all(files.slice(start, start + batch).map((rel) => fs.promises.lstat(path.join(listing.root, rel)).then((stat) => (stat.isFile() ? stat.size : 0), () => 0)));
+    for (const size of sizes) total += size;
+  }
+  return total;
 }
 
 export interface PackResult {
@@ -107,6 +126,8 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
   const content = fs.createWriteStream(options.contentFile, { mode: 0o600, highWaterMark: 64 * 1024 * 1024 });
   let offset = 0;
   let bytes = 0;
+  let copiedFiles = 0;
+  let copiedBytes = 0;
 
   const owned = (header: Partial<Headers>): Headers => ({ mtime: new Date(), ...header, uid: options.uid, gid: options.gid, uname: '', gname: '', mode: permissionBits(header.mode) }) as Headers;
 
@@ -121,7 +142,10 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
     if (!rel) return { ...mapped, name: WORKSPACE_ROOT_ENTRY, mode: 0o755 };
     if (header.type === 'directory') entries.push({ path: rel, type: 'dir', mode: mapped.mode ?? 0o755, size: 0 });
     // tar-fs reads the link after map(), so the target is read here for the manifest.
-    if (header.type === 'symlink') entries.push({ path: rel, type: 'symlink', mode: 0o777, size: 0, target: fs.readlinkSync(path.join(root, rel)) });
+    if (header.type === 'symlink') {
+      entries.push({ path: rel, type: 'symlink', mode: 0o777, size: 0, target: fs.readlinkSync(path.join(root, rel)) });
+      options.onCopied?.(++copiedFiles, copiedBytes);
+    }
     return mapped;
   };
 
@@ -134,11 +158,14 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
     const tee = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         hash.update(chunk);
+        copiedBytes += chunk.length;
+        options.onCopied?.(copiedFiles, copiedBytes);
         if (content.write(chunk)) callback(null, chunk);
         else content.once('drain', () => callback(null, chunk));
       },
       flush(callback) {
         entry.sha256 = hash.digest('hex');
+        options.onCopied?.(++copiedFiles, copiedBytes);
         callback();
       },
     });

@@ -11,9 +11,10 @@ import { DockerExecBackend } from '../exec/dockerExecBackend.js';
 import type { ExecBackend, ExecBackendName, ExecRequest, ExecResult } from '../exec/execTypes.js';
 import { SupervisorBackend, SupervisorUnavailable } from '../exec/supervisorBackend.js';
 import { buildGitMetadata } from '../snapshot/gitMetadata.js';
-import { packSnapshot } from '../snapshot/snapshotPacker.js';
+import { listingBytes, packSnapshot } from '../snapshot/snapshotPacker.js';
 import { assertWorkspaceFolder, listWorkspace } from '../snapshot/workspaceListing.js';
 import { buildContainerSpec, sandboxIds } from './containerSpec.js';
+import type { OnProgress } from '../ground/progress.js';
 import { taskStatus, unrecordedEnd, type TaskStatus } from './taskStatus.js';
 import { WORKSPACE_PATH } from '../ground/sandboxPaths.js';
 import { controlRequest, type ControlReply } from '../egress/gatewayControl.js';
@@ -28,10 +29,6 @@ import { CommandRefused, gateCommand, type GateOptions } from '../gate/commandGa
 import { EXPIRES_LABEL, TASK_LABEL, type TaskRecord } from '../state/taskRecord.js';
 import type { TaskStore } from '../state/taskStore.js';
 
-export interface StartProgress {
-  (step: string): void;
-}
-
 export interface TaskServiceOptions {
   /** How this front end brings up a task's egress gateway; without one, allowlist tasks are refused. */
   gateway?: GatewayLauncher;
@@ -39,7 +36,8 @@ export interface TaskServiceOptions {
 
 export interface StartOptions {
   signal?: AbortSignal;
-  onProgress?: StartProgress;
+  /** Each step of the start (pulling, creating, listing, copying with bytes and files, setup commands …). */
+  onProgress?: OnProgress;
   hostEnv?: NodeJS.ProcessEnv;
   /** Output of setup commands, as it comes. */
   onSetupOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
@@ -99,14 +97,14 @@ export class TaskService {
     return Number.isNaN(whole) ? undefined : whole + Number(`0${match[2] ?? ''}`) * 1000;
   }
 
-  private async ensureImage(image: string, onProgress: StartProgress, signal?: AbortSignal): Promise<void> {
+  private async ensureImage(image: string, onProgress: OnProgress, signal?: AbortSignal): Promise<void> {
     try {
       imageInspectSchema.parse(await this.docker.getImage(image).inspect());
       return;
     } catch {
       // not present locally: try to pull it below
     }
-    onProgress(`pulling ${image}`);
+    onProgress({ step: 'pulling', message: `pulling ${image}` });
     try {
       const stream = await this.docker.pull(image, { abortSignal: signal });
       await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve())));
@@ -141,6 +139,7 @@ export class TaskService {
     let containerWork: Promise<Docker.Container> | undefined;
     let gitCleanup: string | undefined;
     try {
+      onProgress({ step: 'listing', message: 'reading the workspace' });
       const listingWork = listWorkspace(options.workspace, options.secretFilePatterns, signal);
       // The image check and container creation overlap with reading the workspace. A disk-backed
       // copy goes in before the container starts: gVisor caches the volume's contents from its
@@ -148,7 +147,7 @@ export class TaskService {
       containerWork = (async () => {
         await this.ensureImage(options.image, onProgress, signal);
         throwIfAborted(signal);
-        onProgress('creating container');
+        onProgress({ step: 'creating', message: 'creating container' });
         container = await this.docker.createContainer(buildContainerSpec({ id, options, env, expiresAt }));
         return container;
       })();
@@ -156,22 +155,36 @@ export class TaskService {
       // the original promise is awaited (and its error raised) below.
       containerWork.catch(() => undefined);
       const listing = await listingWork;
+      // The copy's byte total, read while git history is prepared and the container is created.
+      const bytesWork = listingBytes(listing, signal);
+      if (listing.git) onProgress({ step: 'history', message: 'copying the git history' });
       const gitMeta = listing.git ? await buildGitMetadata(options.workspace, listing.git.commonDir, options.gitDepth, options.secretFilePatterns, signal) : undefined;
       gitCleanup = gitMeta?.cleanup;
       const created = await containerWork;
       throwIfAborted(signal);
       // A tmpfs volume is only mounted once the container runs, so it is filled after start.
       if (options.workspaceTmpfs) await created.start();
-      onProgress(`copying ${listing.files.size} files`);
+      const bytesTotal = await bytesWork;
+      const copying = (files: number, bytes: number) => onProgress({ step: 'copying', message: `copying ${listing.files.size} files`, done: Math.min(bytes, bytesTotal), total: bytesTotal, unit: 'bytes', files: { done: Math.min(files, listing.files.size), total: listing.files.size } });
+      copying(0, 0);
       const { uid, gid } = sandboxIds(options);
       const { manifestFile, contentFile } = this.store.snapshotFiles(id);
-      const packed = packSnapshot(listing, gitMeta, { uid, gid, manifestFile, contentFile });
+      // One update per 100 ms at most: a front end redraws a bar, it does not need every chunk.
+      let reportedAt = 0;
+      const onCopied = (files: number, bytes: number) => {
+        const now = Date.now();
+        if (now - reportedAt < 100) return;
+        reportedAt = now;
+        copying(files, bytes);
+      };
+      const packed = packSnapshot(listing, gitMeta, { uid, gid, manifestFile, contentFile, onCopied });
       const [, summary] = await Promise.all([created.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal } as never), packed.done]);
       throwIfAborted(signal);
+      copying(listing.files.size, bytesTotal);
       if (!options.workspaceTmpfs) await created.start();
       const readyAtMs = await this.engineClockMs();
       // Before anything runs in the box (setup commands included): what a folder swap is later told by.
-      onProgress('recording the copy');
+      onProgress({ step: 'recording', message: 'recording the copy' });
       const folderInodes = await captureFolderInodes(created, options.user, signal);
       if (folderInodes) this.store.saveFolderInodes(id, folderInodes);
       const record: TaskRecord = {
@@ -229,17 +242,17 @@ export class TaskService {
    * The gateway comes up in the setup phase when there are setup commands; they run under the setup
    * rules, then the phase switches (closing setup connections) before any agent command can run.
    */
-  private async runSetupPhase(record: TaskRecord, options: TaskOptions, { signal, onProgress, onSetupOutput, onWaiting }: Pick<StartOptions, 'signal' | 'onSetupOutput' | 'onWaiting'> & { onProgress: StartProgress }): Promise<void> {
+  private async runSetupPhase(record: TaskRecord, options: TaskOptions, { signal, onProgress, onSetupOutput, onWaiting }: Pick<StartOptions, 'signal' | 'onSetupOutput' | 'onWaiting'> & { onProgress: OnProgress }): Promise<void> {
     const first: NetworkPhase = options.setupCommands.length > 0 ? 'setup' : 'agent';
     if (options.network === 'allowlist') {
-      onProgress('starting the egress gateway');
+      onProgress({ step: 'gateway', message: 'starting the egress gateway' });
       await this.gatewayLauncher()(record, first, signal);
     }
     const audit = this.store.audit(record.id);
     for (const [index, entry] of options.setupCommands.entries()) {
       throwIfAborted(signal);
       const { command, field, gate } = typeof entry === 'string' ? { command: entry, field: `setupCommands.${index}`, gate: false } : entry;
-      onProgress(`setup ${index + 1}/${options.setupCommands.length}: ${command}`);
+      onProgress({ step: 'setup', message: `setup ${index + 1}/${options.setupCommands.length}: ${command}`, done: index, total: options.setupCommands.length, unit: 'commands' });
       const result = await this.exec(record.id, {
         argv: ['sh', '-c', command],
         signal,
@@ -253,6 +266,7 @@ export class TaskService {
         throw new AirlockError(`${field}: ${printableLine(command)}: ${error.message}; the task was not started`, 'Accept the repository policy (airlock policy accept) if you trust this command, approve it when asked, or change the command rules.', field);
       });
       if (result.exitCode !== 0) throw new AirlockError(`${field}: "${printableLine(command)}" exited with code ${result.exitCode}; the task was not started`, 'Fix the setup command (or its network rules: --setup-allow) and start again.', field);
+      onProgress({ step: 'setup', message: `setup ${index + 1}/${options.setupCommands.length}: ${command}`, done: index + 1, total: options.setupCommands.length, unit: 'commands' });
     }
     if (first === 'setup') {
       let closedConnections = 0;
