@@ -1,6 +1,7 @@
 import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type AirlockError, ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
+import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
+import { cliWording } from './errorHints.js';
 import { abortOnSignals, action } from './serviceAction.js';
 import { collect } from './flagValues.js';
 import { printWaiting } from './approvalCommands.js';
@@ -34,13 +35,6 @@ const diffOptions = (flags: Record<string, unknown>): DiffOptions => ({
   method: (flags.scanner as DiffOptions['method']) ?? 'auto',
   maxStoreBytes: flags.maxStoreSize as number | undefined,
 });
-
-/** The undo's hints in the CLI's words: its flag and command, where the core says what to do neutrally. */
-const undoHint = (error: AirlockError): string | undefined => {
-  if (error.code === 'undo.hostEdited') return 'Nothing was changed. Use --force to restore those paths anyway.';
-  if (error.code === 'undo.notRolledBack') return 'Run `airlock undo ID` to restore from the undo record.';
-  return error.hint;
-};
 
 const short = (sha?: string) => (sha ? ` ${sha.slice(0, 12)}` : '');
 
@@ -177,7 +171,7 @@ export function registerChangeCommands(program: Command): void {
         const report = await undoTask(new TaskStore(stateDir()), id, { force: Boolean(flags.force), signal: interruptible() });
         process.stdout.write(`${report.restored.map((rel) => `restored ${name(rel)}`).join('\n')}\nundid apply ${report.id}\n`);
       } catch (error) {
-        process.stderr.write(`airlock: ${describeError(error, undoHint)}\n`);
+        process.stderr.write(`airlock: ${describeError(error, cliWording)}\n`);
         process.exitCode = 1;
       }
     });

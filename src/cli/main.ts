@@ -10,6 +10,7 @@ import { printWaiting, registerApprovalCommands } from './approvalCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerPushCommand } from './pushCommand.js';
 import { formatTaskTable } from './taskTable.js';
+import { cliWording } from './errorHints.js';
 import { progressPrinter } from './progressLines.js';
 
 
@@ -38,7 +39,7 @@ function userLayerFromFlags(flags: Record<string, unknown>): PolicyLayer {
     riskyPaths: list('risky'),
   };
   const parsed = policyFileSchema.safeParse(dropUndefined(input));
-  if (!parsed.success) throw new AirlockError(formatZodError(parsed.error).replace(/^[\w.]+(?=:)/gm, (field) => FLAG_FOR[field.replace(/\.\d+$/, '')] ?? field), 'Fix the named flag and try again.');
+  if (!parsed.success) throw new AirlockError(formatZodError(parsed.error).replace(/^[\w.]+(?=:)/gm, (field) => FLAG_FOR[field.replace(/\.\d+$/, '')] ?? field), { code: 'cli.invalidFlag', hint: 'Fix the named flag and try again.' });
   return parsed.data;
 }
 
@@ -196,7 +197,7 @@ export function buildProgram(): Command {
         // JSON lines as written, with control and bidi characters as \u escapes: the same JSON.
         process.stdout.write(printableJsonText(store.audit(store.resolve(id).id).read()));
       } catch (error) {
-        process.stderr.write(`airlock: ${describeError(error)}\n`);
+        process.stderr.write(`airlock: ${describeError(error, cliWording)}\n`);
         process.exitCode = 1;
       }
     });
@@ -212,8 +213,8 @@ export function buildProgram(): Command {
         const report = await runDoctor(engine, images);
         process.stdout.write(flags.json ? printableJson(report, 2) + '\n' : printableLines(formatDoctor(report)) + '\n');
       } catch (error) {
-        if (flags.json) process.stdout.write(printableJson({ error: describeError(error) }) + '\n');
-        process.stderr.write(`airlock: ${describeError(error)}\n`);
+        if (flags.json) process.stdout.write(printableJson({ error: describeError(error, cliWording) }) + '\n');
+        process.stderr.write(`airlock: ${describeError(error, cliWording)}\n`);
         process.exitCode = 1;
       }
     });
@@ -229,7 +230,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? 0 : 2;
       return;
     }
-    process.stderr.write(`airlock: ${describeError(error)}\n`);
+    process.stderr.write(`airlock: ${describeError(error, cliWording)}\n`);
     process.exitCode = 1;
   }
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { describeError, formatNetworkLog, hostGateway, NETWORK_PHASES, networkRecords, printableJson, printableLine, printableLines, resolverFromEnv, stateDir, TaskStore, connectEngine, type NetworkPhase } from '../core/index.js';
 import { action } from './serviceAction.js';
+import { cliWording } from './errorHints.js';
 
 export function registerNetCommands(program: Command): void {
   program
@@ -52,7 +53,7 @@ export function registerNetCommands(program: Command): void {
         process.stderr.write(`airlock gateway ${printableLine(id)}: ${printableLines(String(reason))}\n`);
         process.exit(0);
       } catch (error) {
-        process.stderr.write(`airlock gateway ${printableLine(id)}: ${describeError(error)}\n`);
+        process.stderr.write(`airlock gateway ${printableLine(id)}: ${describeError(error, cliWording)}\n`);
         process.exit(1);
       }
     });

@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import { AirlockError, CommandClassifier, commandSettingsSchema, DEFAULT_IMAGE, describeError, describeFinding, formatZodError, loadMachineFloor, PolicyAcceptances, POLICY_FILE, policyForWorkspace, policyJsonSchema, printableJson, printableLine, printableLines, readDevcontainer, readLiveState, refreshLiveRules, type TaskStore, type Verdict, type WorkspacePolicyState, validateDocument, readJsonc, policyFileSchema, SourceFileError, type Loosening, refusalLine, type DevcontainerRefusal } from '../core/index.js';
 import { storeAction } from './serviceAction.js';
 import { collect } from './flagValues.js';
+import { cliWording } from './errorHints.js';
 
 /** `policy check` exits with the decision: 0 allow, 1 ask, 2 deny. */
 const EXIT_FOR = { allow: 0, ask: 1, deny: 2 } as const;
@@ -70,8 +71,8 @@ export function registerPolicyCommands(program: Command): void {
           state = workspaceState(store, workspace);
         } catch (error) {
           const problems = liveProblems(store, workspace);
-          if (flags.json) process.stdout.write(printableJson({ workspace, error: describeError(error), problems: error instanceof SourceFileError ? error.problems : undefined, tasks: problems }) + '\n');
-          else process.stderr.write(`airlock: ${describeError(error)}\n${problems.map((line) => `airlock: ${line}\n`).join('')}`);
+          if (flags.json) process.stdout.write(printableJson({ workspace, error: describeError(error, cliWording), problems: error instanceof SourceFileError ? error.problems : undefined, tasks: problems }) + '\n');
+          else process.stderr.write(`airlock: ${describeError(error, cliWording)}\n${problems.map((line) => `airlock: ${line}\n`).join('')}`);
           return 1;
         }
         const { effective, repo } = state;
@@ -130,7 +131,7 @@ export function registerPolicyCommands(program: Command): void {
       storeAction(async (store, flags: { workspace: string; yes?: boolean }) => {
         const workspace = path.resolve(flags.workspace);
         const state = workspaceState(store, workspace);
-        if (!state.repo) throw new AirlockError(`${workspace} has no ${POLICY_FILE}; there is nothing to accept`, 'Run this in the workspace folder, or pass --workspace.', '--workspace');
+        if (!state.repo) throw new AirlockError(`${workspace} has no ${POLICY_FILE}; there is nothing to accept`, { code: 'policy.noRepositoryPolicy', hint: 'Run this in the workspace folder, or pass --workspace.', field: '--workspace' });
         if (state.accepted) {
           process.stdout.write(`${printableLine(state.repo.file)}: already accepted (digest ${state.repo.digest.slice(0, 12)})\n`);
           return 0;
@@ -143,7 +144,7 @@ export function registerPolicyCommands(program: Command): void {
         if (gated.length) lines.push('Its setup commands will run without passing the command rules:', ...gated.map((command) => `  ${command.field}: ${command.command}`));
         process.stdout.write(lines.map(printableLine).join('\n') + '\n');
         if (!flags.yes) {
-          if (!process.stdin.isTTY) throw new AirlockError('accepting needs a yes: there is no terminal to ask on', 'Read the list above, then run again with --yes.', '--yes');
+          if (!process.stdin.isTTY) throw new AirlockError('accepting needs a yes: there is no terminal to ask on', { code: 'policy.confirmationNeeded', hint: 'Read the list above, then run again with --yes.', field: '--yes' });
           const prompt = readline.createInterface({ input: process.stdin, output: process.stdout });
           const answer = await prompt.question('Accept? [y/N] ').finally(() => prompt.close());
           if (!/^y(es)?$/i.test(answer.trim())) {

@@ -1,5 +1,6 @@
 import { connectEngine, describeError, detachedGatewayLauncher, printableLines, stateDir, TaskService, TaskStore } from '../core/index.js';
 import { EXIT_BROKEN_PIPE, stdoutClosed } from './cliOutput.js';
+import { cliWording } from './errorHints.js';
 
 /**
  * Ctrl-C, kill and a closed terminal all end long work the same way: through an AbortSignal, so a
@@ -39,7 +40,7 @@ export function action<A extends unknown[]>(work: (service: TaskService, ...args
       const code = (await work(service, ...args)) ?? 0;
       process.exitCode = stdoutClosed() ? EXIT_BROKEN_PIPE : code;
     } catch (error) {
-      process.stderr.write(`airlock: ${describeError(error)}\n`);
+      process.stderr.write(`airlock: ${describeError(error, cliWording)}\n`);
       if (process.env.AIRLOCK_DEBUG && error instanceof Error) process.stderr.write(`${printableLines(error.stack ?? '')}\n`);
       process.exitCode = errorCode;
     } finally {
@@ -55,7 +56,7 @@ export function storeAction<A extends unknown[]>(work: (store: TaskStore, ...arg
     try {
       process.exitCode = (await work(new TaskStore(stateDir()), ...args)) ?? 0;
     } catch (error) {
-      process.stderr.write(`airlock: ${describeError(error)}\n`);
+      process.stderr.write(`airlock: ${describeError(error, cliWording)}\n`);
       process.exitCode = errorCode;
     }
   };

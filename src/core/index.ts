@@ -1,5 +1,5 @@
 // The engine's public surface for the front ends (CLI, VS Code extension, later the MCP server).
-export { AirlockError, CancelledError, describeError } from './ground/errors.js';
+export { AirlockError, CancelledError, describeError, type ErrorAction, type ErrorCode, type ErrorDetails, type ErrorWording, type TaskSettingName } from './ground/errors.js';
 export { DEFAULT_IMAGE, DEFAULT_SECRET_FILE_PATTERNS, formatZodError, parseTaskOptions, type TaskOptions, type TaskOptionsInput } from './config/taskOptions.js';
 export { parseByteSize } from './ground/byteSize.js';
 export { connectEngine, type EngineConnection } from './engine/locateEngine.js';
@@ -13,6 +13,7 @@ export type { TaskRecord } from './state/taskRecord.js';
 export type { ExecResult } from './exec/execTypes.js';
 export { ChangeService, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORE_BYTES, formatChanges, undoTask, type ApplyReview, type DiffOptions, type TaskChanges } from './changes/changeService.js';
 export { shortChangeSetId, summarizeChange, type ChangeSet, type FileChange, type IdentifiedChangeSet } from './changes/changeSet.js';
+export { MIN_CHANGE_SET_PREFIX } from './changes/changeSetStore.js';
 export { hasUnsafeText, printable, printableJson, printableJsonText, printableLine, printableLines, printableStream } from './ground/printable.js';
 export type { ApplyReport, ApplySelection, UndoReport } from './changes/applyChanges.js';
 export { hostGateway, resolverFromEnv, type HostedGateway } from './gateway/gatewayHost.js';
@@ -22,7 +23,7 @@ export { NETWORK_PHASES, type NetworkPhase } from './egress/egressRules.js';
 export type { EgressSettingsInput } from './egress/egressSettings.js';
 export { currentUser } from './ground/currentUser.js';
 export { ApprovalQueue, describeRefusal, type ApprovalDecision, type ApprovalRequest, type DecideOutcome } from './approvals/approvalQueue.js';
-export { ApprovalBoard } from './approvals/approvalBoard.js';
+export { ApprovalBoard, MIN_REQUEST_PREFIX } from './approvals/approvalBoard.js';
 export { CommandRefused, EXIT_REFUSED, gateCommand } from './gate/commandGate.js';
 export { CommandClassifier, describeFinding, type Finding, type Verdict } from './commands/commandClassifier.js';
 export { commandSettingsSchema, type CommandSettingsInput } from './commands/commandSettings.js';

@@ -23,7 +23,7 @@ export function registerPolicyView(context: vscode.ExtensionContext, output: vsc
     const own = value?.globalValue;
     if (own === undefined) return undefined;
     const parsed = policyFileSchema.safeParse(own);
-    if (!parsed.success) throw new AirlockError(formatZodError(parsed.error, `airlock.${name}.`), `Fix airlock.${name} in your settings.`, `airlock.${name}`);
+    if (!parsed.success) throw new AirlockError(formatZodError(parsed.error, `airlock.${name}.`), { code: 'settings.invalid', hint: `Fix airlock.${name} in your settings.`, field: `airlock.${name}` });
     return parsed.data;
   };
 

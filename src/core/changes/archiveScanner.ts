@@ -65,9 +65,9 @@ export async function scanWithArchive(container: Docker.Container, base: BaseSna
       const onEntry = (...[header, body, next]: tarStream.ExtractEvents['entry']) => {
         const rel = header.name.replace(/^\.?\/?/, '').replace(/\/$/, '');
         const done = (error?: Error) => (error ? reject(error) : next());
-        if (++allEntries > limits.maxEntries) return refuse(new AirlockError(`the task's workspace has more than ${limits.maxEntries} entries; Airlock stopped reading it`, NOT_BEHAVING));
+        if (++allEntries > limits.maxEntries) return refuse(new AirlockError(`the task's workspace has more than ${limits.maxEntries} entries; Airlock stopped reading it`, { code: 'scan.tooManyEntries', hint: NOT_BEHAVING }));
         if (Buffer.byteLength(rel) > limits.maxPathBytes || Buffer.byteLength(header.linkname ?? '') > limits.maxPathBytes) {
-          return refuse(new AirlockError(`the task's workspace has a path or link target longer than ${limits.maxPathBytes} bytes (${JSON.stringify(rel.slice(0, 80))}…); Airlock stopped reading it`, NOT_BEHAVING));
+          return refuse(new AirlockError(`the task's workspace has a path or link target longer than ${limits.maxPathBytes} bytes (${JSON.stringify(rel.slice(0, 80))}…); Airlock stopped reading it`, { code: 'scan.pathTooLong', hint: NOT_BEHAVING }));
         }
         if (!rel || rel === '.git' || rel.startsWith('.git/')) {
           body.resume().on('end', () => done());

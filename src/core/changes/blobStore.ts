@@ -117,10 +117,15 @@ export interface ByteBudget {
   remaining: number;
 }
 
-/** What one scan of a task may store on the host was used up; nothing past it was kept. */
+/** What one scan of a task may store on the host was used up (`changes.storeFull`); nothing past it was kept. */
 export class StoreFull extends AirlockError {
   constructor(readonly limit: number) {
-    super(`the task's changes need more than the ${Math.round(limit / (1024 * 1024))} MB Airlock keeps per task on the host; the diff was not taken`, 'Apply or discard what is under review, make the task write less (large outputs belong outside /workspace), or raise the limit with --max-store-size.', '--max-store-size');
+    super(`the task's changes need more than the ${Math.round(limit / (1024 * 1024))} MB Airlock keeps per task on the host; the diff was not taken`, {
+      code: 'changes.storeFull',
+      hint: 'Apply or discard what is under review, make the task write less (large outputs belong outside /workspace), or raise the limit on what Airlock keeps per task.',
+      field: 'maxStoreSize',
+      actions: [{ kind: 'changeSetting', setting: 'maxStoreSize' }],
+    });
   }
 }
 

@@ -13,6 +13,9 @@ const FULL_ID = /^[0-9a-f]{64}$/;
  */
 export const MIN_CHANGE_SET_PREFIX = 32;
 
+/** What to do when the change set a review named cannot be used: look at the task again. */
+const STALE_HINT = "Review the task's changes afresh and apply from that review.";
+
 /**
  * The change sets of one task that a review may still name, one JSON file each, by id. What they
  * point at (blobs) stays in the blob store for as long as the set is kept (blobRetention.ts).
@@ -50,16 +53,16 @@ export class ChangeSetStore {
   load(task: string, idOrPrefix: string): IdentifiedChangeSet {
     const wanted = idOrPrefix.toLowerCase();
     if (!/^[0-9a-f]+$/.test(wanted) || wanted.length < MIN_CHANGE_SET_PREFIX || wanted.length > 64) {
-      throw new AirlockError(`--change-set: "${idOrPrefix}" is not a change set id`, `Give the id \`airlock diff\` printed (at least ${MIN_CHANGE_SET_PREFIX} hex characters).`, '--change-set');
+      throw new AirlockError(`changeSet: "${idOrPrefix}" is not a change set id`, { code: 'changeSet.invalidId', hint: `Give the change set id the review showed (at least ${MIN_CHANGE_SET_PREFIX} hex characters).`, field: 'changeSet', actions: [{ kind: 'reviewChanges', task }] });
     }
     const matches = this.ids().filter((id) => id.startsWith(wanted));
-    if (matches.length === 0) throw new AirlockError(`--change-set: task ${task} has no change set ${wanted} on this machine (it was never taken, or it is no longer kept)`, 'Take a fresh diff with `airlock diff ID` and review that.', '--change-set');
-    if (matches.length > 1) throw new AirlockError(`--change-set: ${wanted} names more than one change set of task ${task}`, 'Give the full id.', '--change-set');
+    if (matches.length === 0) throw new AirlockError(`changeSet: task ${task} has no change set ${wanted} on this machine (it was never taken, or it is no longer kept)`, { code: 'changeSet.notFound', hint: STALE_HINT, field: 'changeSet', actions: [{ kind: 'reviewChanges', task }] });
+    if (matches.length > 1) throw new AirlockError(`changeSet: ${wanted} names more than one change set of task ${task}`, { code: 'changeSet.ambiguousId', hint: 'Give the full id.', field: 'changeSet' });
     const id = matches[0];
     const parsed = changeSetSchema.safeParse(JSON.parse(fs.readFileSync(this.file(id), 'utf8')));
     // The file is the host's own, but a set whose content no longer hashes to its name is not the one reviewed.
     if (!parsed.success || parsed.data.task !== task || changeSetDigest(parsed.data) !== id) {
-      throw new AirlockError(`--change-set: the stored change set ${shortChangeSetId(id)} does not match its id; it was not applied`, 'Take a fresh diff with `airlock diff ID` and review that.', '--change-set');
+      throw new AirlockError(`changeSet: the stored change set ${shortChangeSetId(id)} does not match its id; it was not applied`, { code: 'changeSet.tampered', hint: STALE_HINT, field: 'changeSet', actions: [{ kind: 'reviewChanges', task }] });
     }
     return { ...parsed.data, id };
   }

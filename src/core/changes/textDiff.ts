@@ -1,5 +1,14 @@
-import { applyPatch, structuredPatch, type StructuredPatch } from 'diff';
+import type * as Diff from 'diff';
+import type { StructuredPatch } from 'diff';
 import { printable, printableLine } from '../ground/printable.js';
+
+let diffModule: typeof Diff | undefined;
+/**
+ * `diff` loads on the first diff, not with the core (the editor loads the core for its policy
+ * view). Synchronously, because the change set is built synchronously from bytes already read.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load on a synchronous path; `import type` above keeps the types
+const diffLib = (): typeof Diff => (diffModule ??= require('diff') as typeof Diff);
 
 // The escaping lives in the ground module so every front end and log uses the same form.
 export { printable, printableLine };
@@ -28,7 +37,7 @@ export function diffableText(content: Buffer | undefined): string | undefined {
 }
 
 export function filePatch(oldPath: string, newPath: string, before: string, after: string): StructuredPatch {
-  const patch = structuredPatch(`a/${oldPath}`, `b/${newPath}`, before, after, undefined, undefined, { context: 3 });
+  const patch = diffLib().structuredPatch(`a/${oldPath}`, `b/${newPath}`, before, after, undefined, undefined, { context: 3 });
   if (!patch) throw new Error('diff produced no patch');
   return patch;
 }
@@ -44,7 +53,7 @@ export function applySelectedHunks(before: string, patch: StructuredPatch, chose
     if (!Number.isInteger(index) || index < 1 || index > patch.hunks.length) throw new RangeError(`hunk ${index} does not exist (this file has ${patch.hunks.length})`);
   }
   const partial: StructuredPatch = { ...patch, hunks: patch.hunks.filter((_, index) => wanted.has(index + 1)) };
-  const result = applyPatch(before, partial, { fuzzFactor: 0, autoConvertLineEndings: false });
+  const result = diffLib().applyPatch(before, partial, { fuzzFactor: 0, autoConvertLineEndings: false });
   if (result === false) throw new Error(`the chosen hunks do not fit ${patch.oldFileName}`);
   return result;
 }

@@ -1,4 +1,9 @@
-import { diff3Merge } from 'node-diff3';
+import type * as Diff3 from 'node-diff3';
+
+let diff3Module: typeof Diff3 | undefined;
+/** node-diff3 loads on the first merge (synchronously: apply plans each change in one pass). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load on a synchronous path; `import type` above keeps the types
+const diff3Lib = (): typeof Diff3 => (diff3Module ??= require('node-diff3') as typeof Diff3);
 
 export type MergeOutcome = { clean: true; text: string } | { clean: false; conflicts: number };
 
@@ -12,7 +17,7 @@ function lines(text: string): string[] {
  * snapshot. Clean only when every region changed on one side at most (or identically on both).
  */
 export function mergeThreeWay(base: string, host: string, container: string): MergeOutcome {
-  const regions = diff3Merge(lines(host), lines(base), lines(container), { excludeFalseConflicts: true });
+  const regions = diff3Lib().diff3Merge(lines(host), lines(base), lines(container), { excludeFalseConflicts: true });
   let conflicts = 0;
   const out: string[] = [];
   for (const region of regions) {

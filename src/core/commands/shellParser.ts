@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Language, Parser } from 'web-tree-sitter';
+import type { Parser } from 'web-tree-sitter';
 import { AirlockError } from '../ground/errors.js';
 
 /**
@@ -36,7 +36,7 @@ function locate(file: string): string {
     // not resolvable from here (bundled without node_modules): the copies above must exist
   }
   const found = candidates.find((candidate) => fs.existsSync(candidate));
-  if (!found) throw new AirlockError(`the shell parser's ${file} is missing (looked in ${candidates.join(', ')})`, 'Rebuild Airlock (`npm run build`); commands cannot be classified without it, so they are not run.');
+  if (!found) throw new AirlockError(`the shell parser's ${file} is missing (looked in ${candidates.join(', ')})`, { code: 'command.parserMissing', hint: 'Rebuild Airlock (`npm run build`); commands cannot be classified without it, so they are not run.' });
   return found;
 }
 
@@ -44,6 +44,9 @@ let loading: Promise<Parser> | undefined;
 
 function parser(): Promise<Parser> {
   loading ??= (async () => {
+    // Loaded here, not at the top: the runtime's glue is large, and a front end that never
+    // classifies a command (the editor at start, `airlock ls`) should not compile it.
+    const { Language, Parser } = await import('web-tree-sitter');
     await Parser.init({ locateFile: () => locate(RUNTIME_FILE) });
     const language = await Language.load(locate(GRAMMAR_FILE));
     const instance = new Parser();
@@ -61,7 +64,7 @@ export async function loadShellParser(): Promise<(text: string) => ShellNode> {
   const instance = await parser();
   return (text: string) => {
     const tree = instance.parse(text);
-    if (!tree) throw new AirlockError('the shell parser gave up on this command line', 'Simplify the command.');
+    if (!tree) throw new AirlockError('the shell parser gave up on this command line', { code: 'command.unparsable', hint: 'Simplify the command.' });
     try {
       type TreeNode = NonNullable<ReturnType<typeof tree.rootNode.child>>;
       const continued = (node: TreeNode) => {

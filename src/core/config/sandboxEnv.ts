@@ -19,14 +19,15 @@ export function buildSandboxEnv(request: EnvRequest, hostEnv: NodeJS.ProcessEnv,
   const allowed = new Set(request.allowSecretEnv.map((name) => name.toUpperCase()));
   const check = (name: string, source: string) => {
     if (RESERVED.has(name.toUpperCase())) {
-      throw new AirlockError(`${source}: ${name} is set by Airlock inside the sandbox and cannot be overridden`, `Remove ${name}.`, source);
+      throw new AirlockError(`${source}: ${name} is set by Airlock inside the sandbox and cannot be overridden`, { code: 'env.reserved', hint: `Remove ${name}.`, field: source });
     }
     if (looksSecret(name) && !allowed.has(name.toUpperCase())) {
-      throw new AirlockError(
-        `${source}: ${name} looks like a secret and is not passed into the sandbox`,
-        `If the sandbox really needs it, name it explicitly with --allow-secret-env ${name} (allowSecretEnv).`,
-        source,
-      );
+      throw new AirlockError(`${source}: ${name} looks like a secret and is not passed into the sandbox`, {
+        code: 'env.secretName',
+        hint: `If the sandbox really needs it, allow ${name} by name as a secret-looking variable (allowSecretEnv).`,
+        field: source,
+        actions: [{ kind: 'changeSetting', setting: 'env.allowSecret', value: name }],
+      });
     }
   };
   const result: Record<string, string> = {};
@@ -37,7 +38,7 @@ export function buildSandboxEnv(request: EnvRequest, hostEnv: NodeJS.ProcessEnv,
   }
   for (const [name, value] of Object.entries(request.env)) {
     check(name, field);
-    if (value.includes('\0')) throw new AirlockError(`${field}: ${name} contains a NUL byte`, 'Remove the NUL byte.', field);
+    if (value.includes('\0')) throw new AirlockError(`${field}: ${name} contains a NUL byte`, { code: 'env.nulByte', hint: 'Remove the NUL byte.', field });
     result[name] = value;
   }
   return result;

@@ -142,7 +142,7 @@ function fieldOf(issue: z.core.$ZodIssue | undefined): string {
 
 export function parseTaskOptions(input: TaskOptionsInput): TaskOptions {
   const result = taskOptionsSchema.safeParse(input);
-  if (!result.success) throw new AirlockError(formatZodError(result.error), 'Fix the named option and try again.', fieldOf(result.error.issues[0]));
+  if (!result.success) throw new AirlockError(formatZodError(result.error), { code: 'options.invalid', hint: 'Fix the named option and try again.', field: fieldOf(result.error.issues[0]) });
   const options = { ...result.data, network: networkMode(result.data) };
   refuseHostAccess(options);
   return options;
@@ -152,7 +152,7 @@ function networkMode(options: z.output<typeof taskOptionsSchema>): 'deny' | 'all
   const { setup, agent } = options.egress;
   const rules = [...setup.allow, ...setup.allowCidr, ...agent.allow, ...agent.allowCidr].length > 0 || options.egress.ask;
   if (options.network === 'deny' && rules) {
-    throw new AirlockError('network: allow rules (or ask) were given with network "deny", which would ignore them', 'Use --network allowlist, or drop the --allow/--allow-cidr/--setup-allow/--ask options.', 'network');
+    throw new AirlockError('network: allow rules (or ask) were given with network "deny", which would ignore them', { code: 'options.networkRulesDenied', hint: 'Set the network to "allowlist", or drop the allow rules (and ask).', field: 'network', actions: [{ kind: 'changeSetting', setting: 'network', value: 'allowlist' }] });
   }
   return options.network ?? (rules ? 'allowlist' : 'deny');
 }
@@ -165,21 +165,21 @@ function refuseHostAccess(options: TaskOptions): void {
     const field = `mounts.${index}`;
     const text = `${mount.source ?? ''} ${mount.target}`;
     if (HOST_SOCKET.test(text)) {
-      throw new AirlockError(`${field}: mounting the container engine socket is never allowed (it would give the sandbox control of the host)`, 'Remove this mount.', field);
+      throw new AirlockError(`${field}: mounting the container engine socket is never allowed (it would give the sandbox control of the host)`, { code: 'options.engineSocketMount', hint: 'Remove this mount.', field });
     }
     if (mount.type !== 'tmpfs') {
-      throw new AirlockError(`${field}: ${mount.type} mounts are refused; a task sees only its private workspace copy (type "tmpfs" is the only mount allowed)`, 'Remove this mount, or use a tmpfs scratch mount.', field);
+      throw new AirlockError(`${field}: ${mount.type} mounts are refused; a task sees only its private workspace copy (type "tmpfs" is the only mount allowed)`, { code: 'options.hostMount', hint: 'Remove this mount, or use a tmpfs scratch mount.', field });
     }
-    if (mount.source) throw new AirlockError(`${field}.source: a tmpfs mount takes no source`, 'Remove "source".', `${field}.source`);
+    if (mount.source) throw new AirlockError(`${field}.source: a tmpfs mount takes no source`, { code: 'options.invalidMount', hint: 'Remove "source".', field: `${field}.source` });
     if (!mount.target.startsWith('/') || mount.target === '/' || mount.target.split('/').includes('..') || mount.target.startsWith('/workspace')) {
-      throw new AirlockError(`${field}.target: must be an absolute path outside /workspace, without ".."`, 'Pick a path such as /cache.', `${field}.target`);
+      throw new AirlockError(`${field}.target: must be an absolute path outside /workspace, without ".."`, { code: 'options.invalidMount', hint: 'Pick a path such as /cache.', field: `${field}.target` });
     }
   });
   if (options.workspaceTmpfs && options.runtime === 'runsc') {
-    throw new AirlockError('workspaceTmpfs: an in-memory workspace is not available with runsc (gVisor does not see a tmpfs volume filled after start)', 'Drop --workspace-tmpfs, or use --runtime runc.', 'workspaceTmpfs');
+    throw new AirlockError('workspaceTmpfs: an in-memory workspace is not available with runsc (gVisor does not see a tmpfs volume filled after start)', { code: 'options.tmpfsWithRunsc', hint: 'Keep the workspace on disk, or run the task with runc.', field: 'workspaceTmpfs', actions: [{ kind: 'changeSetting', setting: 'workspaceTmpfs' }, { kind: 'useRuntime', runtime: 'runc' }] });
   }
   const uid = Number(options.user.split(':')[0]);
   if (uid === 0 && !options.allowRoot) {
-    throw new AirlockError('user: running the sandbox as root (uid 0) needs allowRoot', 'Pass --allow-root if you really need root; it is still without capabilities.', 'user');
+    throw new AirlockError('user: running the sandbox as root (uid 0) needs allowRoot', { code: 'options.rootNeedsAllowRoot', hint: 'Allow root if you really need it; it is still without capabilities.', field: 'user', actions: [{ kind: 'changeSetting', setting: 'allowRoot', value: 'true' }] });
   }
 }

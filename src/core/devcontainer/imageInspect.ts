@@ -15,8 +15,7 @@ const statusOf = (error: unknown) => (error as { statusCode?: number }).statusCo
 const notPresent = (image: string) =>
   new AirlockError(
     `image: ${image} is not present locally (this step does not pull from a registry)`,
-    'Build or pull the image first, or choose an image this engine already has.',
-    'image',
+    { code: 'image.notPresent', hint: 'Build or pull the image first, or choose an image this engine already has.', field: 'image', actions: [{ kind: 'changeSetting', setting: 'image' }] },
   );
 
 /** One label of a local image, or undefined when the image does not carry it. */
@@ -57,7 +56,7 @@ export async function resolveImageUser(docker: Docker, image: string, user: stri
   const parts = user.trim().split(':');
   const [userPart = '', groupPart] = parts;
   if (parts.length > 2 || userPart === '' || groupPart === '' || /\s/.test(user.trim())) {
-    throw new AirlockError(`remoteUser: "${user}" is not a user; expected a name, "uid", "uid:gid" or "name:group"`, 'Use e.g. "node", "1000" or "1000:1000".', 'remoteUser');
+    throw new AirlockError(`remoteUser: "${user}" is not a user; expected a name, "uid", "uid:gid" or "name:group"`, { code: 'image.invalidUser', hint: 'Use e.g. "node", "1000" or "1000:1000".', field: 'remoteUser' });
   }
   let uid = numericId(userPart);
   let gid = groupPart === undefined ? undefined : numericId(groupPart);
@@ -70,14 +69,14 @@ export async function resolveImageUser(docker: Docker, image: string, user: stri
     if (!entry) {
       const known = users.filter((candidate) => candidate.uid === 0 || (candidate.uid >= 1000 && candidate.uid < 65534)).slice(0, 10);
       const listing = known.length > 0 ? known.map((candidate) => `${candidate.name} (${candidate.uid})`).join(', ') : 'none with uid 0 or ≥ 1000';
-      throw new AirlockError(`remoteUser: image ${image} has no user "${userPart}"; users it has: ${listing}`, 'Set remoteUser to one of those, or to a numeric uid[:gid].', 'remoteUser');
+      throw new AirlockError(`remoteUser: image ${image} has no user "${userPart}"; users it has: ${listing}`, { code: 'image.unknownUser', hint: 'Set remoteUser to one of those, or to a numeric uid[:gid].', field: 'remoteUser' });
     }
     uid = entry.uid;
     gid ??= groupPart === undefined ? entry.gid : undefined;
   }
   if (gid === undefined && groupPart !== undefined) {
     const entry = parseGroup(group).find((candidate) => candidate.name === groupPart);
-    if (!entry) throw new AirlockError(`remoteUser: image ${image} has no group "${groupPart}"`, 'Use a group from the image\'s /etc/group, or a numeric gid.', 'remoteUser');
+    if (!entry) throw new AirlockError(`remoteUser: image ${image} has no group "${groupPart}"`, { code: 'image.unknownGroup', hint: 'Use a group from the image\'s /etc/group, or a numeric gid.', field: 'remoteUser' });
     gid = entry.gid;
   }
   return { uid, gid: gid ?? uid };
@@ -184,7 +183,7 @@ function firstEntry(archive: Readable, signal?: AbortSignal): Promise<ArchiveEnt
     extract.on('entry', (header, body) => {
       if (header.type === 'symlink') return settle(undefined, { type: 'symlink', linkname: header.linkname ?? '' });
       if (header.type !== 'file' && header.type !== 'contiguous-file') return settle(undefined, { type: 'other' });
-      if ((header.size ?? 0) > MAX_ACCOUNT_FILE) return settle(new AirlockError(`image: its ${header.name} is larger than ${MAX_ACCOUNT_FILE} bytes`, 'Use a numeric uid:gid for remoteUser.', 'remoteUser'));
+      if ((header.size ?? 0) > MAX_ACCOUNT_FILE) return settle(new AirlockError(`image: its ${header.name} is larger than ${MAX_ACCOUNT_FILE} bytes`, { code: 'image.accountFileTooLarge', hint: 'Use a numeric uid:gid for remoteUser.', field: 'remoteUser' }));
       const chunks: Buffer[] = [];
       body.on('data', (chunk: unknown) => {
         chunks.push(chunk as Buffer);

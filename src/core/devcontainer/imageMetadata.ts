@@ -25,7 +25,7 @@ export function readImageMetadata(label: string | undefined): DevcontainerSettin
   try {
     parsed = JSON.parse(label);
   } catch (error) {
-    throw new AirlockError(`The image label ${LABEL} is not valid JSON (${(error as Error).message}).`, LABEL_HINT, LABEL);
+    throw new AirlockError(`The image label ${LABEL} is not valid JSON (${(error as Error).message}).`, { code: 'image.invalidMetadata', hint: LABEL_HINT, field: LABEL });
   }
   const entries = Array.isArray(parsed) ? parsed : [parsed];
   const reports: SettingsReport[] = [];
@@ -34,7 +34,7 @@ export function readImageMetadata(label: string | undefined): DevcontainerSettin
     if (!result.success) {
       const issue = result.error.issues[0];
       const field = ['metadata', index, ...issue.path.map(String)].join('.');
-      throw new AirlockError(`The image label ${LABEL} is not in the devcontainer.json format: ${field}: ${issue.message}.`, LABEL_HINT, LABEL);
+      throw new AirlockError(`The image label ${LABEL} is not in the devcontainer.json format: ${field}: ${issue.message}.`, { code: 'image.invalidMetadata', hint: LABEL_HINT, field: LABEL });
     }
     const report = new SettingsReport(['metadata', index]);
     reports.push(report);

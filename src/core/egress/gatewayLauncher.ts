@@ -35,7 +35,7 @@ export function detachedGatewayLauncher(store: TaskStore, command: string[], env
     child.unref();
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
-      if (exit !== undefined) throw new AirlockError(`network: the egress gateway stopped before it was ready (${exit}): ${logTail(logFile)}`, `See ${logFile}.`, 'network');
+      if (exit !== undefined) throw new AirlockError(`network: the egress gateway stopped before it was ready (${exit}): ${logTail(logFile)}`, { code: 'gateway.stopped', hint: `See ${logFile}.`, field: 'network', actions: [{ kind: 'openFile', file: logFile }] });
       try {
         if ((await controlRequest(socket, { op: 'status' }, 1000)).ok) return;
       } catch {
@@ -46,6 +46,6 @@ export function detachedGatewayLauncher(store: TaskStore, command: string[], env
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     child.kill();
-    throw new AirlockError(`network: the egress gateway did not become ready within ${READY_TIMEOUT_MS / 1000} s: ${logTail(logFile)}`, `See ${logFile}.`, 'network');
+    throw new AirlockError(`network: the egress gateway did not become ready within ${READY_TIMEOUT_MS / 1000} s: ${logTail(logFile)}`, { code: 'gateway.notReady', hint: `See ${logFile}.`, field: 'network', actions: [{ kind: 'openFile', file: logFile }] });
   };
 }

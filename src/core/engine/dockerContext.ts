@@ -29,7 +29,7 @@ export function currentContextName(env: NodeJS.ProcessEnv = process.env): string
   try {
     return cliConfigSchema.parse(JSON.parse(text)).currentContext;
   } catch {
-    throw new AirlockError(`${file}: not valid JSON`, 'Fix or remove the docker CLI config file.', 'currentContext');
+    throw new AirlockError(`${file}: not valid JSON`, { code: 'engine.invalidDockerConfig', hint: 'Fix or remove the docker CLI config file.', field: 'currentContext', actions: [{ kind: 'openFile', file }] });
   }
 }
 
@@ -45,7 +45,7 @@ export function contextEndpoint(name: string, env: NodeJS.ProcessEnv = process.e
   try {
     meta = contextMetaSchema.parse(JSON.parse(fs.readFileSync(metaFile, 'utf8')));
   } catch {
-    throw new AirlockError(`docker context "${name}" is selected but ${metaFile} is missing or unreadable`, 'Run `docker context ls` and `docker context use default`, or fix the context.', 'DOCKER_CONTEXT');
+    throw new AirlockError(`docker context "${name}" is selected but ${metaFile} is missing or unreadable`, { code: 'engine.contextMissing', hint: 'Run `docker context ls` and `docker context use default`, or fix the context.', field: 'DOCKER_CONTEXT' });
   }
   const tlsDir = path.join(dockerConfigDir(env), 'contexts', 'tls', digest, 'docker');
   const tls = fs.existsSync(tlsDir) ? loadTlsDir(tlsDir, !meta.Endpoints.docker.SkipTLSVerify) : undefined;

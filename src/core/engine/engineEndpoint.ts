@@ -49,7 +49,7 @@ export function parseEngineHost(address: string, source: string, env: NodeJS.Pro
   try {
     url = new URL(address);
   } catch {
-    throw new AirlockError(`${source}: "${address}" is not an engine address`, 'Use unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host.', source);
+    throw new AirlockError(`${source}: "${address}" is not an engine address`, { code: 'engine.invalidAddress', hint: 'Use unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host.', field: source });
   }
   switch (url.protocol) {
     case 'unix:':
@@ -66,6 +66,6 @@ export function parseEngineHost(address: string, source: string, env: NodeJS.Pro
     case 'ssh:':
       return { kind: 'ssh', host: url.hostname, port: url.port ? Number(url.port) : 22, username: url.username ? decodeURIComponent(url.username) : undefined, source };
     default:
-      throw new AirlockError(`${source}: unsupported engine address scheme "${url.protocol}"`, 'Use unix://, tcp:// or ssh://.', source);
+      throw new AirlockError(`${source}: unsupported engine address scheme "${url.protocol}"`, { code: 'engine.invalidAddress', hint: 'Use unix://, tcp:// or ssh://.', field: source });
   }
 }

@@ -47,6 +47,8 @@ export function engineSearch(env: NodeJS.ProcessEnv = process.env): EngineSearch
 }
 
 async function createClient(endpoint: EngineEndpoint): Promise<Docker> {
+  // dockerode brings ssh2 and grpc-js (over 1 MB): loaded on the first connection, so loading the
+  // core (the editor's policy view, `airlock --help`) never compiles or runs them.
   const { default: DockerClient } = await import('dockerode');
   switch (endpoint.kind) {
     case 'unix':
@@ -98,7 +100,7 @@ export async function connectEngine(options: { env?: NodeJS.ProcessEnv; timeoutM
     } catch (error) {
       throw new AirlockError(
         `No container engine answered at ${describeEndpoint(search.configured)}: ${reason(error)}`,
-        'Start the engine there, or unset DOCKER_HOST / switch with `docker context use default`.',
+        { code: 'engine.unreachable', hint: 'Start the engine there, or unset DOCKER_HOST / switch with `docker context use default`.', actions: [{ kind: 'startEngine' }] },
       );
     }
   }
@@ -113,6 +115,6 @@ export async function connectEngine(options: { env?: NodeJS.ProcessEnv; timeoutM
   }
   throw new AirlockError(
     `No container engine found. Looked at DOCKER_HOST (unset), the docker context (none), and:\n${tried.join('\n')}`,
-    'Start Docker (Docker Desktop, `sudo systemctl start docker`, or `sudo scripts/setup-engine.sh` on Debian/Ubuntu), or set DOCKER_HOST.',
+    { code: 'engine.notFound', hint: 'Start Docker (Docker Desktop, `sudo systemctl start docker`, or `sudo scripts/setup-engine.sh` on Debian/Ubuntu), or set DOCKER_HOST.', actions: [{ kind: 'startEngine' }] },
   );
 }

@@ -11,12 +11,15 @@ import { type ApprovalDecision, type ApprovalRequest, describeRefusal } from '..
 /** Exit code for a command the policy or a reviewer refused (as a shell does for "cannot execute"). */
 export const EXIT_REFUSED = 126;
 
-/** A command that was not run: a deny rule matched, or a reviewer (or the clock) said no. One line, no hint. */
+/**
+ * A command that was not run: a deny rule matched (`command.denied`), or a reviewer or the clock
+ * said no (`command.notApproved`). One line, no hint.
+ */
 export class CommandRefused extends AirlockError {
   readonly exitCode = EXIT_REFUSED;
   constructor(message: string, readonly verdict: Verdict, readonly approval?: { request: ApprovalRequest; decision: ApprovalDecision }) {
     // One line whatever the command held: a newline in it must not forge what follows.
-    super(printableLine(message));
+    super(printableLine(message), { code: approval ? 'command.notApproved' : 'command.denied' });
   }
 }
 

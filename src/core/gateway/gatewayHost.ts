@@ -57,7 +57,7 @@ export async function hostGateway(options: HostGatewayOptions): Promise<HostedGa
   const settings = egressSettingsSchema.parse(record.options.egress ?? {});
   const audit = store.audit(record.id);
   const { socket, approvalsDir } = store.gatewayFiles(record.id);
-  if (socket.length > MAX_SOCKET_PATH) throw new AirlockError(`the gateway's control socket path is too long for a Unix socket (${socket.length} bytes): ${socket}`, 'Set AIRLOCK_STATE_DIR to a shorter folder.', 'AIRLOCK_STATE_DIR');
+  if (socket.length > MAX_SOCKET_PATH) throw new AirlockError(`the gateway's control socket path is too long for a Unix socket (${socket.length} bytes): ${socket}`, { code: 'gateway.socketPathTooLong', hint: 'Set AIRLOCK_STATE_DIR to a shorter folder.', field: 'AIRLOCK_STATE_DIR' });
   const queue = new ApprovalQueue(approvalsDir, record.id, audit);
   const ask: Asker = async (request, signal) => {
     const pending = queue.request({ kind: 'network', subject: request.target, reason: request.reason, phase: request.phase }, settings.approvalTimeoutSeconds * 1000);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 
 export type FolderChange = 'add' | 'change' | 'unlink' | 'addDir' | 'unlinkDir';
 
@@ -51,11 +51,14 @@ export function watchFolder(root: string, options: FolderWatchOptions, onChange:
   let scanned = false;
   let closed = false;
   let closing: Promise<void> | undefined;
-  let current: FSWatcher;
+  let current: FSWatcher | undefined;
   let markReady: () => void;
-  const ready = new Promise<void>((resolve) => { markReady = resolve; });
+  let failReady: (error: unknown) => void;
+  const ready = new Promise<void>((resolve, reject) => { markReady = resolve; failReady = reject; });
+  // Whoever awaits `ready` hears of a watcher that could not load; nobody else has to listen.
+  ready.catch(() => undefined);
 
-  const open = () => {
+  const open = (watch: typeof import('chokidar').watch): FSWatcher => {
     const watcher = watch(root, {
       ignoreInitial: false,
       ignored,
@@ -78,12 +81,18 @@ export function watchFolder(root: string, options: FolderWatchOptions, onChange:
       if (closed || watcher !== current || polling || !EXHAUSTED.has(code)) return;
       polling = true;
       void watcher.close();
-      current = open();
+      current = open(watch);
       options.onFallback?.(error as NodeJS.ErrnoException);
     });
     return watcher;
   };
-  current = open();
+  // chokidar loads with the first watch, not with the core; `ready` already covered chokidar's
+  // own asynchronous start, and now covers the load too.
+  const opening = import('chokidar')
+    .then(({ watch }) => {
+      if (!closed) current = open(watch);
+    })
+    .catch((error: unknown) => failReady(error));
 
   return {
     ready,
@@ -91,7 +100,7 @@ export function watchFolder(root: string, options: FolderWatchOptions, onChange:
     close() {
       closed = true;
       markReady();
-      closing ??= current.close();
+      closing ??= opening.then(() => current?.close());
       return closing;
     },
   };

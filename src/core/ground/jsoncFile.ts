@@ -1,6 +1,6 @@
 import { findNodeAtLocation, type Node, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { z } from 'zod';
-import { AirlockError } from './errors.js';
+import { AirlockError, type ErrorDetails } from './errors.js';
 import { readUntrustedText, UNTRUSTED_LIMITS, UntrustedFileError } from './untrustedFile.js';
 
 /** One problem in a JSON-with-comments file, at a 1-based line and column, naming the field. */
@@ -23,15 +23,24 @@ export interface JsoncDocument {
   problems: SourceProblem[];
 }
 
-/** Thrown for a file that does not parse or validate; `problems` carry the positions for editors. */
+/**
+ * Thrown for a file that does not parse or validate (`file.invalid`), or that was refused before
+ * it was read (`file.refused`); `problems` carry the positions for editors, and the action opens
+ * the file at the first one.
+ */
 export class SourceFileError extends AirlockError {
   constructor(
     readonly file: string,
     readonly problems: SourceProblem[],
-    hint = `Fix ${problems.length === 1 ? 'this field' : 'these fields'} in ${file} and try again.`,
+    { code = 'file.invalid', hint = `Fix ${problems.length === 1 ? 'this field' : 'these fields'} in ${file} and try again.` }: Partial<Pick<ErrorDetails, 'code' | 'hint'>> = {},
   ) {
     // One entry per problem: a key or value quoting a newline is shown as \n, never as a line of its own.
-    super(problems.map((problem) => formatProblem(file, problem)), hint, problems[0]?.field || file);
+    super(problems.map((problem) => formatProblem(file, problem)), {
+      code,
+      hint,
+      field: problems[0]?.field || file,
+      actions: [{ kind: 'openFile', file, ...(problems[0] ? { line: problems[0].line, column: problems[0].column } : {}) }],
+    });
   }
 }
 
@@ -147,12 +156,12 @@ export function readJsoncIfPresent(file: string, { maxBytes = UNTRUSTED_LIMITS.p
 /** A refused read as a problem at 1:1 of the refused file, the way editors and `policy show` report files. */
 export function asSourceFileError(file: string, error: unknown): unknown {
   if (!(error instanceof UntrustedFileError)) return error;
-  return new SourceFileError(file, [{ field: '', message: `${error.reason}; Airlock did not read it`, line: 1, column: 1, endLine: 1, endColumn: 1 }], error.hint);
+  return new SourceFileError(file, [{ field: '', message: `${error.reason}; Airlock did not read it`, line: 1, column: 1, endLine: 1, endColumn: 1 }], { code: error.code, hint: error.hint });
 }
 
 export function readJsonc(file: string, options: JsoncReadOptions = {}): JsoncDocument {
   const document = readJsoncIfPresent(file, options);
-  if (!document) throw new AirlockError(`${file}: cannot be read (ENOENT)`, 'Check that the file exists and is readable.', file);
+  if (!document) throw new AirlockError(`${file}: cannot be read (ENOENT)`, { code: 'file.missing', hint: 'Check that the file exists and is readable.', field: file });
   return document;
 }
 
@@ -160,7 +169,7 @@ export function readJsonc(file: string, options: JsoncReadOptions = {}): JsoncDo
 export function locate(document: Pick<JsoncDocument, 'text' | 'tree'>, path: ReadonlyArray<string | number>, { key = false } = {}): Pick<SourceProblem, 'line' | 'column' | 'endLine' | 'endColumn'> {
   if (!document.tree) return span(document.text, 0, 0);
   for (let depth = path.length; depth >= 0; depth--) {
-    const node = findNodeAtLocation(document.tree, path.slice(0, depth) as Array<string | number>);
+    const node = findNodeAtLocation(document.tree, path.slice(0, depth));
     if (!node) continue;
     // For an unknown key, point at the key itself rather than its value.
     const target = key && depth === path.length && node.parent?.type === 'property' ? node.parent.children![0] : node;

@@ -24,14 +24,14 @@ export interface UntrustedReadOptions {
   followSymlinks?: boolean;
 }
 
-/** A refused read: `reason` is the part after the file's name, for callers that report it at a position. */
+/** A refused read (`file.refused`): `reason` is the part after the file's name, for callers that report it at a position. */
 export class UntrustedFileError extends AirlockError {
   constructor(
     readonly what: string,
     readonly reason: string,
     hint: string,
   ) {
-    super(`${what} ${reason}; Airlock did not read it`, hint, what);
+    super(`${what} ${reason}; Airlock did not read it`, { code: 'file.refused', hint, field: what });
   }
 }
 

@@ -26,7 +26,7 @@ const NOT_IN_MACHINE_POLICY: Array<[string, (policy: PolicyLayer) => unknown]> =
 
 export function loadMachineFloor(file: string): MachineFloor {
   const floor = loadMachineFloorIfPresent(file);
-  if (!floor) throw new AirlockError(`${file} does not exist`, 'Fix the path.', file);
+  if (!floor) throw new AirlockError(`${file} does not exist`, { code: 'policy.floorMissing', hint: 'Fix the path.', field: file });
   return floor;
 }
 
@@ -66,7 +66,7 @@ export function loadMachineFloors(env: NodeJS.ProcessEnv = process.env): Machine
   if (system) floors.push(system);
   for (const file of files) {
     const floor = loadMachineFloorIfPresent(path.resolve(file));
-    if (!floor) throw new AirlockError(`AIRLOCK_MACHINE_POLICY: ${file} does not exist`, 'Fix the path, or unset the variable.', 'AIRLOCK_MACHINE_POLICY');
+    if (!floor) throw new AirlockError(`AIRLOCK_MACHINE_POLICY: ${file} does not exist`, { code: 'policy.floorMissing', hint: 'Fix the path, or unset the variable.', field: 'AIRLOCK_MACHINE_POLICY' });
     floors.push(floor);
   }
   return floors;

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { watch } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { POLICY_FILE, SYSTEM_POLICY_FILE } from './policyLoader.js';
 
 export interface PolicyWatch {
@@ -35,24 +35,35 @@ export function watchPolicyFiles(files: readonly string[], onChange: () => void,
   let timer: NodeJS.Timeout | undefined;
   const targets = new Set<string>();
   const linkedFiles = () => files.map(regularTarget).filter((target): target is string => target !== undefined && !files.includes(target) && !targets.has(target));
+  let closed = false;
   const initial = linkedFiles();
   initial.forEach((target) => targets.add(target));
-  const watcher = watch([...files, ...initial], { ignoreInitial: true, persistent: true, awaitWriteFinish: false, followSymlinks: false, depth: 0 });
-  watcher.on('all', () => {
-    const added = linkedFiles();
-    if (added.length) {
-      added.forEach((target) => targets.add(target));
-      watcher.add(added);
-    }
-    clearTimeout(timer);
-    timer = setTimeout(onChange, debounceMs);
+  // chokidar loads with the first watch, not with the core. The watch was never armed when this
+  // returned (chokidar sets up asynchronously); loading adds a microtask or a file read to that.
+  const opening = import('chokidar').then(({ watch }): FSWatcher | undefined => {
+    if (closed) return undefined;
+    const watcher = watch([...files, ...initial], { ignoreInitial: true, persistent: true, awaitWriteFinish: false, followSymlinks: false, depth: 0 });
+    watcher.on('all', () => {
+      const added = linkedFiles();
+      if (added.length) {
+        added.forEach((target) => targets.add(target));
+        watcher.add(added);
+      }
+      clearTimeout(timer);
+      timer = setTimeout(onChange, debounceMs);
+    });
+    // A watch that fails (permissions, too many watches) must not take the host process down.
+    watcher.on('error', () => undefined);
+    return watcher;
   });
-  // A watch that fails (permissions, too many watches) must not take the host process down.
-  watcher.on('error', () => undefined);
+  // Nor may a watcher that could not load: the policy is still read at every check.
+  opening.catch(() => undefined);
   return {
     async close() {
+      closed = true;
       clearTimeout(timer);
-      await watcher.close();
+      const watcher = await opening.catch(() => undefined);
+      await watcher?.close();
     },
   };
 }

@@ -16,6 +16,8 @@ export interface CommitInput {
   changes: FileChange[];
   content: ChangeContent;
   message: string;
+  /** The task whose changes these are, so an error can offer to review them again. */
+  task?: string;
   signal?: AbortSignal;
 }
 
@@ -24,7 +26,7 @@ export interface CommitInput {
  * from, built with git plumbing and a private index: the host's working tree, index and current
  * branch are never touched. Returns the commit id.
  */
-export async function commitChanges({ root, base, changes, content, message, signal }: CommitInput): Promise<string> {
+export async function commitChanges({ root, base, changes, content, message, task, signal }: CommitInput): Promise<string> {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-push-'));
   const env = { GIT_INDEX_FILE: path.join(scratch, 'index') };
   try {
@@ -42,7 +44,7 @@ export async function commitChanges({ root, base, changes, content, message, sig
       if (after.kind === 'symlink') fs.writeFileSync(file, after.target ?? '');
       else {
         const bytes = after.sha256 ? content.blob(after.sha256) : undefined;
-        if (!bytes) throw new AirlockError(`push: the task's copy of ${change.path} is not on this machine`, 'Run `airlock diff ID` again, then push.', 'ID');
+        if (!bytes) throw new AirlockError(`push: the task's copy of ${change.path} is not on this machine`, { code: 'push.contentMissing', hint: "Review the task's changes again, then push.", field: 'ID', actions: task ? [{ kind: 'reviewChanges', task }] : [] });
         fs.writeFileSync(file, bytes);
       }
       additions.push({ mode: gitMode(after) ?? '100644', file, path: change.path });
@@ -54,7 +56,11 @@ export async function commitChanges({ root, base, changes, content, message, sig
     const tree = (await git(root, ['write-tree'], { env, signal })).stdout.toString().trim();
     const made = await git(root, ['commit-tree', tree, '-p', base, '-F', '-'], { signal, input: message, allowFailure: true });
     if (made.code !== 0) {
-      throw new AirlockError(`push: git could not create the commit: ${made.stderr.trim().split('\n').at(-1)}`, /identity|tell me who you are/i.test(made.stderr) ? 'Set your name and email for commits: git config --global user.name "…"; git config --global user.email "…".' : undefined, 'workspace');
+      throw new AirlockError(`push: git could not create the commit: ${made.stderr.trim().split('\n').at(-1)}`, {
+        code: 'push.commitFailed',
+        hint: /identity|tell me who you are/i.test(made.stderr) ? 'Set your name and email for commits: git config --global user.name "…"; git config --global user.email "…".' : undefined,
+        field: 'workspace',
+      });
     }
     return made.stdout.toString().trim();
   } finally {

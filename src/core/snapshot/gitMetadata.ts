@@ -52,7 +52,7 @@ function assertOwnGitDir(root: string, commonDir: string): void {
     ok = false;
   }
   if (!ok) {
-    throw new AirlockError('workspace: its .git is not a plain repository folder inside the workspace (a linked worktree, a gitdir file or a symlinked object store)', 'Start from the main checkout of the repository.', 'workspace');
+    throw new AirlockError('workspace: its .git is not a plain repository folder inside the workspace (a linked worktree, a gitdir file or a symlinked object store)', { code: 'workspace.unsupportedGitLayout', hint: 'Start from the main checkout of the repository.', field: 'workspace' });
   }
 }
 
@@ -69,7 +69,7 @@ function readShallowFile(file: string): Buffer | undefined {
   // One id per boundary commit: far below the limit for any real repository; a FIFO or a growing file is refused.
   const content = stat.isFile() ? (readUntrustedText(file, { maxBytes: SHALLOW_FILE_LIMIT, followSymlinks: false, what: 'workspace: .git/shallow' }) ?? '') : '';
   if (!/^([0-9a-f]{40}([0-9a-f]{24})?\n)*$/.test(content)) {
-    throw new AirlockError('workspace: .git/shallow is not a list of commit ids', 'Repair the repository (git fetch --unshallow) and try again.', 'workspace');
+    throw new AirlockError('workspace: .git/shallow is not a list of commit ids', { code: 'workspace.invalidShallowFile', hint: 'Repair the repository (git fetch --unshallow) and try again.', field: 'workspace' });
   }
   return Buffer.from(content, 'utf8');
 }
@@ -88,7 +88,7 @@ export async function buildGitMetadata(root: string, commonDir: string, depth: n
   const hostEnv = { env: { GIT_NO_REPLACE_OBJECTS: '1' }, signal };
   const promisor = await git(root, ['config', '--get-regexp', '^(remote\\..*\\.promisor|extensions\\.partialclone)$'], { ...hostEnv, allowFailure: true });
   if (promisor.stdout.toString().trim()) {
-    throw new AirlockError('workspace: partial clones (promisor remotes) are not supported: reading them could make git fetch through the repository\'s own remote settings', 'Run `git fetch --refetch` (or clone without --filter) first.', 'workspace');
+    throw new AirlockError('workspace: partial clones (promisor remotes) are not supported: reading them could make git fetch through the repository\'s own remote settings', { code: 'workspace.partialClone', hint: 'Run `git fetch --refetch` (or clone without --filter) first.', field: 'workspace' });
   }
   const headResult = await git(root, ['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { ...hostEnv, allowFailure: true });
   const head = headResult.code === 0 ? headResult.stdout.toString().trim() : undefined;
@@ -97,7 +97,7 @@ export async function buildGitMetadata(root: string, commonDir: string, depth: n
   const formatResult = await git(root, ['rev-parse', '--show-object-format'], { ...hostEnv, allowFailure: true });
   const objectFormat = formatResult.code === 0 ? formatResult.stdout.toString().trim() : 'sha1';
   if (objectFormat !== 'sha1' && objectFormat !== 'sha256') {
-    throw new AirlockError(`workspace: the repository uses object format "${objectFormat}", which Airlock cannot filter`, 'Use a sha1 or sha256 repository.', 'workspace');
+    throw new AirlockError(`workspace: the repository uses object format "${objectFormat}", which Airlock cannot filter`, { code: 'workspace.unsupportedObjectFormat', hint: 'Use a sha1 or sha256 repository.', field: 'workspace' });
   }
   const refLines = await git(root, ['for-each-ref', '--format=%(objectname) %(objecttype) %(refname)', 'refs/heads', 'refs/tags'], hostEnv);
   const refs: HostRef[] = refLines.stdout.toString().split('\n').filter(Boolean).map((line) => {

@@ -50,8 +50,8 @@ export class GitObjectReader {
   /** Like read, but a missing object is an error: the history cannot be filtered without it. */
   async require(id: string, expected: ObjectType): Promise<Buffer> {
     const object = await this.read(id);
-    if (!object) throw new AirlockError(`workspace: the repository is missing object ${id}`, 'Repair the repository (git fsck) or start with --git-depth 1.', 'workspace');
-    if (object.type !== expected) throw new AirlockError(`workspace: object ${id} is a ${object.type}, not a ${expected}`, 'Repair the repository (git fsck).', 'workspace');
+    if (!object) throw new AirlockError(`workspace: the repository is missing object ${id}`, { code: 'workspace.missingObject', hint: 'Repair the repository (git fsck), or copy only the latest commit of history.', field: 'workspace', actions: [{ kind: 'changeSetting', setting: 'gitDepth', value: '1' }] });
+    if (object.type !== expected) throw new AirlockError(`workspace: object ${id} is a ${object.type}, not a ${expected}`, { code: 'workspace.corruptObject', hint: 'Repair the repository (git fsck).', field: 'workspace' });
     return object.content;
   }
 

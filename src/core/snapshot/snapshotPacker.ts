@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tarFs from 'tar-fs';
+import type * as TarFs from 'tar-fs';
 import type { Header as Headers, Pack } from 'tar-stream';
 import type { GitMetadata } from './gitMetadata.js';
 import type { ManifestEntry, SnapshotManifest } from './snapshotManifest.js';
@@ -197,19 +197,29 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
       });
   };
 
-  // tar-fs's typings are narrower than its runtime (linkname, any Readable from mapStream).
-  const pack = tarFs.pack(root, {
-    ignore: keep,
-    map: map as unknown as tarFs.PackOptions['map'],
-    mapStream: mapStream as unknown as tarFs.PackOptions['mapStream'],
-    finalize: false,
-    finish,
-    strict: false,
-    fs: quickFs,
-  } as tarFs.PackOptions);
-  pack.on('error', (error: Error) => rejectDone(error));
   const stream = new PassThrough();
-  pack.pipe(stream);
+  // tar-fs loads with the first copy rather than with the core; the caller gets the stream now
+  // and the archive flows into it once the packer is there.
+  import('tar-fs')
+    .then((tarFs: typeof TarFs) => {
+      // tar-fs's typings are narrower than its runtime (linkname, any Readable from mapStream).
+      const pack = tarFs.pack(root, {
+        ignore: keep,
+        map: map as unknown as TarFs.PackOptions['map'],
+        mapStream: mapStream as unknown as TarFs.PackOptions['mapStream'],
+        finalize: false,
+        finish,
+        strict: false,
+        fs: quickFs,
+      } as TarFs.PackOptions);
+      pack.on('error', (error: Error) => rejectDone(error));
+      pack.pipe(stream);
+    })
+    .catch((error: Error) => {
+      content.destroy();
+      rejectDone(error);
+      stream.destroy(error);
+    });
   return { stream, done };
 }
 

@@ -48,7 +48,7 @@ function walkFolder(root: string): string[] {
   try {
     text = readUntrustedText(path.join(root, '.gitignore'), { maxBytes: CONFIG_READ_LIMIT, within: root, what: 'workspace: .gitignore' });
   } catch (error) {
-    if (error instanceof UntrustedFileError) throw new AirlockError(error.message, 'Make the workspace .gitignore a regular file inside the workspace, or remove it.', 'workspace');
+    if (error instanceof UntrustedFileError) throw new AirlockError(error.message, { code: 'workspace.refusedGitignore', hint: 'Make the workspace .gitignore a regular file inside the workspace, or remove it.', field: 'workspace' });
     throw error;
   }
   if (text !== undefined) rootIgnore.add(text);
@@ -73,9 +73,9 @@ export function assertWorkspaceFolder(root: string): void {
   try {
     stat = fs.statSync(root);
   } catch {
-    throw new AirlockError(`workspace: ${root} does not exist`, 'Pass --workspace with an existing folder.', 'workspace');
+    throw new AirlockError(`workspace: ${root} does not exist`, { code: 'workspace.notFound', hint: 'Choose an existing folder as the workspace.', field: 'workspace', actions: [{ kind: 'chooseWorkspace' }] });
   }
-  if (!stat.isDirectory()) throw new AirlockError(`workspace: ${root} is not a folder`, 'Pass --workspace with a folder.', 'workspace');
+  if (!stat.isDirectory()) throw new AirlockError(`workspace: ${root} is not a folder`, { code: 'workspace.notAFolder', hint: 'Choose a folder as the workspace.', field: 'workspace', actions: [{ kind: 'chooseWorkspace' }] });
 }
 
 /** Credential-prone configs are copied only when they are small regular files without a credential. */

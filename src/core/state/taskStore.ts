@@ -14,7 +14,7 @@ export class TaskStore {
   constructor(readonly root: string) {}
 
   taskDir(id: string): string {
-    if (!TASK_ID.test(id)) throw new AirlockError(`task id "${id}" is not valid`, 'Use an id printed by `airlock start` or `airlock ls`.', 'ID');
+    if (!TASK_ID.test(id)) throw new AirlockError(`task id "${id}" is not valid`, { code: 'task.invalidId', hint: 'Use a task id as the task list shows it.', field: 'ID', actions: [{ kind: 'listTasks' }] });
     return path.join(this.root, 'tasks', id);
   }
 
@@ -62,12 +62,14 @@ export class TaskStore {
 
   /** Accepts a full id or a unique prefix, as the docker CLI does. */
   resolve(idOrPrefix: string): TaskRecord {
+    // Every id starts with the empty string: an empty (or blank) id would read as "all of them".
+    if (idOrPrefix.trim() === '') throw new AirlockError('the task id is empty', { code: 'task.emptyId', hint: 'Give a task id, or its first characters.', field: 'ID', actions: [{ kind: 'listTasks' }] });
     const matches = this.ids().filter((id) => id.startsWith(idOrPrefix));
-    if (matches.length === 0) throw new AirlockError(`no task "${idOrPrefix}"`, 'Run `airlock ls` to see tasks.', 'ID');
+    if (matches.length === 0) throw new AirlockError(`no task "${idOrPrefix}"`, { code: 'task.notFound', hint: 'See the task list for the ids there are.', field: 'ID', actions: [{ kind: 'listTasks' }] });
     const exact = matches.find((id) => id === idOrPrefix);
-    if (!exact && matches.length > 1) throw new AirlockError(`task id "${idOrPrefix}" is ambiguous (${matches.join(', ')})`, 'Give more characters of the id.', 'ID');
+    if (!exact && matches.length > 1) throw new AirlockError(`task id "${idOrPrefix}" is ambiguous (${matches.join(', ')})`, { code: 'task.ambiguousId', hint: 'Give more characters of the id.', field: 'ID', actions: [{ kind: 'listTasks' }] });
     const record = this.load(exact ?? matches[0]);
-    if (!record) throw new AirlockError(`task "${idOrPrefix}" has no readable record`, 'Run `airlock gc` to clean it up.', 'ID');
+    if (!record) throw new AirlockError(`task "${idOrPrefix}" has no readable record`, { code: 'task.unreadableRecord', hint: 'Clean up what ended tasks left behind to remove it.', field: 'ID', actions: [{ kind: 'collectGarbage' }] });
     return record;
   }
 

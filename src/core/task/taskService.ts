@@ -111,8 +111,7 @@ export class TaskService {
     } catch (error) {
       throw new AirlockError(
         `image: ${image} is not on this engine and could not be pulled (${(error as Error).message.split('\n')[0]})`,
-        'Pull or build it first (`docker pull IMAGE`), or pass --image with a local image (scripts/setup-engine.sh builds airlock-test:bookworm offline).',
-        'image',
+        { code: 'image.pullFailed', hint: 'Pull or build it first (`docker pull IMAGE`), or choose a local image (scripts/setup-engine.sh builds airlock-test:bookworm offline).', field: 'image', actions: [{ kind: 'changeSetting', setting: 'image' }] },
       );
     }
   }
@@ -127,7 +126,7 @@ export class TaskService {
     if (options.runtime !== 'runc') {
       const available = await this.runtimes();
       if (!available.includes(options.runtime)) {
-        throw new AirlockError(`runtime: ${options.runtime} is not installed on this engine (it has: ${available.join(', ')})`, 'Install gVisor and register it in /etc/docker/daemon.json (scripts/setup-engine.sh does this on Debian/Ubuntu), or use --runtime runc.', 'runtime');
+        throw new AirlockError(`runtime: ${options.runtime} is not installed on this engine (it has: ${available.join(', ')})`, { code: 'runtime.unavailable', hint: 'Install gVisor and register it in /etc/docker/daemon.json (scripts/setup-engine.sh does this on Debian/Ubuntu), or run the task with runc.', field: 'runtime', actions: [{ kind: 'useRuntime', runtime: 'runc' }] });
       }
     }
     const id = newTaskId();
@@ -263,16 +262,16 @@ export class TaskService {
         onStderr: (chunk) => onSetupOutput?.(chunk, 'stderr'),
       }).catch((error: unknown) => {
         if (!(error instanceof CommandRefused)) throw error;
-        throw new AirlockError(`${field}: ${printableLine(command)}: ${error.message}; the task was not started`, 'Accept the repository policy (airlock policy accept) if you trust this command, approve it when asked, or change the command rules.', field);
+        throw new AirlockError(`${field}: ${printableLine(command)}: ${error.message}; the task was not started`, { code: 'setup.commandRefused', hint: 'Accept the repository policy if you trust this command, approve it when asked, or change the command rules.', field, actions: [{ kind: 'acceptPolicy', workspace: record.workspace }] });
       });
-      if (result.exitCode !== 0) throw new AirlockError(`${field}: "${printableLine(command)}" exited with code ${result.exitCode}; the task was not started`, 'Fix the setup command (or its network rules: --setup-allow) and start again.', field);
+      if (result.exitCode !== 0) throw new AirlockError(`${field}: "${printableLine(command)}" exited with code ${result.exitCode}; the task was not started`, { code: 'setup.commandFailed', hint: "Fix the setup command (or the setup phase's network rules) and start again.", field, actions: [{ kind: 'changeSetting', setting: 'network.setup.allow' }] });
       onProgress({ step: 'setup', message: `setup ${index + 1}/${options.setupCommands.length}: ${command}`, done: index + 1, total: options.setupCommands.length, unit: 'commands' });
     }
     if (first === 'setup') {
       let closedConnections = 0;
       if (options.network === 'allowlist') {
         const reply = await this.gatewayRequest(record.id, { op: 'phase', phase: 'agent' });
-        if (!reply.ok || reply.phase !== 'agent') throw new AirlockError(`network: the gateway did not switch to the agent phase (${reply.error ?? 'no answer'})`, 'The task was not started; try again.', 'network');
+        if (!reply.ok || reply.phase !== 'agent') throw new AirlockError(`network: the gateway did not switch to the agent phase (${reply.error ?? 'no answer'})`, { code: 'gateway.phaseSwitchFailed', hint: 'The task was not started; try again.', field: 'network' });
         closedConnections = reply.closedConnections ?? 0;
       } else audit.append({ type: 'network.phase', task: record.id, from: 'setup', to: 'agent', closedConnections });
     }
@@ -284,7 +283,7 @@ export class TaskService {
    */
   async ensureGateway(idOrPrefix: string, signal?: AbortSignal): Promise<'running' | 'restarted'> {
     const record = await this.live(idOrPrefix);
-    if (record.options.network !== 'allowlist') throw new AirlockError(`task ${record.id} has no network (network "deny"); there is no gateway to restart`, 'Start a task with --allow rules to use the network.', 'ID');
+    if (record.options.network !== 'allowlist') throw new AirlockError(`task ${record.id} has no network (network "deny"); there is no gateway to restart`, { code: 'task.noNetwork', hint: 'Start a task with network allow rules to use the network.', field: 'ID', actions: [{ kind: 'startTask' }, { kind: 'changeSetting', setting: 'network.allow' }] });
     const answering = await this.gatewayRequest(record.id, { op: 'status' }).then((reply) => reply.ok, () => false);
     if (answering) return 'running';
     await this.gatewayLauncher()(record, 'agent', signal);
@@ -293,7 +292,7 @@ export class TaskService {
 
   private gatewayLauncher(): GatewayLauncher {
     if (this.serviceOptions.gateway) return this.serviceOptions.gateway;
-    throw new AirlockError('network: allowlist mode needs an egress gateway, which this front end cannot start', 'Use the airlock CLI or the VS Code extension, or --network deny.', 'network');
+    throw new AirlockError('network: allowlist mode needs an egress gateway, which this front end cannot start', { code: 'gateway.unavailable', hint: 'Use the Airlock CLI or the VS Code extension, or set the network to "deny".', field: 'network', actions: [{ kind: 'changeSetting', setting: 'network', value: 'deny' }] });
   }
 
   /** Best effort: a task with no gateway, or one that no longer answers, is simply skipped. */
@@ -412,10 +411,10 @@ export class TaskService {
   /** A live task by id or prefix; expired ones are destroyed on the spot, never used. */
   async live(idOrPrefix: string): Promise<TaskRecord> {
     const record = this.store.resolve(idOrPrefix);
-    if (record.destroyedAt) throw new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, 'Start a new task with `airlock start`.', 'ID');
+    if (record.destroyedAt) throw new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, { code: 'task.destroyed', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
     if (Date.parse(record.expiresAt) <= Date.now()) {
       await this.stop(record.id, 'ttl expired');
-      throw new AirlockError(`task ${record.id} reached its TTL and was destroyed`, 'Start a new task, with a longer --ttl if needed.', 'ID');
+      throw new AirlockError(`task ${record.id} reached its TTL and was destroyed`, { code: 'task.expired', hint: 'Start a new task, with a longer time to live if needed.', field: 'ID', actions: [{ kind: 'startTask' }, { kind: 'changeSetting', setting: 'ttlSeconds' }] });
     }
     return record;
   }
@@ -446,9 +445,9 @@ export class TaskService {
 
   /** Runs one command in the task and appends it to the audit log, whatever its outcome. */
   async exec(idOrPrefix: string, request: CommandRequest): Promise<ExecResult> {
-    if (request.argv.length === 0 || !request.argv[0]) throw new AirlockError('exec: no command given', 'Put the command after `--`, e.g. `airlock exec ID -- ls -la`.', 'CMD');
+    if (request.argv.length === 0 || !request.argv[0]) throw new AirlockError('exec: no command given', { code: 'exec.noCommand', hint: 'Give the command to run.', field: 'CMD' });
     const record = await this.live(idOrPrefix);
-    const env = buildSandboxEnv({ envPassthrough: [], env: request.env ?? {}, allowSecretEnv: (record.options.allowSecretEnv as string[] | undefined) ?? [] }, {}, '--env');
+    const env = buildSandboxEnv({ envPassthrough: [], env: request.env ?? {}, allowSecretEnv: (record.options.allowSecretEnv as string[] | undefined) ?? [] }, {}, 'commandEnv');
     const cwd = path.posix.resolve(WORKSPACE_PATH, request.cwd ?? '.');
     if (request.gate !== false) await gateCommand(this.store, record, { argv: request.argv }, cwd, { signal: request.signal, ...request.gate });
     const id = randomBytes(8).toString('hex');
@@ -462,7 +461,7 @@ export class TaskService {
       if (status !== 404 && status !== 409) throw error;
       // The container vanished under us (TTL, crash, someone else's `docker rm`): record it, fail clearly.
       this.markDestroyed(record, 'container exited');
-      throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, 'Start a new task with `airlock start`.', 'ID');
+      throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, { code: 'task.gone', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
     }
     this.store.audit(record.id).append({
       type: 'command',
