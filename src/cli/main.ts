@@ -54,7 +54,7 @@ const FLAG_FOR: Record<string, string> = {
 /** Removes undefined values and objects left empty, so the layer says only what the user set. */
 function dropUndefined<T>(value: T): T {
   if (Array.isArray(value) || value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value).map(([key, item]) => [key, dropUndefined(item)] as const).filter(([, item]) => item !== undefined && !(item && typeof item === 'object' && !Array.isArray(item) && Object.keys(item).length === 0));
+  const entries = Object.entries(value as Record<string, unknown>).map(([key, item]) => [key, dropUndefined(item)] as const).filter(([, item]) => item !== undefined && !(item && typeof item === 'object' && !Array.isArray(item) && Object.keys(item).length === 0));
   return Object.fromEntries(entries) as T;
 }
 

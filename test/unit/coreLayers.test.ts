@@ -145,7 +145,7 @@ describe('the core layers', () => {
     const doc = fs.readFileSync(path.resolve(process.cwd(), 'ARCHITECTURE.md'), 'utf8');
     const block = /<!-- layers -->([\s\S]*?)<!-- \/layers -->/.exec(doc)?.[1];
     assert.ok(block, 'ARCHITECTURE.md has a <!-- layers --> … <!-- /layers --> block');
-    const documented = block.split('\n').map((line) => [...line.matchAll(/`([a-z]+)\/`/g)].map((match) => match[1]!)).filter((folders) => folders.length > 0);
+    const documented = block.split('\n').map((line) => [...line.matchAll(/`([a-z]+)\/`/g)].map((match) => match[1])).filter((folders) => folders.length > 0);
     assert.deepEqual(documented, LAYERS.map((folders) => [...folders]));
   });
 });

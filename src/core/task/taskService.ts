@@ -177,7 +177,7 @@ export class TaskService {
         copying(files, bytes);
       };
       const packed = packSnapshot(listing, gitMeta, { uid, gid, manifestFile, contentFile, onCopied });
-      const [, summary] = await Promise.all([created.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal } as never), packed.done]);
+      const [, summary] = await Promise.all([created.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal }), packed.done]);
       throwIfAborted(signal);
       copying(listing.files.size, bytesTotal);
       if (!options.workspaceTmpfs) await created.start();
@@ -228,7 +228,7 @@ export class TaskService {
       await this.shutdownGateway(id);
       // Let an in-flight create finish first, so a failure elsewhere never leaves a container behind.
       await containerWork?.catch(() => undefined);
-      await (container as Docker.Container | undefined)?.remove({ force: true, v: true }).catch(() => undefined);
+      await container?.remove({ force: true, v: true }).catch(() => undefined);
       await this.removeVolumes(id).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
       throw error;
@@ -268,12 +268,11 @@ export class TaskService {
       onProgress({ step: 'setup', message: `setup ${index + 1}/${options.setupCommands.length}: ${command}`, done: index + 1, total: options.setupCommands.length, unit: 'commands' });
     }
     if (first === 'setup') {
-      let closedConnections = 0;
+      // With a gateway, the gateway records the switch (and the connections it closed); without one, nothing was open.
       if (options.network === 'allowlist') {
         const reply = await this.gatewayRequest(record.id, { op: 'phase', phase: 'agent' });
         if (!reply.ok || reply.phase !== 'agent') throw new AirlockError(`network: the gateway did not switch to the agent phase (${reply.error ?? 'no answer'})`, { code: 'gateway.phaseSwitchFailed', hint: 'The task was not started; try again.', field: 'network' });
-        closedConnections = reply.closedConnections ?? 0;
-      } else audit.append({ type: 'network.phase', task: record.id, from: 'setup', to: 'agent', closedConnections });
+      } else audit.append({ type: 'network.phase', task: record.id, from: 'setup', to: 'agent', closedConnections: 0 });
     }
   }
 
