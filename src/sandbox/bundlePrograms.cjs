@@ -61,4 +61,4 @@ function bundleSandboxPrograms(esbuild) {
   return /** @type {Record<typeof SANDBOX_PROGRAMS[number], string>} */ (programs);
 }
 
-module.exports = { SANDBOX_PROGRAMS, bundleSandboxPrograms };
+module.exports = { SANDBOX_PROGRAMS, bundleSandboxPrograms, refuseDependencies };
