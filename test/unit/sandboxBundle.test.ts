@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { sandboxProgram } from '../../src/core/exec/sandboxPrograms.js';
 
-const require = createRequire(import.meta.url);
-const { SANDBOX_PROGRAMS, refuseDependencies } = require('../../src/sandbox/bundlePrograms.cjs') as {
+const load = createRequire(__filename);
+const { SANDBOX_PROGRAMS, refuseDependencies } = load('../../src/sandbox/bundlePrograms.cjs') as {
   SANDBOX_PROGRAMS: readonly ('supervisor' | 'scanner' | 'relay')[];
   refuseDependencies: (metafile: { inputs: Record<string, { imports: { path: string; external?: boolean }[] }> }) => void;
 };
