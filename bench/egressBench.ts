@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { median } from './stats.js';
-import type { Duplex } from 'node:stream';
 import type { EngineConnection } from '../src/core/engine/locateEngine.js';
 import { hostGateway, type HostedGateway } from '../src/core/gateway/gatewayHost.js';
 import { TaskService } from '../src/core/task/taskService.js';
@@ -42,7 +41,7 @@ const numbers = (text: string) => text.trim().split('\n').map(Number).filter((va
 /** Bytes per second of 200 MB written into an engine exec's stdin: what any relay over the engine API is bounded by. */
 async function rawExecStream(engine: EngineConnection, containerId: string): Promise<number> {
   const exec = await engine.docker.getContainer(containerId).exec({ Cmd: ['sh', '-c', 'cat > /dev/null'], AttachStdin: true, AttachStdout: true, AttachStderr: true });
-  const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
+  const stream = await exec.start({ hijack: true, stdin: true });
   const chunk = Buffer.alloc(256 * 1024, 0x61);
   const started = process.hrtime.bigint();
   const ended = new Promise<void>((resolve) => stream.on('end', resolve).on('close', resolve).resume());
@@ -67,18 +66,19 @@ export async function benchEgress(engine: EngineConnection, image: string): Prom
   const record = await service.start({ workspace, image, egress: { agent: { allow: [NAME], allowCidr: ['127.0.0.1/32'] }, limits: { maxBytes: '10g' } } });
   try {
     const inTask = async (script: string) => {
-      let out = '';
-      const result = await service.exec(record.id, { argv: ['bash', '-c', script], backend: 'docker-exec', onStdout: (chunk) => (out += chunk) });
+      // Decoded once at the end: a character split across chunks stays whole.
+      const out: Buffer[] = [];
+      const result = await service.exec(record.id, { argv: ['bash', '-c', script], backend: 'docker-exec', onStdout: (chunk) => { out.push(chunk); } });
       if (result.exitCode !== 0) throw new Error(`bench command failed in the task: ${script}`);
-      return out;
+      return Buffer.concat(out).toString('utf8');
     };
     // Asynchronous: the origin answers from this same process.
     const onHost = (script: string) =>
       new Promise<string>((resolve) => {
-        let out = '';
+        const out: Buffer[] = [];
         const child = spawn('bash', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-        child.stdout.on('data', (chunk: Buffer) => (out += chunk));
-        child.on('close', () => resolve(out));
+        child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+        child.on('close', () => resolve(Buffer.concat(out).toString('utf8')));
       });
     const relayed = `http://${NAME}:${server.port}`;
     const direct = `http://127.0.0.1:${server.port}`;

@@ -12,13 +12,30 @@ export function printWaiting(request: ApprovalRequest): void {
   process.stderr.write(`airlock: waiting for approval ${request.id} (approve in the Airlock panel or with \`airlock approve ${request.id}\`)\n`);
 }
 
+/** For an apply request, the CLI command that shows its change set exactly: what a reviewer runs before deciding. */
+export function reviewCommand(request: ApprovalRequest): string | undefined {
+  const changeSet = request.details?.changeSet;
+  return request.kind === 'apply' && typeof changeSet === 'string' ? `airlock diff ${request.task} --change-set ${changeSet}` : undefined;
+}
+
+/**
+ * A request as the CLI shows it (listed, or as JSON): an apply request's details also hold `review`,
+ * the command that shows its change set, right after the change set's id.
+ */
+export function cliRequest(request: ApprovalRequest): ApprovalRequest {
+  const review = reviewCommand(request);
+  if (!review || !request.details || 'review' in request.details) return request;
+  const details = Object.fromEntries(Object.entries(request.details).flatMap(([key, value]) => (key === 'changeSet' ? [[key, value], ['review', review]] : [[key, value]])));
+  return { ...request, details };
+}
+
 /** A request as a reviewer reads it: what, why, where, and for a push the remote, branch, commit and files. */
 export function formatRequest(request: ApprovalRequest): string {
   // Everything here may come from the sandbox: one printable line per field, so nothing can forge a line.
   const show = (value: unknown) => printableLine(String(value));
   const lines = [`${show(request.id)}  task ${show(request.task)}  ${show(request.kind)}  (refused in ${age(request.expiresAt)} unless decided)`, `  ${show(request.subject)}`, `  why: ${show(request.reason)}`];
   if (request.cwd) lines.push(`  in: ${show(request.cwd)}`);
-  const details = request.details ?? {};
+  const details = cliRequest(request).details ?? {};
   for (const [key, value] of Object.entries(details)) {
     if (Array.isArray(value)) lines.push(`  ${show(key)}:`, ...value.map((item) => `    ${show(item)}`));
     else lines.push(`  ${show(key)}: ${show(value)}`);
@@ -36,7 +53,7 @@ export function registerApprovalCommands(program: Command): void {
       storeAction((store, flags: { task?: string; json?: boolean }) => {
         const board = new ApprovalBoard(store);
         const pending = board.pending(flags.task ? store.resolve(flags.task).id : undefined);
-        if (flags.json) process.stdout.write(printableJson(pending) + '\n');
+        if (flags.json) process.stdout.write(printableJson(pending.map(cliRequest)) + '\n');
         else process.stdout.write(pending.length ? `${pending.map(formatRequest).join('\n\n')}\n` : 'no requests are waiting\n');
       }),
     );

@@ -1,10 +1,10 @@
 import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, summarizeChange, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
-import { cliWording } from './errorHints.js';
+import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
+import { cliApplyReport, cliChangeSummary, cliChangeWording, cliWorded, cliWording } from './errorHints.js';
 import { abortOnSignals, action } from './serviceAction.js';
 import { collect } from './flagValues.js';
-import { printWaiting } from './approvalCommands.js';
+import { printWaiting, reviewCommand } from './approvalCommands.js';
 
 const byteSize = (flag: string) => (value: string) => {
   const bytes = parseByteSize(value);
@@ -49,7 +49,9 @@ function printReview(review: ApplyReview, changes: TaskChanges): void {
   else if (review.currentUnknown) process.stderr.write(`airlock: could not look at task ${changes.record.id} again (${printableLine(review.currentUnknown)}); writing change set ${id} exactly as reviewed\n`);
 }
 
-function printApplyReport(report: ApplyReport, changes: TaskChanges, review: ApplyReview | undefined, json: boolean): void {
+function printApplyReport(applied: ApplyReport, changes: TaskChanges, review: ApplyReview | undefined, json: boolean): void {
+  // Held and refused paths in the CLI's words (--allow-risky, --max-file-size), in the JSON too.
+  const report = cliApplyReport(applied);
   if (json) {
     process.stdout.write(printableJson({ task: changes.record.id, changeSet: changes.changeSet.id, ...(review ? { reviewed: review.reviewed, ...(review.current ? { taskNow: review.current } : {}) } : {}), ...report }) + '\n');
     return;
@@ -88,9 +90,9 @@ export function registerChangeCommands(program: Command): void {
       const only = paths.length ? (rel: string) => paths.some((named) => rel === named.replace(/\/+$/, '') || rel.startsWith(`${named.replace(/\/+$/, '')}/`)) : () => true;
       const files = changes.changeSet.files.filter((change) => only(change.path) || (change.oldPath !== undefined && only(change.oldPath)));
       const setId = changes.changeSet.id;
-      if (flags.json) process.stdout.write(printableJson({ task: changes.record.id, id: setId, createdAt: changes.changeSet.createdAt, files: files.map(summarizeChange), scan: changes.changeSet.scan }) + '\n');
+      if (flags.json) process.stdout.write(printableJson({ task: changes.record.id, id: setId, createdAt: changes.changeSet.createdAt, files: files.map(cliChangeSummary), scan: changes.changeSet.scan }) + '\n');
       else {
-        process.stdout.write(formatChanges(changes, (change) => files.includes(change)));
+        process.stdout.write(formatChanges(changes, (change) => files.includes(change), cliChangeWording));
         // Last, so it is what the reviewer reads when the diff ends; a patch tool skips trailing text.
         const what = changes.changeSet.files.length === 0 ? 'no changes' : `${changes.changeSet.files.length} change(s)`;
         process.stdout.write(`change set ${shortChangeSetId(setId)} (${what}): apply exactly this with \`airlock apply ${changes.record.id} --change-set ${shortChangeSetId(setId)}\`\n`);
@@ -118,9 +120,11 @@ export function registerChangeCommands(program: Command): void {
           ...diffOptions(flags),
           changeSet,
           onWaiting: (request) => {
-            process.stderr.write(`airlock: asking to apply change set ${shortChangeSetId(String(request.details?.changeSet))}; a reviewer sees it with \`${String(request.details?.review)}\`\n`);
+            process.stderr.write(`airlock: asking to apply change set ${shortChangeSetId(String(request.details?.changeSet))}; a reviewer sees it with \`${String(reviewCommand(request))}\`\n`);
             printWaiting(request);
           },
+        }).catch((error: unknown) => {
+          throw cliWorded(error);
         });
         if (!outcome.report) {
           process.stderr.write(`airlock: apply refused: ${printableLine(describeRefusal(outcome.decision))}; nothing was written\n`);

@@ -1,11 +1,17 @@
-import type { AirlockError, ErrorAction, ErrorCode, ErrorWording } from '../core/ground/errors.js';
+import { AirlockError, type ErrorAction, type ErrorCode, type ErrorWording } from '../core/ground/errors.js';
 import { MIN_REQUEST_PREFIX } from '../core/approvals/approvalBoard.js';
+import { type ApplyReport, CHOOSE_ON_ITS_OWN, type PathNote, PathsNotTaken } from '../core/changes/applyChanges.js';
+import { isOverFileLimit, RAISE_FILE_LIMIT } from '../core/changes/buildChangeSet.js';
+import type { ChangeWording } from '../core/changes/changeService.js';
+import { type FileChange, summarizeChange } from '../core/changes/changeSet.js';
 import { MIN_CHANGE_SET_PREFIX } from '../core/changes/changeSetStore.js';
+import { UNTIL_ACCEPTED, type WarningDetails } from '../core/policy/policyTask.js';
 
 /**
  * The CLI's words for what the core says neutrally: where a core error's hint would name a
  * command or a flag, the CLI names its own (`airlock ls`, `--allow-root`), from the error's code
- * and actions. The text is what the CLI has always printed for these errors.
+ * and actions; so do the reasons of changes left out of an apply or push, and warnings. The text
+ * is what the CLI has always printed.
  */
 
 type Wording = (error: AirlockError) => string | undefined;
@@ -104,3 +110,59 @@ export function cliField(field: string): string | undefined {
 
 /** How every CLI command describes an error: `describeError(error, cliWording)`. */
 export const cliWording: ErrorWording = { hint: cliHint, field: cliField };
+
+/** A change's refusal as the CLI prints it: a file over the size limit names --max-file-size. */
+export function cliRefusal(refusal: string): string {
+  return isOverFileLimit(refusal) ? `${refusal.slice(0, -RAISE_FILE_LIMIT.length)} (raise it with --max-file-size)` : refusal;
+}
+
+/** How the CLI words a change's notes in a diff. */
+export const cliChangeWording: ChangeWording = { refusal: cliRefusal };
+
+/** A change as `diff --json` lists it, its refusal in the CLI's words. */
+export function cliChangeSummary(change: FileChange): Record<string, unknown> {
+  const summary = summarizeChange(change);
+  return change.refusal ? { ...summary, refusal: cliRefusal(change.refusal) } : summary;
+}
+
+/** Why a path was left out of an apply or a push, as the CLI prints it: a risky one names --allow-risky. */
+export function cliPathReason(note: PathNote): string {
+  if (note.code === 'riskyHeld' && note.reason.endsWith(CHOOSE_ON_ITS_OWN)) return `${note.reason.slice(0, -CHOOSE_ON_ITS_OWN.length)} (choose it with --allow-risky ${note.path})`;
+  if (note.code === 'riskyNotChosen') return `${note.reason} (--allow-risky ${note.path})`;
+  return cliRefusal(note.reason);
+}
+
+/** Paths left out, as the CLI prints and reports them (`--json` too): path and reason in its words. */
+export function cliPathNotes(notes: readonly PathNote[]): Array<{ path: string; reason: string }> {
+  return notes.map((note) => ({ path: note.path, reason: cliPathReason(note) }));
+}
+
+/** An apply's report as the CLI prints it, held and refused paths in its words. */
+export function cliApplyReport(report: ApplyReport): ApplyReport {
+  return { ...report, refused: cliPathNotes(report.refused), held: cliPathNotes(report.held) };
+}
+
+/** An error's message as the CLI prints it, where the message itself holds words the CLI has its own for (the reasons of paths left out). */
+export function cliMessage(error: AirlockError): string | undefined {
+  return error instanceof PathsNotTaken ? error.describe(cliPathReason) : undefined;
+}
+
+/**
+ * The error as the CLI prints it: the same code, hint, field and actions, with the CLI's message
+ * where it words the message its own way. For a command that catches errors from the core before
+ * the common printing (`describeError(error, cliWording)`) sees them.
+ */
+export function cliWorded(error: unknown): unknown {
+  const message = AirlockError.is(error) ? cliMessage(error) : undefined;
+  if (message === undefined || !AirlockError.is(error)) return error;
+  return new AirlockError(message, { code: error.code, hint: error.hint, field: error.field, actions: error.actions });
+}
+
+/** A warning as the CLI prints it: a repository policy whose loosenings wait names `airlock policy accept`. */
+export function cliWarning(message: string, details?: WarningDetails): string {
+  if (details?.code !== 'policy.loosensIgnored') return message;
+  const end = message.indexOf('\n');
+  const first = end < 0 ? message : message.slice(0, end);
+  if (!first.endsWith(UNTIL_ACCEPTED)) return message;
+  return `${first.slice(0, -1)} (airlock policy accept):${end < 0 ? '' : message.slice(end)}`;
+}

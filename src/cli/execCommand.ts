@@ -9,6 +9,15 @@ import { promptForApprovals } from './approvalPrompt.js';
 /** Exit code for Airlock's own failures in `exec`, distinct from the command's codes (as docker does). */
 const EXIT_AIRLOCK_ERROR = 125;
 
+/** What commander hands the action for the options below (their parsers give the types). */
+interface ExecFlags {
+  timeout?: number;
+  cwd?: string;
+  env?: Record<string, string>;
+  interactive?: boolean;
+  tty?: boolean;
+  runner?: boolean;
+}
 
 export function registerExecCommand(program: Command): void {
   program
@@ -23,7 +32,7 @@ export function registerExecCommand(program: Command): void {
     .option('-t, --tty', 'allocate a terminal')
     .option('--runner', "use the task's long-lived runner (faster for many commands from one process; needs node in the image)")
     .action(
-      action(async (service, id: string, argv: string[], flags: Record<string, unknown>) => {
+      action(async (service, id: string, argv: string[], flags: ExecFlags) => {
         const controller = abortOnSignals();
         // The reader went away (`| head -1`): stop the command in the box, then exit as by SIGPIPE.
         const unregister = whenStdoutCloses(() => controller.abort());
@@ -34,11 +43,11 @@ export function registerExecCommand(program: Command): void {
         try {
           result = await service.exec(id, {
             argv,
-            cwd: flags.cwd as string | undefined,
-            env: flags.env as Record<string, string> | undefined,
+            cwd: flags.cwd,
+            env: flags.env,
             stdin: flags.interactive ? process.stdin : undefined,
             tty: Boolean(flags.tty),
-            timeoutMs: flags.timeout ? Math.round((flags.timeout as number) * 1000) : undefined,
+            timeoutMs: flags.timeout ? Math.round(flags.timeout * 1000) : undefined,
             signal: controller.signal,
             // One command per CLI process: a single engine exec is cheaper than starting the runner.
             backend: flags.runner ? 'auto' : 'docker-exec',

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import * as path from 'node:path';
-import { AirlockError, connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, formatZodError, planWorkspaceTask, policyFileSchema, printableJson, printableJsonText, printableLine, printableLines, printableStream, runDoctor, startWorkspaceTask, stateDir, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides } from '../core/index.js';
+import { AirlockError, connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, formatZodError, planWorkspaceTask, policyFileSchema, printableJson, printableJsonText, printableLine, printableLines, printableStream, runDoctor, startWorkspaceTask, stateDir, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides, type WarningDetails } from '../core/index.js';
 import { abortOnSignals, action } from './serviceAction.js';
 import { collect, decimal, integer, keyValue } from './flagValues.js';
 import { registerChangeCommands } from './changeCommands.js';
@@ -10,7 +10,7 @@ import { printWaiting, registerApprovalCommands } from './approvalCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerPushCommand } from './pushCommand.js';
 import { formatTaskTable } from './taskTable.js';
-import { cliWording } from './errorHints.js';
+import { cliWarning, cliWording } from './errorHints.js';
 import { progressPrinter } from './progressLines.js';
 
 
@@ -130,7 +130,7 @@ export function buildProgram(): Command {
         // choice, not the user's, printed among Airlock's own lines.
         const setupText = { stdout: printableStream(), stderr: printableStream() };
         const onSetupOutput = (chunk: Buffer, stream: 'stdout' | 'stderr' = 'stderr') => process.stderr.write(setupText[stream](chunk));
-        const onWarning = (message: string) => process.stderr.write(`airlock: ${printableLines(message)}\n`);
+        const onWarning = (message: string, details?: WarningDetails) => process.stderr.write(`airlock: ${printableLines(cliWarning(message, details))}\n`);
         const record = await startWorkspaceTask(service, plan, { signal: controller.signal, onProgress, onWarning, onSetupOutput, onWaiting: printWaiting });
         if (flags.json) {
           const { env: _env, options: _options, ...summary } = record;

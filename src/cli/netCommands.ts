@@ -18,7 +18,8 @@ export function registerNetCommands(program: Command): void {
           process.stderr.write(`airlock: gateway ${outcome === 'running' ? 'was already running' : 'restarted'}\n`);
         }
         const record = service.store.resolve(id);
-        const records = networkRecords(service.store.audit(record.id));
+        const { records, unreadable } = networkRecords(service.store.audit(record.id));
+        if (unreadable) process.stderr.write(`airlock: ${unreadable} line(s) of the task's audit log could not be read and are left out (a write cut short by a crash, or damage)\n`);
         if (flags.json) {
           process.stdout.write(printableJson(records) + '\n');
           return;
@@ -46,7 +47,8 @@ export function registerNetCommands(program: Command): void {
       try {
         const engine = await connectEngine();
         const hosted = await hostGateway({ engine, store: new TaskStore(stateDir()), taskId: id, phase: flags.phase, resolve: resolverFromEnv() });
-        const stop = () => void hosted.stop('gateway process signalled');
+        // A failed stop also rejects `done`: it ends below with its message and exit code 1.
+        const stop = () => void hosted.stop('gateway process signalled').catch(() => undefined);
         process.once('SIGTERM', stop).once('SIGINT', stop);
         process.on('SIGHUP', () => undefined);
         const reason = await hosted.done;

@@ -3,6 +3,7 @@ import { describeRefusal, printableJson, printableLine, PushService } from '../c
 import { abortOnSignals, action } from './serviceAction.js';
 import { collect } from './flagValues.js';
 import { printWaiting } from './approvalCommands.js';
+import { cliPathNotes, cliWorded } from './errorHints.js';
 
 export function registerPushCommand(program: Command): void {
   program
@@ -37,14 +38,17 @@ export function registerPushCommand(program: Command): void {
             process.stderr.write(`airlock: commit ${show(request.details?.commit)} on new branch ${show(request.details?.branch)} for ${show(request.details?.url)}:\n${files.map((line) => `  ${show(line)}`).join('\n')}\n`);
             printWaiting(request);
           },
+        }).catch((error: unknown) => {
+          throw cliWorded(error);
         });
-        if (flags.json) process.stdout.write(printableJson({ ...report, request: report.request.id }) + '\n');
+        const held = cliPathNotes(report.held);
+        if (flags.json) process.stdout.write(printableJson({ ...report, held, request: report.request.id }) + '\n');
         else if (report.pushed) process.stdout.write(`pushed ${printableLine(report.commit)} to ${printableLine(report.url)} as ${printableLine(report.branch)} (approved by ${printableLine(report.decision.by)})\n`);
         if (!report.pushed) {
           process.stderr.write(`airlock: push refused: ${printableLine(describeRefusal(report.decision))}; nothing was pushed and branch ${printableLine(report.branch)} was removed\n`);
           return 1;
         }
-        for (const item of report.held) process.stderr.write(`airlock: held back ${printableLine(item.path)}: ${printableLine(item.reason)}\n`);
+        for (const item of held) process.stderr.write(`airlock: held back ${printableLine(item.path)}: ${printableLine(item.reason)}\n`);
         return 0;
       }),
     );

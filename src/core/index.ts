@@ -35,7 +35,7 @@ export { resolvePolicy, type EffectivePolicy, type LayerName, type Loosening, ty
 export { PolicyAcceptances, type AcceptanceRecord } from './policy/policyAcceptance.js';
 export { readLiveState, refreshLiveRules, type LiveRules, type LiveState } from './policy/livePolicy.js';
 export { policyFilesFor, watchPolicyFiles, type PolicyWatch } from './policy/policyWatcher.js';
-export { taskInputFromPolicy, type TaskOverrides } from './policy/policyTask.js';
+export { taskInputFromPolicy, type TaskOverrides, type WarningDetails } from './policy/policyTask.js';
 export { readDevcontainer } from './devcontainer/devcontainerFile.js';
 export { refusalLine, type DevcontainerRefusal } from './devcontainer/devcontainerPlan.js';
 export { PolicyMonitor, type PolicyReport } from './policy/policyMonitor.js';

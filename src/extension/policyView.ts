@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { AirlockError, DEFAULT_IMAGE, formatZodError, type Loosening, PolicyAcceptances, policyFileSchema, type PolicyLayer, PolicyMonitor, type PolicyReport, printableLine, type SourceProblem, stateDir } from '../core/index.js';
+import type * as Core from '../core/index.js';
+import type { Loosening, PolicyLayer, PolicyMonitor, PolicyReport, SourceProblem } from '../core/index.js';
 
 /**
  * The editor side of `.airlock.json`: diagnostics on the file while it is invalid (the last good
@@ -10,9 +11,40 @@ import { AirlockError, DEFAULT_IMAGE, formatZodError, type Loosening, PolicyAcce
  * goes through printableLine: diagnostics, notifications and Output lines must not carry its
  * newlines, bidi overrides or invisible characters.
  */
-export function registerPolicyView(context: vscode.ExtensionContext, output: vscode.LogOutputChannel): void {
+export function registerPolicyView(context: vscode.ExtensionContext, output: vscode.LogOutputChannel, loadCore: () => Promise<typeof Core | undefined>): void {
   const diagnostics = vscode.languages.createDiagnosticCollection('airlock-policy');
   context.subscriptions.push(diagnostics);
+  let disposed = false;
+  let view: PolicyView | undefined;
+  // The view needs the core (zod, the policy loader, chokidar): it starts once activate() has
+  // returned, so activation stays thin. Its commands exist from the start and wait for it.
+  const started = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(loadCore)
+    .then((core) => {
+      if (core && !disposed) view = startPolicyView(core, context, output, diagnostics);
+    })
+    .catch((error: unknown) => output.error(`Airlock's policy view did not start: ${error instanceof Error ? error.message : String(error)}`));
+  context.subscriptions.push(
+    { dispose: () => void (disposed = true) },
+    vscode.commands.registerCommand('airlock.acceptPolicy', async (workspace?: string) => {
+      await started;
+      await view?.accept(workspace);
+    }),
+    vscode.commands.registerCommand('airlock.showPolicy', async () => {
+      await started;
+      view?.showPolicy();
+    }),
+  );
+}
+
+interface PolicyView {
+  accept(workspace?: string): Promise<void>;
+  showPolicy(): void;
+}
+
+/** The view proper, once the core has loaded: monitors per workspace folder, diagnostics, the prompt. */
+function startPolicyView(core: typeof Core, context: vscode.ExtensionContext, output: vscode.LogOutputChannel, diagnostics: vscode.DiagnosticCollection): PolicyView {
+  const { AirlockError, DEFAULT_IMAGE, formatZodError, PolicyAcceptances, policyFileSchema, PolicyMonitor, printableLine, stateDir } = core;
   const monitors = new Map<string, PolicyMonitor>();
   const latest = new Map<string, PolicyReport>();
   const asked = new Set<string>();
@@ -97,7 +129,9 @@ export function registerPolicyView(context: vscode.ExtensionContext, output: vsc
       if (event.affectsConfiguration('airlock')) monitors.forEach((monitor) => show(monitor.check()));
     }),
     { dispose: () => monitors.forEach((monitor) => void monitor.close()) },
-    vscode.commands.registerCommand('airlock.acceptPolicy', async (workspace?: string) => {
+  );
+  return {
+    async accept(workspace?: string) {
       const target = workspace ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
       const monitor = target ? monitors.get(target) : undefined;
       const report = monitor?.check();
@@ -111,14 +145,14 @@ export function registerPolicyView(context: vscode.ExtensionContext, output: vsc
       new PolicyAcceptances(stateDir()).accept(target, state.repo.digest, state.effective.loosenings);
       output.info(`policy: accepted ${printableLine(state.repo.file)} (digest ${state.repo.digest.slice(0, 12)})`);
       show(monitor!.check());
-    }),
-    vscode.commands.registerCommand('airlock.showPolicy', () => {
+    },
+    showPolicy() {
       output.show(true);
       for (const report of latest.values()) {
         output.info(`policy for ${printableLine(report.workspace)}${report.invalid ? ' (file invalid: the last good policy applies)' : ''}`);
         for (const row of report.state?.effective.sources ?? []) output.info(`  ${printableLine(row.field)} = ${printableLine(row.value)} (${row.layer})`);
         for (const item of report.state?.effective.ignored ?? []) output.warn(`  ignored until accepted: ${printableLine(item.field)}: ${printableLine(item.value)}`);
       }
-    }),
-  );
+    },
+  };
 }

@@ -57,7 +57,8 @@ export async function startTask(t: TestContext, workspace: string, options: Part
   const engine = await realEngine(t);
   if (!engine) return undefined;
   const { service, stateRoot } = serviceFor(engine);
-  let record: TaskRecord | undefined;
+  // Assigned after the teardown is registered: a start that fails still gets its state folder removed.
+  let record: TaskRecord | undefined = undefined;
   t.after(async () => {
     if (record) await service.stop(record.id).catch(() => undefined);
     service.dispose();
@@ -194,5 +195,5 @@ export async function withinTime<T>(what: string, work: () => Promise<T>, timeou
   const stalled = Symbol('stalled');
   const outcome = await Promise.race([work(), new Promise<typeof stalled>((resolve) => (timer = setTimeout(() => resolve(stalled), timeoutMs)))]).finally(() => clearTimeout(timer));
   if (outcome === stalled) assert.fail(`${what} did not finish within ${timeoutMs} ms`);
-  return outcome as T;
+  return outcome;
 }

@@ -199,7 +199,7 @@ describe('a deciding or waiting process killed while a request is pending (integ
   before(() => {
     tools = makeTempDir('airlock-appr-scripts-');
     const src = (rel: string) => JSON.stringify(path.join(REPO, 'src', rel));
-    const header = `import { ApprovalBoard } from ${src('core/approvals/approvalBoard.ts')};\nimport { TaskStore } from ${src('core/task/taskStore.ts')};\nconst [state, task, id, delay] = process.argv.slice(2);\nconst queue = new ApprovalBoard(new TaskStore(state)).queue(task);\n`;
+    const header = `import { ApprovalBoard } from ${src('core/approvals/approvalBoard.ts')};\nimport { TaskStore } from ${src('core/state/taskStore.ts')};\nconst [state, task, id, delay] = process.argv.slice(2);\nconst queue = new ApprovalBoard(new TaskStore(state)).queue(task);\n`;
     // Waits on a request as a gated command does, and prints the decision it ends with.
     fs.writeFileSync(
       path.join(tools, 'waiter.mts'),

@@ -91,7 +91,7 @@ describe('`airlock diff`, `apply` and `undo` (integration)', () => {
       assert.equal(typeof file.path, 'string');
       assert.equal(typeof file.status, 'string');
       assert.equal(typeof file.binary, 'boolean');
-      assert.ok(Array.isArray(file.risk), `${file.path}: risk is an array`);
+      assert.ok(Array.isArray(file.risk), `${JSON.stringify(file.path)}: risk is an array`);
       assert.equal(typeof file.hunks, 'number');
     }
     const byPath = (rel: string) => diff.files.find((file) => file.path === rel);

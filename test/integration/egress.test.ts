@@ -70,7 +70,7 @@ describe('egress: allowlist through the in-task relay (integration, runc)', () =
   });
 
   const sh = (script: string) => run(service!, id, ['bash', '-c', script]);
-  const audit = (): Records => store.audit(id).records() as Records;
+  const audit = (): Records => store.audit(id).records();
   const attempts = () => audit().filter((record) => record.type === 'network');
   /** Records are written when a connection ends, a moment after the client has its answer. */
   const attemptFor = async (match: (record: Records[number]) => boolean) => {
@@ -144,8 +144,11 @@ describe('egress: allowlist through the in-task relay (integration, runc)', () =
       const result = await sh(`exec 3<>/dev/tcp/127.0.0.1/3128; printf 'GET http://${spelling}:${origin.port}/hello/ip HTTP/1.1\\r\\nHost: ${spelling}:${origin.port}\\r\\n\\r\\n' >&3; cat <&3`);
       assert.match(result.stdout, /^HTTP\/1\.1 200/, `${spelling}: ${result.stdout}`);
     }
-    const logged = attempts().filter((record) => record.method === 'GET' && String(record.rule).startsWith('allow 127.0.0.1'));
-    assert.ok(logged.length >= spellings.length);
+    const loggedNow = () => attempts().filter((record) => record.method === 'GET' && String(record.rule).startsWith('allow 127.0.0.1'));
+    // The last record is written when its connection ends, a moment after curl has the answer.
+    await waitFor(async () => loggedNow().length >= spellings.length, 5000, 50);
+    const logged = loggedNow();
+    assert.ok(logged.length >= spellings.length, `${logged.length} records for ${spellings.length} requests`);
     assert.ok(logged.every((record) => record.host === '127.0.0.1'));
     // The IPv4-mapped form is the same socket destination, so the CIDR rule admits it; ::1, and the
     // NAT64 form of 127.0.0.1 (dialled elsewhere, but loopback inside), are refused and never dialled.

@@ -56,7 +56,8 @@ describe("the task's host store is bounded (integration)", () => {
     await assert.rejects(task.changes.changes(task.id, { maxStoreBytes: limit }), (error: unknown) => {
       assert.ok(error instanceof StoreFull, String(error));
       assert.match(error.message, /more than the 25 MB Airlock keeps per task on the host; the diff was not taken/);
-      assert.equal(error.field, '--max-store-size');
+      assert.equal(error.code, 'changes.storeFull');
+      assert.equal(error.field, 'maxStoreSize');
       return true;
     });
     assert.ok(storedBytes(blobDir) <= limit, `the store holds ${storedBytes(blobDir)} bytes, over the ${limit} cap`);

@@ -125,7 +125,7 @@ describe('text from a hostile repository or box never drives the terminal', () =
     const policy = await airlock(['policy', 'show', '--workspace', ws]);
     assert.equal(policy.status, 0, policy.stderr);
     assertNothingObeyed(policy);
-    assert.match(policy.stdout, new RegExp(`^  secretFiles\\.include: ${shown.replace(/[\^\[\]+.<>]/g, '\\$&')} \\(`, 'm'));
+    assert.match(policy.stdout, new RegExp(`^  secretFiles\\.include: ${shown.replace(/[\^[\]+.<>]/g, '\\$&')} \\(`, 'm'));
 
     // JSON keeps the exact value, with the characters JSON.stringify leaves raw as \u escapes.
     const json = await airlock(['policy', 'show', '--workspace', ws, '--json']);

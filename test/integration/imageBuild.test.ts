@@ -36,7 +36,7 @@ async function runIn(docker: Docker, image: string, argv: string[]): Promise<{ c
         timer = setTimeout(() => reject(new Error(`${argv.join(' ')} did not end within 30 s`)), 30_000);
       }),
     ]).finally(() => clearTimeout(timer));
-    const logs = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+    const logs = await container.logs({ stdout: true, stderr: true, follow: false });
     return { code: waited.StatusCode, ...demux(logs) };
   } finally {
     await container.remove({ force: true, v: true }).catch(() => undefined);
@@ -72,7 +72,7 @@ async function tarNames(stream: NodeJS.ReadableStream): Promise<Map<string, stri
     });
     extract.on('finish', resolve);
     extract.on('error', reject);
-    (stream as Readable).pipe(extract as unknown as NodeJS.WritableStream);
+    (stream as Readable).pipe(extract);
   });
   return names;
 }

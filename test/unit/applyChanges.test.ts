@@ -177,14 +177,14 @@ describe('buildChangeSet', () => {
   test('a file over maxFileBytes is refused, naming the limit', () => {
     const fixture = fakeBase({});
     const changeSet = changeSetOf(fixture, scanOf(fixture, { 'big.bin': { content: Buffer.alloc(3000, 0x61) }, 'small.txt': { content: 'x' } }), { maxFileBytes: 2048 });
-    assert.equal(change(changeSet, 'big.bin').refusal, '2.9 KB is over the per-file limit of 2 KB (raise it with --max-file-size)');
+    assert.equal(change(changeSet, 'big.bin').refusal, '2.9 KB is over the per-file limit of 2 KB (raise the limit to take it)');
     assert.equal(change(changeSet, 'small.txt').refusal, undefined);
   });
 
   test('a large file reported without a hash (over the scan limit) is refused for its size', () => {
     const fixture = fakeBase({});
     const scan = scanOf(fixture, { 'huge.iso': { content: 'stand-in' } }, { size: { 'huge.iso': 200 * 1024 * 1024 }, withoutSha: ['huge.iso'] });
-    assert.equal(change(changeSetOf(fixture, scan, { maxFileBytes: 100 * 1024 * 1024 }), 'huge.iso').refusal, '200 MB is over the per-file limit of 100 MB (raise it with --max-file-size)');
+    assert.equal(change(changeSetOf(fixture, scan, { maxFileBytes: 100 * 1024 * 1024 }), 'huge.iso').refusal, '200 MB is over the per-file limit of 100 MB (raise the limit to take it)');
   });
 
   test('a file whose content never reached the blob store is refused', () => {
@@ -394,10 +394,11 @@ describe('applyChanges: selection, risk and refusals', () => {
     const report = s.apply();
     assert.deepEqual(written(report), ['write a.txt', 'write b.txt', 'write sub/c.txt']);
     assert.equal(report.held.length, 1);
-    assert.equal(report.held[0]!.path, 'Makefile');
-    assert.match(report.held[0]!.reason, /^risky: Makefile .*--allow-risky Makefile/);
+    assert.equal(report.held[0].path, 'Makefile');
+    assert.match(report.held[0].reason, /^risky: Makefile .* \(choose it on its own to take it\)$/);
+    assert.equal(report.held[0].code, 'riskyHeld');
     assert.deepEqual(report.refused, []);
-    assert.deepEqual(snapshotHost(s.root), expectedHost({ ...now, Makefile: base.Makefile! }));
+    assert.deepEqual(snapshotHost(s.root), expectedHost({ ...now, Makefile: base.Makefile }));
   });
 
   test('allowRisky applies the risky file too', () => {
@@ -414,7 +415,7 @@ describe('applyChanges: selection, risk and refusals', () => {
     assert.deepEqual(written(report), ['write a.txt', 'write sub/c.txt']);
     assert.deepEqual(report.held, []);
     assert.deepEqual(report.refused, []);
-    assert.deepEqual(snapshotHost(s.root), expectedHost({ ...base, 'a.txt': now['a.txt']!, 'sub/c.txt': now['sub/c.txt']! }));
+    assert.deepEqual(snapshotHost(s.root), expectedHost({ ...base, 'a.txt': now['a.txt'], 'sub/c.txt': now['sub/c.txt'] }));
   });
 
   test('naming a risky path without allowRisky refuses it', () => {
@@ -422,7 +423,8 @@ describe('applyChanges: selection, risk and refusals', () => {
     const report = s.apply({ paths: ['Makefile', 'a.txt'] });
     assert.deepEqual(written(report), ['write a.txt']);
     assert.deepEqual(refusedPaths(report), ['Makefile']);
-    assert.match(reasonFor(report.refused, 'Makefile'), /risky: .*needs an explicit choice \(--allow-risky Makefile\)/);
+    assert.match(reasonFor(report.refused, 'Makefile'), /^risky: .*; it needs an explicit choice$/);
+    assert.equal(report.refused[0].code, 'riskyNotChosen');
     assert.equal(fs.readFileSync(path.join(s.root, 'Makefile'), 'utf8'), 'all:\n\techo\n');
   });
 
@@ -871,12 +873,12 @@ describe('undoLastApply', () => {
     assert.equal(error.message, 'undo would lose host edits made after the apply: edit.txt');
     assert.match(error.hint ?? '', /Nothing was changed/);
     assert.deepEqual(snapshotHost(s.root), afterEdit);
-    assert.equal(s.fixture.journal.all()[0]!.status, 'applied');
+    assert.equal(s.fixture.journal.all()[0].status, 'applied');
 
     const forced = undoLastApply(s.context, { force: true });
     assert.ok(forced.restored.includes('edit.txt'));
     assert.deepEqual(snapshotHost(s.root), expectedHost(base));
-    assert.equal(s.fixture.journal.all()[0]!.status, 'undone');
+    assert.equal(s.fixture.journal.all()[0].status, 'undone');
   });
 
   test('refuses when an applied file was deleted on the host since; force brings back the original', () => {

@@ -35,7 +35,7 @@ describe('change set ids, kept change sets and the blob sweep (unit)', () => {
     const store = new ChangeSetStore(path.join(makeTempDir('airlock-css-'), 'changesets'));
     store.save(changeSet);
     assert.equal(store.load(changeSet.task, changeSet.id.slice(0, MIN_CHANGE_SET_PREFIX)).id, changeSet.id);
-    assert.throws(() => store.load(changeSet.task, changeSet.id.slice(0, 8)), (error: unknown) => error instanceof AirlockError && error.field === '--change-set' && /at least 32/.test(error.hint ?? ''));
+    assert.throws(() => store.load(changeSet.task, changeSet.id.slice(0, 8)), (error: unknown) => error instanceof AirlockError && error.code === 'changeSet.invalidId' && error.field === 'changeSet' && /at least 32/.test(error.hint ?? ''));
     const file = path.join(store.dir, `${changeSet.id}.json`);
     const tampered = JSON.parse(fs.readFileSync(file, 'utf8'));
     tampered.files[0].after.sha256 = sha256('evil');
@@ -89,7 +89,7 @@ describe('change set ids, kept change sets and the blob sweep (unit)', () => {
     store.put(Buffer.from('12345')); // already kept: costs nothing
     assert.equal(budget.remaining, 5);
     const writer = store.writer();
-    assert.throws(() => writer.write(Buffer.from('1234567')), (error: unknown) => error instanceof StoreFull && error.field === '--max-store-size');
+    assert.throws(() => writer.write(Buffer.from('1234567')), (error: unknown) => error instanceof StoreFull && error.code === 'changes.storeFull' && error.field === 'maxStoreSize');
     assert.deepEqual(fs.readdirSync(dir).filter((name) => name.startsWith('.incoming')), []);
     assert.equal(listBlobs(dir).length, 1);
   });

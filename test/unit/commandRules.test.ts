@@ -223,7 +223,7 @@ describe('commandSettingsSchema', () => {
   test('a bad pattern gives an issue whose path names its list and index', () => {
     const result = commandSettingsSchema.safeParse({ deny: ['curl', ''], ask: ['ok', '-f'], allow: ['git ---x'] });
     assert.equal(result.success, false);
-    const issues = result.error!.issues.map((issue): [string, string] => [issue.path.join('.'), issue.message]);
+    const issues = result.error.issues.map((issue): [string, string] => [issue.path.join('.'), issue.message]);
     assert.deepEqual(
       issues.map(([path]) => path).sort(),
       ['allow.0', 'ask.1', 'deny.1'],
@@ -237,7 +237,7 @@ describe('commandSettingsSchema', () => {
   test('deny.0 for a first bad deny pattern', () => {
     const result = commandSettingsSchema.safeParse({ deny: ['--rf'] });
     assert.equal(result.success, false);
-    assert.deepEqual(result.error!.issues.map((issue) => issue.path), [['deny', 0]]);
+    assert.deepEqual(result.error.issues.map((issue) => issue.path), [['deny', 0]]);
   });
 
   const refused: Array<[string, unknown, string]> = [
@@ -254,8 +254,8 @@ describe('commandSettingsSchema', () => {
       const result = commandSettingsSchema.safeParse(input);
       assert.equal(result.success, false);
       assert.ok(
-        result.error!.issues.some((issue) => issue.path.join('.') === path),
-        `issues at ${result.error!.issues.map((issue) => issue.path.join('.') || '(root)').join(', ')}`,
+        result.error.issues.some((issue) => issue.path.join('.') === path),
+        `issues at ${result.error.issues.map((issue) => issue.path.join('.') || '(root)').join(', ')}`,
       );
     });
   }

@@ -195,8 +195,20 @@ describe('assertHardened', () => {
     const spec = freshSpec();
     const workspace = spec.HostConfig!.Mounts!.find((entry) => entry.Target === WORKSPACE_PATH)!;
     assert.equal(workspace.VolumeOptions?.NoCopy, true, 'the spec Airlock builds sets NoCopy');
-    workspace.VolumeOptions!.NoCopy = false;
+    workspace.VolumeOptions.NoCopy = false;
     assert.match(refusal(spec).message, /the workspace volume must not take the image's own \/workspace/);
+  });
+
+  test('refuses capability and security lists of the wrong shape, and any device, instead of reading them loosely', () => {
+    const stringCapDrop = freshSpec();
+    (stringCapDrop.HostConfig as Record<string, unknown>).CapDrop = 'ALL';
+    assert.match(refusal(stringCapDrop).message, /CapDrop/);
+    const objectSecurity = freshSpec();
+    (objectSecurity.HostConfig as Record<string, unknown>).SecurityOpt = { 'no-new-privileges': true };
+    assert.match(refusal(objectSecurity).message, /SecurityOpt/);
+    const devices = freshSpec();
+    devices.HostConfig!.Devices = [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }];
+    assert.match(refusal(devices).message, /Devices/);
   });
 
   test('refuses a bind mount in Mounts', () => {

@@ -2,19 +2,21 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cliWords } from '../helpers/frontEndWords.js';
+import { cliFlags, cliWords, cliWordsInText } from '../helpers/frontEndWords.js';
 
 /**
  * The core's errors are read in every front end, so their text names no CLI command, no CLI flag
  * and no VS Code command: a front end that has such words puts them in itself (src/cli/errorHints.ts),
  * from the error's code and actions. This reads the text of every error the core builds (the
  * arguments of `new AirlockError(` and its subclasses, their `super(` calls, and every `hint`
- * property or default) and fails on such words, listing each by file and line.
+ * property or default) and fails on such words, listing each by file and line. The core's other
+ * text (warnings, reasons, request details, schema descriptions) reaches front ends too: no string
+ * in src/core names a CLI command or one of the CLI's own flags.
  */
 
 const CORE = path.resolve(process.cwd(), 'src/core');
 
-/** Genuine uses of another tool's words that the detector cannot tell from the CLI's: each is taken out of its text before the check. */
+/** Genuine uses of another tool's words that the detectors cannot tell from the CLI's: each is taken out of its text before the check. */
 const ALLOWED: readonly { file: string; text: string; why: string }[] = [
   { file: 'src/core/snapshot/gitMetadata.ts', text: 'clone without --filter', why: "git clone's own option, in advice about the repository" },
 ];
@@ -266,5 +268,26 @@ describe("the core's error text", () => {
       .map((item) => `${item.file}:${item.line}: ${item.why}: ${JSON.stringify(item.text.length > 100 ? `${item.text.slice(0, 100)}…` : item.text)}`)
       .filter((line, index, all) => all.indexOf(line) === index);
     assert.deepEqual(offenders, [], `error text in src/core with front-end words (say it neutrally, and put a typed action on the error; the CLI words it in src/cli/errorHints.ts):\n${offenders.join('\n')}`);
+  });
+
+  test("the text detector finds the CLI's commands and flags in any string, and lets other tools' arguments pass", () => {
+    const flags = cliFlags();
+    assert.ok(['--allow-risky', '--max-file-size', '--allow-cidr', '--change-set', '--branch'].every((flag) => flags.has(flag)), [...flags].join(' '));
+    for (const text of ['risky: x (choose it with --allow-risky x)', 'over the limit (raise it with --max-file-size)', 'ignored until you accept it (airlock policy accept):', 'push from the host with `airlock push`', 'A user setting or --image takes precedence.']) {
+      assert.ok(cliWordsInText(text, flags), text);
+    }
+    for (const text of ['--branch', '--user', 'git clean --force', 'git branch --delete --force', 'clone without --filter', 'only a CIDR rule (allowCidr) admits it', 'airlock: warning']) {
+      assert.equal(cliWordsInText(text, flags), undefined, text);
+    }
+  });
+
+  test("no string in src/core names a CLI command or one of the CLI's flags", () => {
+    const flags = cliFlags();
+    const offenders = [...coreSources()].flatMap(([file, source]) => tokenize(source)
+      .filter((token) => token.kind === 'string')
+      .map((token) => ({ line: source.slice(0, token.start).split('\n').length, text: token.text, why: cliWordsInText(ALLOWED.filter((allowed) => allowed.file === file).reduce((text, allowed) => text.replace(allowed.text, ''), token.text), flags) }))
+      .filter((item) => item.why)
+      .map((item) => `${file}:${item.line}: ${item.why}: ${JSON.stringify(item.text.length > 100 ? `${item.text.slice(0, 100)}…` : item.text)}`));
+    assert.deepEqual(offenders, [], `strings in src/core with the CLI's words (say it neutrally, give the front end the data, and let the CLI word it, e.g. in src/cli/errorHints.ts):\n${offenders.join('\n')}`);
   });
 });

@@ -34,9 +34,16 @@ interface SentFrame {
 class FakeRelay implements RelayLink {
   readonly sent: SentFrame[] = [];
   full = false;
+  /** The next frame this matches makes send throw instead (a link that broke under the broker). */
+  breakOn: ((frame: SentFrame) => boolean) | undefined;
 
   send(type: FrameType, id: number, payload?: Buffer): boolean {
-    this.sent.push({ type, id, payload: payload ? Buffer.from(payload) : Buffer.alloc(0) });
+    const frame = { type, id, payload: payload ? Buffer.from(payload) : Buffer.alloc(0) };
+    if (this.breakOn?.(frame)) {
+      this.breakOn = undefined;
+      throw new Error('write EPIPE');
+    }
+    this.sent.push(frame);
     return !this.full;
   }
 
@@ -62,6 +69,8 @@ interface HarnessOptions {
   /** Replaces the real dial (still recorded). */
   dial?: BrokerOptions['dial'];
   resolve?: BrokerOptions['resolve'];
+  /** Records this matches are not written: the log throws, as an audit append does on a full disk. */
+  logFails?: (record: BrokerRecord) => boolean;
 }
 
 interface Harness {
@@ -91,7 +100,10 @@ function harness(t: TestContext, settingsInput: EgressSettingsInput, options: Ha
   const broker = new EgressBroker(relay, {
     settings: egressSettingsSchema.parse(settingsInput),
     phase: options.phase ?? 'agent',
-    log: (record) => records.push(record),
+    log: (record) => {
+      if (options.logFails?.(record)) throw new Error("ENOSPC: no space left on device, write '/state/tasks/abcdef012345/audit.jsonl'");
+      records.push(record);
+    },
     ask: options.ask,
     resolve:
       options.resolve ??
@@ -973,5 +985,100 @@ describe('EgressBroker: a restarted gateway continues the byte budget', () => {
     broker.handleFrame(FRAME.OPEN, 1, Buffer.alloc(0));
     await until('the refusal', () => relay.got(FRAME.END, 1));
     assert.match(relay.data(1), /^HTTP\/1\.1 403 [\s\S]*byte limit/);
+  });
+});
+
+describe('EgressBroker: a fault ends one connection, never the gateway', () => {
+  /** Rejections and exceptions nobody handled: in the gateway process, each one ends it with every tunnel. */
+  function unhandled(t: TestContext): unknown[] {
+    const seen: unknown[] = [];
+    const listener = (reason: unknown) => seen.push(reason);
+    process.on('unhandledRejection', listener);
+    process.on('uncaughtException', listener);
+    t.after(() => {
+      process.off('unhandledRejection', listener);
+      process.off('uncaughtException', listener);
+    });
+    return seen;
+  }
+
+  test('a fault while deciding (a resolver answering no list at all) gets that connection a 500 and a deny record; the next is decided as usual', async (t) => {
+    const crashes = unhandled(t);
+    const echo = await tcpServer(t);
+    let lookups = 0;
+    const h = harness(t, { agent: ALLOW_API }, { resolve: async () => (lookups++ === 0 ? (undefined as unknown as string[]) : ['127.0.0.1']) });
+    h.open(1, connect('api.example.test', echo.port));
+    const response = await h.readRefusal(1);
+    assert.match(statusLine(response), /^HTTP\/1\.1 500 /);
+    assert.match(response, /airlock: the gateway failed on this connection/);
+    assert.doesNotMatch(response, /gateway fault|is not a function|\.ts/, 'the sandbox is told nothing about the host');
+    const record = await h.recordFor('api.example.test');
+    assert.equal(record.decision, 'deny');
+    assert.equal(record.status, 500);
+    assert.match(record.reason ?? '', /^gateway fault: /);
+    assert.deepEqual(h.dials, [], 'nothing was dialled');
+
+    h.open(2, connect('api.example.test', echo.port));
+    await established(h, 2);
+    assert.equal(h.broker.openConnections, 1);
+    await sleep(20);
+    assert.deepEqual(crashes, []);
+  });
+
+  test('an audit write that fails while a request is forwarded still ends the connections at the byte limit; the broker still answers', async (t) => {
+    const crashes = unhandled(t);
+    const sink = await tcpServer(t, () => undefined);
+    const echo = await tcpServer(t);
+    // The limit's record is the one that cannot be written (a full disk under the audit log).
+    const h = harness(t, { agent: ALLOW_API, limits: { maxBytes: 1000 } }, { names: LOOPBACK_NAMES, logFails: (record) => record.type === 'network.limit' });
+    h.open(1, connect('api.example.test', echo.port));
+    await established(h, 1);
+    const host = `api.example.test:${sink.port}`;
+    h.open(2, `GET http://${host}/ HTTP/1.1\r\nHost: ${host}\r\nX-Pad: ${'p'.repeat(2000)}\r\n\r\n`);
+    await until('both records', () => h.connections().length === 2);
+    assert.deepEqual(h.connections().map((record) => record.closedBy), ['limit maxBytes', 'limit maxBytes'], 'the limit holds without its record');
+    assert.deepEqual(h.limits(), [], 'the limit record itself could not be written');
+    assert.ok(h.relay.got(FRAME.CLOSE, 1) && h.relay.got(FRAME.CLOSE, 2), 'the relay is told the connections are gone');
+    assert.equal(h.broker.openConnections, 0);
+    await until('the destination socket to close', () => closedSocket(sink.sockets[0]));
+
+    h.open(3);
+    assert.match(statusLine(await h.readRefusal(3)), /^HTTP\/1\.1 403 /, 'a later connection is still answered');
+    await sleep(20);
+    assert.deepEqual(crashes, []);
+  });
+
+  test('a relay link that breaks under one connection ends that one; another keeps piping', async (t) => {
+    const crashes = unhandled(t);
+    const echo = await tcpServer(t);
+    const h = harness(t, { agent: ALLOW_API }, { names: LOOPBACK_NAMES });
+    h.open(1, connect('api.example.test', echo.port));
+    await established(h, 1);
+    h.relay.breakOn = (frame) => frame.id === 2 && frame.type === FRAME.DATA;
+    h.open(2, connect('api.example.test', echo.port));
+    const faulted = await until('the faulted record', () => h.connections().find((record) => record.closedBy === 'gateway fault'));
+    assert.match(faulted.reason ?? '', /^gateway fault: write EPIPE/);
+    assert.ok(h.relay.got(FRAME.CLOSE, 2));
+
+    h.data(1, 'still here');
+    await until('the echo on connection 1', () => h.relay.data(1).endsWith('still here'));
+    assert.equal(h.broker.openConnections, 1);
+    assert.deepEqual(crashes, []);
+  });
+
+  test('close() ends every connection even when the record of one cannot be written', async (t) => {
+    const crashes = unhandled(t);
+    const echo = await tcpServer(t);
+    let failures = 0;
+    const h = harness(t, { agent: ALLOW_API }, { names: LOOPBACK_NAMES, logFails: (record) => record.type === 'network' && failures++ === 0 });
+    h.open(1, connect('api.example.test', echo.port));
+    h.open(2, connect('api.example.test', echo.port));
+    await established(h, 1);
+    await established(h, 2);
+    h.broker.close('gateway stopped');
+    assert.equal(h.broker.openConnections, 0);
+    assert.equal(h.connections().length, 1, 'the other record was written');
+    await until('both destination sockets to close', () => echo.sockets.length === 2 && echo.sockets.every(closedSocket));
+    assert.deepEqual(crashes, []);
   });
 });

@@ -275,7 +275,7 @@ describe('phaseRulesSchema', () => {
   test('invalid rule text gives an issue at the field', () => {
     const result = phaseRulesSchema.safeParse({ allow: ['ok.test', '*'], allowCidr: ['nope'], deny: ['10.0.0.0/33', 'a.*.test'] });
     assert.equal(result.success, false);
-    const issues = result.error!.issues.map((issue) => ({ path: issue.path, message: issue.message }));
+    const issues = result.error.issues.map((issue) => ({ path: issue.path, message: issue.message }));
     assert.deepEqual(issues.map((issue) => issue.path), [['allow', 1], ['allowCidr', 0], ['deny', 0], ['deny', 1]]);
     assert.match(issues[0].message, /wildcard is only allowed as a leading/);
     assert.match(issues[1].message, /not an IP address or CIDR range/);
@@ -285,7 +285,7 @@ describe('phaseRulesSchema', () => {
   test('unknown keys are rejected', () => {
     const result = phaseRulesSchema.safeParse({ allow: [], alow: ['x.test'] });
     assert.equal(result.success, false);
-    assert.equal(result.error!.issues[0].code, 'unrecognized_keys');
+    assert.equal(result.error.issues[0].code, 'unrecognized_keys');
   });
 
   test('rule text is kept as written (compileRules canonicalises)', () => {
@@ -320,7 +320,7 @@ describe('egressSettingsSchema', () => {
   test('an invalid rule names its path from the top', () => {
     const result = egressSettingsSchema.safeParse({ agent: { allow: ['*'] } });
     assert.equal(result.success, false);
-    assert.deepEqual(result.error!.issues.map((issue) => issue.path), [['agent', 'allow', 0]]);
+    assert.deepEqual(result.error.issues.map((issue) => issue.path), [['agent', 'allow', 0]]);
     const setup = egressSettingsSchema.safeParse({ setup: { allowCidr: ['10.0.0.0/8', 'x'] } });
     assert.deepEqual(setup.error!.issues.map((issue) => issue.path), [['setup', 'allowCidr', 1]]);
   });
@@ -329,7 +329,7 @@ describe('egressSettingsSchema', () => {
     for (const input of [{ bogus: 1 }, { agent: { allow: [], extra: 1 } }, { limits: { maxConns: 3 } }]) {
       const result = egressSettingsSchema.safeParse(input);
       assert.equal(result.success, false, JSON.stringify(input));
-      assert.equal(result.error!.issues[0].code, 'unrecognized_keys');
+      assert.equal(result.error.issues[0].code, 'unrecognized_keys');
     }
   });
 
@@ -348,7 +348,7 @@ describe('egressSettingsSchema', () => {
     for (const [input, path] of cases) {
       const result = egressSettingsSchema.safeParse(input);
       assert.equal(result.success, false, JSON.stringify(input));
-      assert.deepEqual(result.error!.issues[0].path, path, JSON.stringify(input));
+      assert.deepEqual(result.error.issues[0].path, path, JSON.stringify(input));
     }
   });
 

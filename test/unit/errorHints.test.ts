@@ -2,20 +2,27 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { cliField, cliHint, cliWording, CLI_WORDED_CODES } from '../../src/cli/errorHints.js';
+import Docker from 'dockerode';
+import { cliRequest, formatRequest, reviewCommand } from '../../src/cli/approvalCommands.js';
+import { cliApplyReport, cliChangeSummary, cliChangeWording, cliField, cliHint, cliPathNotes, cliRefusal, cliWarning, cliWorded, cliWording, CLI_WORDED_CODES } from '../../src/cli/errorHints.js';
 import { ApprovalBoard } from '../../src/core/approvals/approvalBoard.js';
+import { applyChanges, PathsNotTaken, selectChanges } from '../../src/core/changes/applyChanges.js';
 import { StoreFull } from '../../src/core/changes/blobStore.js';
-import { identify } from '../../src/core/changes/changeSet.js';
+import { formatChanges, type TaskChanges } from '../../src/core/changes/changeService.js';
+import { identify, summarizeChange } from '../../src/core/changes/changeSet.js';
 import { ChangeSetStore } from '../../src/core/changes/changeSetStore.js';
+import { POLICY_FILE, policyForWorkspace } from '../../src/core/policy/policyLoader.js';
+import { taskInputFromPolicy, type WarningDetails } from '../../src/core/policy/policyTask.js';
+import type { TaskRecord } from '../../src/core/state/taskRecord.js';
 import { buildSandboxEnv } from '../../src/core/config/sandboxEnv.js';
 import { parseTaskOptions } from '../../src/core/config/taskOptions.js';
 import { AirlockError, describeError, type ErrorCode } from '../../src/core/ground/errors.js';
 import { assertWorkspaceFolder } from '../../src/core/snapshot/workspaceListing.js';
 import { TaskStore } from '../../src/core/state/taskStore.js';
 import { airlockErrorFrom } from '../helpers/airlockErrorFrom.js';
-import { changeSetFor, fakeBase } from '../helpers/fakeChangeSet.js';
+import { changeSetFor, fakeBase, hostWorkspace } from '../helpers/fakeChangeSet.js';
 import { cliWords } from '../helpers/frontEndWords.js';
-import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
+import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
 
 const TASK = 'abc123';
 const START_AGAIN = 'Start a new task with `airlock start`.';
@@ -197,5 +204,108 @@ describe("the CLI's wording of core errors (unit)", () => {
     assert.equal(cliField('workspace'), undefined, 'fields the CLI names the same way stay as they are');
     const start = airlockErrorFrom(() => buildSandboxEnv({ envPassthrough: [], env: { API_KEY: 'x' }, allowSecretEnv: [] }, {}));
     assert.match(describeError(start, cliWording), /^env: API_KEY looks like a secret/);
+  });
+});
+
+describe("the CLI's wording of the core's other text: change reasons, warnings, request details (unit)", () => {
+  after(removeTempDirs);
+
+  const BASE = { 'script.sh': { content: '#!/bin/sh\n' }, 'a.txt': { content: 'a\n' } };
+  const NOW = { 'script.sh': { content: '#!/bin/sh\necho hi\n', mode: 0o755 }, 'a.txt': { content: 'A\n' }, 'big.bin': { content: Buffer.alloc(3000, 0x61) } };
+  /** A change set with a risky file (a new exec bit), a file over the 2 KB limit and a plain edit. */
+  const scenario = () => {
+    const fixture = fakeBase(BASE);
+    const changeSet = identify(changeSetFor(fixture, NOW, { maxFileBytes: 2048 }));
+    return { fixture, changeSet, byPath: (rel: string) => changeSet.files.find((change) => change.path === rel)! };
+  };
+
+  test('a file over the size limit: the core says to raise the limit, the CLI names --max-file-size in the diff, diff --json and apply', () => {
+    const { fixture, changeSet, byPath } = scenario();
+    const big = byPath('big.bin');
+    const refusal = big.refusal ?? '';
+    assert.equal(refusal, '2.9 KB is over the per-file limit of 2 KB (raise the limit to take it)');
+    assert.equal(cliWords(refusal), undefined);
+    assert.equal(cliRefusal(refusal), '2.9 KB is over the per-file limit of 2 KB (raise it with --max-file-size)');
+    assert.equal(cliChangeSummary(big).refusal, '2.9 KB is over the per-file limit of 2 KB (raise it with --max-file-size)');
+    assert.deepEqual(Object.keys(cliChangeSummary(big)), Object.keys(summarizeChange(big)), 'the same fields in the same order');
+    assert.deepEqual(cliChangeSummary(byPath('a.txt')), summarizeChange(byPath('a.txt')));
+    const changes = { changeSet, content: fixture.content, record: { id: changeSet.task } as TaskRecord } satisfies TaskChanges;
+    assert.match(formatChanges(changes), /^never applied: 2\.9 KB is over the per-file limit of 2 KB \(raise the limit to take it\)$/m);
+    assert.match(formatChanges(changes, undefined, cliChangeWording), /^never applied: 2\.9 KB is over the per-file limit of 2 KB \(raise it with --max-file-size\)$/m);
+    const named = selectChanges(changeSet.files, { paths: ['big.bin'] });
+    assert.deepEqual(cliPathNotes(named.refused), [{ path: 'big.bin', reason: '2.9 KB is over the per-file limit of 2 KB (raise it with --max-file-size)' }]);
+  });
+
+  test('only the over-the-limit refusal is reworded: another refusal that ends the same way stays as the core wrote it', () => {
+    const spoof = 'a symlink that points outside the workspace (x) (raise the limit to take it)';
+    assert.equal(cliRefusal(spoof), spoof);
+  });
+
+  test('a risky file, held back or named: the core says it needs a choice of its own, the CLI names --allow-risky PATH', () => {
+    const { fixture, changeSet } = scenario();
+    const blanket = applyChanges({ root: hostWorkspace(fixture), changeSet, content: fixture.content, blobs: fixture.blobs, journal: fixture.journal });
+    const heldRisky = blanket.held.find((note) => note.path === 'script.sh')!;
+    assert.deepEqual(heldRisky, { path: 'script.sh', reason: 'risky: exec bit is new (choose it on its own to take it)', code: 'riskyHeld' });
+    const printed = cliApplyReport(blanket);
+    assert.deepEqual(printed.held.map((note) => note.path), blanket.held.map((note) => note.path));
+    assert.deepEqual(Object.fromEntries(printed.held.map((note) => [note.path, note])), {
+      'script.sh': { path: 'script.sh', reason: 'risky: exec bit is new (choose it with --allow-risky script.sh)' },
+      'big.bin': { path: 'big.bin', reason: '2.9 KB is over the per-file limit of 2 KB (raise it with --max-file-size)' },
+    });
+    assert.deepEqual({ ...printed, held: [] }, { ...blanket, held: [] }, 'the rest of the report is the core\'s');
+    const named = selectChanges(changeSet.files, { paths: ['script.sh', 'gone.txt'] });
+    assert.deepEqual(named.refused.map((note) => [note.path, note.code]), [['gone.txt', undefined], ['script.sh', 'riskyNotChosen']]);
+    for (const note of [...blanket.held, ...named.refused]) assert.equal(cliWords(note.reason), undefined, note.reason);
+    assert.deepEqual(cliPathNotes(named.refused), [
+      { path: 'gone.txt', reason: 'no such change in this task' },
+      { path: 'script.sh', reason: 'risky: exec bit is new; it needs an explicit choice (--allow-risky script.sh)' },
+    ]);
+  });
+
+  test("an error that lists the paths it did not take: neutral in the core; the CLI's copy has its reasons and the same code, hint and actions", () => {
+    const { changeSet } = scenario();
+    const { refused } = selectChanges(changeSet.files, { paths: ['script.sh'] });
+    const error = new PathsNotTaken((notes) => `push: ${notes}`, refused, { code: 'push.pathsRefused', hint: "Name only paths the task's changes list.", field: 'paths', actions: [{ kind: 'reviewChanges', task: TASK }] });
+    assert.equal(error.message, 'push: script.sh: risky: exec bit is new; it needs an explicit choice');
+    const worded = cliWorded(error) as AirlockError;
+    assert.equal(worded.message, 'push: script.sh: risky: exec bit is new; it needs an explicit choice (--allow-risky script.sh)');
+    assert.deepEqual([worded.code, worded.hint, worded.field, worded.actions], [error.code, error.hint, error.field, error.actions]);
+    assert.match(describeError(worded, cliWording), /^push: script\.sh: .* \(--allow-risky script\.sh\)\n {2}→ Name only paths `airlock diff ID` lists;/);
+    const other = new AirlockError('x', { code: 'task.notFound' });
+    assert.equal(cliWorded(other), other, 'any other error is printed as it is');
+    const newline = new PathsNotTaken((notes) => `apply: nothing to apply (${notes})`, [{ path: 'a\nairlock: forged', reason: 'no such change in this task' }], { code: 'apply.nothingToApply' });
+    assert.equal(newline.message.split('\n').length, 1, 'a box-chosen name cannot start a line of its own');
+  });
+
+  test('ignored loosenings: the core warns with the acceptPolicy action; the CLI adds `airlock policy accept` where it always did', async () => {
+    const workspace = makeTempDir('airlock-hints-ws-');
+    writeFiles(workspace, { [POLICY_FILE]: '{ "network": { "agent": { "allow": ["registry.npmjs.org"] } } }\n' });
+    const state = policyForWorkspace({ workspace, stateDir: makeTempDir('airlock-hints-state-'), trusted: true, env: {} });
+    const warnings: Array<{ message: string; details?: WarningDetails }> = [];
+    // No devcontainer, no image user: nothing here asks the engine, so an unreachable one is enough.
+    await taskInputFromPolicy(new Docker({ socketPath: path.join(workspace, 'no-engine.sock') }), workspace, state, {}, {}, { onWarning: (message, details) => warnings.push({ message, details }) });
+    const ignored = warnings.find((warning) => warning.details?.code === 'policy.loosensIgnored')!;
+    assert.deepEqual(ignored.details?.actions, [{ kind: 'acceptPolicy', workspace }]);
+    assert.equal(cliWords(ignored.message), undefined, ignored.message);
+    assert.equal(ignored.message.split('\n')[0], `${path.join(workspace, POLICY_FILE)} loosens these, which are ignored until you accept it:`);
+    const printed = cliWarning(ignored.message, ignored.details);
+    assert.equal(printed.split('\n')[0], `${path.join(workspace, POLICY_FILE)} loosens these, which are ignored until you accept it (airlock policy accept):`);
+    assert.deepEqual(printed.split('\n').slice(1), ignored.message.split('\n').slice(1));
+    assert.match(printed, /^ {2}network\.agent\.allow: registry\.npmjs\.org /m);
+    assert.equal(cliWarning('devcontainer remoteUser: left out'), 'devcontainer remoteUser: left out', 'other warnings are printed as they are');
+  });
+
+  test("an apply request holds its change set's id; the CLI lists it with the command that shows it, where `review` always was", () => {
+    const changeSet = 'c'.repeat(64);
+    const request = { id: 'abcdef123456', task: TASK, kind: 'apply', subject: 'apply 1 change(s) to /w', reason: 'writes to the host workspace', createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 60_000).toISOString(), details: { workspace: '/w', changeSet, files: ['modified a.txt sha256:x'] } } as const;
+    assert.equal(reviewCommand(request), `airlock diff ${TASK} --change-set ${changeSet}`);
+    const shown = cliRequest(request);
+    assert.deepEqual(Object.entries(shown.details ?? {}), [['workspace', '/w'], ['changeSet', changeSet], ['review', `airlock diff ${TASK} --change-set ${changeSet}`], ['files', ['modified a.txt sha256:x']]]);
+    assert.match(formatRequest(request), new RegExp(`\n {2}changeSet: ${changeSet}\n {2}review: airlock diff ${TASK} --change-set ${changeSet}\n {2}files:\n {4}modified a\\.txt sha256:x$`));
+    const stored = { ...request, details: { ...request.details, review: 'as stored' } };
+    assert.equal(cliRequest(stored), stored, 'a request stored with its own review command keeps it');
+    const push = { ...request, kind: 'push', details: { changeSet } } as const;
+    assert.equal(reviewCommand(push), undefined);
+    assert.equal(cliRequest(push), push);
   });
 });

@@ -13,7 +13,8 @@ function recorder() {
   const waiters: { match: (at: string) => boolean; resolve: () => void }[] = [];
   return {
     seen,
-    onChange(change: FolderChange, parts: string[], initial: boolean) {
+    // A property, not a method: it is handed to watchFolder on its own.
+    onChange: (change: FolderChange, parts: string[], initial: boolean) => {
       const at = parts.join('/');
       seen.push({ change, at, initial });
       for (const waiter of waiters.splice(0)) {

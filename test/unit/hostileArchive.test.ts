@@ -23,7 +23,8 @@ function containerSending(entries: Iterable<Entry>): Docker.Container {
   return {
     getArchive: async () => {
       const pack = tarStream.pack();
-      queueMicrotask(async () => {
+      // Never rejects: a failed entry is the scan having stopped reading.
+      const feed = async () => {
         try {
           for (const entry of entries) {
             await new Promise<void>((resolve, reject) => pack.entry({ name: entry.name, type: entry.type ?? 'file', linkname: entry.linkname, mode: 0o644 }, entry.content ?? '', (error) => (error ? reject(error) : resolve())));
@@ -32,7 +33,8 @@ function containerSending(entries: Iterable<Entry>): Docker.Container {
         } catch {
           // the scan stopped reading: what a closed engine connection looks like
         }
-      });
+      };
+      queueMicrotask(() => void feed());
       // What dockerode hands back: a node stream (an HTTP response), not tar-stream's own kind.
       return Readable.from(pack, { objectMode: false });
     },

@@ -39,7 +39,7 @@ async function unpack(stream: NodeJS.ReadableStream): Promise<Packed> {
       extract.on('finish', resolve);
       extract.on('error', reject);
       (stream as Readable).on('error', reject);
-      (stream as Readable).pipe(extract as unknown as NodeJS.WritableStream);
+      (stream as Readable).pipe(extract);
     }),
     new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new Error('packing did not finish within 20 s')), 20_000);

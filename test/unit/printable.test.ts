@@ -6,7 +6,7 @@ import { printableLine as textDiffPrintableLine, printable as textDiffPrintable 
 import { formatNetworkLog } from '../../src/core/egress/networkLog.js';
 import { formatRequest } from '../../src/cli/approvalCommands.js';
 import { formatTaskTable } from '../../src/cli/taskTable.js';
-import type { ApprovalRequest, TaskRecord, TaskStatus } from '../../src/core/index.js';
+import type { ApprovalRequest, TaskRecord } from '../../src/core/index.js';
 
 /** What a terminal obeys or hides: controls, format characters, separators, lone surrogates. */
 const OBEYED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
@@ -163,7 +163,7 @@ describe('CLI formatting of box and repository text', () => {
 
   test('the task table escapes an image named by a repository and a hostile workspace folder', () => {
     const record = { id: 'abcdef012345', image: `evil${TITLE}:1`, runtime: 'runc', workspace: `/w/x\nabcdef999999  running`, expiresAt: new Date(Date.now() + 60_000).toISOString() } as unknown as TaskRecord;
-    const table = formatTaskTable([{ record, state: 'running' } as TaskStatus]);
+    const table = formatTaskTable([{ record, state: 'running' }]);
     assertClean(table);
     assert.equal(table.trimEnd().split('\n').length, 2, 'a header and one row');
     assert.ok(table.includes('evil^[]0;pwned^G:1 (runc)'));

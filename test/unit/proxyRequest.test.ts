@@ -6,7 +6,7 @@ import { FRAME, FRAME_HEADER_BYTES, FrameDecoder, FrameError, frameHeader, MAX_F
 const parse = (text: string): ProxyRequest => parseProxyRequest(Buffer.from(text, 'latin1'));
 const head = (request: ProxyRequest): string => {
   assert.equal(request.kind, 'http');
-  return (request as Extract<ProxyRequest, { kind: 'http' }>).head.toString('latin1');
+  return request.head.toString('latin1');
 };
 const refusedWith = (text: string, status: number, message?: RegExp) => {
   assert.throws(

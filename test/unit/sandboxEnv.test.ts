@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { cliHint } from '../../src/cli/errorHints.js';
 import { buildSandboxEnv, type EnvRequest } from '../../src/core/config/sandboxEnv.js';
 import { ENV_NAME, looksSecret } from '../../src/core/config/secretNames.js';
 import { airlockErrorFrom } from '../helpers/airlockErrorFrom.js';
@@ -83,7 +84,8 @@ describe('buildSandboxEnv secrets', () => {
       const error = airlockErrorFrom(() => buildSandboxEnv(request({ envPassthrough: [name] }), { ...HOST_ENV, [name]: 'value' }));
       assert.equal(error.field, 'envPassthrough');
       assert.match(error.message, new RegExp(`^envPassthrough: ${name} looks like a secret`));
-      assert.match(error.hint ?? '', new RegExp(`--allow-secret-env ${name}`));
+      assert.deepEqual(error.actions, [{ kind: 'changeSetting', setting: 'env.allowSecret', value: name }]);
+      assert.match(cliHint(error) ?? '', new RegExp(`--allow-secret-env ${name}`));
     });
   }
 
@@ -91,7 +93,8 @@ describe('buildSandboxEnv secrets', () => {
     const error = airlockErrorFrom(() => buildSandboxEnv(request({ env: { API_KEY: 'abc' } }), HOST_ENV));
     assert.equal(error.field, 'env');
     assert.match(error.message, /^env: API_KEY looks like a secret/);
-    assert.match(error.hint ?? '', /--allow-secret-env API_KEY/);
+    assert.deepEqual(error.actions, [{ kind: 'changeSetting', setting: 'env.allowSecret', value: 'API_KEY' }]);
+    assert.match(cliHint(error) ?? '', /--allow-secret-env API_KEY/);
   });
 
   test('the field name used for explicit values can be chosen by the caller', () => {

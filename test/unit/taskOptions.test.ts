@@ -8,7 +8,7 @@ const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
 /** Parses `{ workspace: '/tmp/x', ...extra }`; unknown keys are allowed through so refusals can be tested. */
-const parse = (extra: Record<string, unknown> = {}) => parseTaskOptions({ workspace: '/tmp/x', ...extra } as TaskOptionsInput);
+const parse = (extra: Record<string, unknown> = {}) => parseTaskOptions({ workspace: '/tmp/x', ...extra });
 
 describe('parseByteSize', () => {
   test('docker-style sizes are read as binary units', () => {
@@ -134,7 +134,7 @@ describe('parseTaskOptions strictness', () => {
 
   test('a network mode other than deny or allowlist is refused with an error naming network', () => {
     for (const network of ['host', 'bridge', 'none', 'container:x']) {
-      const error = airlockErrorFrom(() => parse({ network } as never));
+      const error = airlockErrorFrom(() => parse({ network }));
       assert.equal(error.field, 'network', network);
     }
   });

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Emitter, type Disposable, type Event } from '../ground/events.js';
 import { watchFolder, type FolderWatch } from '../ground/folderWatch.js';
@@ -105,6 +106,7 @@ export class ApprovalWatcher implements Disposable {
       polling: this.options.polling,
       pollIntervalMs: this.options.pollIntervalMs,
     }, (change, parts, initial) => {
+      if (change === 'addDir' && !initial && !this.disposed && (parts.length === 1 || (parts.length === 2 && parts[1] === 'approvals'))) this.rescanSoon(parts[0]);
       const match = parts.length === 3 ? FILE.exec(parts[2]) : null;
       if (!match || this.disposed) return;
       const [task] = parts;
@@ -112,6 +114,30 @@ export class ApprovalWatcher implements Disposable {
       else if (change === 'unlink' && match[2] === 'request') this.withdraw(task, match[1]);
     });
     await this.folder.ready;
+  }
+
+  /**
+   * A folder made by another process is watched only from the moment the watcher sees it, so a
+   * request written into it at once can land before its watch exists (the writer makes the task
+   * folder, its approvals folder and the request in one go). One read of the folder right away and
+   * one shortly after closes that window; `look` reports each request and decision once.
+   */
+  private rescanSoon(task: string): void {
+    const rescan = () => {
+      if (this.disposed) return;
+      let names: string[];
+      try {
+        names = fs.readdirSync(path.join(this.store.root, 'tasks', task, 'approvals'));
+      } catch {
+        return; // not there yet: its own addDir comes later
+      }
+      for (const name of names) {
+        const match = FILE.exec(name);
+        if (match) this.look(task, match[1], false);
+      }
+    };
+    rescan();
+    setTimeout(rescan, 100).unref();
   }
 
   private queue(task: string): ApprovalQueue | undefined {

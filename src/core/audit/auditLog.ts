@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
 import type { BrokerRecord } from '../egress/egressBroker.js';
 import type { NetworkPhase } from '../egress/egressRules.js';
@@ -27,6 +28,47 @@ export type AuditRecord =
   | { type: 'policy.invalid'; task: string; error: string }
   | { type: 'push'; task: string; event: 'committed' | 'pushed' | 'refused' | 'failed'; remote: string; url: string; branch: string; commit: string; files: string[]; request?: string; detail?: string };
 
+/**
+ * What every line is, whoever wrote it and whatever version: the fields readers rely on are
+ * checked, the rest kept as written for the reader that knows the type.
+ */
+const auditEntrySchema = z.looseObject({ time: z.string(), type: z.string(), task: z.string().optional() });
+export type AuditEntry = z.output<typeof auditEntrySchema>;
+
+export interface AuditReading {
+  records: AuditEntry[];
+  /** Lines that are not a record: the cut-off end of a write a crash interrupted, or damage. */
+  unreadable: number;
+}
+
+/** How `append` starts every line; the first record after a cut-off write starts here, mid-line. */
+const RECORD_START = '{"time":';
+
+function parseEntry(text: string): AuditEntry | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = auditEntrySchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * One line, or, when a writer died mid-append and the next one's record went on the same line,
+ * the record that follows the cut-off part.
+ */
+function parseLine(line: string): { entry?: AuditEntry; unreadable: boolean } {
+  const entry = parseEntry(line);
+  if (entry) return { entry, unreadable: false };
+  for (let at = line.indexOf(RECORD_START, 1); at > 0; at = line.indexOf(RECORD_START, at + 1)) {
+    const after = parseEntry(line.slice(at));
+    if (after) return { entry: after, unreadable: true };
+  }
+  return { unreadable: true };
+}
+
 export class AuditLog {
   constructor(readonly file: string) {}
 
@@ -44,7 +86,20 @@ export class AuditLog {
     }
   }
 
-  records(): Array<Record<string, unknown> & { type: string; time: string }> {
-    return this.read().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  /** Every record that can be read, and how many lines could not: one bad line never hides the rest. */
+  readRecords(): AuditReading {
+    const records: AuditEntry[] = [];
+    let unreadable = 0;
+    for (const line of this.read().split('\n')) {
+      if (!line) continue;
+      const parsed = parseLine(line);
+      if (parsed.entry) records.push(parsed.entry);
+      if (parsed.unreadable) unreadable++;
+    }
+    return { records, unreadable };
+  }
+
+  records(): AuditEntry[] {
+    return this.readRecords().records;
   }
 }

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
-import { AirlockError } from '../ground/errors.js';
+import { AirlockError, type ErrorDetails } from '../ground/errors.js';
+import { printableLine } from '../ground/printable.js';
 import { type OnProgress, progressDone, weightedProgress } from '../ground/progress.js';
 import type { ApplyJournal, Journal } from './applyJournal.js';
 import type { BlobStore } from './blobStore.js';
@@ -34,9 +35,9 @@ export interface ApplyReport {
   id?: string;
   written: AppliedPath[];
   /** Chosen but not applied, with why: a conflict, a risky file not chosen explicitly, an unsafe path… */
-  refused: Array<{ path: string; reason: string }>;
+  refused: PathNote[];
   /** Not chosen by a blanket apply (risky or never appliable), with why. */
-  held: Array<{ path: string; reason: string }>;
+  held: PathNote[];
   /** Already identical on the host. */
   unchanged: string[];
 }
@@ -55,17 +56,47 @@ const covers = (named: string, rel: string) => {
   return rel === prefix || rel.startsWith(`${prefix}/`);
 };
 
+/** A path that an apply or a push did not take, and why. */
+export interface PathNote {
+  path: string;
+  /** Why, in words that fit every front end: it never names a front end's flag or button. */
+  reason: string;
+  /**
+   * Set when choosing the path on its own would take it (a risky file), for front ends to say how
+   * in their own words: `riskyHeld`, left out of a blanket choice; `riskyNotChosen`, named but not
+   * chosen on its own. Unset when no choice takes it (a refusal, a conflict, no such change).
+   */
+  code?: 'riskyHeld' | 'riskyNotChosen';
+}
+
+/** The end of a `riskyHeld` reason: what a person does to take the file, in neutral words. */
+export const CHOOSE_ON_ITS_OWN = ' (choose it on its own to take it)';
+
 /**
- * Applies the chosen part of a change set to the host workspace. Each change is planned against
- * the host as it is now (three-way merged when the host changed since the snapshot); refusals are
- * per file, and everything planned is then written as one transaction with an undo record first.
+ * An apply or a push that took nothing, or was named paths it cannot take: its message lists each
+ * path's note, and the notes stay data, so a front end can word how to take a risky file its own
+ * way (`describe`).
  */
+export class PathsNotTaken extends AirlockError {
+  constructor(private readonly compose: (notes: string) => string, readonly notes: readonly PathNote[], details: ErrorDetails) {
+    super(compose(listNotes(notes, (note) => note.reason)), details);
+  }
+
+  /** The message, with each note's reason as `reason` words it. */
+  describe(reason: (note: PathNote) => string): string {
+    return this.compose(listNotes(this.notes, reason));
+  }
+}
+
+// Paths and reasons name the box's files: one printable line each, so a name cannot forge a line.
+const listNotes = (notes: readonly PathNote[], reason: (note: PathNote) => string) => notes.map((note) => `${printableLine(note.path)}: ${printableLine(reason(note))}`).join('; ');
+
 export interface SelectedChanges {
   chosen: FileChange[];
   /** Not taken by a blanket choice (risky or never appliable), with why. */
-  held: Array<{ path: string; reason: string }>;
+  held: PathNote[];
   /** Named but not takeable, with why. */
-  refused: Array<{ path: string; reason: string }>;
+  refused: PathNote[];
 }
 
 /**
@@ -86,11 +117,11 @@ export function selectChanges(files: FileChange[], selection: ApplySelection = {
     const riskyOk = allowRisky.has(change.path);
     if (named.length && !explicitlyNamed && !riskyOk && !hunks.has(change.path)) continue;
     if (!named.length && !riskyOk && !hunks.has(change.path) && (change.refusal || change.risk.length)) {
-      result.held.push({ path: change.path, reason: change.refusal ?? `risky: ${change.risk.join('; ')} (choose it with --allow-risky ${change.path})` });
+      result.held.push(change.refusal ? { path: change.path, reason: change.refusal } : { path: change.path, reason: `risky: ${change.risk.join('; ')}${CHOOSE_ON_ITS_OWN}`, code: 'riskyHeld' });
       continue;
     }
     if (change.refusal) result.refused.push({ path: change.path, reason: change.refusal });
-    else if (change.risk.length && !riskyOk) result.refused.push({ path: change.path, reason: `risky: ${change.risk.join('; ')}; it needs an explicit choice (--allow-risky ${change.path})` });
+    else if (change.risk.length && !riskyOk) result.refused.push({ path: change.path, reason: `risky: ${change.risk.join('; ')}; it needs an explicit choice`, code: 'riskyNotChosen' });
     else result.chosen.push(change);
   }
   return result;
@@ -109,7 +140,12 @@ export interface HostWorkOptions {
 const APPLY_WEIGHTS = { checking: 1, applying: 2 } as const;
 const UNDO_WEIGHTS = { checking: 1, undoing: 2 } as const;
 
-/** Applies at once, blocking until done; long-lived hosts use `applyChangesAsync`. */
+/**
+ * Applies the chosen part of a change set to the host workspace. Each change is planned against
+ * the host as it is now (three-way merged when the host changed since the snapshot); refusals are
+ * per file, and everything planned is then written as one transaction with an undo record first.
+ * At once, blocking until done; long-lived hosts use `applyChangesAsync`.
+ */
 export function applyChanges(context: ApplyContext, selection: ApplySelection = {}): ApplyReport {
   return runNow(applyWork(context, selection));
 }

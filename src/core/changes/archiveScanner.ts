@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import * as tarStream from 'tar-stream';
+import type * as tarStream from 'tar-stream';
 import { AirlockError, CancelledError } from '../ground/errors.js';
 import type { BaseSnapshot } from '../snapshot/snapshotManifest.js';
 import type { BlobStore } from './blobStore.js';
@@ -35,7 +35,7 @@ const NOT_BEHAVING = 'Stop the task; it is not behaving (or keep the workspace s
 export async function scanWithArchive(container: Docker.Container, base: BaseSnapshot, blobs: BlobStore, maxFileBytes: number, signal?: AbortSignal, limits: ArchiveLimits = ARCHIVE_LIMITS): Promise<ScanResult> {
   const started = Date.now();
   const archive = (await container.getArchive({ path: '/workspace/.' })) as unknown as Readable;
-  const extract = tarStream.extract();
+  const extract = (await import('tar-stream')).extract();
   const nodes: ScannedNode[] = [];
   const unreadable: string[] = [];
   const seen = new Set<string>();
@@ -50,7 +50,7 @@ export async function scanWithArchive(container: Docker.Container, base: BaseSna
       // Stops reading at the first refusal; the archive is closed below.
       const refuse = (error: Error) => {
         reject(error);
-        archive.unpipe(extract as unknown as NodeJS.WritableStream);
+        archive.unpipe(extract);
         archive.destroy();
         extract.destroy();
       };

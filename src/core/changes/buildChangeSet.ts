@@ -146,12 +146,28 @@ function describe(change: FileChange, node: ScannedNode | undefined, content: Ch
   if (after?.kind === 'symlink' && symlinkTargetInside(change.path, after.target ?? '') === undefined) change.refusal = `a symlink that points outside the workspace (${after.target})`;
   if (after?.kind === 'other') change.refusal = 'a device, fifo or socket: only regular files, directories and symlinks cross back';
   if (after?.kind === 'file' && after.size > options.maxFileBytes) {
-    change.refusal = `${formatBytes(after.size)} is over the per-file limit of ${formatBytes(options.maxFileBytes)} (raise it with --max-file-size)`;
+    change.refusal = overFileLimit(after.size, options.maxFileBytes);
   } else if (after?.kind === 'file' && !(after.sha256 && content.blob(after.sha256, 0)) && !change.refusal) {
     change.refusal = 'its content could not be read from the task';
   }
   if (after && after.mode & 0o7000) change.notes.push('setuid/setgid/sticky bits are stripped on apply');
   if (node?.links && node.links > 1) change.notes.push('a hard link in the task; applied as an independent copy');
+}
+
+/** The end of an over-the-limit refusal: what a person does to take the file, in neutral words. */
+export const RAISE_FILE_LIMIT = ' (raise the limit to take it)';
+
+/** The refusal of a file over the per-file size limit. */
+export function overFileLimit(size: number, limit: number): string {
+  return `${formatBytes(size)} is over the per-file limit of ${formatBytes(limit)}${RAISE_FILE_LIMIT}`;
+}
+
+/**
+ * Whether a change's refusal is the over-the-limit one, for front ends that name their own way to
+ * raise the limit. Sizes are the only variable part, so no box-chosen name or target can pass.
+ */
+export function isOverFileLimit(refusal: string | undefined): boolean {
+  return refusal !== undefined && /^\d+(?:\.\d)? (?:B|KB|MB) is over the per-file limit of \d+(?:\.\d)? (?:B|KB|MB) \(raise the limit to take it\)$/.test(refusal);
 }
 
 export function formatBytes(bytes: number): string {

@@ -7,7 +7,6 @@
 export function unsafePathReason(rel: string): string | undefined {
   if (rel.length === 0) return 'empty path';
   if (rel.includes('\0')) return 'path contains a NUL byte';
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(rel)) return 'path contains a control character';
   if (rel.startsWith('/')) return 'absolute path';
   if (/^[A-Za-z]:/.test(rel)) return 'path starts with a drive letter';

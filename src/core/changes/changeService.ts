@@ -6,7 +6,7 @@ import type { TaskRecord } from '../state/taskRecord.js';
 import type { TaskService } from '../task/taskService.js';
 import type { TaskStore } from '../state/taskStore.js';
 import { ApplyJournal } from './applyJournal.js';
-import { applyChangesAsync, type ApplyReport, type ApplySelection, type HostWorkOptions, selectChanges, undoLastApplyAsync, type UndoReport } from './applyChanges.js';
+import { applyChangesAsync, type ApplyReport, type ApplySelection, type HostWorkOptions, PathsNotTaken, selectChanges, undoLastApplyAsync, type UndoReport } from './applyChanges.js';
 import { ApprovalBoard } from '../approvals/approvalBoard.js';
 import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
 import { taskCommandSettings } from '../commands/commandSettings.js';
@@ -261,7 +261,7 @@ export class ChangeService {
     if (record.destroyedAt) throw new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, { code: 'task.destroyed', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
     const { chosen, held, refused } = selectChanges(changeSet.files, selection);
     if (chosen.length === 0) {
-      throw new AirlockError(`apply: nothing to apply from task ${record.id}${[...held, ...refused].length ? ` (${[...held, ...refused].map((item) => `${printableLine(item.path)}: ${printableLine(item.reason)}`).join('; ')})` : ''}`, {
+      throw new PathsNotTaken((notes) => `apply: nothing to apply from task ${record.id}${notes ? ` (${notes})` : ''}`, [...held, ...refused], {
         code: 'apply.nothingToApply',
         hint: "Review the task's changes.",
         field: 'paths',
@@ -277,7 +277,8 @@ export class ChangeService {
         kind: 'apply',
         subject: `apply ${chosen.length} change(s) to ${record.workspace}`,
         reason: 'writes to the host workspace',
-        details: { workspace: record.workspace, changeSet: changeSet.id, review: `airlock diff ${record.id} --change-set ${changeSet.id}`, files, ...(held.length ? { held: held.map((item) => item.path) } : {}) },
+        // The change set by its full id is what a reviewer looks at; each front end says how to show it.
+        details: { workspace: record.workspace, changeSet: changeSet.id, files, ...(held.length ? { held: held.map((item) => item.path) } : {}) },
       },
       timeoutMs,
     );
@@ -312,8 +313,13 @@ export async function undoTask(store: TaskStore, idOrPrefix: string, { force = f
   return report;
 }
 
+/** A front end's own words for what a change's notes say neutrally (how to raise the size limit that refused a file, say). */
+export interface ChangeWording {
+  refusal?: (refusal: string) => string;
+}
+
 /** The change set as a unified diff: git-style headers, risk and refusal notes, numbered hunks. */
-export function formatChanges(changes: TaskChanges, only?: (change: FileChange) => boolean): string {
+export function formatChanges(changes: TaskChanges, only?: (change: FileChange) => boolean, wording: ChangeWording = {}): string {
   const out: string[] = [];
   for (const change of changes.changeSet.files) {
     if (only && !only(change)) continue;
@@ -328,7 +334,7 @@ export function formatChanges(changes: TaskChanges, only?: (change: FileChange) 
     if (change.after?.kind === 'symlink') header.push(`symlink to ${change.after.target}`);
     for (const reason of change.risk) header.push(`risk: ${reason}`);
     for (const note of change.notes) header.push(`note: ${note}`);
-    if (change.refusal) header.push(`never applied: ${change.refusal}`);
+    if (change.refusal) header.push(`never applied: ${wording.refusal?.(change.refusal) ?? change.refusal}`);
     const text = (state: FileChange['before'], read: () => Buffer | undefined) => (state?.kind === 'file' ? diffableText(read()) : state ? undefined : '');
     const before = change.hunks > 0 ? text(change.before, () => changes.content.base.bytes(oldPath)) : undefined;
     const after = change.hunks > 0 ? text(change.after, () => (change.after?.sha256 ? changes.content.blob(change.after.sha256) : undefined)) : undefined;

@@ -96,12 +96,12 @@ const PUBLIC_SOURCES = new Set([
  */
 function sourcesOf(text: string): Set<string> {
   const found = new Set<string>();
-  for (const match of text.matchAll(/\b([a-z][a-z0-9+.-]*):\/\/([^/\s"'#?,)}\]]+)/gi)) found.add(`${match[1]!.toLowerCase()}://${match[2]!.toLowerCase().replace(/^[^@]*@/, '')}`);
-  for (const match of text.matchAll(/\bgit@([^:\s"']+):/gi)) found.add(`git@${match[1]!.toLowerCase()}`);
-  for (const match of text.matchAll(/(?<![\w.-])(file|link|portal|exec|patch|git|github|gitlab|bitbucket|directory|editable|path)\s*[:=]\s*(?=["'{[]?\s*[\w.~/\\$])/gi)) found.add(`${match[1]!.toLowerCase()}:`);
-  for (const match of text.matchAll(/\btype\s*[:=]\s*["']?(git|directory|file|url|legacy)\b/gi)) found.add(`type ${match[1]!.toLowerCase()}`);
+  for (const match of text.matchAll(/\b([a-z][a-z0-9+.-]*):\/\/([^/\s"'#?,)}\]]+)/gi)) found.add(`${match[1].toLowerCase()}://${match[2].toLowerCase().replace(/^[^@]*@/, '')}`);
+  for (const match of text.matchAll(/\bgit@([^:\s"']+):/gi)) found.add(`git@${match[1].toLowerCase()}`);
+  for (const match of text.matchAll(/(?<![\w.-])(file|link|portal|exec|patch|git|github|gitlab|bitbucket|directory|editable|path)\s*[:=]\s*(?=["'{[]?\s*[\w.~/\\$])/gi)) found.add(`${match[1].toLowerCase()}:`);
+  for (const match of text.matchAll(/\btype\s*[:=]\s*["']?(git|directory|file|url|legacy)\b/gi)) found.add(`type ${match[1].toLowerCase()}`);
   // npm writes git and file sources into "resolved" and "version" fields without a scheme separator we match above.
-  for (const match of text.matchAll(/["'\s](git\+[a-z]+|github|gitlab|bitbucket|file|link|npm):(?!\/\/)/gi)) found.add(`${match[1]!.toLowerCase()}:`);
+  for (const match of text.matchAll(/["'\s](git\+[a-z]+|github|gitlab|bitbucket|file|link|npm):(?!\/\/)/gi)) found.add(`${match[1].toLowerCase()}:`);
   found.delete('npm:');
   return found;
 }
@@ -140,7 +140,7 @@ function entriesOf(text: string): Map<string, string> {
 function repinnedEntries(label: string, beforeText: string | undefined, afterText: string): string[] {
   if (beforeText === undefined) return [];
   const before = entriesOf(beforeText);
-  const repinned = [...entriesOf(afterText)].filter(([key, pins]) => before.has(key) && before.get(key) !== pins).map(([key]) => key.split('\n')[0]!.replace(/:$/, ''));
+  const repinned = [...entriesOf(afterText)].filter(([key, pins]) => before.has(key) && before.get(key) !== pins).map(([key]) => key.split('\n')[0].replace(/:$/, ''));
   return repinned.length ? [`${label} changes the hash or source of ${repinned.slice(0, 3).join(', ')}${repinned.length > 3 ? ` and ${repinned.length - 3} more` : ''} without a version change`] : [];
 }
 
@@ -148,7 +148,7 @@ function repinnedEntries(label: string, beforeText: string | undefined, afterTex
 function repinnedLines(label: string, beforeText: string | undefined, afterText: string): string[] {
   if (beforeText === undefined) return [];
   const HASH = /\s(h1:\S+|sha256=\S+)\s*$/;
-  const pins = (text: string) => new Map(text.split(/\r?\n/).flatMap((line) => (HASH.test(line) ? [[line.replace(HASH, '').trim(), line.match(HASH)![1]!] as const] : [])));
+  const pins = (text: string) => new Map(text.split(/\r?\n/).flatMap((line) => (HASH.test(line) ? [[line.replace(HASH, '').trim(), line.match(HASH)![1]] as const] : [])));
   const before = pins(beforeText);
   const repinned = [...pins(afterText)].filter(([key, hash]) => before.has(key) && before.get(key) !== hash).map(([key]) => key);
   return repinned.length ? [`${label} changes the checksum of ${repinned.slice(0, 3).join(', ')}${repinned.length > 3 ? ` and ${repinned.length - 3} more` : ''} without a version change`] : [];
@@ -229,7 +229,7 @@ function bracketDelta(line: string): number {
   let depth = 0;
   let quote = '';
   for (let index = 0; index < line.length; index++) {
-    const char = line[index]!;
+    const char = line[index];
     if (quote) {
       if (char === '\\' && quote === '"') index++;
       else if (char === quote) quote = '';
@@ -258,13 +258,13 @@ function tomlLines(text: string): KeyedLine[] | undefined {
     if (!line || line.startsWith('#')) continue;
     const header = depth === 0 ? /^\[\[?([^\]]+)\]\]?\s*(#.*)?$/.exec(line) : null;
     if (header) {
-      table = normalizeKey(header[1]!);
+      table = normalizeKey(header[1]);
       key = table;
       out.push({ key, line });
       continue;
     }
     const assignment = depth === 0 ? /^((?:"[^"]*"|'[^']*'|[\w.\s-])+?)\s*=/.exec(line) : null;
-    if (assignment) key = [table, normalizeKey(assignment[1]!)].filter(Boolean).join('.');
+    if (assignment) key = [table, normalizeKey(assignment[1])].filter(Boolean).join('.');
     // A line that is neither (a stray word at depth 0) belongs to no safe key.
     else if (depth === 0) key = `${table}.?`;
     out.push({ key, line });
@@ -366,7 +366,7 @@ const goModCheck: ContentCheck = (beforeText, afterText) => {
   const before = new Set(directives(beforeText ?? ''));
   const after = new Set(directives(afterText));
   const changed = [...[...after].filter((line) => !before.has(line)), ...[...before].filter((line) => !after.has(line))];
-  const risky = [...new Set(changed.map((line) => line.split(/\s+/)[0]!).filter((word) => ['replace', 'toolchain', 'godebug', 'tool'].includes(word)))];
+  const risky = [...new Set(changed.map((line) => line.split(/\s+/)[0]).filter((word) => ['replace', 'toolchain', 'godebug', 'tool'].includes(word)))];
   return risky.length ? [`go.mod changes ${risky.join(', ')} (other module code or another go toolchain runs on build)`] : [];
 };
 

@@ -38,7 +38,14 @@ export class StreamReader {
     if (this.ended) throw new Error('stream ended early');
     this.resume();
     await new Promise<void>((resolve) => (this.wake = resolve));
-    if (this.failure) throw this.failure;
+    // Read through a method: the check above narrowed the field to undefined, but a stream error
+    // during the wait sets it, and that must end the read.
+    const failure = this.failureNow();
+    if (failure) throw failure;
+  }
+
+  private failureNow(): Error | undefined {
+    return this.failure;
   }
 
   private take(count: number): Buffer {

@@ -1,7 +1,7 @@
-import { PassThrough, type Duplex } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { z } from 'zod';
-import { AirlockError, CancelledError } from '../ground/errors.js';
+import { AirlockError, CancelledError, type ErrorDetails } from '../ground/errors.js';
 import { execInspectSchema } from '../engine/engineSchemas.js';
 import { engineStreamDemux } from '../exec/engineStreamDemux.js';
 import { inBoxProgram } from '../exec/inBoxProgram.js';
@@ -32,6 +32,9 @@ const MAX_LINE = 64 * 1024;
 /** Far more than any real workspace; a scanner that says more is not telling the truth. */
 const MAX_RECORDS = 5_000_000;
 
+/** A scanner that stopped or failed most often means the task's container went away under it. */
+const stillRunning = (code: 'scan.stoppedEarly' | 'scan.failed'): ErrorDetails => ({ code, hint: 'Check that the task is still running.', actions: [{ kind: 'listTasks' }] });
+
 const relPath = z.string().min(1).max(4096);
 const scanRecordSchema: z.ZodType<ScanRecord> = z.union([
   z.object({ n: relPath, k: z.enum(['f', 'd', 'l', 'o']), m: z.number().int().min(0).max(0o7777), s: z.number().int().min(0), h: z.string().regex(/^[0-9a-f]{64}$/).optional(), t: z.string().max(4096).optional(), l: z.number().int().optional(), e: z.string().max(200).optional() }),
@@ -61,7 +64,7 @@ function encodeInodes(inodes: ReadonlyMap<string, string>): Buffer {
 async function openScanner(container: Docker.Container, user: string) {
   const program = await inBoxProgram(container, sandboxProgram('scanner'));
   const exec = await container.exec({ Cmd: program.Cmd, Env: program.Env, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false, User: user, WorkingDir: '/' });
-  const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
+  const stream = await exec.start({ hijack: true, stdin: true });
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   // Anything in the task can write to the scanner's pipes: the engine stream is read only as fast
@@ -91,7 +94,7 @@ export async function captureFolderInodes(container: Docker.Container, user: str
   try {
     stream.write(JSON.stringify({ baseline: true } satisfies ScanHeader) + '\n');
     for (let count = 0; ; count++) {
-      if (count > MAX_RECORDS) throw new AirlockError('the change scanner reported more folders than any workspace has', 'Stop the task; it is not behaving.');
+      if (count > MAX_RECORDS) throw new AirlockError('the change scanner reported more folders than any workspace has', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
       let record: FolderInodeLine;
       try {
         record = inodeLineSchema.parse(JSON.parse(await reader.line()));
@@ -105,7 +108,7 @@ export async function captureFolderInodes(container: Docker.Container, user: str
             throw failure;
           }
         }
-        throw new AirlockError(`the change scanner's folder list stopped early: ${(error as Error).message}`, 'Start the task again.');
+        throw new AirlockError(`the change scanner's folder list stopped early: ${(error as Error).message}`, { code: 'scan.folderListStopped', hint: 'Start the task again.' });
       }
       if ('done' in record) return inodes;
       inodes.set(record.b, record.i);
@@ -147,14 +150,14 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
     const unreadable: string[] = [];
     let entries = 0;
     for (let count = 0; ; count++) {
-      if (count > MAX_RECORDS) throw new AirlockError('the change scanner reported more entries than any workspace has', 'Stop the task; it is not behaving.');
+      if (count > MAX_RECORDS) throw new AirlockError('the change scanner reported more entries than any workspace has', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
       let line: string;
       try {
         line = await reader.line();
       } catch (error) {
         if (CancelledError.is(error)) throw error;
         if (count === 0) await unavailable(exec, errorTail);
-        throw new AirlockError(`the change scanner stopped early: ${(error as Error).message}${errorTail ? ` (${errorTail.trim().split('\n').pop()})` : ''}`, 'Check that the task is still running (`airlock ls`).');
+        throw new AirlockError(`the change scanner stopped early: ${(error as Error).message}${errorTail ? ` (${errorTail.trim().split('\n').pop()})` : ''}`, stillRunning('scan.stoppedEarly'));
       }
       let parsed: unknown;
       try {
@@ -162,7 +165,7 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
       } catch {
         // The engine reports "executable file not found" in the stream itself.
         if (count === 0) await unavailable(exec, errorTail + line);
-        throw new AirlockError('the change scanner sent something that is not its protocol', 'Stop the task; it is not behaving.');
+        throw new AirlockError('the change scanner sent something that is not its protocol', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
       }
       const record = scanRecordSchema.parse(parsed);
       if ('done' in record) {
@@ -190,9 +193,9 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
       const header = fileHeaderSchema.parse(JSON.parse(await reader.line()));
       if ('end' in header) break;
       const node = wanted.get(header.p);
-      if (!node) throw new AirlockError('the change scanner sent a file that was not asked for', 'Stop the task; it is not behaving.');
+      if (!node) throw new AirlockError('the change scanner sent a file that was not asked for', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
       if ('e' in header) continue;
-      if (header.s > request.maxFileBytes) throw new AirlockError('the change scanner sent more bytes than the size limit', 'Stop the task; it is not behaving.');
+      if (header.s > request.maxFileBytes) throw new AirlockError('the change scanner sent more bytes than the size limit', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
       const writer = request.blobs.writer();
       try {
         await reader.bytes(header.s, (chunk) => writer.write(chunk));
@@ -203,7 +206,7 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
         raced = true;
       }
     }
-    if (raced) throw new AirlockError('files in the task changed while the diff was being taken', 'Run the diff again once the agent is idle.');
+    if (raced) throw new AirlockError('files in the task changed while the diff was being taken', { code: 'scan.raced', hint: 'Run the diff again once the agent is idle.' });
     return { method: 'scanner', entries, ms: Date.now() - started, nodes, gone, unreadable };
   } finally {
     request.signal?.removeEventListener('abort', onAbort);
@@ -245,5 +248,5 @@ async function unavailable(exec: Docker.Exec, errorTail: string): Promise<never>
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   if (code === 126 || code === 127 || /not found|no such file/i.test(errorTail)) throw new ScannerUnavailable('the image has no node for the change scanner');
-  throw new AirlockError(`the change scanner failed (exit ${code})${errorTail ? `: ${errorTail.trim().split('\n').pop()}` : ''}`, 'Check that the task is still running (`airlock ls`).');
+  throw new AirlockError(`the change scanner failed (exit ${code})${errorTail ? `: ${errorTail.trim().split('\n').pop()}` : ''}`, stillRunning('scan.failed'));
 }

@@ -7,7 +7,7 @@ import type { Token } from './shellWords.js';
  * fail (no credentials, no route); asking first tells a person while the agent is trying.
  */
 export const BUILTIN_ASK_RULES: Array<{ pattern: string; why: string }> = [
-  ...['git push', 'git send-email', 'git send-pack', 'git http-push', 'git svn dcommit', 'git lfs push', 'git subtree push', 'hub push'].map((pattern) => ({ pattern, why: 'pushes to a remote; push from the host with `airlock push`' })),
+  ...['git push', 'git send-email', 'git send-pack', 'git http-push', 'git svn dcommit', 'git lfs push', 'git subtree push', 'hub push'].map((pattern) => ({ pattern, why: 'pushes to a remote; push from the host instead, where Airlock pushes with your credentials after a review' })),
   ...['npm publish', 'npm unpublish', 'npm deprecate', 'npm dist-tag', 'pnpm publish', 'yarn publish', 'yarn npm publish', 'bun publish', 'cargo publish', 'cargo yank', 'twine upload', 'uv publish', 'poetry publish', 'flit publish', 'hatch publish', 'gem push', 'gem yank', 'docker push', 'docker image push', 'docker buildx build --push', 'podman push',
     // the same pushes in other words: pnpm 10 and older hand these to npm; docker's aliases and build frontends
     'pnpm unpublish', 'pnpm deprecate', 'pnpm dist-tag', 'yarn tag add', 'yarn tag remove', 'yarn npm tag add', 'yarn npm tag remove',

@@ -138,7 +138,6 @@ export function renderTokens(tokens: Token[]): string {
 /** A word as a shell would read it back; control characters in $'…' so the result is one line. */
 function quoteWord(text: string): string {
   if (/^[\w@%+=:,./-]+$/.test(text)) return text;
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]/.test(text)) {
     return `$'${text.replace(/[\\']/g, (char) => `\\${char}`).replace(/[\x00-\x1f\x7f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]/g, (char) => (char === '\n' ? '\\n' : char === '\t' ? '\\t' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`))}'`;
   }

@@ -59,8 +59,8 @@ export const settingsShape = {
   updateRemoteUserUID: z.unknown().optional(),
 };
 
-const settingsSchema = z.looseObject(settingsShape);
-export type SettingsFields = z.output<typeof settingsSchema>;
+/** The settings part of a devcontainer.json or an image-metadata entry, as their schemas read it. */
+export type SettingsFields = z.output<z.ZodObject<typeof settingsShape, z.core.$loose>>;
 
 const buildSchema = z.looseObject({
   dockerfile: z.string().optional(),

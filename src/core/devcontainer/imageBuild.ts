@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import dockerignore from '@balena/dockerignore';
 import type Docker from 'dockerode';
-import * as tarFs from 'tar-fs';
+import type * as TarFs from 'tar-fs';
 import type { Header, Pack } from 'tar-stream';
 import { z } from 'zod';
 import { AirlockError, CancelledError, throwIfAborted } from '../ground/errors.js';
@@ -102,39 +102,47 @@ export function packContext(build: DevcontainerBuild, limits: ContextLimits = CO
 
   let packedBytes = 0;
   let tooLarge: AirlockError | undefined;
+  const stream = new PassThrough();
+  let pack: Pack | undefined;
   const map = (header: Header): Header => {
     packedBytes += header.size ?? 0;
     if (packedBytes > limits.maxBytes && !tooLarge) {
       tooLarge = contextTooLarge(context, limits);
       // Thrown out of tar-fs's stat callback it would be lost; the stream carries it instead.
-      queueMicrotask(() => pack.destroy(tooLarge));
+      queueMicrotask(() => pack?.destroy(tooLarge));
     }
     return { ...header, uid: 0, gid: 0, uname: '', gname: '' };
   };
-  const finish = (pack: Pack) => {
+  const finish = (finished: Pack) => {
     for (const extra of extras) {
-      pack.entry({ name: extra.name, type: 'file', mode: extra.mode, size: extra.content.length, mtime: new Date(), uid: 0, gid: 0 }, extra.content);
+      finished.entry({ name: extra.name, type: 'file', mode: extra.mode, size: extra.content.length, mtime: new Date(), uid: 0, gid: 0 }, extra.content);
     }
-    pack.finalize();
+    finished.finalize();
   };
-  // tar-fs's typings are narrower than its runtime (map's header type, finish).
-  const pack = tarFs.pack(context, {
-    // Exactly the walk below: no folder is expanded by tar-fs itself.
-    entries,
-    ignore: () => true,
-    map: map as unknown as tarFs.PackOptions['map'],
-    // Modes exactly as on disk, as the docker CLI sends them.
-    umask: 0,
-    // Something that turned into a fifo or socket since the walk is skipped, not an error.
-    strict: false,
-    finalize: false,
-    finish,
-    fs: contextFs,
-  } as tarFs.PackOptions) as unknown as Pack;
-  const stream = new PassThrough();
-  pack.on('error', (error: Error) => stream.destroy(error));
-  stream.on('close', () => pack.destroy());
-  pack.pipe(stream);
+  // tar-fs loads with the first build, not with the core (the extension's start stays small).
+  import('tar-fs')
+    .then((tarFs) => {
+      if (stream.destroyed) return;
+      // tar-fs's typings are narrower than its runtime (map's header type, finish).
+      const started = tarFs.pack(context, {
+        // Exactly the walk below: no folder is expanded by tar-fs itself.
+        entries,
+        ignore: () => true,
+        map: map as unknown as TarFs.PackOptions['map'],
+        // Modes exactly as on disk, as the docker CLI sends them.
+        umask: 0,
+        // Something that turned into a fifo or socket since the walk is skipped, not an error.
+        strict: false,
+        finalize: false,
+        finish,
+        fs: contextFs,
+      } as TarFs.PackOptions);
+      pack = started;
+      started.on('error', (error: Error) => stream.destroy(error));
+      stream.on('close', () => started.destroy());
+      started.pipe(stream);
+    })
+    .catch((error: unknown) => stream.destroy(error instanceof Error ? error : new Error(String(error))));
   return { stream, dockerfileName };
 }
 
@@ -246,7 +254,7 @@ function dockerfileInstructions(text: string): string[] {
   for (const line of lines) {
     const directive = /^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$/.exec(line);
     if (!directive) break;
-    if (directive[1]!.toLowerCase() === 'escape') escape = directive[2]!;
+    if (directive[1].toLowerCase() === 'escape') escape = directive[2]!;
   }
   const instructions: string[] = [];
   let current = '';

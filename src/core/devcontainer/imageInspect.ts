@@ -1,7 +1,6 @@
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import * as tarStream from 'tar-stream';
 import { z } from 'zod';
 import { imageInspectSchema } from '../engine/engineSchemas.js';
 import { AirlockError, CancelledError, throwIfAborted } from '../ground/errors.js';
@@ -88,8 +87,8 @@ function parsePasswd(text: string): PasswdEntry[] {
   for (const line of text.split('\n')) {
     const fields = line.trim().split(':');
     if (fields.length < 4 || !fields[0] || fields[0].startsWith('#') || fields[0].startsWith('+') || fields[0].startsWith('-')) continue;
-    const uid = numericId(fields[2]!);
-    const gid = numericId(fields[3]!);
+    const uid = numericId(fields[2]);
+    const gid = numericId(fields[3]);
     if (uid === undefined || gid === undefined || entries.some((entry) => entry.name === fields[0])) continue;
     entries.push({ name: fields[0], uid, gid });
   }
@@ -102,7 +101,7 @@ function parseGroup(text: string): { name: string; gid: number }[] {
   for (const line of text.split('\n')) {
     const fields = line.trim().split(':');
     if (fields.length < 3 || !fields[0] || fields[0].startsWith('#') || fields[0].startsWith('+') || fields[0].startsWith('-')) continue;
-    const gid = numericId(fields[2]!);
+    const gid = numericId(fields[2]);
     if (gid === undefined || entries.some((entry) => entry.name === fields[0])) continue;
     entries.push({ name: fields[0], gid });
   }
@@ -144,7 +143,7 @@ async function readContainerFile(container: Docker.Container, file: string, sign
   for (let hop = 0; hop < 5; hop++) {
     let archive: Readable;
     try {
-      archive = (await container.getArchive({ path: current, abortSignal: signal } as { path: string })) as unknown as Readable;
+      archive = (await container.getArchive({ path: current, abortSignal: signal })) as unknown as Readable;
     } catch (error) {
       if (signal?.aborted) throw new CancelledError();
       if (statusOf(error) === 404) return undefined;
@@ -164,8 +163,8 @@ async function readContainerFile(container: Docker.Container, file: string, sign
 type ArchiveEntry = { type: 'file'; content: Buffer } | { type: 'symlink'; linkname: string } | { type: 'other' };
 
 /** The first entry of a tar stream (what the engine's archive endpoint returns for one file). */
-function firstEntry(archive: Readable, signal?: AbortSignal): Promise<ArchiveEntry | undefined> {
-  const extract = tarStream.extract();
+async function firstEntry(archive: Readable, signal?: AbortSignal): Promise<ArchiveEntry | undefined> {
+  const extract = (await import('tar-stream')).extract();
   return new Promise<ArchiveEntry | undefined>((resolve, reject) => {
     let settled = false;
     const settle = (error: Error | undefined, value?: ArchiveEntry) => {
@@ -194,6 +193,6 @@ function firstEntry(archive: Readable, signal?: AbortSignal): Promise<ArchiveEnt
     extract.on('finish', () => settle(undefined, undefined));
     extract.on('error', (error: Error) => settle(error));
     archive.on('error', (error: Error) => settle(error));
-    archive.pipe(extract as unknown as NodeJS.WritableStream);
+    archive.pipe(extract);
   });
 }

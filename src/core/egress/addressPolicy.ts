@@ -115,5 +115,5 @@ export function cidrContains(cidr: Cidr, address: Address, purpose: 'allow' | 'd
     candidate = inner;
   }
   if (candidate.kind() !== base.kind()) return false;
-  return (candidate as ipaddr.IPv4).match(cidr.range as [ipaddr.IPv4, number]);
+  return (candidate as ipaddr.IPv4).match(cidr.range);
 }

@@ -160,25 +160,30 @@ export class EgressBroker {
     return closed;
   }
 
-  /** Frames from the relay. */
+  /**
+   * Frames from the relay. A fault while handling one ends that connection only: it is not the
+   * relay's doing, so it must not read as a protocol error that cuts the relay off.
+   */
   handleFrame(type: number, id: number, payload: Buffer): void {
     if (this.closed) return;
     if (type === FRAME.OPEN) return this.open(id);
     const tunnel = this.tunnels.get(id);
     if (!tunnel) return;
-    if (type === FRAME.DATA) this.fromSandbox(tunnel, payload);
-    else if (type === FRAME.END) {
-      tunnel.clientEnded = true;
-      if (tunnel.state === 'open') tunnel.socket?.end();
-    } else if (type === FRAME.CLOSE) {
-      this.finish(tunnel, 'client', false);
-    } else if (type === FRAME.PAUSE) {
-      tunnel.pausedByRelay = true;
-      tunnel.socket?.pause();
-    } else if (type === FRAME.RESUME) {
-      tunnel.pausedByRelay = false;
-      if (!this.linkBlocked) tunnel.socket?.resume();
-    }
+    this.guard(tunnel, () => {
+      if (type === FRAME.DATA) this.fromSandbox(tunnel, payload);
+      else if (type === FRAME.END) {
+        tunnel.clientEnded = true;
+        if (tunnel.state === 'open') tunnel.socket?.end();
+      } else if (type === FRAME.CLOSE) {
+        this.finish(tunnel, 'client', false);
+      } else if (type === FRAME.PAUSE) {
+        tunnel.pausedByRelay = true;
+        tunnel.socket?.pause();
+      } else if (type === FRAME.RESUME) {
+        tunnel.pausedByRelay = false;
+        if (!this.linkBlocked) tunnel.socket?.resume();
+      }
+    });
   }
 
   /** The link to the relay has room again. */
@@ -187,10 +192,13 @@ export class EgressBroker {
     for (const tunnel of this.tunnels.values()) if (!tunnel.pausedByRelay) tunnel.socket?.resume();
   }
 
-  /** Ends every connection (logging each) and stops; the relay is told separately. */
+  /**
+   * Ends every connection (logging each) and stops; the relay is told separately. Never throws: a
+   * connection that cannot be ended cleanly is dropped, and the others still end.
+   */
   close(reason = 'gateway stopped'): void {
     if (this.closed) return;
-    for (const tunnel of [...this.tunnels.values()]) this.finish(tunnel, reason);
+    for (const tunnel of [...this.tunnels.values()]) this.guard(tunnel, () => this.finish(tunnel, reason));
     this.closed = true;
     clearInterval(this.sweeper);
   }
@@ -205,22 +213,20 @@ export class EgressBroker {
   private open(id: number): void {
     // An honest relay never reuses a live id; a subverted one must not orphan the first connection.
     const existing = this.tunnels.get(id);
-    if (existing) this.finish(existing, 'relay reused the connection id');
+    if (existing) this.guard(existing, () => this.finish(existing, 'relay reused the connection id'));
     const now = Date.now();
     const tunnel: Tunnel = { id, phase: this.phaseNow, state: 'head', head: [], headBytes: 0, early: [], clientEnded: false, startedAt: now, lastActivity: now, bytesUp: 0, bytesDown: 0, record: {}, abort: new AbortController(), pausedByRelay: false };
     const { maxConnections } = this.options.settings.limits;
-    if (this.tunnels.size >= maxConnections) {
-      this.options.log({ type: 'network.limit', limit: 'maxConnections', value: maxConnections });
-      this.tunnels.set(id, tunnel);
-      this.refuse(tunnel, 503, `too many connections at once (limit ${maxConnections})`, { rule: 'limit maxConnections' });
-      return;
-    }
-    if (this.bytesLimitHit) {
-      this.tunnels.set(id, tunnel);
-      this.refuse(tunnel, 403, `the task's network byte limit (${this.options.settings.limits.maxBytes}) is used up`, { rule: 'limit maxBytes' });
-      return;
-    }
+    const full = this.tunnels.size >= maxConnections;
     this.tunnels.set(id, tunnel);
+    this.guard(tunnel, () => {
+      if (full) {
+        this.options.log({ type: 'network.limit', limit: 'maxConnections', value: maxConnections });
+        this.refuse(tunnel, 503, `too many connections at once (limit ${maxConnections})`, { rule: 'limit maxConnections' });
+      } else if (this.bytesLimitHit) {
+        this.refuse(tunnel, 403, `the task's network byte limit (${this.options.settings.limits.maxBytes}) is used up`, { rule: 'limit maxBytes' });
+      }
+    });
   }
 
   private fromSandbox(tunnel: Tunnel, data: Buffer): void {
@@ -232,7 +238,7 @@ export class EgressBroker {
         if (tunnel.socket.writableLength > MAX_UNSENT_BYTES) return this.finish(tunnel, 'relay ignored pause');
         if (tunnel.socket.writableLength - data.length <= tunnel.socket.writableHighWaterMark) {
           this.send(FRAME.PAUSE, tunnel.id);
-          tunnel.socket.once('drain', () => this.send(FRAME.RESUME, tunnel.id));
+          tunnel.socket.once('drain', () => this.guard(tunnel, () => this.send(FRAME.RESUME, tunnel.id)));
         }
       }
       return;
@@ -265,7 +271,9 @@ export class EgressBroker {
     if (end < buffered.length) tunnel.early.push(buffered.subarray(end));
     tunnel.state = 'deciding';
     tunnel.record = { method: request.method, host: request.target.host, port: request.target.port };
-    void this.decideAndConnect(tunnel, request);
+    // Unawaited, so nothing else would hear of a failure: an unhandled rejection ends the gateway
+    // process and every connection of the task with it.
+    this.decideAndConnect(tunnel, request).catch((error: unknown) => this.fault(tunnel, error));
   }
 
   private async decideAndConnect(tunnel: Tunnel, request: ProxyRequest): Promise<void> {
@@ -329,7 +337,7 @@ export class EgressBroker {
     if (!this.asking || !this.options.ask) return undefined;
     const text = formatTarget(target);
     const timeout = AbortSignal.timeout(this.options.settings.approvalTimeoutSeconds * 1000);
-    let answer: ApprovalAnswer = 'deny';
+    let answer: ApprovalAnswer;
     let request: string | undefined;
     try {
       ({ answer, request } = await this.options.ask({ host: target.host, port: target.port, target: text, phase: tunnel.phase, reason }, AbortSignal.any([signal, timeout])));
@@ -360,17 +368,21 @@ export class EgressBroker {
     this.send(FRAME.RESUME, tunnel.id);
     if (tunnel.clientEnded) socket.end();
     if (this.linkBlocked || tunnel.pausedByRelay) socket.pause();
-    socket.on('data', (data: Buffer) => {
-      tunnel.lastActivity = Date.now();
-      tunnel.bytesDown += data.length;
-      this.send(FRAME.DATA, tunnel.id, data);
-      this.countBytes(data.length);
-    });
-    socket.on('end', () => this.send(FRAME.END, tunnel.id));
+    socket.on('data', (data: Buffer) =>
+      this.guard(tunnel, () => {
+        tunnel.lastActivity = Date.now();
+        tunnel.bytesDown += data.length;
+        this.send(FRAME.DATA, tunnel.id, data);
+        this.countBytes(data.length);
+      }),
+    );
+    socket.on('end', () => this.guard(tunnel, () => this.send(FRAME.END, tunnel.id)));
     socket.on('error', () => undefined);
-    socket.on('close', () => {
-      if (tunnel.state === 'open') this.finish(tunnel, 'server');
-    });
+    socket.on('close', () =>
+      this.guard(tunnel, () => {
+        if (tunnel.state === 'open') this.finish(tunnel, 'server');
+      }),
+    );
   }
 
   private countBytes(count: number): void {
@@ -378,8 +390,12 @@ export class EgressBroker {
     const { maxBytes } = this.options.settings.limits;
     if (this.totalBytes <= maxBytes || this.bytesLimitHit) return;
     this.bytesLimitHit = true;
-    this.options.log({ type: 'network.limit', limit: 'maxBytes', value: maxBytes });
-    for (const tunnel of [...this.tunnels.values()]) this.finish(tunnel, 'limit maxBytes');
+    try {
+      this.options.log({ type: 'network.limit', limit: 'maxBytes', value: maxBytes });
+    } finally {
+      // The limit holds even when its record cannot be written.
+      for (const tunnel of [...this.tunnels.values()]) this.guard(tunnel, () => this.finish(tunnel, 'limit maxBytes'));
+    }
   }
 
   private sweepIdle(idleMs: number): void {
@@ -387,8 +403,10 @@ export class EgressBroker {
     for (const tunnel of [...this.tunnels.values()]) {
       // A connection waiting on a person is not idle; the approval timeout bounds it.
       if (tunnel.state === 'deciding' || now - tunnel.lastActivity < idleMs) continue;
-      this.options.log({ type: 'network.limit', limit: 'idleTimeout', value: idleMs / 1000, target: tunnel.record.host ? `${tunnel.record.host}:${tunnel.record.port}` : undefined });
-      this.finish(tunnel, 'limit idleTimeout');
+      this.guard(tunnel, () => {
+        this.options.log({ type: 'network.limit', limit: 'idleTimeout', value: idleMs / 1000, target: tunnel.record.host ? `${tunnel.record.host}:${tunnel.record.port}` : undefined });
+        this.finish(tunnel, 'limit idleTimeout');
+      });
     }
   }
 
@@ -400,16 +418,55 @@ export class EgressBroker {
     this.send(FRAME.END, tunnel.id);
     tunnel.state = 'closing';
     // The relay closes the socket once the sandbox has read the answer; this is the backstop.
-    setTimeout(() => this.finish(tunnel, 'refused'), 10_000).unref();
+    setTimeout(() => this.guard(tunnel, () => this.finish(tunnel, 'refused')), 10_000).unref();
+  }
+
+  /**
+   * Runs one connection's step from a callback (a timer, a socket event): nothing up the stack
+   * would catch a throw there, and an uncaught one ends the gateway process with every connection.
+   */
+  private guard(tunnel: Tunnel, step: () => unknown): void {
+    try {
+      step();
+    } catch (error) {
+      this.fault(tunnel, error);
+    }
+  }
+
+  /**
+   * A fault in the broker itself (a bug, a failing audit write, a broken link) while handling one
+   * connection: that connection ends, with a 500 when it is still waiting for its answer, and its
+   * record says why; the broker and the other connections go on. Never throws.
+   */
+  private fault(tunnel: Tunnel, error: unknown): void {
+    const why = printableHost(`gateway fault: ${error instanceof Error ? error.message : String(error)}`);
+    try {
+      if (tunnel.state === 'head' || tunnel.state === 'deciding') {
+        // The sandbox gets no detail: the message may name host paths.
+        this.refuse(tunnel, 500, 'the gateway failed on this connection', { decision: 'deny' });
+        tunnel.record.reason = why;
+      } else {
+        tunnel.record.reason ??= why;
+        this.finish(tunnel, 'gateway fault');
+      }
+    } catch {
+      // The fault is in the link or the log themselves: end the connection without them.
+      this.drop(tunnel);
+    }
+  }
+
+  /** Ends a connection without telling the relay or logging: for when those are what failed. */
+  private drop(tunnel: Tunnel): void {
+    tunnel.state = 'closed';
+    tunnel.abort.abort();
+    tunnel.socket?.destroy();
+    if (this.tunnels.get(tunnel.id) === tunnel) this.tunnels.delete(tunnel.id);
   }
 
   private finish(tunnel: Tunnel, closedBy: string, tellRelay = true): void {
     if (tunnel.state === 'closed') return;
     const wasOpen = tunnel.state === 'open';
-    tunnel.state = 'closed';
-    tunnel.abort.abort();
-    tunnel.socket?.destroy();
-    if (this.tunnels.get(tunnel.id) === tunnel) this.tunnels.delete(tunnel.id);
+    this.drop(tunnel);
     if (tellRelay) this.send(FRAME.CLOSE, tunnel.id);
     const record = tunnel.record;
     if (!record.host && !record.reason && closedBy === 'client') return; // connected and left without a request: nothing was attempted

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
-import { AirlockError } from '../ground/errors.js';
+import { z } from 'zod';
+import { AirlockError, CancelledError } from '../ground/errors.js';
 import { execToEnd } from '../exec/execToEnd.js';
 import { inBoxProgram } from '../exec/inBoxProgram.js';
 import { sandboxProgram } from '../exec/sandboxPrograms.js';
@@ -26,6 +27,8 @@ export interface GatewayOptions {
 }
 
 const READY_TIMEOUT_MS = 20_000;
+/** The relay's READY payload, from inside the task: only its pid is read, and only to report it. */
+const readyPayloadSchema = z.object({ pid: z.number().int().positive() });
 const PING_INTERVAL_MS = 5_000;
 const STDERR_TAIL = 4096;
 
@@ -65,7 +68,7 @@ export class EgressGateway {
       AttachStderr: true,
       Tty: false,
     });
-    const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
+    const stream = await exec.start({ hijack: true, stdin: true });
     let stderrTail = '';
     let gateway: EgressGateway | undefined;
     let broker: EgressBroker | undefined;
@@ -90,15 +93,15 @@ export class EgressGateway {
         stream.destroy();
         reject(error);
       };
-      const timer = setTimeout(() => fail(new AirlockError(`the egress relay did not start within ${READY_TIMEOUT_MS / 1000} s: ${stderrTail.trim()}`, 'Check that the task image has node; `airlock doctor` shows the engine state.', 'network')), READY_TIMEOUT_MS);
-      options.signal?.addEventListener('abort', () => fail(new AirlockError('cancelled')), { once: true });
+      const timer = setTimeout(() => fail(new AirlockError(`the egress relay did not start within ${READY_TIMEOUT_MS / 1000} s: ${stderrTail.trim()}`, { code: 'relay.notStarted', hint: 'Check that the task image has node; the doctor shows the engine state.', field: 'network', actions: [{ kind: 'runDoctor' }] })), READY_TIMEOUT_MS);
+      options.signal?.addEventListener('abort', () => fail(new CancelledError()), { once: true });
       const decoder = new FrameDecoder((type, id, payload) => {
         if (type === FRAME.READY && !gateway) {
           clearTimeout(timer);
           broker = new EgressBroker(link, { settings: options.settings, phase: options.phase, resolve: options.resolve, ask: options.ask, log: options.log, dial: options.dial, bytesUsed: options.bytesUsed });
           let pid = 0;
           try {
-            pid = Number(JSON.parse(payload.toString('utf8')).pid) || 0;
+            pid = readyPayloadSchema.parse(JSON.parse(payload.toString('utf8'))).pid;
           } catch {
             // the pid is only informative
           }
@@ -111,7 +114,7 @@ export class EgressGateway {
       // The engine multiplexes the exec's stdout and stderr: 8-byte headers [stream, 0, 0, 0, size].
       let pending: Buffer = Buffer.alloc(0);
       stream.on('data', (chunk: Buffer) => {
-        let data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+        const data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
         let at = 0;
         try {
           while (data.length - at >= 8) {
@@ -136,11 +139,19 @@ export class EgressGateway {
         if (!gateway) {
           clearTimeout(timer);
           const missingNode = /not found|No such file/i.test(stderrTail);
-          reject(new AirlockError(
-            missingNode ? 'network: allowlist mode needs node in the task image (the egress relay runs on it)' : `the egress relay stopped before it was ready: ${stderrTail.trim() || 'no output'}`,
-            missingNode ? 'Use an image with node (e.g. the default node:22-bookworm), or --network deny.' : 'Run `airlock doctor`; if port 3128 is taken inside the task, the relay cannot listen.',
-            'network',
-          ));
+          reject(missingNode
+            ? new AirlockError('network: allowlist mode needs node in the task image (the egress relay runs on it)', {
+              code: 'relay.needsNode',
+              hint: 'Use an image with node (e.g. the default node:22-bookworm), or set the network to "deny".',
+              field: 'network',
+              actions: [{ kind: 'changeSetting', setting: 'image' }, { kind: 'changeSetting', setting: 'network', value: 'deny' }],
+            })
+            : new AirlockError(`the egress relay stopped before it was ready: ${stderrTail.trim() || 'no output'}`, {
+              code: 'relay.stopped',
+              hint: 'Check the engine with the doctor; if port 3128 is taken inside the task, the relay cannot listen.',
+              field: 'network',
+              actions: [{ kind: 'runDoctor' }],
+            }));
         }
         resolveClosed(closeReason.text ?? (stderrTail.trim() ? `relay ended: ${stderrTail.trim().split('\n').pop()}` : 'relay ended (the task stopped)'));
       };

@@ -139,7 +139,7 @@ export function checkAddresses(rules: CompiledRules, addresses: string[]): Addre
     const special = specialAddressReason(address);
     if (!special) continue;
     const admitted = rules.allowCidr.find((cidr) => cidrContains(cidr, address, 'allow'));
-    if (!admitted) return { ok: false, address: address.toString(), reason: `resolves to ${address.toString()}, ${special}; only a CIDR rule (--allow-cidr) admits it` };
+    if (!admitted) return { ok: false, address: address.toString(), reason: `resolves to ${address.toString()}, ${special}; only a CIDR rule (allowCidr) admits it` };
     cidrRule ??= `allow-cidr ${admitted.text}`;
   }
   return { ok: true, address: parseCidr(addresses[0])!.range[0].toString(), cidrRule };

@@ -71,7 +71,7 @@ export function parseProxyRequest(head: Buffer): ProxyRequest {
 
 /** A complete response the proxy itself sends (refusals and errors); the body says why, in one line. */
 export function proxyResponse(status: number, reason: string): Buffer {
-  const phrases: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+  const phrases: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 500: 'Internal Server Error', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
   const body = `airlock: ${reason}\n`;
   return Buffer.from(`HTTP/1.1 ${status} ${phrases[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Airlock-Decision: ${status === 403 ? 'deny' : 'error'}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, 'utf8');
 }

@@ -67,7 +67,7 @@ async function createClient(endpoint: EngineEndpoint): Promise<Docker> {
         port: endpoint.port,
         username: endpoint.username,
         sshOptions: { agent: process.env.SSH_AUTH_SOCK, readyTimeout: 5000 },
-      } as Docker.DockerOptions);
+      });
   }
 }
 

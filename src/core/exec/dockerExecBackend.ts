@@ -1,4 +1,3 @@
-import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { execInspectSchema } from '../engine/engineSchemas.js';
 import { engineStreamDemux, rawStreamSink } from './engineStreamDemux.js';
@@ -39,7 +38,7 @@ export class DockerExecBackend implements ExecBackend {
       AttachStdout: true,
       AttachStderr: true,
     });
-    const stream = (await exec.start({ hijack: true, stdin: Boolean(request.stdin), Tty: Boolean(request.tty) })) as unknown as Duplex;
+    const stream = await exec.start({ hijack: true, stdin: Boolean(request.stdin), Tty: Boolean(request.tty) });
     let killing: Promise<void> | undefined;
     const kill = () => {
       output.release();

@@ -101,8 +101,12 @@ async function refusePreloadFile(container: Docker.Container): Promise<void> {
   if (present) {
     throw new AirlockError(
       `image: the task image has ${LD_SO_PRELOAD}; the libraries it names would run inside Airlock's own programs in the task (runner, egress relay, change scanner)`,
-      `Use an image without ${LD_SO_PRELOAD} (preload libraries for your own commands with LD_PRELOAD in their environment instead).`,
-      'image',
+      {
+        code: 'image.preloadFile',
+        hint: `Use an image without ${LD_SO_PRELOAD} (preload libraries for your own commands with LD_PRELOAD in their environment instead).`,
+        field: 'image',
+        actions: [{ kind: 'changeSetting', setting: 'image' }],
+      },
     );
   }
 }

@@ -79,7 +79,7 @@ export class SupervisorBackend implements ExecBackend {
       User: user,
       WorkingDir: '/',
     });
-    const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
+    const stream = await exec.start({ hijack: true, stdin: true });
     // The runner's stderr is writable by anything in the task: keep only a short tail for messages.
     let diagnosticsTail = '';
     const diagnostics = () => diagnosticsTail;
@@ -204,7 +204,7 @@ export class SupervisorBackend implements ExecBackend {
   }
 
   run(id: string, request: ExecRequest): Promise<ExecResult> {
-    if (this.closed) return Promise.reject(new AirlockError('the task is no longer running', 'Start a new task with `airlock start`.'));
+    if (this.closed) return Promise.reject(new AirlockError('the task is no longer running', { code: 'task.gone', hint: 'Start a new task.', actions: [{ kind: 'startTask' }] }));
     return new Promise<ExecResult>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const result: Omit<ExecResult, 'exitCode'> = { timedOut: false, cancelled: false, bytesOut: 0, bytesErr: 0, backend: this.name };

@@ -12,6 +12,9 @@ import { MAX_SOCKET_PATH, serveControl } from '../egress/gatewayControl.js';
 import { refreshLiveRules } from '../policy/livePolicy.js';
 import { policyFilesFor, watchPolicyFiles } from '../policy/policyWatcher.js';
 
+/** A byte count read back from the audit log; anything but a plain count adds nothing. */
+const byteCount = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0);
+
 export const systemResolver: Resolver = async (host) => (await dns.promises.lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
 
 /**
@@ -32,8 +35,9 @@ export function resolverFromEnv(env: NodeJS.ProcessEnv = process.env): Resolver 
 
 export interface HostedGateway {
   gateway: EgressGateway;
-  /** Settles with the reason once the gateway has stopped and its socket is gone. */
+  /** Settles with the reason once the gateway has stopped and its socket is gone; rejects when stopping failed. */
   done: Promise<string>;
+  /** A failure is also the rejection of `done`, so whoever waits there hears of it. */
   stop(reason?: string): Promise<void>;
 }
 
@@ -74,7 +78,7 @@ export async function hostGateway(options: HostGatewayOptions): Promise<HostedGa
     ask,
     log: (entry) => audit.append({ task: record.id, ...entry }),
     signal: options.signal,
-    bytesUsed: audit.records().reduce((sum, entry) => (entry.type === 'network' ? sum + Number(entry.bytesUp ?? 0) + Number(entry.bytesDown ?? 0) : sum), 0),
+    bytesUsed: audit.records().reduce((sum, entry) => (entry.type === 'network' ? sum + byteCount(entry.bytesUp) + byteCount(entry.bytesDown) : sum), 0),
   });
   audit.append({ type: 'network.gateway', task: record.id, event: 'started', pid: process.pid, relayPid: gateway.relayPid });
   // New connections follow tightenings of the repository policy (or a machine floor) at once.
@@ -82,8 +86,15 @@ export async function hostGateway(options: HostGatewayOptions): Promise<HostedGa
   follow();
   const watch = watchPolicyFiles(policyFilesFor(record.workspace), follow);
   let server: net.Server | undefined;
+  let stopFailed: (error: unknown) => void = () => undefined;
+  const failure = new Promise<never>((_resolve, reject) => (stopFailed = reject));
   const stop = async (reason = 'gateway stopped') => {
-    await gateway.close(reason);
+    try {
+      await gateway.close(reason);
+    } catch (error) {
+      stopFailed(error);
+      throw error;
+    }
   };
   try {
     server = await serveControl(socket, async (request) => {
@@ -93,7 +104,8 @@ export async function hostGateway(options: HostGatewayOptions): Promise<HostedGa
         if (from !== request.phase) audit.append({ type: 'network.phase', task: record.id, from, to: request.phase, closedConnections: closed });
         return { ok: true, phase: gateway.broker.phase, closedConnections: closed };
       }
-      if (request.op === 'shutdown') setImmediate(() => void stop('stopped by request'));
+      // Answered first, then stopped; a failure to stop reaches whoever waits on `done`.
+      if (request.op === 'shutdown') setImmediate(() => void stop('stopped by request').catch(() => undefined));
       return { ok: true, phase: gateway.broker.phase, connections: gateway.broker.openConnections, pid: process.pid, relayPid: gateway.relayPid };
     });
   } catch (error) {
@@ -101,11 +113,20 @@ export async function hostGateway(options: HostGatewayOptions): Promise<HostedGa
     await gateway.close('control socket failed');
     throw error;
   }
-  const done = gateway.closed.then(async (reason) => {
-    server?.close();
-    await watch.close();
-    audit.append({ type: 'network.gateway', task: record.id, event: 'stopped', pid: process.pid, reason });
-    return reason;
-  });
+  const done = Promise.race([gateway.closed, failure]).then(
+    async (reason) => {
+      server?.close();
+      await watch.close();
+      audit.append({ type: 'network.gateway', task: record.id, event: 'stopped', pid: process.pid, reason });
+      return reason;
+    },
+    async (error: unknown) => {
+      server?.close();
+      await watch.close().catch(() => undefined);
+      throw error;
+    },
+  );
+  // Handled here as well: an in-process host that never waits on `done` must not die of it.
+  done.catch(() => undefined);
   return { gateway, done, stop };
 }

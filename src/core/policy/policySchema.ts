@@ -42,7 +42,7 @@ export const DEVCONTAINER_REFUSAL_MODES = ['error', 'strip'] as const;
 export const policyFileSchema = z
   .object({
     $schema: z.string().describe('The JSON Schema this file follows (for editors).').optional(),
-    image: z.string().min(1).describe('Container image for tasks. A user setting or --image takes precedence.').optional(),
+    image: z.string().min(1).describe('Container image for tasks. The image you set yourself (a user setting or a command-line option) takes precedence.').optional(),
     devcontainer: z
       .object({
         path: z.string().min(1).describe('Workspace-relative path of a devcontainer.json, e.g. ".devcontainer/devcontainer.json". Its image or Dockerfile build, containerEnv, user and lifecycle commands are used; fields that would widen the sandbox are refused.').optional(),

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import type { EgressSettingsInput } from '../egress/egressSettings.js';
 import type { TaskOptionsInput } from '../config/taskOptions.js';
-import { AirlockError, throwIfAborted } from '../ground/errors.js';
+import { AirlockError, type ErrorAction, type ErrorCode, throwIfAborted } from '../ground/errors.js';
 import type { OnProgress } from '../ground/progress.js';
 import { printableLine } from '../ground/printable.js';
 import { buildImage, buildTag } from '../devcontainer/imageBuild.js';
@@ -19,8 +19,17 @@ export interface PolicyTaskOptions {
   /** When the policy builds a Dockerfile: the step `building` once, then each line of the builder's output (see `buildImage`). */
   onProgress?: OnProgress;
   /** Something the user should read before the task runs: ignored loosenings, stripped fields. */
-  onWarning?: (message: string) => void;
+  onWarning?: (message: string, details?: WarningDetails) => void;
 }
+
+/** What a warning is about, as data: front ends add their own words and controls from it. */
+export interface WarningDetails {
+  code: ErrorCode;
+  actions?: readonly ErrorAction[];
+}
+
+/** The end of the first line of a `policy.loosensIgnored` warning, where a front end may say how to accept. */
+export const UNTIL_ACCEPTED = 'which are ignored until you accept it:';
 
 const DEVCONTAINER_LABEL = 'devcontainer.metadata';
 
@@ -48,7 +57,10 @@ export async function taskInputFromPolicy(docker: Docker, workspace: string, sta
   const strip = policy.devcontainerRefusals === 'strip';
   if (effective.refusals.length > 0 && !strip) refuse(effective.refusals, devFile);
   if (effective.ignored.length > 0) {
-    onWarning(`${repo?.file ?? '.airlock.json'} loosens these, which are ignored until you accept it (airlock policy accept):\n${effective.ignored.map((item) => `  ${printableLine(item.field)}: ${printableLine(item.value)} (${printableLine(item.why)})`).join('\n')}`);
+    onWarning(`${printableLine(repo?.file ?? '.airlock.json')} loosens these, ${UNTIL_ACCEPTED}\n${effective.ignored.map((item) => `  ${printableLine(item.field)}: ${printableLine(item.value)} (${printableLine(item.why)})`).join('\n')}`, {
+      code: 'policy.loosensIgnored',
+      actions: [{ kind: 'acceptPolicy', workspace }],
+    });
   }
   // One line each: a repository value with a newline cannot forge a line of its own.
   for (const note of effective.notes) onWarning(printableLine(note));
@@ -108,7 +120,7 @@ export async function taskInputFromPolicy(docker: Docker, workspace: string, sta
     commands: policy.commands,
     setupCommands,
     riskyPaths: policy.riskyPaths,
-    policy: { file: repo?.file, digest: repo?.digest, accepted: state.accepted, trusted: state.trusted, user: userLayer as Record<string, unknown>, ignored: effective.ignored, notes },
+    policy: { file: repo?.file, digest: repo?.digest, accepted: state.accepted, trusted: state.trusted, user: userLayer, ignored: effective.ignored, notes },
     readOnlyRoot: overrides.readOnlyRoot,
     tmpSize: overrides.tmpSize,
     workspaceTmpfs: overrides.workspaceTmpfs,

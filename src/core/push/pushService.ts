@@ -2,9 +2,9 @@ import { ApprovalBoard } from '../approvals/approvalBoard.js';
 import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
 import { ChangeService, type DiffOptions } from '../changes/changeService.js';
 import type { FileChange } from '../changes/changeSet.js';
-import { selectChanges } from '../changes/applyChanges.js';
+import { type PathNote, PathsNotTaken, selectChanges } from '../changes/applyChanges.js';
 import { taskCommandSettings } from '../commands/commandSettings.js';
-import { AirlockError } from '../ground/errors.js';
+import { AirlockError, type ErrorCode, type ErrorDetails } from '../ground/errors.js';
 import { git, runHost } from '../ground/runHost.js';
 import type { TaskService } from '../task/taskService.js';
 import { commitChanges } from './changeCommit.js';
@@ -30,7 +30,7 @@ export interface PushReport {
   commit: string;
   base: string;
   files: string[];
-  held: Array<{ path: string; reason: string }>;
+  held: PathNote[];
   request: ApprovalRequest;
   decision: ApprovalDecision;
   pushed: boolean;
@@ -38,6 +38,9 @@ export interface PushReport {
 }
 
 const statusLetter: Record<FileChange['status'], string> = { added: 'A', modified: 'M', deleted: 'D', renamed: 'R', typechange: 'T' };
+
+/** A branch push cannot use: the person names another. */
+const newBranch = (code: ErrorCode, task: string, hint = 'Name a new branch.'): ErrorDetails => ({ code, hint, field: 'branch', actions: [{ kind: 'retryPush', task, change: 'branch' }] });
 
 /** The user's own git, with their credentials, but never waiting on a terminal prompt nobody sees. */
 const userGit = (root: string, args: string[], signal?: AbortSignal) => runHost('git', args, { cwd: root, signal, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
@@ -56,34 +59,57 @@ export class PushService {
     const record = await this.tasks.live(idOrPrefix);
     const root = record.workspace;
     const base = record.snapshot.head;
-    if (record.snapshot.kind !== 'git' || !base) throw new AirlockError(`push: task ${record.id} did not start from a git commit (its workspace ${record.snapshot.kind === 'git' ? 'had no commits' : 'is not a git repository'})`, 'Push needs a repository with at least one commit; apply the changes instead (`airlock apply ID`).', 'ID');
+    const task = record.id;
+    if (record.snapshot.kind !== 'git' || !base) {
+      throw new AirlockError(`push: task ${task} did not start from a git commit (its workspace ${record.snapshot.kind === 'git' ? 'had no commits' : 'is not a git repository'})`, {
+        code: 'push.notFromCommit',
+        hint: 'Push needs a repository with at least one commit; apply the changes instead.',
+        field: 'ID',
+        actions: [{ kind: 'reviewChanges', task }],
+      });
+    }
     const remote = options.remote ?? 'origin';
     const urlResult = await git(root, ['remote', 'get-url', '--push', remote], { signal, allowFailure: true });
-    if (urlResult.code !== 0) throw new AirlockError(`--remote: the host repository has no remote "${remote}"`, `Add it (git remote add ${remote} URL) or name another with --remote.`, '--remote');
+    // The hint's last words are "or name another remote.": the CLI words that part its own way.
+    if (urlResult.code !== 0) throw new AirlockError(`remote: the host repository has no remote "${remote}"`, { code: 'push.noRemote', hint: `Add it (git remote add ${remote} URL) or name another remote.`, field: 'remote', actions: [{ kind: 'retryPush', task, change: 'remote' }] });
     const url = urlResult.stdout.toString().trim();
     const branch = options.branch ?? `airlock/${record.id}`;
     const valid = await git(root, ['check-ref-format', '--branch', branch], { signal, allowFailure: true });
-    if (valid.code !== 0 || branch.startsWith('-')) throw new AirlockError(`--branch: "${branch}" is not a valid branch name`, 'Use letters, digits, "/", "-" and "." (see git check-ref-format).', '--branch');
+    if (valid.code !== 0 || branch.startsWith('-')) throw new AirlockError(`branch: "${branch}" is not a valid branch name`, { code: 'push.invalidBranch', hint: 'Use letters, digits, "/", "-" and "." (see git check-ref-format).', field: 'branch', actions: [{ kind: 'retryPush', task, change: 'branch' }] });
     const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'], { signal, allowFailure: true })).stdout.toString().trim();
-    if (current === branch) throw new AirlockError(`--branch: "${branch}" is the branch checked out on the host; push always makes a new branch`, 'Name a new branch with --branch.', '--branch');
+    if (current === branch) throw new AirlockError(`branch: "${branch}" is the branch checked out on the host; push always makes a new branch`, newBranch('push.branchCheckedOut', task));
     const local = await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { signal, allowFailure: true });
-    if (local.code === 0) throw new AirlockError(`--branch: the host already has a branch "${branch}"; push never moves an existing branch`, 'Name a new branch with --branch (or delete the old one).', '--branch');
+    if (local.code === 0) throw new AirlockError(`branch: the host already has a branch "${branch}"; push never moves an existing branch`, newBranch('push.branchExists', task, 'Name a new branch (or delete the old one).'));
 
-    const changes = await new ChangeService(this.tasks).changes(record.id, { signal, maxFileBytes: options.maxFileBytes, riskyPatterns: options.riskyPatterns });
+    const changes = await new ChangeService(this.tasks).changes(task, { signal, maxFileBytes: options.maxFileBytes, riskyPatterns: options.riskyPatterns });
     const selected = selectChanges(changes.changeSet.files, { paths: options.paths, allowRisky: options.allowRisky });
-    if (selected.refused.length) throw new AirlockError(`push: ${selected.refused.map((item) => `${item.path}: ${item.reason}`).join('; ')}`, 'Name only paths `airlock diff ID` lists; risky ones need --allow-risky PATH; refused ones are never pushed.', 'paths');
+    if (selected.refused.length) {
+      throw new PathsNotTaken((notes) => `push: ${notes}`, selected.refused, {
+        code: 'push.pathsRefused',
+        hint: "Name only paths the task's changes list; risky ones must each be chosen; refused ones are never pushed.",
+        field: 'paths',
+        actions: [{ kind: 'reviewChanges', task }],
+      });
+    }
     const held = selected.held;
     // Git records files only: folders come and go with them.
     const chosen = selected.chosen.filter((change) => change.after?.kind !== 'dir' && !(change.before?.kind === 'dir' && !change.after));
-    if (chosen.length === 0) throw new AirlockError(`push: task ${record.id} has no changes to push${held.length ? ` (held back: ${held.map((item) => item.path).join(', ')})` : ''}`, held.length ? 'Risky files need --allow-risky PATH each; refused files are never pushed.' : 'Check with `airlock diff ID`.', 'ID');
+    if (chosen.length === 0) {
+      const risky = held.filter((item) => item.code === 'riskyHeld').map((item) => item.path);
+      throw new AirlockError(`push: task ${task} has no changes to push${held.length ? ` (held back: ${held.map((item) => item.path).join(', ')})` : ''}`, {
+        code: 'push.nothingToPush',
+        ...(risky.length ? { hint: 'Risky files must each be chosen; refused files are never pushed.', actions: [{ kind: 'chooseRiskyPaths', task, paths: risky }] } : { hint: "Review the task's changes.", actions: [{ kind: 'reviewChanges', task }] }),
+        field: 'ID',
+      });
+    }
     const remoteHas = await userGit(root, ['ls-remote', '--heads', remote, `refs/heads/${branch}`], signal);
-    if (remoteHas.code !== 0) throw new AirlockError(`push: could not read remote "${remote}" (${url}): ${remoteHas.stderr.trim().split('\n').at(-1)}`, 'Check the remote and your credentials on the host.', '--remote');
-    if (remoteHas.stdout.toString().trim()) throw new AirlockError(`--branch: remote "${remote}" already has a branch "${branch}"; push only creates new branches`, 'Name a new branch with --branch.', '--branch');
+    if (remoteHas.code !== 0) throw new AirlockError(`push: could not read remote "${remote}" (${url}): ${remoteHas.stderr.trim().split('\n').at(-1)}`, { code: 'push.remoteUnreadable', hint: 'Check the remote and your credentials on the host.', field: 'remote' });
+    if (remoteHas.stdout.toString().trim()) throw new AirlockError(`branch: remote "${remote}" already has a branch "${branch}"; push only creates new branches`, newBranch('push.remoteBranchExists', task));
 
-    const message = `${options.message ?? `Changes from Airlock task ${record.id}`}\n\nAirlock-Task: ${record.id}\n`;
-    const commit = await commitChanges({ root, base, changes: chosen, content: changes.content, message, signal });
+    const message = `${options.message ?? `Changes from Airlock task ${task}`}\n\nAirlock-Task: ${task}\n`;
+    const commit = await commitChanges({ root, base, changes: chosen, content: changes.content, message, task, signal });
     const created = await git(root, ['update-ref', `refs/heads/${branch}`, commit, '0'.repeat(40)], { signal, allowFailure: true });
-    if (created.code !== 0) throw new AirlockError(`--branch: could not create branch "${branch}" on the host: ${created.stderr.trim()}`, 'Name a new branch with --branch.', '--branch');
+    if (created.code !== 0) throw new AirlockError(`branch: could not create branch "${branch}" on the host: ${created.stderr.trim()}`, newBranch('push.branchNotCreated', task));
     const files = chosen.map((change) => `${statusLetter[change.status]} ${change.oldPath && change.oldPath !== change.path ? `${change.oldPath} -> ` : ''}${change.path}`);
     const audit = this.tasks.store.audit(record.id);
     const summary = { task: record.id, remote, url, branch, commit, files: chosen.map((change) => change.path) };
@@ -104,13 +130,13 @@ export class PushService {
     const tip = (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { allowFailure: true })).stdout.toString().trim();
     if (tip !== commit) {
       audit.append({ type: 'push', event: 'failed', ...summary, request: request.id, detail: `branch moved to ${tip || 'nothing'} after approval` });
-      throw new AirlockError(`push: branch "${branch}" moved after the approval (now ${tip || 'deleted'}); nothing was pushed`, 'Push again to ask about the new state.', '--branch');
+      throw new AirlockError(`push: branch "${branch}" moved after the approval (now ${tip || 'deleted'}); nothing was pushed`, { code: 'push.branchMoved', hint: 'Push again to ask about the new state.', field: 'branch', actions: [{ kind: 'retryPush', task }] });
     }
     const pushed = await userGit(root, ['push', '--porcelain', remote, `${commit}:refs/heads/${branch}`], signal);
     const output = `${pushed.stdout.toString()}${pushed.stderr}`.trim();
     if (pushed.code !== 0) {
       audit.append({ type: 'push', event: 'failed', ...summary, request: request.id, detail: output.split('\n').at(-1) });
-      throw new AirlockError(`push: git push to ${url} failed: ${output.split('\n').filter(Boolean).at(-1) ?? `exit ${pushed.code}`}`, `The commit stays on the host branch "${branch}"; push it yourself, or delete the branch and push again.`, '--remote');
+      throw new AirlockError(`push: git push to ${url} failed: ${output.split('\n').filter(Boolean).at(-1) ?? `exit ${pushed.code}`}`, { code: 'push.failed', hint: `The commit stays on the host branch "${branch}"; push it yourself, or delete the branch and push again.`, field: 'remote' });
     }
     audit.append({ type: 'push', event: 'pushed', ...summary, request: request.id });
     return { remote, url, branch, commit, base, files, held, request, decision, pushed: true, output };

@@ -45,7 +45,7 @@ const text = (value: string) => Buffer.from(value, 'utf8');
 function assertOwnGitDir(root: string, commonDir: string): void {
   const own = path.join(root, '.git');
   const objects = path.join(commonDir, 'objects');
-  let ok = false;
+  let ok: boolean;
   try {
     ok = fs.lstatSync(own).isDirectory() && fs.realpathSync(commonDir) === fs.realpathSync(own) && fs.lstatSync(objects).isDirectory();
   } catch {

@@ -49,6 +49,11 @@ function workspaceDriver(options: TaskOptions, uid: number, gid: number): { Driv
   return { DriverConfig: { Name: 'local', Options: { type: 'tmpfs', device: 'tmpfs', o: `size=${options.workspaceTmpfs},uid=${uid},gid=${gid},mode=0755,nosuid,nodev` } } };
 }
 
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/** Whether an untyped field that must stay empty holds anything: only absent, null or an empty list is empty. */
+const setAtAll = (value: unknown): boolean => value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0);
+
 const isTmpfsDriver = (config: { Name?: string; Options?: Record<string, string> } | undefined) =>
   config?.Name === 'local' && config.Options?.type === 'tmpfs' && config.Options?.device === 'tmpfs' && !/\bbind\b/.test(config.Options?.o ?? '') && Object.keys(config.Options).every((key) => ['type', 'device', 'o'].includes(key));
 
@@ -115,28 +120,38 @@ export function assertHardened(spec: Docker.ContainerCreateOptions): void {
   for (const mount of host.Mounts ?? []) {
     if (mount.Type !== 'volume' && mount.Type !== 'tmpfs') problems.push(`HostConfig.Mounts: ${mount.Type} mount of ${mount.Target} is not allowed`);
     if (mount.Type === 'volume' && mount.Source) problems.push(`HostConfig.Mounts: named volume ${mount.Source} could be shared between tasks`);
-    if (mount.VolumeOptions?.DriverConfig && !isTmpfsDriver(mount.VolumeOptions.DriverConfig as never)) problems.push(`HostConfig.Mounts: a volume driver config on ${mount.Target} could bind a host path`);
+    if (mount.VolumeOptions?.DriverConfig && !isTmpfsDriver(mount.VolumeOptions.DriverConfig)) problems.push(`HostConfig.Mounts: a volume driver config on ${mount.Target} could bind a host path`);
     if (mount.BindOptions) problems.push(`HostConfig.Mounts: bind options on ${mount.Target} are not allowed`);
     if (mount.Type === 'volume' && mount.Target === WORKSPACE_PATH && !mount.VolumeOptions?.NoCopy) problems.push('HostConfig.Mounts: the workspace volume must not take the image\'s own /workspace (NoCopy)');
     if (/docker\.sock|podman\.sock/.test(`${mount.Source ?? ''}${mount.Target}`)) problems.push('HostConfig.Mounts: the engine socket is never mounted');
   }
   if (host.Privileged) problems.push('HostConfig.Privileged must be false');
-  if (!host.CapDrop?.includes('ALL')) problems.push('HostConfig.CapDrop must include ALL');
-  if (host.CapAdd && host.CapAdd.length > 0) problems.push('HostConfig.CapAdd must be empty');
-  if (!host.SecurityOpt?.includes('no-new-privileges:true')) problems.push('HostConfig.SecurityOpt must set no-new-privileges');
-  if (host.SecurityOpt?.some((option: string) => /unconfined/.test(option))) problems.push('HostConfig.SecurityOpt must not disable seccomp or AppArmor');
+  // The engine types leave these lists untyped: anything but a list of strings fails closed (a string "ALL" is not a list holding it).
+  const list = (field: 'CapDrop' | 'CapAdd' | 'SecurityOpt'): string[] => {
+    const value: unknown = host[field];
+    if (value === undefined) return [];
+    if (isStringList(value)) return value;
+    problems.push(`HostConfig.${field} must be a list of strings`);
+    return [];
+  };
+  const capDrop = list('CapDrop');
+  const securityOpt = list('SecurityOpt');
+  if (!capDrop.includes('ALL')) problems.push('HostConfig.CapDrop must include ALL');
+  if (list('CapAdd').length > 0) problems.push('HostConfig.CapAdd must be empty');
+  if (!securityOpt.includes('no-new-privileges:true')) problems.push('HostConfig.SecurityOpt must set no-new-privileges');
+  if (securityOpt.some((option) => /unconfined/.test(option))) problems.push('HostConfig.SecurityOpt must not disable seccomp or AppArmor');
   // Egress is relayed over the engine API from loopback (src/core/egress), so no task ever needs an interface.
   if (host.NetworkMode !== 'none') problems.push(`HostConfig.NetworkMode ${host.NetworkMode} is not allowed`);
-  if (host.VolumesFrom?.length) problems.push('HostConfig.VolumesFrom would share another container\'s volumes');
+  if (setAtAll(host.VolumesFrom)) problems.push('HostConfig.VolumesFrom would share another container\'s volumes');
   if (host.Sysctls && Object.keys(host.Sysctls).length > 0) problems.push('HostConfig.Sysctls must be empty');
   if (host.CgroupParent) problems.push('HostConfig.CgroupParent must be unset');
-  if (host.SecurityOpt?.some((option: string) => /^(seccomp|apparmor)[=:]/.test(option))) problems.push('HostConfig.SecurityOpt must keep the engine\'s default seccomp and AppArmor profiles');
+  if (securityOpt.some((option) => /^(seccomp|apparmor)[=:]/.test(option))) problems.push('HostConfig.SecurityOpt must keep the engine\'s default seccomp and AppArmor profiles');
   if (host.PidMode || host.UsernsMode === 'host' || (host.IpcMode && host.IpcMode !== 'private')) problems.push('HostConfig must not share host namespaces');
-  if (host.Devices && host.Devices.length > 0) problems.push('HostConfig.Devices must be empty');
-  if ((host as { DeviceRequests?: unknown[] }).DeviceRequests?.length) problems.push('HostConfig.DeviceRequests must be empty');
-  if (host.SecurityOpt?.some((option: string) => /label[=:]disable/.test(option))) problems.push('HostConfig.SecurityOpt must not disable SELinux labels');
+  if (setAtAll(host.Devices)) problems.push('HostConfig.Devices must be empty');
+  if (setAtAll((host as { DeviceRequests?: unknown }).DeviceRequests)) problems.push('HostConfig.DeviceRequests must be empty');
+  if (securityOpt.some((option) => /label[=:]disable/.test(option))) problems.push('HostConfig.SecurityOpt must not disable SELinux labels');
   if (host.UTSMode === 'host' || (host as { CgroupnsMode?: string }).CgroupnsMode === 'host') problems.push('HostConfig must not share the host UTS or cgroup namespace');
   if (!host.PidsLimit || !host.Memory || !host.NanoCpus) problems.push('HostConfig must limit pids, memory and CPU');
   if (host.MemorySwap !== host.Memory) problems.push('HostConfig.MemorySwap must equal Memory (no swap)');
-  if (problems.length > 0) throw new AirlockError(`refusing to create an unsafe container:\n  ${problems.join('\n  ')}`, 'This is a bug in Airlock; please report it.');
+  if (problems.length > 0) throw new AirlockError(`refusing to create an unsafe container:\n  ${problems.join('\n  ')}`, { code: 'spec.unsafe', hint: 'This is a bug in Airlock; please report it.' });
 }

@@ -4,7 +4,7 @@ import { type OnProgress, progressDone, weightedProgress } from '../ground/progr
 import type { MachineFloor } from '../policy/policyLayers.js';
 import { policyForWorkspace, type WorkspacePolicyState } from '../policy/policyLoader.js';
 import type { PolicyLayer } from '../policy/policySchema.js';
-import { type TaskOverrides, taskInputFromPolicy } from '../policy/policyTask.js';
+import { type TaskOverrides, taskInputFromPolicy, type WarningDetails } from '../policy/policyTask.js';
 import type { TaskRecord } from '../state/taskRecord.js';
 import type { TaskService } from '../task/taskService.js';
 
@@ -34,7 +34,7 @@ export interface WorkspaceTaskOptions {
   /** Every step of the start, the devcontainer build included, with the whole start's `fraction`. */
   onProgress?: OnProgress;
   /** Something the user should read before the task runs: ignored loosenings, stripped devcontainer fields. */
-  onWarning?: (message: string) => void;
+  onWarning?: (message: string, details?: WarningDetails) => void;
   /** Output of setup commands, as it comes. */
   onSetupOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
   /** A gated setup command (from a repository policy nobody accepted) is waiting for a reviewer. */
