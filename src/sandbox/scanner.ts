@@ -17,7 +17,7 @@
  * The protocol is in src/core/changes/scannerProtocol.ts.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Dirent, type Stats } from 'node:fs';
 import { BASE_RECORD_FIELDS, type FileHeader, type FolderInodeLine, type ReadRequest, type ScanHeader, type ScanKind, type ScannedEntry, type ScanRecord } from '../core/changes/scannerProtocol.js';
 import { WORKSPACE_PATH } from '../core/ground/sandboxPaths.js';
 import { readStdin } from './stdinReader.js';
@@ -58,16 +58,21 @@ function hashFile(file: string): string {
 
 const kindOf = (st: Stats): ScanKind => (st.isFile() ? 'f' : st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'o');
 
+/** A folder's entries, or undefined when it cannot be read (gone, or not ours to read): the walk skips it. */
+function entriesOf(absDir: string): Dirent[] | undefined {
+  try {
+    return readdirSync(absDir, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+}
+
 function baseline(): void {
   const out: string[] = [];
   const line = (record: FolderInodeLine) => out.push(JSON.stringify(record));
   const walkDirs = (relDir: string, absDir: string) => {
-    let dirents;
-    try {
-      dirents = readdirSync(absDir, { withFileTypes: true });
-    } catch {
-      return;
-    }
+    const dirents = entriesOf(absDir);
+    if (!dirents) return;
     for (const dirent of dirents) {
       if (!dirent.isDirectory()) continue;
       const rel = relDir ? relDir + '/' + dirent.name : dirent.name;
@@ -133,12 +138,8 @@ async function main(): Promise<void> {
   };
   // moved: this folder (or one above it) is not the folder the base had at its path.
   const walk = (relDir: string, absDir: string, onlyChanged: boolean, moved = false) => {
-    let dirents;
-    try {
-      dirents = readdirSync(absDir, { withFileTypes: true });
-    } catch {
-      return;
-    }
+    const dirents = entriesOf(absDir);
+    if (!dirents) return;
     for (const dirent of dirents) {
       const name = dirent.name;
       const rel = relDir ? relDir + '/' + name : name;

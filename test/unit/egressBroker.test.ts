@@ -7,22 +7,13 @@ import { defaultDial, EgressBroker, type ApprovalAnswer, type Asker, type Broker
 import type { NetworkPhase } from '../../src/core/egress/egressRules.js';
 import { egressSettingsSchema, type EgressSettingsInput } from '../../src/core/egress/egressSettings.js';
 import { FRAME, type FrameType } from '../../src/core/egress/relayProtocol.js';
+import { sleep, until } from '../helpers/until.js';
 
 // ---------------------------------------------------------------------------------------------
 // Harness: a fake relay link, loopback destinations, an injected resolver and an observed dial.
 // ---------------------------------------------------------------------------------------------
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 interface SentFrame {
   type: number;

@@ -5,18 +5,9 @@ import * as net from 'node:net';
 import { FRAME, FrameDecoder, frameHeader, MAX_FRAME_PAYLOAD, type FrameType } from '../../src/core/egress/relayProtocol.js';
 import { IN_BOX_PATH } from '../../src/core/exec/inBoxProgram.js';
 import { sandboxProgram } from '../../src/core/exec/sandboxPrograms.js';
+import { sleep, until } from '../helpers/until.js';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
