@@ -23,7 +23,7 @@ export const snapshotSummarySchema = z.object({
   archiveFile: z.string(),
   /**
    * Engine-clock time by which the copy was complete (ms since the epoch, sub-ms precision). Any
-   * later change to a workspace entry gives it a ctime at or after this; see scannerSource.ts.
+   * later change to a workspace entry gives it a ctime at or after this; see src/sandbox/scanner.ts.
    */
   readyAtMs: z.number().optional(),
 });
