@@ -6,6 +6,7 @@ import { ApprovalBoard } from '../../src/core/approvals/approvalBoard.js';
 import { ApprovalQueue } from '../../src/core/approvals/approvalQueue.js';
 import { AuditLog } from '../../src/core/audit/auditLog.js';
 import { TaskStore } from '../../src/core/state/taskStore.js';
+import { launchNode } from '../helpers/cliProcess.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 
 after(removeTempDirs);
@@ -59,6 +60,27 @@ describe('ApprovalQueue', () => {
     const ignored = queue.request(input, 200);
     const outcome = await queue.wait(ignored);
     assert.deepEqual([outcome.decision, outcome.by, outcome.reason], ['deny', 'airlock', 'no decision before the timeout']);
+  });
+
+  test('a waiter wakes when a decider in another process writes the decision, and an abort ends the wait as the requester going away', async () => {
+    const { dir, queue } = fresh();
+    const request = queue.request(input, 60_000);
+    const script = [
+      `const { ApprovalQueue } = require(${JSON.stringify(path.resolve('src/core/approvals/approvalQueue.ts'))});`,
+      `const { AuditLog } = require(${JSON.stringify(path.resolve('src/core/audit/auditLog.ts'))});`,
+      `new ApprovalQueue(${JSON.stringify(path.join(dir, 'approvals'))}, 'abcdef012345', new AuditLog(${JSON.stringify(path.join(dir, 'audit.jsonl'))})).decide(${JSON.stringify(request.id)}, { decision: 'deny', scope: 'once', by: 'erin', reason: 'not today' });`,
+    ].join('\n');
+    const waiting = queue.wait(request);
+    const { status, stderr } = await launchNode(['--import', 'tsx', '-e', script], { timeoutMs: 30_000 }).result;
+    assert.equal(status, 0, stderr);
+    const outcome = await waiting;
+    assert.deepEqual([outcome.decision, outcome.by, outcome.reason], ['deny', 'erin', 'not today']);
+    const abandoned = queue.request(input, 60_000);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const gone = await queue.wait(abandoned, controller.signal);
+    assert.deepEqual([gone.decision, gone.by, gone.reason], ['deny', 'airlock', 'the requester went away']);
+    assert.equal(fs.readdirSync(path.join(dir, 'approvals')).filter((name) => name.endsWith('.tmp')).length, 0);
   });
 
   test('a task-scope allow covers the identical subject and kind only', () => {

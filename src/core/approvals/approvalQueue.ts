@@ -176,12 +176,54 @@ export class ApprovalQueue {
   /** Waits for the decision; past the deadline (or on abort) records "deny" itself, unless someone decided first. */
   async wait(request: ApprovalRequest, signal?: AbortSignal): Promise<ApprovalDecision> {
     const deadline = Date.parse(request.expiresAt);
-    while (!signal?.aborted && Date.now() < deadline) {
-      const decided = this.decision(request.id);
-      if (decided) return decided;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
+    const decided = await this.decisionBy(request.id, deadline, signal);
+    if (decided) return decided;
     this.record(request.id, { decision: 'deny', scope: 'once', by: 'airlock', reason: signal?.aborted && Date.now() < deadline ? 'the requester went away' : EXPIRED });
     return this.decision(request.id)!;
+  }
+
+  /**
+   * The decision as soon as its file appears (a watch of the approvals folder: a decider in
+   * another process wakes the waiter at once), or undefined at the deadline or on abort. Reads
+   * every POLL_MS only where the folder cannot be watched (the OS is out of watches).
+   */
+  private decisionBy(id: string, deadline: number, signal?: AbortSignal): Promise<ApprovalDecision | undefined> {
+    return new Promise((resolve) => {
+      let watcher: fs.FSWatcher | undefined;
+      let poller: NodeJS.Timeout | undefined;
+      let settled = false;
+      const finish = (decision: ApprovalDecision | undefined) => {
+        if (settled) return;
+        settled = true;
+        watcher?.close();
+        clearInterval(poller);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(decision);
+      };
+      const check = () => {
+        const decision = this.decision(id);
+        if (decision) finish(decision);
+      };
+      const poll = () => {
+        watcher?.close();
+        watcher = undefined;
+        poller ??= setInterval(check, POLL_MS);
+      };
+      const onAbort = () => finish(undefined);
+      // A decision recorded right at the deadline still counts: the last look is at the deadline itself.
+      const timer = setTimeout(() => finish(this.decision(id)), Math.min(2 ** 31 - 1, Math.max(0, deadline - Date.now())));
+      if (signal?.aborted) return finish(undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      try {
+        watcher = fs.watch(this.dir, check);
+        watcher.on('error', poll);
+      } catch {
+        poll();
+      }
+      // After the watch is in place, so a decision written in between is not missed.
+      check();
+    });
   }
 }
