@@ -188,7 +188,7 @@ describe("the CLI's wording of core errors (unit)", () => {
   test("any other error's hint is the core's own, word for word", () => {
     const error = new AirlockError('x', { code: 'workspace.partialClone', hint: 'Run `git fetch --refetch` first.' });
     assert.equal(cliHint(error), 'Run `git fetch --refetch` first.');
-    assert.equal(cliHint(new AirlockError('x', 'an old-style hint')), 'an old-style hint');
+    assert.equal(cliHint(new AirlockError('x', { code: 'test.unworded', hint: 'a hint the CLI has no words for' })), 'a hint the CLI has no words for');
     assert.equal(cliHint(new AirlockError('x', { code: 'task.ambiguousId' })), undefined);
   });
 

@@ -117,7 +117,7 @@ describe('printableJson: JSON a terminal may show', () => {
 describe('describeError: where every front end prints errors', () => {
   test('policy errors quoting a hostile key are escaped, and the message keeps its own lines', () => {
     const key = `${TITLE}\u009b2J\u202e`;
-    const error = new AirlockError(`.airlock.json:1:2: ${key}: unknown field "${key}"\n.airlock.json:3:4: image: expected a string`, `Fix these fields in .airlock.json${TITLE} and try again.`, key);
+    const error = new AirlockError(`.airlock.json:1:2: ${key}: unknown field "${key}"\n.airlock.json:3:4: image: expected a string`, { code: 'file.invalid', hint: `Fix these fields in .airlock.json${TITLE} and try again.`, field: key });
     const shown = describeError(error);
     assertClean(shown);
     assert.deepEqual(shown.split('\n'), [
@@ -129,7 +129,7 @@ describe('describeError: where every front end prints errors', () => {
 
   test('a message given as lines keeps a newline inside a quoted key as data: no line can be forged', () => {
     const key = 'x\nairlock: policy accepted';
-    const error = new AirlockError([`.airlock.json:1:2: ${key}: unknown field "${key}"`, '.airlock.json:3:4: image: expected a string'], 'Fix these fields.');
+    const error = new AirlockError([`.airlock.json:1:2: ${key}: unknown field "${key}"`, '.airlock.json:3:4: image: expected a string'], { code: 'file.invalid', hint: 'Fix these fields.' });
     assert.equal(error.message, `.airlock.json:1:2: ${key}: unknown field "${key}"\n.airlock.json:3:4: image: expected a string`);
     const lines = describeError(error).split('\n');
     assert.equal(lines.length, 3);

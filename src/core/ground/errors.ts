@@ -60,9 +60,6 @@ export interface ErrorDetails {
   actions?: readonly ErrorAction[];
 }
 
-/** Errors not yet given a code of their own read as this one. */
-export const UNCODED: ErrorCode = 'airlock.error';
-
 /**
  * The one error type the core throws for anything a person can act on: a short description, a
  * code, the field or argument it concerns when there is one, what to do about it in neutral words,
@@ -80,22 +77,19 @@ export class AirlockError extends Error {
    * data (a quoted key or value), shown as `\n`, never a line break of its own.
    */
   readonly lines?: readonly string[];
-  constructor(message: string | readonly string[], details: ErrorDetails | string = UNCODED_DETAILS, field?: string) {
+  constructor(message: string | readonly string[], details: ErrorDetails) {
     super(typeof message === 'string' ? message : message.join('\n'));
     if (typeof message !== 'string') this.lines = [...message];
-    const given: ErrorDetails = typeof details === 'string' ? { code: UNCODED, hint: details, field } : { ...details, field: details.field ?? field };
-    this.code = given.code;
-    this.hint = given.hint;
-    this.field = given.field;
-    this.actions = given.actions ?? [];
+    this.code = details.code;
+    this.hint = details.hint;
+    this.field = details.field;
+    this.actions = details.actions ?? [];
   }
 
   static is(error: unknown): error is AirlockError {
     return error instanceof AirlockError;
   }
 }
-
-const UNCODED_DETAILS: ErrorDetails = { code: UNCODED };
 
 /** Thrown when an AbortSignal ends long work; front ends treat it as a quiet cancellation. */
 export class CancelledError extends Error {
