@@ -35,6 +35,7 @@ export function formatRequest(request: ApprovalRequest): string {
   const show = (value: unknown) => printableLine(String(value));
   const lines = [`${show(request.id)}  task ${show(request.task)}  ${show(request.kind)}  (refused in ${age(request.expiresAt)} unless decided)`, `  ${show(request.subject)}`, `  why: ${show(request.reason)}`];
   if (request.cwd) lines.push(`  in: ${show(request.cwd)}`);
+  if (request.requestedBy) lines.push(`  asked by: ${show(request.requestedBy)}`);
   const details = cliRequest(request).details ?? {};
   for (const [key, value] of Object.entries(details)) {
     if (Array.isArray(value)) lines.push(`  ${show(key)}:`, ...value.map((item) => `    ${show(item)}`));

@@ -44,3 +44,6 @@ export { progressDone, weightedProgress, type OnProgress, type ProgressStep, typ
 export { DisposableStore, Emitter, nextEvent, toDisposable, type Disposable, type Event } from './ground/events.js';
 export { TaskWatcher, type EngineLoss, type TaskEndEvent, type TaskEndReason, type TaskEvent, type TaskWatcherOptions } from './task/taskEvents.js';
 export { ApprovalWatcher, type ApprovalDecisionEvent, type ApprovalEvent, type ApprovalExpiryEvent, type ApprovalWatcherOptions } from './approvals/approvalEvents.js';
+export { formatAuditLog } from './audit/auditText.js';
+export { policySummary } from './policy/policySummary.js';
+export { liveAndRecent, RECENT_TASKS, shortDuration, taskOverview, type TaskOverview } from './usecases/taskOverview.js';

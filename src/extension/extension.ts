@@ -1,14 +1,24 @@
 import * as vscode from 'vscode';
 import type * as Core from '../core/index.js';
-import { registerPolicyView } from './policyView.js';
+import { registerApprovalActions } from './approvals/approvalActions.js';
+import { ApprovalsView } from './approvals/approvalsView.js';
+import { CommandRegistry } from './commandRegistry.js';
+import { registerDoctor } from './doctor.js';
+import { registerPolicyView } from './policy/policyView.js';
+import { AirlockSession } from './session/airlockSession.js';
+import { registerLogDocuments } from './tasks/logDocuments.js';
+import { registerTaskCommands } from './tasks/taskCommands.js';
+import { TasksView } from './tasks/tasksView.js';
+import { registerStatusBar } from './ui/statusBar.js';
 
 /**
- * Thin glue: the core knows nothing of VS Code; this file adapts it to commands and an Output channel.
+ * Thin glue: the core knows nothing of VS Code; this folder adapts it to views, commands, a status
+ * bar item and a log channel.
  *
  * Activation loads none of the core: the build makes `import('../core/index.js')` a load of
- * dist/core.js (esbuild.mjs), which happens when a command first runs or, for the policy view,
- * right after activate() has returned. Only `import type` of the core belongs in src/extension;
- * test/unit/lazyModules.test.ts holds the bundle to that.
+ * dist/core.js (esbuild.mjs), which happens right after activate() has returned. Until then every
+ * contributed command is registered and waits (CommandRegistry). Only `import type` of the core
+ * belongs in src/extension; test/unit/lazyModules.test.ts holds the bundle to that.
  */
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Airlock', { log: true });
@@ -16,39 +26,34 @@ export function activate(context: vscode.ExtensionContext): void {
   let loading: Promise<typeof Core | undefined> | undefined;
   const loadCore = () => (loading ??= import('../core/index.js').catch((error: unknown) => reportUnloadable(output, error)));
 
-  context.subscriptions.push(
-    vscode.commands.registerCommand('airlock.doctor', async () => {
-      output.show(true);
-      output.info('Airlock doctor: looking for a container engine…');
-      const core = await loadCore();
-      if (!core) return undefined;
-      const { connectEngine, describeError, DEFAULT_IMAGE, formatDoctor, printableLine, printableLines, runDoctor } = core;
-      try {
-        const engine = await connectEngine();
-        const image = vscode.workspace.getConfiguration('airlock').get<string>('image') || DEFAULT_IMAGE;
-        const report = await runDoctor(engine, [image]);
-        for (const line of formatDoctor(report).split('\n')) output.info(printableLine(line));
-        // The image name may come from a workspace's settings, the version from whatever answers on the socket.
-        const problems = [!report.seccomp && 'seccomp is off', !report.images[0]?.present && `image ${printableLine(image)} is not present`].filter(Boolean);
-        const version = printableLine(String(report.engine.version));
-        void vscode.window.showInformationMessage(problems.length ? `Airlock: engine ${version} found; ${problems.join(', ')}.` : `Airlock: engine ${version} is ready.`);
-        return report;
-      } catch (error) {
-        output.error(describeError(error));
-        if (error instanceof Error && error.stack) output.debug(printableLines(error.stack));
-        void vscode.window.showErrorMessage(`Airlock: ${describeError(error).split('\n')[0]}`, 'Show Output').then((choice) => choice && output.show());
-        return undefined;
-      }
-    }),
-  );
-  registerPolicyView(context, output, loadCore);
+  let disposed = false;
+  context.subscriptions.push({ dispose: () => void (disposed = true) });
+  const ready = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(loadCore)
+    .then(async (core) => {
+      if (!core || disposed) return;
+      const session = new AirlockSession(core, output, context.extensionPath);
+      context.subscriptions.push(session);
+      const tasksView = new TasksView(session);
+      const approvalsView = new ApprovalsView(session);
+      context.subscriptions.push(tasksView, approvalsView);
+      registerTaskCommands(context, commands, session, tasksView, output);
+      registerApprovalActions(context, commands, session, approvalsView, output);
+      registerLogDocuments(context, session);
+      registerStatusBar(context, session);
+      await session.open();
+    })
+    .catch((error: unknown) => output.error(`Airlock's views did not start: ${error instanceof Error ? error.message : String(error)}`));
+  const commands = new CommandRegistry(context, ready, output);
+  registerDoctor(commands, output, loadCore);
+  registerPolicyView(context, commands, output, loadCore);
   output.info('Airlock activated');
 }
 
 /** The core bundle itself did not load (a broken install): said once, without the core's helpers. */
 function reportUnloadable(output: vscode.LogOutputChannel, error: unknown): undefined {
   output.error(`Airlock could not load its core (dist/core.js): ${error instanceof Error ? error.message : String(error)}`);
-  void vscode.window.showErrorMessage('Airlock could not load its core; reinstall the extension.', 'Show Output').then((choice) => choice && output.show());
+  void vscode.window.showErrorMessage('Airlock could not load its core; reinstall the extension.', 'Show Log').then((choice) => choice && output.show());
   return undefined;
 }
 

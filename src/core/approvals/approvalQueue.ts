@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/auditLog.js';
 import { writeSynced } from '../ground/syncedWrite.js';
+import { currentUser } from '../ground/currentUser.js';
 import { folderNames } from '../ground/folderNames.js';
 
 /** What can be gated: a new network destination, a command, a push from the host, an apply to the host. */
@@ -23,6 +24,8 @@ export const approvalRequestSchema = z.object({
   cwd: z.string().optional(),
   /** What a reviewer needs to decide, per kind: for a push the remote URL, branch, commit and files. */
   details: z.record(z.string(), z.unknown()).optional(),
+  /** Who asked: the account and process that filed it, or the box itself for a network destination. */
+  requestedBy: z.string().optional(),
   createdAt: z.string(),
   expiresAt: z.string(),
 });
@@ -46,7 +49,7 @@ const EXPIRED = 'no decision before the timeout';
 export type DecideOutcome = 'decided' | 'already-decided' | 'expired';
 
 /** The reviewer-facing input for a new request. */
-export type ApprovalInput = Pick<ApprovalRequest, 'kind' | 'subject' | 'reason'> & Partial<Pick<ApprovalRequest, 'phase' | 'cwd' | 'details'>>;
+export type ApprovalInput = Pick<ApprovalRequest, 'kind' | 'subject' | 'reason'> & Partial<Pick<ApprovalRequest, 'phase' | 'cwd' | 'details' | 'requestedBy'>>;
 
 /** How a refusal reads for whoever asked: the reviewer and their reason, or why Airlock refused. */
 export function describeRefusal(decision: ApprovalDecision): string {
@@ -71,7 +74,7 @@ export class ApprovalQueue {
   request(input: ApprovalInput, timeoutMs: number): ApprovalRequest {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const now = Date.now();
-    const request: ApprovalRequest = { id: randomBytes(12).toString('hex'), task: this.task, ...input, createdAt: new Date(now).toISOString(), expiresAt: new Date(now + timeoutMs).toISOString() };
+    const request: ApprovalRequest = { id: randomBytes(12).toString('hex'), task: this.task, requestedBy: `${currentUser()} (process ${process.pid})`, ...input, createdAt: new Date(now).toISOString(), expiresAt: new Date(now + timeoutMs).toISOString() };
     const target = this.file(request.id, 'request');
     const temp = `${target}.${process.pid}.tmp`;
     fs.writeFileSync(temp, JSON.stringify(request), { mode: 0o600 });

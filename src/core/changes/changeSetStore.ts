@@ -79,6 +79,18 @@ export class ChangeSetStore {
     });
   }
 
+  /** The newest kept set, briefly (what a task list shows): undefined when none is kept or it is unreadable. */
+  newest(): { id: string; files: number; createdAt: string } | undefined {
+    const [id] = this.ids();
+    if (!id) return undefined;
+    try {
+      const parsed = changeSetSchema.parse(JSON.parse(fs.readFileSync(this.file(id), 'utf8')));
+      return { id, files: parsed.files.length, createdAt: parsed.createdAt };
+    } catch {
+      return undefined;
+    }
+  }
+
   remove(id: string): void {
     fs.rmSync(this.file(id), { force: true });
   }

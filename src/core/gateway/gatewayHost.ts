@@ -64,7 +64,7 @@ export async function hostGateway(options: HostGatewayOptions): Promise<HostedGa
   if (socket.length > MAX_SOCKET_PATH) throw new AirlockError(`the gateway's control socket path is too long for a Unix socket (${socket.length} bytes): ${socket}`, { code: 'gateway.socketPathTooLong', hint: 'Set AIRLOCK_STATE_DIR to a shorter folder.', field: 'AIRLOCK_STATE_DIR' });
   const queue = new ApprovalQueue(approvalsDir, record.id, audit);
   const ask: Asker = async (request, signal) => {
-    const pending = queue.request({ kind: 'network', subject: request.target, reason: request.reason, phase: request.phase }, settings.approvalTimeoutSeconds * 1000);
+    const pending = queue.request({ kind: 'network', subject: request.target, reason: request.reason, phase: request.phase, requestedBy: 'a program in the box (through its egress gateway)' }, settings.approvalTimeoutSeconds * 1000);
     const decided = await queue.wait(pending, signal);
     return { answer: decided.decision === 'deny' ? 'deny' : decided.scope, request: pending.id };
   };

@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type * as Core from '../core/index.js';
-import type { Loosening, PolicyLayer, PolicyMonitor, PolicyReport, SourceProblem } from '../core/index.js';
+import type * as Core from '../../core/index.js';
+import type { Loosening, PolicyMonitor, PolicyReport, SourceProblem } from '../../core/index.js';
+import type { CommandRegistry } from '../commandRegistry.js';
+import { defaultImage, extraFloors, settingLayer } from './policySettings.js';
 
 /**
  * The editor side of `.airlock.json`: diagnostics on the file while it is invalid (the last good
@@ -11,7 +13,7 @@ import type { Loosening, PolicyLayer, PolicyMonitor, PolicyReport, SourceProblem
  * goes through printableLine: diagnostics, notifications and Output lines must not carry its
  * newlines, bidi overrides or invisible characters.
  */
-export function registerPolicyView(context: vscode.ExtensionContext, output: vscode.LogOutputChannel, loadCore: () => Promise<typeof Core | undefined>): void {
+export function registerPolicyView(context: vscode.ExtensionContext, commands: CommandRegistry, output: vscode.LogOutputChannel, loadCore: () => Promise<typeof Core | undefined>): void {
   const diagnostics = vscode.languages.createDiagnosticCollection('airlock-policy');
   context.subscriptions.push(diagnostics);
   let disposed = false;
@@ -26,11 +28,11 @@ export function registerPolicyView(context: vscode.ExtensionContext, output: vsc
     .catch((error: unknown) => output.error(`Airlock's policy view did not start: ${error instanceof Error ? error.message : String(error)}`));
   context.subscriptions.push(
     { dispose: () => void (disposed = true) },
-    vscode.commands.registerCommand('airlock.acceptPolicy', async (workspace?: string) => {
+    commands.register('airlock.acceptPolicy', async (workspace?: unknown) => {
       await started;
-      await view?.accept(workspace);
+      await view?.accept(typeof workspace === 'string' ? workspace : undefined);
     }),
-    vscode.commands.registerCommand('airlock.showPolicy', async () => {
+    commands.register('airlock.showPolicy', async () => {
       await started;
       view?.showPolicy();
     }),
@@ -44,20 +46,10 @@ interface PolicyView {
 
 /** The view proper, once the core has loaded: monitors per workspace folder, diagnostics, the prompt. */
 function startPolicyView(core: typeof Core, context: vscode.ExtensionContext, output: vscode.LogOutputChannel, diagnostics: vscode.DiagnosticCollection): PolicyView {
-  const { AirlockError, DEFAULT_IMAGE, formatZodError, PolicyAcceptances, policyFileSchema, PolicyMonitor, printableLine, stateDir } = core;
+  const { PolicyAcceptances, PolicyMonitor, printableLine, stateDir } = core;
   const monitors = new Map<string, PolicyMonitor>();
   const latest = new Map<string, PolicyReport>();
   const asked = new Set<string>();
-
-  const settingLayer = (name: 'policy' | 'machinePolicy'): PolicyLayer | undefined => {
-    const value = vscode.workspace.getConfiguration('airlock').inspect<unknown>(name);
-    // Only the user's own value counts: a workspace's settings.json is repository content.
-    const own = value?.globalValue;
-    if (own === undefined) return undefined;
-    const parsed = policyFileSchema.safeParse(own);
-    if (!parsed.success) throw new AirlockError(formatZodError(parsed.error, `airlock.${name}.`), { code: 'settings.invalid', hint: `Fix airlock.${name} in your settings.`, field: `airlock.${name}` });
-    return parsed.data;
-  };
 
   const toDiagnostic = (problem: SourceProblem, severity = vscode.DiagnosticSeverity.Error) => {
     const range = new vscode.Range(problem.line - 1, problem.column - 1, problem.endLine - 1, problem.endColumn - 1);
@@ -106,12 +98,9 @@ function startPolicyView(core: typeof Core, context: vscode.ExtensionContext, ou
       workspace,
       stateDir: stateDir(),
       trusted: () => vscode.workspace.isTrusted,
-      user: () => settingLayer('policy') ?? {},
-      extraFloors: () => {
-        const floor = settingLayer('machinePolicy');
-        return floor ? [{ source: 'setting airlock.machinePolicy', policy: floor }] : [];
-      },
-      defaultImage: vscode.workspace.getConfiguration('airlock').get<string>('image') || DEFAULT_IMAGE,
+      user: () => settingLayer(core, 'policy') ?? {},
+      extraFloors: () => extraFloors(core),
+      defaultImage: defaultImage(core),
       onReport: show,
     });
     monitors.set(workspace, monitor);

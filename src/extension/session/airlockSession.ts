@@ -1,0 +1,187 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type * as Core from '../../core/index.js';
+import type { ApprovalRequest, ApprovalWatcher, TaskOverview, TaskService, TaskStatus, TaskStore, TaskWatcher } from '../../core/index.js';
+
+/** Where the engine connection stands, for the views' messages and the status bar. */
+export type EngineState =
+  | { kind: 'connecting' }
+  | { kind: 'connected'; version: string }
+  /** Never reached, or lost: `message` is the core's one sentence; a retry is scheduled. */
+  | { kind: 'unreachable'; message: string; error: unknown };
+
+const RETRY_MS = { initial: 2_000, max: 60_000 };
+
+/**
+ * The extension's one view of Airlock's state, shared by the Tasks and Approvals views, the status
+ * bar and the commands: the engine connection and its TaskService, the core's TaskWatcher (engine
+ * events plus the state folder) and ApprovalWatcher (the approvals folders). Everything here is
+ * driven by their events; the only timer is the reconnect backoff while no engine answers.
+ */
+export class AirlockSession implements vscode.Disposable {
+  private readonly tasksChanged = new vscode.EventEmitter<void>();
+  private readonly approvalsChanged = new vscode.EventEmitter<void>();
+  private readonly requested = new vscode.EventEmitter<ApprovalRequest>();
+  private readonly engineChanged = new vscode.EventEmitter<EngineState>();
+  /** A task started, changed or ended; the engine came or went. */
+  readonly onDidChangeTasks = this.tasksChanged.event;
+  /** A request was filed, decided or ran out of time. */
+  readonly onDidChangeApprovals = this.approvalsChanged.event;
+  /** A new request is waiting for a person (not fired for requests already on file at start). */
+  readonly onDidRequest = this.requested.event;
+  readonly onDidChangeEngine = this.engineChanged.event;
+
+  readonly store: TaskStore;
+  engine: EngineState = { kind: 'connecting' };
+  private service: TaskService | undefined;
+  private taskWatcher: TaskWatcher | undefined;
+  private approvalWatcher: ApprovalWatcher | undefined;
+  private connecting: Promise<TaskService> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_MS.initial;
+  /** Each allowlist task's gateway phase, asked when the task appears or changes. */
+  private readonly phases = new Map<string, string>();
+  private disposed = false;
+  private readonly subscriptions: { dispose(): void }[] = [];
+
+  constructor(readonly core: typeof Core, private readonly output: vscode.LogOutputChannel, private readonly extensionPath: string) {
+    this.store = new core.TaskStore(core.stateDir());
+  }
+
+  /** Opens the approval watcher (no engine needed) and starts connecting to the engine. */
+  async open(): Promise<void> {
+    const watcher = await this.core.ApprovalWatcher.open(this.store);
+    if (this.disposed) return watcher.dispose();
+    this.approvalWatcher = watcher;
+    this.subscriptions.push(
+      watcher,
+      watcher.onDidRequest(({ request }) => {
+        this.output.info(`approval ${request.id}: task ${this.core.printableLine(request.task)} asks: ${this.core.printableLine(request.subject)}`);
+        this.approvalsChanged.fire();
+        this.requested.fire(request);
+      }),
+      watcher.onDidDecide(({ request, decision }) => {
+        this.output.info(`approval ${request.id}: ${decision.decision} ${decision.scope} by ${this.core.printableLine(decision.by)}`);
+        this.approvalsChanged.fire();
+        this.tasksChanged.fire();
+      }),
+      watcher.onDidExpire(() => {
+        this.approvalsChanged.fire();
+        this.tasksChanged.fire();
+      }),
+    );
+    this.approvalsChanged.fire();
+    void this.connect().catch(() => undefined);
+  }
+
+  /** The TaskService, connecting now if the engine is not connected (the error is the core's). */
+  connect(): Promise<TaskService> {
+    // Once connected, the TaskWatcher reconnects by itself after a loss; a command meanwhile gets the engine's own error.
+    if (this.service) return Promise.resolve(this.service);
+    return (this.connecting ??= this.tryConnect().finally(() => (this.connecting = undefined)));
+  }
+
+  private async tryConnect(): Promise<TaskService> {
+    clearTimeout(this.retryTimer);
+    const { core } = this;
+    try {
+      const engine = await core.connectEngine({ timeoutMs: 3000 });
+      if (this.disposed) throw new core.CancelledError();
+      // The gateway is Airlock's CLI started detached, from this extension's own bundle.
+      const cli = path.join(this.extensionPath, 'dist', 'cli.js');
+      const gateway = core.detachedGatewayLauncher(this.store, [process.execPath, cli], { ...process.env, ELECTRON_RUN_AS_NODE: '1' });
+      const service = new core.TaskService(engine, this.store, (message) => this.output.warn(core.printableLines(message)), { gateway });
+      const watcher = await core.TaskWatcher.open(engine.docker, this.store);
+      if (this.disposed) {
+        watcher.dispose();
+        service.dispose();
+        throw new core.CancelledError();
+      }
+      this.service?.dispose();
+      this.taskWatcher?.dispose();
+      this.service = service;
+      this.taskWatcher = watcher;
+      const changed = (id?: string) => {
+        if (id) void this.askPhase(id);
+        this.tasksChanged.fire();
+      };
+      this.subscriptions.push(
+        watcher,
+        watcher.onDidStart(({ id }) => changed(id)),
+        watcher.onDidChange(({ id }) => changed(id)),
+        watcher.onDidEnd(({ id, reason }) => {
+          this.output.info(`task ${id} ended: ${core.printableLine(reason)}`);
+          this.phases.delete(id);
+          changed();
+        }),
+        watcher.onDidLoseEngine(({ error }) => this.setEngine({ kind: 'unreachable', message: core.describeError(error).split('\n')[0], error })),
+        watcher.onDidRecoverEngine(() => this.setEngine({ kind: 'connected', version: engine.version.Version })),
+      );
+      this.retryMs = RETRY_MS.initial;
+      this.setEngine({ kind: 'connected', version: engine.version.Version });
+      for (const { record } of watcher.current()) void this.askPhase(record.id);
+      return service;
+    } catch (error) {
+      if (!this.disposed && !(error instanceof core.CancelledError)) {
+        this.setEngine({ kind: 'unreachable', message: core.describeError(error).split('\n')[0], error });
+        this.retryTimer = setTimeout(() => void this.connect().catch(() => undefined), this.retryMs);
+        this.retryMs = Math.min(RETRY_MS.max, this.retryMs * 2);
+      }
+      throw error;
+    }
+  }
+
+  private setEngine(state: EngineState): void {
+    const was = this.engine.kind;
+    this.engine = state;
+    if (state.kind !== was) this.output[state.kind === 'unreachable' ? 'warn' : 'info'](state.kind === 'unreachable' ? `engine: ${this.core.printableLine(state.message)}` : `engine: ${state.kind}`);
+    this.engineChanged.fire(state);
+    this.tasksChanged.fire();
+  }
+
+  /** The network phase an allowlist task's gateway reports (setup, agent), or why it cannot. */
+  private async askPhase(id: string): Promise<void> {
+    const service = this.service;
+    const record = this.store.load(id);
+    if (!service || !record || record.destroyedAt || record.options.network !== 'allowlist') return;
+    const phase = await service.gatewayRequest(id, { op: 'status' }).then(
+      (reply) => `${reply.phase} phase`,
+      () => 'gateway down',
+    );
+    if (this.phases.get(id) === phase) return;
+    this.phases.set(id, phase);
+    this.tasksChanged.fire();
+  }
+
+  phaseOf(id: string): string | undefined {
+    return this.phases.get(id);
+  }
+
+  /** Every known task, as the watcher last saw it; before any engine answered, the records with their saved state. */
+  statuses(): TaskStatus[] {
+    if (this.taskWatcher) return this.taskWatcher.current();
+    return this.store.all().map((record) => ({ record, state: 'destroyed' as const })).filter(({ record }) => record.destroyedAt);
+  }
+
+  overviews(): TaskOverview[] {
+    const pending = this.pending();
+    return this.statuses().map((status) => this.core.taskOverview(this.store, status, pending));
+  }
+
+  pending(): ApprovalRequest[] {
+    return this.approvalWatcher?.pending() ?? [];
+  }
+
+  /** The live task for a workspace folder: the newest running one copied from it. */
+  taskFor(folder: string): TaskOverview | undefined {
+    return this.core.liveAndRecent(this.overviews()).live.find((task) => task.workspace === folder && task.state === 'running');
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    clearTimeout(this.retryTimer);
+    for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
+    this.service?.dispose();
+    for (const emitter of [this.tasksChanged, this.approvalsChanged, this.requested, this.engineChanged]) emitter.dispose();
+  }
+}

@@ -1,0 +1,111 @@
+import * as vscode from 'vscode';
+import type { TaskOverview } from '../../core/index.js';
+import type { CommandRegistry } from '../commandRegistry.js';
+import type { AirlockSession } from '../session/airlockSession.js';
+import { showError } from '../ui/errorNotice.js';
+import { logUri } from './logDocuments.js';
+import { startTask } from './startTask.js';
+import { taskOfNode, type TasksView } from './tasksView.js';
+
+async function openLog(uri: vscode.Uri): Promise<void> {
+  const document = await vscode.languages.setTextDocumentLanguage(await vscode.workspace.openTextDocument(uri), 'log');
+  await vscode.window.showTextDocument(document, { preview: true });
+}
+
+/**
+ * The task commands: from the Tasks view (inline and context menu) with the task they were invoked
+ * on, or from the command palette, which asks (this workspace's task first).
+ */
+export function registerTaskCommands(context: vscode.ExtensionContext, commands: CommandRegistry, session: AirlockSession, view: TasksView, output: vscode.LogOutputChannel): void {
+  const { core } = session;
+
+  const pickTask = async (node: unknown, live: boolean, title: string): Promise<TaskOverview | undefined> => {
+    const given = taskOfNode(node);
+    if (given) return given;
+    const { live: running, recent } = core.liveAndRecent(session.overviews());
+    const candidates = live ? running : [...running, ...recent];
+    if (!candidates.length) {
+      void vscode.window.showInformationMessage(live ? 'Airlock: no task is running.' : 'Airlock: there are no tasks yet.');
+      return undefined;
+    }
+    const here = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const ordered = [...candidates.filter((task) => task.workspace === here), ...candidates.filter((task) => task.workspace !== here)];
+    if (ordered.length === 1 && live) return ordered[0];
+    const chosen = await vscode.window.showQuickPick(
+      ordered.map((task) => ({ label: `${core.printableLine(task.folder)} · ${task.id}`, description: task.state === 'destroyed' ? `ended${task.endReason ? ` (${core.printableLine(task.endReason)})` : ''}` : task.state, detail: core.printableLine(task.workspace), task })),
+      { title },
+    );
+    return chosen?.task;
+  };
+
+  const stop = async (task: TaskOverview) => {
+    const service = await session.connect();
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Airlock: stopping task ${task.id}` }, () => service.stop(task.id));
+    output.info(`task ${task.id} stopped: its container and workspace volume are gone; the record and audit log remain`);
+  };
+
+  const guarded = (doing: string, work: (node?: unknown) => Promise<unknown>) => async (node?: unknown) => {
+    try {
+      await work(node);
+    } catch (error) {
+      await showError(core, output, error, doing);
+    }
+  };
+
+  context.subscriptions.push(
+    commands.register('airlock.startTask', (uri?: unknown) => startTask(session, output, uri instanceof vscode.Uri ? uri : undefined)),
+    commands.register(
+      'airlock.stopTask',
+      guarded('stopping a task', async (node) => {
+        const task = await pickTask(node, true, 'Stop which task?');
+        if (task) await stop(task);
+      }),
+    ),
+    commands.register(
+      'airlock.stopAllTasks',
+      guarded('stopping all tasks', async () => {
+        const live = core.liveAndRecent(session.overviews()).live;
+        if (!live.length) return void vscode.window.showInformationMessage('Airlock: no task is running.');
+        const choice = await vscode.window.showWarningMessage(`Stop all ${live.length} Airlock task(s)?`, { modal: true, detail: 'Their containers and workspace copies are destroyed. Changes not applied to the host are lost; records and audit logs remain.' }, 'Stop All');
+        if (choice !== 'Stop All') return;
+        const failures: unknown[] = [];
+        for (const task of live) await stop(task).catch((error: unknown) => failures.push(error));
+        if (failures.length) throw failures[0];
+      }),
+    ),
+    commands.register(
+      'airlock.copyTaskId',
+      guarded('copying a task id', async (node) => {
+        const task = await pickTask(node, false, 'Copy the id of which task?');
+        if (!task) return;
+        await vscode.env.clipboard.writeText(task.id);
+        vscode.window.setStatusBarMessage(`Airlock: copied ${task.id}`, 3000);
+      }),
+    ),
+    commands.register(
+      'airlock.showAuditLog',
+      guarded('showing an audit log', async (node) => {
+        const task = await pickTask(node, false, 'Show the audit log of which task?');
+        if (task) await openLog(logUri(task.id, 'audit'));
+      }),
+    ),
+    commands.register(
+      'airlock.showNetworkLog',
+      guarded('showing a network log', async (node) => {
+        const task = await pickTask(node, false, 'Show the network log of which task?');
+        if (task) await openLog(logUri(task.id, 'network'));
+      }),
+    ),
+    commands.register(
+      'airlock.countChanges',
+      guarded('counting changes', async (node) => {
+        const task = await pickTask(node, true, 'Count the changes of which task?');
+        if (!task) return;
+        const service = await session.connect();
+        const changes = await vscode.window.withProgress({ location: { viewId: 'airlock.tasks' }, title: `Looking at task ${task.id}` }, () => new core.ChangeService(service).changes(task.id));
+        output.info(`task ${task.id}: ${changes.changeSet.files.length} changed file(s) (change set ${core.shortChangeSetId(changes.changeSet.id)})`);
+        view.refresh();
+      }),
+    ),
+  );
+}
