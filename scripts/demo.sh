@@ -133,7 +133,7 @@ step "airlock policy accept --workspace $demo_ws --yes"
 airlock policy accept --workspace "$demo_ws" --yes
 airlock stop "$team" >/dev/null
 
-step airlock ls
+step "airlock ls   (live tasks only; -a lists ended ones too)"
 airlock ls
 step "airlock audit $id | tail -n 2"
 airlock audit "$id" | tail -n 2

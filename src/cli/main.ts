@@ -1,15 +1,15 @@
 import { Command, CommanderError, Option } from 'commander';
 import * as path from 'node:path';
-import { AirlockError, connectEngine, DEFAULT_IMAGE, describeError, formatDoctor, formatZodError, planWorkspaceTask, policyFileSchema, printableJson, printableJsonText, printableLine, printableLines, printableStream, runDoctor, startWorkspaceTask, stateDir, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides, type WarningDetails } from '../core/index.js';
+import { AirlockError, connectEngine, DEFAULT_IMAGE, DEFAULT_RECORD_RETENTION_MS, describeError, formatDoctor, formatZodError, planWorkspaceTask, policyFileSchema, printableJson, printableJsonText, printableLine, printableLines, printableStream, runDoctor, startWorkspaceTask, stateDir, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides, type WarningDetails } from '../core/index.js';
 import { abortOnSignals, action } from './serviceAction.js';
-import { collect, decimal, integer, keyValue } from './flagValues.js';
+import { collect, decimal, duration, integer, keyValue } from './flagValues.js';
 import { registerChangeCommands } from './changeCommands.js';
 import { registerExecCommand } from './execCommand.js';
 import { registerNetCommands } from './netCommands.js';
 import { printWaiting, registerApprovalCommands } from './approvalCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerPushCommand } from './pushCommand.js';
-import { formatTaskTable } from './taskTable.js';
+import { formatTaskList, shownTasks } from './taskTable.js';
 import { cliWarning, cliWording } from './errorHints.js';
 import { progressPrinter } from './progressLines.js';
 
@@ -149,13 +149,14 @@ export function buildProgram(): Command {
 
   program
     .command('ls')
-    .description('list tasks')
+    .description('list live tasks (running or stopped)')
+    .option('-a, --all', 'list ended tasks too')
     .option('--json', 'print JSON')
     .action(
-      action(async (service, flags: { json?: boolean }) => {
+      action(async (service, flags: { all?: boolean; json?: boolean }) => {
         const tasks = await service.list();
-        if (flags.json) process.stdout.write(printableJson(tasks.map(({ record, state }) => ({ id: record.id, state, container: record.containerName, image: record.image, runtime: record.runtime, workspace: record.workspace, createdAt: record.createdAt, expiresAt: record.expiresAt, destroyedAt: record.destroyedAt, destroyReason: record.destroyReason }))) + '\n');
-        else process.stdout.write(formatTaskTable(tasks));
+        if (flags.json) process.stdout.write(printableJson(shownTasks(tasks, Boolean(flags.all)).map(({ record, state }) => ({ id: record.id, state, container: record.containerName, image: record.image, runtime: record.runtime, workspace: record.workspace, createdAt: record.createdAt, expiresAt: record.expiresAt, destroyedAt: record.destroyedAt, destroyReason: record.destroyReason }))) + '\n');
+        else process.stdout.write(formatTaskList(tasks, Boolean(flags.all)));
       }),
     );
 
@@ -172,12 +173,13 @@ export function buildProgram(): Command {
 
   program
     .command('gc')
-    .description('remove expired tasks and anything Airlock left behind')
+    .description('remove expired tasks, anything Airlock left behind, and the records of tasks ended long ago')
+    .option('--keep-ended <duration>', `keep the records of ended tasks (and undo) this long, e.g. 7d, 36h, 90m; 0 removes them all (default ${DEFAULT_RECORD_RETENTION_MS / 86_400_000}d)`, duration('--keep-ended'))
     .action(
-      action(async (service) => {
-        const report = await service.gc();
-        const total = report.containers.length + report.volumes.length + report.records.length;
-        process.stdout.write(total === 0 ? 'nothing to clean up\n' : `removed ${report.containers.length} container(s), ${report.volumes.length} volume(s); expired ${report.records.length} task(s)\n`);
+      action(async (service, flags: { keepEnded?: number }) => {
+        const report = await service.gc({ keepEndedMs: flags.keepEnded ?? DEFAULT_RECORD_RETENTION_MS });
+        const total = report.containers.length + report.volumes.length + report.records.length + report.pruned.length;
+        process.stdout.write(total === 0 ? 'nothing to clean up\n' : `removed ${report.containers.length} container(s), ${report.volumes.length} volume(s); expired ${report.records.length} task(s); pruned ${report.pruned.length} ended task record(s)\n`);
       }),
     );
 

@@ -21,3 +21,16 @@ export function formatTaskTable(tasks: TaskStatus[]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
   return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n') + '\n';
 }
+
+/** What `ls` shows: live tasks (running or stopped), or every task with `all`; JSON follows the same choice. */
+export function shownTasks(tasks: TaskStatus[], all: boolean): TaskStatus[] {
+  return all ? tasks : tasks.filter(({ state }) => state !== 'destroyed');
+}
+
+/** The `ls` table; when only ended tasks exist, one line that says so and how to see them. */
+export function formatTaskList(tasks: TaskStatus[], all: boolean): string {
+  const shown = shownTasks(tasks, all);
+  const ended = tasks.length - shown.length;
+  if (shown.length === 0 && ended > 0) return `no live tasks (${ended} ended; \`airlock ls -a\` lists them)\n`;
+  return formatTaskTable(shown);
+}

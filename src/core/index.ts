@@ -7,7 +7,7 @@ export { describeEndpoint } from './engine/engineEndpoint.js';
 export { formatDoctor, runDoctor, type DoctorReport } from './engine/doctor.js';
 export { stateDir } from './state/stateDir.js';
 export { TaskStore } from './state/taskStore.js';
-export { TaskService, type CommandRequest, type GcReport } from './task/taskService.js';
+export { DEFAULT_RECORD_RETENTION_MS, TaskService, type CommandRequest, type GcReport } from './task/taskService.js';
 export { taskStatus, type TaskState, type TaskStatus } from './task/taskStatus.js';
 export type { TaskRecord } from './state/taskRecord.js';
 export type { ExecResult } from './exec/execTypes.js';

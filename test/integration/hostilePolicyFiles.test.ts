@@ -175,7 +175,7 @@ describe('a running task whose .airlock.json turns hostile keeps its last good r
     fs.symlinkSync('/dev/zero', path.join(hostile, '.airlock.json'));
     const refused = await measured(['start', '--workspace', hostile, '--ttl', '900']);
     assertRefusedAtOnce(refused, path.join(hostile, '.airlock.json'), /resolves outside .* \(to \/dev\/zero\)/);
-    const listed = await airlock(['ls', '--json']);
+    const listed = await airlock(['ls', '-a', '--json']);
     assert.deepEqual((JSON.parse(listed.stdout) as Array<{ workspace: string }>).filter((task) => task.workspace === hostile), [], 'no task was created');
 
     const ws = makeTempDir('airlock-hostile-ws-');

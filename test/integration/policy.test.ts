@@ -138,9 +138,9 @@ async function inspectTask(engine: EngineConnection, id: string) {
   return engine.docker.getContainer(found.Id).inspect();
 }
 
-/** `ls --json` entries of a workspace that were not destroyed: a failed start must leave none. */
+/** `ls -a --json` entries of a workspace with no recorded end (a vanished box included): a failed start must leave none. */
 async function liveRecordsOf(ws: string): Promise<string[]> {
-  const listed = await airlock(['ls', '--json']);
+  const listed = await airlock(['ls', '-a', '--json']);
   assert.equal(listed.status, 0, listed.stderr);
   return (JSON.parse(listed.stdout) as Array<{ id: string; workspace: string; destroyedAt?: string }>).filter((task) => task.workspace === ws && !task.destroyedAt).map((task) => task.id);
 }

@@ -9,6 +9,9 @@ import { folderNames } from '../ground/folderNames.js';
 
 const TASK_ID = /^[a-z0-9]{4,32}$/;
 
+const notAFolder = (where: string) =>
+  new AirlockError(`${where} is not a folder (a symlink or a file); left as it is`, { code: 'state.notAFolder', hint: 'Look at what put it there before removing it by hand.' });
+
 /** Host-side records, one folder per task: task.json, audit.jsonl, base snapshot files. */
 export class TaskStore {
   constructor(readonly root: string) {}
@@ -104,6 +107,30 @@ export class TaskStore {
   gatewayFiles(id: string): { socket: string; logFile: string; approvalsDir: string } {
     const dir = this.taskDir(id);
     return { socket: path.join(dir, 'gateway.sock'), logFile: path.join(dir, 'gateway.log'), approvalsDir: path.join(dir, 'approvals') };
+  }
+
+  /**
+   * Deletes a task's whole folder: record, audit log, snapshot, change data, approvals. Only a real
+   * folder directly inside the tasks folder is removed; a symlink there (or a tasks folder that is
+   * one) is refused rather than followed, so nothing outside the state folder can be reached.
+   * Returns false when there was no folder.
+   */
+  remove(id: string): boolean {
+    const tasksDir = path.join(this.root, 'tasks');
+    const dir = this.taskDir(id);
+    if (path.dirname(dir) !== tasksDir || path.basename(dir) !== id) throw new AirlockError(`task id "${id}" is not valid`, { code: 'task.invalidId', hint: 'Use a task id as the task list shows it.', field: 'ID' });
+    let entry: fs.Stats;
+    try {
+      if (!fs.lstatSync(tasksDir).isDirectory()) throw notAFolder(tasksDir);
+      entry = fs.lstatSync(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+    if (!entry.isDirectory()) throw notAFolder(dir);
+    // rmSync unlinks symlinks found inside without following them.
+    fs.rmSync(dir, { recursive: true });
+    return true;
   }
 
   /**

@@ -60,8 +60,19 @@ export interface CommandRequest extends Omit<ExecRequest, 'cwd' | 'env'> {
 export interface GcReport {
   containers: string[];
   volumes: string[];
+  /** Tasks this run ended because their TTL had passed. */
   records: string[];
+  /** Ended tasks whose whole host folder (record, audit log, change data) this run deleted. */
+  pruned: string[];
 }
+
+export interface GcOptions {
+  /** How long an ended task's record stays (and with it `undo`); 0 prunes every ended record. */
+  keepEndedMs?: number;
+}
+
+/** A week: long enough to undo an apply after a weekend, short enough that records do not pile up. */
+export const DEFAULT_RECORD_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
 const newTaskId = () => randomBytes(6).toString('hex');
 
@@ -366,9 +377,14 @@ export class TaskService {
     return this.store.all().map((record) => taskStatus(record, byTask.get(record.id)));
   }
 
-  /** Removes expired or stopped task containers, volumes without a container, and stale records. */
-  async gc(): Promise<GcReport> {
-    const report: GcReport = { containers: [], volumes: [], records: [] };
+  /**
+   * Removes expired or stopped task containers, volumes without a container, and the records of
+   * tasks that ended more than `keepEndedMs` ago.
+   */
+  async gc({ keepEndedMs = DEFAULT_RECORD_RETENTION_MS }: GcOptions = {}): Promise<GcReport> {
+    if (!Number.isFinite(keepEndedMs) || keepEndedMs < 0) throw new AirlockError(`the retention of ended tasks must be 0 or more milliseconds (got ${keepEndedMs})`, { code: 'gc.invalidRetention', hint: 'Give how long to keep ended tasks, or 0 to remove them all.', field: 'keepEndedMs' });
+    const report: GcReport = { containers: [], volumes: [], records: [], pruned: [] };
+    const endedNow = new Set<string>();
     for (const summary of await this.containersOf()) {
       // A running, unexpired container from another state directory (another user of this engine)
       // is not ours to judge; its own TTL ends it.
@@ -393,7 +409,10 @@ export class TaskService {
     }
     for (const status of await this.list()) {
       const saved = this.store.load(status.record.id);
-      if (status.state === 'destroyed' && saved && !saved.destroyedAt) this.markDestroyed(saved, unrecordedEnd(saved));
+      if (status.state === 'destroyed' && saved && !saved.destroyedAt) {
+        this.markDestroyed(saved, unrecordedEnd(saved));
+        endedNow.add(saved.id);
+      }
       if (status.state === 'destroyed') {
         // Also tasks ended before review state was released at the end (or by another process that crashed).
         this.releaseHostState(status.record.id);
@@ -402,9 +421,39 @@ export class TaskService {
       if (Date.parse(status.record.expiresAt) <= Date.now()) {
         await this.stop(status.record.id, 'ttl expired');
         report.records.push(status.record.id);
+        endedNow.add(status.record.id);
       }
     }
+    report.pruned = await this.pruneEnded(keepEndedMs, endedNow);
     return report;
+  }
+
+  /**
+   * Deletes the folders of tasks ended at least `keepEndedMs` ago. Only a record that says when it
+   * ended counts, never one whose container the engine still has (another process may be using
+   * it), and one ended by this very run only when nothing is to be kept.
+   */
+  private async pruneEnded(keepEndedMs: number, endedNow: ReadonlySet<string>): Promise<string[]> {
+    const withContainer = new Set((await this.containersOf()).map((summary) => summary.Labels[TASK_LABEL]));
+    const now = Date.now();
+    const pruned: string[] = [];
+    for (const id of this.store.ids()) {
+      if (withContainer.has(id) || (endedNow.has(id) && keepEndedMs > 0)) continue;
+      let record: TaskRecord | undefined;
+      try {
+        record = this.store.load(id);
+      } catch {
+        continue; // unreadable: nobody can tell when it ended
+      }
+      const endedAt = Date.parse(record?.destroyedAt ?? '');
+      if (Number.isNaN(endedAt) || (keepEndedMs > 0 && now - endedAt < keepEndedMs)) continue;
+      try {
+        if (this.store.remove(id)) pruned.push(id);
+      } catch (error) {
+        this.warn(`kept the record of task ${id}: ${(error as Error).message}`);
+      }
+    }
+    return pruned;
   }
 
   /** A live task by id or prefix; expired ones are destroyed on the spot, never used. */
