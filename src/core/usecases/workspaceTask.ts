@@ -69,7 +69,9 @@ export function planWorkspaceTask(stateDir: string, request: WorkspaceTaskReques
  */
 export async function startWorkspaceTask(service: TaskService, plan: WorkspaceTaskPlan, options: WorkspaceTaskOptions = {}): Promise<TaskRecord> {
   const { signal, onWarning, onSetupOutput, onWaiting } = options;
-  const onProgress = weightedProgress(options.onProgress, START_WEIGHTS);
+  // A build that will not happen must not hold the first 40% of the bar.
+  const { building, ...withoutBuild } = START_WEIGHTS;
+  const onProgress = weightedProgress(options.onProgress, plan.policy.effective.policy.build ? { building, ...withoutBuild } : withoutBuild);
   const { workspace, userLayer, overrides } = plan.request;
   const input = await taskInputFromPolicy(service.engine.docker, workspace, plan.policy, userLayer, overrides, { signal, onProgress, onWarning });
   throwIfAborted(signal);

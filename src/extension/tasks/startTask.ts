@@ -60,12 +60,16 @@ export async function startTask(session: AirlockSession, output: vscode.LogOutpu
       const abort = new AbortController();
       const cancel = token.onCancellationRequested(() => abort.abort());
       let shown = 0;
+      let step = '';
       try {
         return await core.startWorkspaceTask(service, plan, {
           signal: abort.signal,
           onProgress: (update) => {
             const { percent, message } = progressText(update, core.printableLine);
-            output.debug(`start: ${message}`);
+            // A line per step in the log; every update (bytes, files) only at debug level.
+            if (update.step !== step) output.info(`start: ${message}`);
+            else output.debug(`start: ${message}`);
+            step = update.step;
             progress.report({ increment: Math.max(0, percent - shown), message });
             shown = Math.max(shown, percent);
           },
