@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { describe } from 'node:test';
 import { SAMPLE_FILES, useE2ESession } from './harness/session.js';
 import {
-  answerDialog, answerInputBox, clearNotifications, clickNotificationButton, clickTreeItemAction, expandTreeItem, notifications, openViewContainer, runCommand, showView,
-  statusBarText, treeItems, treeItemText, viewPane, waitForNotification, waitForTreeItem,
+  answerDialog, answerInputBox, dialog, exactly, clearNotifications, clickNotificationButton, clickTreeItemAction, expandTreeItem, notifications, openViewContainer, runCommand, showView,
+  activeEditorText, editorTab, pickTreeItemMenu, readClipboard, statusBarText, treeItems, treeItemText, viewPane, waitForNotification, waitForTreeItem,
 } from './harness/workbench.js';
 
 const DOCKER = '/usr/bin/docker';
@@ -20,7 +20,9 @@ const DOCKER = '/usr/bin/docker';
  * image: a repository's .vscode/settings.json must never choose the task's image.
  */
 function sampleFiles(): Record<string, string> {
-  const files: Record<string, string> = { ...SAMPLE_FILES, '.vscode/settings.json': '{ "airlock.image": "evil.example/backdoor:latest", "airlock.runtime": "runc" }\n' };
+  // The repository asks for a destination (a loosening, held back until accepted) and gates git push.
+  const policy = { resources: { ttlSeconds: 900 }, commands: { ask: ['git push*'] }, network: { agent: { allow: ['registry.npmjs.org:443'] } } };
+  const files: Record<string, string> = { ...SAMPLE_FILES, '.airlock.json': `${JSON.stringify(policy, null, 2)}\n`, '.vscode/settings.json': '{ "airlock.image": "evil.example/backdoor:latest", "airlock.runtime": "runc" }\n' };
   const block = 'x'.repeat(8 * 1024);
   for (let index = 0; index < 1500; index++) files[`data/part-${String(index).padStart(4, '0')}.txt`] = `${index}\n${block}`;
   return files;
@@ -45,6 +47,16 @@ describe('the Airlock side bar in VS Code', () => {
     await page.mouse.up();
     await page.waitForFunction(`document.querySelector('.part.sidebar').getBoundingClientRect().width >= ${width - 20}`, undefined, { timeout: 10_000 });
   };
+  /** Answers a dialog that another follows at once (answerDialog waits for no dialog at all). */
+  const answerThenNext = async (button: string) => {
+    const { page } = session;
+    const box = dialog(page);
+    await box.waitFor({ state: 'visible', timeout: 60_000 });
+    const text = (await box.locator('.dialog-message-container').innerText()).trim();
+    await box.locator('.dialog-buttons .monaco-button', { hasText: exactly(button) }).click();
+    await page.locator('.monaco-dialog-box .dialog-message-container', { hasText: text.split('\n')[0] }).waitFor({ state: 'detached', timeout: 20_000 });
+    return text;
+  };
   const logText = () => fs.readFileSync(session.server.outputChannelLog('Airlock')!, 'utf8');
   const taskRow = () => waitForTreeItem(session.page, 'Tasks', `sample-project · ${taskId}`, 60_000);
 
@@ -53,11 +65,17 @@ describe('the Airlock side bar in VS Code', () => {
     await openViewContainer(page, 'Airlock');
     await widenSideBar();
     await runCommand(page, 'Airlock: Start Task for This Workspace');
+    // First the summary with the repository's loosening held back, and Accept.
+    const held = await answerThenNext('Accept Repository Policy…');
+    assert.match(held, /Start a sandboxed task for sample-project\?/);
+    assert.match(held, /image airlock-test:bookworm/, 'the image is the user\'s setting, not the workspace\'s');
+    assert.doesNotMatch(held, /evil\.example/);
+    assert.match(held, /network: setup offline; agent offline/);
+    assert.match(held, /Held back from the repository policy until you accept it:\n• network\.agent\.allow: registry\.npmjs\.org:443/);
+    assert.match(await answerThenNext('Accept'), /loosens your sandbox/);
     const summary = await answerDialog(page, 'Start', 60_000);
-    assert.match(summary, /Start a sandboxed task for sample-project\?/);
-    assert.match(summary, /image airlock-test:bookworm/, 'the image is the user\'s setting, not the workspace\'s');
-    assert.doesNotMatch(summary, /evil\.example/);
-    assert.match(summary, /network: setup offline; agent offline/);
+    assert.match(summary, /network: setup offline; agent allow registry\.npmjs\.org:443/);
+    assert.doesNotMatch(summary, /Held back/);
     // The copy is the long step: the toast is fully in by then, with a percentage worth showing.
     const progress = notifications(page, /starting a task for sample-project: [1-9]\d% — copying/).first();
     await progress.waitFor({ state: 'visible', timeout: 60_000 });
@@ -72,11 +90,11 @@ describe('the Airlock side bar in VS Code', () => {
     assert.equal(percents.at(-1), 100);
 
     const row = await taskRow();
-    const { description } = await treeItemText(row);
-    assert.match(description, /^running · runc · offline · \d+m\d\ds left$/);
+    // The gateway the extension started answers with its phase: the agent's, after setup.
+    await row.locator('.label-description', { hasText: /^running · runc · allowlist · agent phase · \d+m\d\ds left$/ }).waitFor({ timeout: 30_000 });
     await expandTreeItem(page, 'Tasks', `sample-project · ${taskId}`);
-    for (const detail of ['Image: airlock-test:bookworm', 'Runtime: runc', 'Network: offline (no network)', 'Approvals: none waiting']) await waitForTreeItem(page, 'Tasks', detail);
-    assert.match(await statusBarText(page, 'airlock.airlock.airlock.status'), new RegExp(`Airlock ${taskId} · offline`));
+    for (const detail of ['Image: airlock-test:bookworm', 'Runtime: runc', 'Network: allowlist, agent phase', 'Approvals: none waiting']) await waitForTreeItem(page, 'Tasks', detail);
+    assert.match(await statusBarText(page, 'airlock.airlock.airlock.status'), new RegExp(`Airlock ${taskId} · allowlist, agent phase`));
     const listed = JSON.parse((await session.airlock('ls', '--json')).stdout) as { id: string; state: string; image: string }[];
     assert.deepEqual(listed.map((task) => [task.id, task.state, task.image]), [[taskId, 'running', 'airlock-test:bookworm']]);
     await session.shot('tasks-running');
@@ -110,6 +128,24 @@ describe('the Airlock side bar in VS Code', () => {
     const audit = (await session.airlock('audit', taskId)).stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { type: string; decision?: { decision: string; by: string; reason?: string } });
     const decisions = audit.filter((record) => record.type === 'approval.decided').map((record) => [record.decision!.decision, record.decision!.by, record.decision!.reason ?? '']);
     assert.deepEqual(decisions, [['deny', 'root', 'not on main, please'], ['allow', 'root', '']]);
+
+    // The task's context menu: its logs as readable editors, and its id.
+    const label = `sample-project · ${taskId}`;
+    await pickTreeItemMenu(page, 'Tasks', label, 'Show Audit Log');
+    await editorTab(page, 'audit.log').waitFor({ timeout: 20_000 });
+    const auditText = await activeEditorText(page);
+    assert.match(auditText, new RegExp(`Airlock audit log — task ${taskId}`));
+    assert.match(auditText, /denied once by root \([0-9a-f]{24}\): not on main, please/);
+    assert.match(auditText, /ran git push origin main/);
+    await session.shot('audit-log');
+    await pickTreeItemMenu(page, 'Tasks', label, 'Show Network Log');
+    await editorTab(page, 'network.log').waitFor({ timeout: 20_000 });
+    assert.match(await activeEditorText(page), /network: allowlist \(default deny, every connection logged\)/);
+    await pickTreeItemMenu(page, 'Tasks', label, 'Copy Task ID');
+    // The command writes the clipboard after the menu has closed.
+    await page.waitForFunction(`navigator.clipboard.readText().then((text) => text === ${JSON.stringify(taskId)})`, undefined, { timeout: 10_000, polling: 200 }).catch(() => undefined);
+    assert.equal(await readClipboard(page), taskId);
+    await runCommand(page, 'View: Close All Editors');
   });
 
   session.test('3. A host push shows its commit and files in Approvals, raised by a notification while the view is hidden; Approve lands it in the bare repository', async () => {
@@ -137,7 +173,10 @@ describe('the Airlock side bar in VS Code', () => {
 
   session.test('4. Stop from the Tasks view: the container and volume are gone, and the task moves to Recent', async () => {
     const { page } = session;
-    await openViewContainer(page, 'Airlock');
+    // The status bar item brings the side bar back.
+    await runCommand(page, 'View: Show Explorer');
+    await page.locator('.part.statusbar [id="airlock.airlock.airlock.status"]').click();
+    await page.locator('.part.sidebar .composite.title h2', { hasText: /^Airlock$/ }).waitFor({ timeout: 20_000 });
     await showView(page, 'Tasks');
     assert.notEqual(docker('ps', '-aq', '--filter', `label=airlock.task=${taskId}`), '');
     await clickTreeItemAction(page, 'Tasks', `sample-project · ${taskId}`, 'Stop Task');
@@ -173,6 +212,9 @@ describe('the Airlock side bar in VS Code', () => {
     assert.equal(pending.length, 1);
     await session.airlock('deny', pending[0].id);
     assert.equal((await gated).code, 126);
-    assert.equal((await session.airlock('stop', second)).code, 0);
+    await runCommand(page, 'Airlock: Stop All Tasks');
+    assert.match(await answerDialog(page, 'Stop All'), /Stop all 1 Airlock task\(s\)\?/);
+    await treeItems(page, 'Tasks', `sample-project · ${second}`).and(page.locator('[aria-level="1"]')).first().waitFor({ state: 'detached', timeout: 60_000 });
+    assert.equal(docker('ps', '-aq', '--filter', `label=airlock.task=${second}`), '');
   });
 });

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type * as Core from '../../core/index.js';
@@ -41,6 +42,11 @@ export class AirlockSession implements vscode.Disposable {
   private retryMs = RETRY_MS.initial;
   /** Each allowlist task's gateway phase, asked when the task appears or changes. */
   private readonly phases = new Map<string, string>();
+  /**
+   * A watch of each live allowlist task's folder: the gateway's socket coming or going, and audit
+   * records (a phase switch is one), make the phase be asked again; no timer asks it.
+   */
+  private readonly phaseWatches = new Map<string, { watch: fs.FSWatcher; timer?: NodeJS.Timeout }>();
   private disposed = false;
   private readonly subscriptions: { dispose(): void }[] = [];
 
@@ -112,6 +118,7 @@ export class AirlockSession implements vscode.Disposable {
         watcher.onDidEnd(({ id, reason }) => {
           this.output.info(`task ${id} ended: ${core.printableLine(reason)}`);
           this.phases.delete(id);
+          this.unwatchPhase(id);
           changed();
         }),
         watcher.onDidLoseEngine(({ error }) => this.setEngine({ kind: 'unreachable', message: core.describeError(error).split('\n')[0], error })),
@@ -139,11 +146,39 @@ export class AirlockSession implements vscode.Disposable {
     this.tasksChanged.fire();
   }
 
+  private watchPhase(id: string): void {
+    if (this.phaseWatches.has(id) || this.disposed) return;
+    try {
+      const watch = fs.watch(this.store.taskDir(id), { persistent: false }, (_event, name) => {
+        if (name !== 'gateway.sock' && name !== 'audit.jsonl') return;
+        const entry = this.phaseWatches.get(id);
+        if (!entry || entry.timer) return;
+        entry.timer = setTimeout(() => {
+          entry.timer = undefined;
+          void this.askPhase(id);
+        }, 250);
+      });
+      watch.on('error', () => this.unwatchPhase(id));
+      this.phaseWatches.set(id, { watch });
+    } catch {
+      // the folder went away: the task's end event follows
+    }
+  }
+
+  private unwatchPhase(id: string): void {
+    const entry = this.phaseWatches.get(id);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    entry.watch.close();
+    this.phaseWatches.delete(id);
+  }
+
   /** The network phase an allowlist task's gateway reports (setup, agent), or why it cannot. */
   private async askPhase(id: string): Promise<void> {
     const service = this.service;
     const record = this.store.load(id);
     if (!service || !record || record.destroyedAt || record.options.network !== 'allowlist') return;
+    this.watchPhase(id);
     const phase = await service.gatewayRequest(id, { op: 'status' }).then(
       (reply) => `${reply.phase} phase`,
       () => 'gateway down',
@@ -180,6 +215,7 @@ export class AirlockSession implements vscode.Disposable {
   dispose(): void {
     this.disposed = true;
     clearTimeout(this.retryTimer);
+    for (const id of [...this.phaseWatches.keys()]) this.unwatchPhase(id);
     for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
     this.service?.dispose();
     for (const emitter of [this.tasksChanged, this.approvalsChanged, this.requested, this.engineChanged]) emitter.dispose();
