@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describe } from 'node:test';
 import { SAMPLE_FILES, useE2ESession } from './harness/session.js';
 import {
-  answerDialog, answerInputBox, dialog, exactly, clearNotifications, clickNotificationButton, clickTreeItemAction, expandTreeItem, notifications, openViewContainer, runCommand, showView,
+  answerDialog, answerInputBox, clearNotifications, clickNotificationButton, clickTreeItemAction, expandTreeItem, notifications, openViewContainer, runCommand, showView,
   activeEditorText, editorTab, pickTreeItemMenu, readClipboard, statusBarText, treeItems, treeItemText, viewPane, waitForNotification, waitForTreeItem,
 } from './harness/workbench.js';
 
@@ -47,16 +47,6 @@ describe('the Airlock side bar in VS Code', () => {
     await page.mouse.up();
     await page.waitForFunction(`document.querySelector('.part.sidebar').getBoundingClientRect().width >= ${width - 20}`, undefined, { timeout: 10_000 });
   };
-  /** Answers a dialog that another follows at once (answerDialog waits for no dialog at all). */
-  const answerThenNext = async (button: string) => {
-    const { page } = session;
-    const box = dialog(page);
-    await box.waitFor({ state: 'visible', timeout: 60_000 });
-    const text = (await box.locator('.dialog-message-container').innerText()).trim();
-    await box.locator('.dialog-buttons .monaco-button', { hasText: exactly(button) }).click();
-    await page.locator('.monaco-dialog-box .dialog-message-container', { hasText: text.split('\n')[0] }).waitFor({ state: 'detached', timeout: 20_000 });
-    return text;
-  };
   const logText = () => fs.readFileSync(session.server.outputChannelLog('Airlock')!, 'utf8');
   const taskRow = () => waitForTreeItem(session.page, 'Tasks', `sample-project · ${taskId}`, 60_000);
 
@@ -66,13 +56,13 @@ describe('the Airlock side bar in VS Code', () => {
     await widenSideBar();
     await runCommand(page, 'Airlock: Start Task for This Workspace');
     // First the summary with the repository's loosening held back, and Accept.
-    const held = await answerThenNext('Accept Repository Policy…');
+    const held = await answerDialog(page, 'Accept Repository Policy…', 60_000);
     assert.match(held, /Start a sandboxed task for sample-project\?/);
     assert.match(held, /image airlock-test:bookworm/, 'the image is the user\'s setting, not the workspace\'s');
     assert.doesNotMatch(held, /evil\.example/);
     assert.match(held, /network: setup offline; agent offline/);
     assert.match(held, /Held back from the repository policy until you accept it:\n• network\.agent\.allow: registry\.npmjs\.org:443/);
-    assert.match(await answerThenNext('Accept'), /loosens your sandbox/);
+    assert.match(await answerDialog(page, 'Accept'), /loosens your sandbox/);
     const summary = await answerDialog(page, 'Start', 60_000);
     assert.match(summary, /network: setup offline; agent allow registry\.npmjs\.org:443/);
     assert.doesNotMatch(summary, /Held back/);
@@ -141,9 +131,15 @@ describe('the Airlock side bar in VS Code', () => {
     await pickTreeItemMenu(page, 'Tasks', label, 'Show Network Log');
     await editorTab(page, 'network.log').waitFor({ timeout: 20_000 });
     assert.match(await activeEditorText(page), /network: allowlist \(default deny, every connection logged\)/);
-    await pickTreeItemMenu(page, 'Tasks', label, 'Copy Task ID');
-    // The command writes the clipboard after the menu has closed.
-    await page.waitForFunction(`navigator.clipboard.readText().then((text) => text === ${JSON.stringify(taskId)})`, undefined, { timeout: 10_000, polling: 200 }).catch(() => undefined);
+    // The browser's clipboard takes a write only while the page has focus, which a closing menu can
+    // take away for a moment: the copy is tried again once, after a click on the row.
+    for (let attempt = 1; ; attempt++) {
+      await pickTreeItemMenu(page, 'Tasks', label, 'Copy Task ID');
+      await page.locator('.part.statusbar', { hasText: `Airlock: copied ${taskId}` }).waitFor({ timeout: 10_000 });
+      const copied = await page.waitForFunction(`navigator.clipboard.readText().then((text) => text === ${JSON.stringify(taskId)})`, undefined, { timeout: 5_000, polling: 200 }).then(() => true, () => false);
+      if (copied || attempt === 2) break;
+      await (await waitForTreeItem(page, 'Tasks', label)).click();
+    }
     assert.equal(await readClipboard(page), taskId);
     await runCommand(page, 'View: Close All Editors');
   });
