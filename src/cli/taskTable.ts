@@ -1,11 +1,6 @@
-import { printableLine, type TaskStatus } from '../core/index.js';
+import { printableLine, shortDuration, type TaskStatus } from '../core/index.js';
 
-function age(iso: string): string {
-  const seconds = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000));
-  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
-  if (seconds >= 60) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
-  return `${seconds}s`;
-}
+const age = (iso: string) => shortDuration(Date.parse(iso) - Date.now());
 
 export function formatTaskTable(tasks: TaskStatus[]): string {
   if (tasks.length === 0) return 'no tasks\n';

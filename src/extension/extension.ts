@@ -37,7 +37,7 @@ export function activate(context: vscode.ExtensionContext): void {
       const tasksView = new TasksView(session);
       const approvalsView = new ApprovalsView(session);
       context.subscriptions.push(tasksView, approvalsView);
-      registerTaskCommands(context, commands, session, tasksView, output);
+      registerTaskCommands(context, commands, session, output);
       registerApprovalActions(context, commands, session, approvalsView, output);
       registerLogDocuments(context, session);
       registerStatusBar(context, session);

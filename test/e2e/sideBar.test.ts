@@ -176,6 +176,7 @@ describe('the Airlock side bar in VS Code', () => {
     await showView(page, 'Tasks');
     assert.notEqual(docker('ps', '-aq', '--filter', `label=airlock.task=${taskId}`), '');
     await clickTreeItemAction(page, 'Tasks', `sample-project · ${taskId}`, 'Stop Task');
+    assert.match(await answerDialog(page, 'Stop'), /Stop task [0-9a-f]{12} for sample-project\?[\s\S]*changed file\(s\) at the last look[\s\S]*not applied to the host/);
     await waitForTreeItem(page, 'Tasks', /^Recent$/, 60_000);
     await treeItems(page, 'Tasks', `sample-project · ${taskId}`).first().waitFor({ state: 'detached', timeout: 60_000 });
     await expandTreeItem(page, 'Tasks', /^Recent$/);

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import * as core from '../../src/core/index.js';
 import { requestRows, requestTitle } from '../../src/extension/approvals/approvalLabels.js';
 import { taskDescription, taskDetails } from '../../src/extension/tasks/taskLabels.js';
+import { noticeText } from '../../src/extension/ui/noticeText.js';
 import type { ApprovalRequest, TaskOverview } from '../../src/core/index.js';
 
 const NOW = Date.parse('2026-12-02T10:00:00Z');
@@ -13,7 +14,8 @@ const NOW = Date.parse('2026-12-02T10:00:00Z');
 function overview(overrides: Partial<TaskOverview> = {}): TaskOverview {
   return {
     id: 'a1b2c3d4e5f6', workspace: '/home/dev/shop', folder: 'shop', state: 'running', image: 'node:22-bookworm', runtime: 'runsc', network: 'allowlist',
-    createdAt: '2026-12-02T09:00:00Z', expiresAt: '2026-12-02T11:05:00Z', ttlLeftMs: 65 * 60_000, pendingApprovals: 2, ...overrides,
+    // Labels count the TTL down from expiresAt (overviews are cached between events).
+    createdAt: '2026-12-02T09:00:00Z', expiresAt: new Date(Date.now() + 65 * 60_000 + 500).toISOString(), ttlLeftMs: 65 * 60_000, pendingApprovals: 2, ...overrides,
   };
 }
 
@@ -113,5 +115,17 @@ describe('policySummary and formatAuditLog', () => {
     assert.match(lines[0], /^2026-12-02 10:00:00  command +ran npm test  \[exit 1; in \/workspace; 10 B out, 2 B err\]$/);
     assert.match(lines[1], /denied once by dev \(r1\): not now\\nok$/);
     assert.match(lines[2], /1 line\(s\) could not be read/);
+  });
+});
+
+describe('noticeText: box text in a notification is never a link or an icon', () => {
+  test('a markdown command link from the box is broken up, and so are codicons', () => {
+    const subject = 'git push \'[Show details](command:airlock.approveForTask?{"request":{"id":"x"}})\' $(check)';
+    const shown = noticeText(core, subject);
+    // VS Code makes `[label](target)` a link and `$(name)` an icon only when the characters touch.
+    assert.doesNotMatch(shown, /\]\(/);
+    assert.doesNotMatch(shown, /\$\(/);
+    assert.match(shown, /Show details/);
+    assert.equal(noticeText(core, 'a\nb'), 'a\\nb');
   });
 });

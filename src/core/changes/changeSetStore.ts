@@ -81,9 +81,10 @@ export class ChangeSetStore {
 
   /** The newest kept set, briefly (what a task list shows): undefined when none is kept or it is unreadable. */
   newest(): { id: string; files: number; createdAt: string } | undefined {
-    const [id] = this.ids();
-    if (!id) return undefined;
+    // The folder can be emptied while this reads it (a task's end releases its review state).
     try {
+      const [id] = this.ids();
+      if (!id) return undefined;
       const parsed = changeSetSchema.parse(JSON.parse(fs.readFileSync(this.file(id), 'utf8')));
       return { id, files: parsed.files.length, createdAt: parsed.createdAt };
     } catch {

@@ -310,6 +310,8 @@ export class TaskWatcher implements Disposable {
       this.settle(id);
       this.statuses.delete(id);
       if (last.state !== 'destroyed') this.ended.fire({ id, status: { record: { ...last.record, destroyReason: 'record removed' }, state: 'destroyed' }, previous: last.state, reason: 'record removed' });
+      // An ended task's record pruned by gc: lists that still show it under their recent tasks redraw.
+      else this.changed.fire({ id, status: last, previous: last.state });
       return;
     }
     const facts = this.containers.get(id);

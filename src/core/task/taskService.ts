@@ -431,14 +431,16 @@ export class TaskService {
   /**
    * Deletes the folders of tasks ended at least `keepEndedMs` ago. Only a record that says when it
    * ended counts, never one whose container the engine still has (another process may be using
-   * it), and one ended by this very run only when nothing is to be kept.
+   * it), and never one this very run found gone: its container may live on another engine than
+   * the one this process reached (another DOCKER_HOST or context), so its end is recorded now and
+   * its folder waits for a later run.
    */
   private async pruneEnded(keepEndedMs: number, endedNow: ReadonlySet<string>): Promise<string[]> {
     const withContainer = new Set((await this.containersOf()).map((summary) => summary.Labels[TASK_LABEL]));
     const now = Date.now();
     const pruned: string[] = [];
     for (const id of this.store.ids()) {
-      if (withContainer.has(id) || (endedNow.has(id) && keepEndedMs > 0)) continue;
+      if (withContainer.has(id) || endedNow.has(id)) continue;
       let record: TaskRecord | undefined;
       try {
         record = this.store.load(id);

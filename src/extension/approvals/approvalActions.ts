@@ -3,10 +3,20 @@ import type { ApprovalRequest } from '../../core/index.js';
 import type { CommandRegistry } from '../commandRegistry.js';
 import type { AirlockSession } from '../session/airlockSession.js';
 import { showError } from '../ui/errorNotice.js';
+import { noticeText } from '../ui/noticeText.js';
 import { requestTitle } from './approvalLabels.js';
 import { requestOfNode, type ApprovalsView } from './approvalsView.js';
 
 type Verdict = { decision: 'allow'; scope: 'once' | 'task' } | { decision: 'deny' };
+
+/** "For the task" is offered for commands and destinations only: a push is approved for its own commit. */
+const TASK_SCOPE_KINDS: ReadonlySet<ApprovalRequest['kind']> = new Set(['command', 'network']);
+/**
+ * Kinds a reviewer may allow here. An apply writes to the host: it is allowed after seeing its
+ * change set (`airlock diff --change-set`, and the review view of the next release), so this view
+ * offers Deny for it, never a blind Approve.
+ */
+const APPROVABLE_KINDS: ReadonlySet<ApprovalRequest['kind']> = new Set(['command', 'network', 'push']);
 
 /**
  * Approve once, approve for the task, deny with a reason: from the view's inline actions, the
@@ -20,42 +30,58 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
   const pick = async (node: unknown, verdict: Verdict['decision'] | 'task'): Promise<ApprovalRequest | undefined> => {
     const given = requestOfNode(node);
     if (given) return given;
-    const pending = session.pending().filter((request) => verdict !== 'task' || request.kind === 'command' || request.kind === 'network');
+    const pending = session.pending().filter((request) => (verdict === 'task' ? TASK_SCOPE_KINDS.has(request.kind) : verdict === 'deny' || APPROVABLE_KINDS.has(request.kind)));
     if (!pending.length) {
       void vscode.window.showInformationMessage('Airlock: no requests are waiting for a reviewer.');
       return undefined;
     }
     const chosen = await vscode.window.showQuickPick(
-      pending.map((request) => ({ label: requestTitle(core, request), description: `task ${request.task}`, detail: core.printableLine(request.reason), request })),
+      pending.map((request) => ({
+        label: noticeText(core, requestTitle(core, request)),
+        description: `task ${request.task} · ${core.shortDuration(Date.parse(request.expiresAt) - Date.now())} left`,
+        detail: noticeText(core, `${request.cwd ? `in ${request.cwd} · ` : ''}${session.overview(request.task)?.workspace ?? ''} · ${request.reason}`),
+        request,
+      })),
       { title: verdict === 'deny' ? 'Deny which request?' : 'Approve which request?', matchOnDescription: true, matchOnDetail: true },
     );
     return chosen?.request;
   };
 
   const decide = async (request: ApprovalRequest, verdict: Verdict): Promise<boolean> => {
+    if (verdict.decision === 'allow' && (!APPROVABLE_KINDS.has(request.kind) || (verdict.scope === 'task' && !TASK_SCOPE_KINDS.has(request.kind)))) {
+      void vscode.window.showWarningMessage(`Airlock: ${verdict.scope === 'task' ? 'approving for the whole task' : 'approving here'} is not offered for ${request.kind === 'apply' ? 'an apply (review its change set first)' : `a ${request.kind}`}.`);
+      return false;
+    }
+    const queue = new core.ApprovalBoard(session.store).queue(request.task);
+    // Gone (its task's records were pruned) or no longer waiting: say so before asking anything.
+    if (!queue.find(request.id) || queue.decision(request.id)) return report(queue, request, queue.decision(request.id) ? 'already-decided' : 'expired');
     let reason: string | undefined;
     if (verdict.decision === 'deny') {
-      reason = await vscode.window.showInputBox({ title: `Deny: ${requestTitle(core, request)}`, prompt: 'Why? The agent that asked is told this reason.', placeHolder: 'reason (optional)', ignoreFocusOut: true });
+      reason = await vscode.window.showInputBox({ title: noticeText(core, `Deny: ${requestTitle(core, request)}`), prompt: 'Why? The agent that asked is told this reason.', placeHolder: 'reason (optional)', ignoreFocusOut: true });
       if (reason === undefined) return false;
     }
     try {
-      const queue = new core.ApprovalBoard(session.store).queue(request.task);
       const by = core.currentUser();
       const outcome = queue.decide(request.id, verdict.decision === 'allow' ? { decision: 'allow', scope: verdict.scope, by } : { decision: 'deny', scope: 'once', by, ...(reason ? { reason } : {}) });
       if (outcome === 'decided') {
         const done = verdict.decision === 'deny' ? 'denied' : verdict.scope === 'task' ? 'allowed for the task' : 'allowed once';
         output.info(`approval ${request.id} ${done} by ${core.printableLine(by)}${reason ? `: ${core.printableLine(reason)}` : ''}`);
-        vscode.window.setStatusBarMessage(`$(check) Airlock: ${done}: ${requestTitle(core, request)}`, 5000);
+        vscode.window.setStatusBarMessage(`$(check) Airlock: ${done}: ${noticeText(core, requestTitle(core, request))}`, 5000);
         return true;
       }
-      const earlier = queue.decision(request.id);
-      const how = earlier ? `${earlier.decision === 'allow' ? 'allowed' : 'denied'} by ${core.printableLine(earlier.by)}` : 'decided';
-      void vscode.window.showInformationMessage(outcome === 'expired' ? `Airlock: that request ran out of time before your decision and was refused.` : `Airlock: that request was already ${how}; your decision was not recorded.`);
-      return false;
+      return report(queue, request, outcome);
     } catch (error) {
       await showError(core, output, error, `deciding approval ${request.id}`);
       return false;
     }
+  };
+
+  /** A decision that came too late: someone else decided, or the request ran out of time or went away. */
+  const report = (queue: ReturnType<InstanceType<typeof core.ApprovalBoard>['queue']>, request: ApprovalRequest, outcome: 'already-decided' | 'expired'): false => {
+    const earlier = queue.decision(request.id);
+    const how = earlier ? `${earlier.decision === 'allow' ? 'allowed' : 'denied'} by ${noticeText(core, earlier.by)}` : 'decided';
+    void vscode.window.showInformationMessage(outcome === 'expired' ? 'Airlock: that request is no longer waiting (it ran out of time or its task was cleaned up); nothing was recorded.' : `Airlock: that request was already ${how}; your decision was not recorded.`);
+    return false;
   };
 
   const command = (id: string, verdict: Verdict) =>
@@ -64,10 +90,16 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
       if (request) await decide(request, verdict);
     });
 
-  /** A new request raises a notification unless the reviewer is already looking at the view. */
+  /**
+   * A new request raises a notification unless the reviewer is already looking at the view. Its
+   * Approve is offered only where the toast shows all there is to approve (a command or a
+   * destination, in full); a push or an apply is decided after Show, with every file in sight.
+   */
   const notify = async (request: ApprovalRequest) => {
     if (view.view.visible) return;
-    const choice = await vscode.window.showWarningMessage(`Airlock: task ${request.task} asks — ${requestTitle(core, request)} (${core.printableLine(request.reason)})`, 'Approve', 'Deny', 'Show');
+    const title = noticeText(core, requestTitle(core, request));
+    const whole = TASK_SCOPE_KINDS.has(request.kind) && title.length <= 160;
+    const choice = await vscode.window.showWarningMessage(`Airlock: task ${request.task} asks — ${title} (${noticeText(core, request.reason)})`, ...(whole ? ['Approve'] : []), 'Deny', 'Show');
     if (choice === 'Approve') await decide(request, { decision: 'allow', scope: 'once' });
     else if (choice === 'Deny') await decide(request, { decision: 'deny' });
     else if (choice === 'Show') await view.reveal(request);

@@ -21,6 +21,9 @@ const KIND: Record<ApprovalRequest['kind'], { title: string; icon: string }> = {
 
 export const kindIcon = (request: ApprovalRequest) => KIND[request.kind].icon;
 
+/** A remote URL as shown: credentials in it (`https://user:token@host/…`) are not. */
+const withoutCredentials = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1…@');
+
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map((item) => String(item)) : []);
 const text = (value: unknown) => (value === undefined || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value));
 
@@ -49,7 +52,7 @@ export function requestRows(core: Formatting, request: ApprovalRequest, task: Ta
   const rows: RequestRow[] = [{ key: 'what', label: KIND[request.kind].title, value: request.subject, icon: KIND[request.kind].icon }];
   if (request.kind === 'push') {
     rows.push(
-      { key: 'remote', label: 'Remote', value: `${text(details.remote)} (${text(details.url)})`, icon: 'cloud-upload' },
+      { key: 'remote', label: 'Remote', value: `${text(details.remote)} (${withoutCredentials(text(details.url))})`, icon: 'cloud-upload' },
       { key: 'branch', label: 'Branch', value: text(details.branch), icon: 'git-branch' },
       { key: 'commit', label: 'Commit', value: `${text(details.commit)}${details.base ? ` on ${text(details.base).slice(0, 12)}` : ''}`, icon: 'git-commit' },
     );

@@ -5,9 +5,20 @@ import { kindIcon, requestDescription, requestRows, requestTitle, type RequestRo
 
 type Node = { kind: 'request'; request: ApprovalRequest } | { kind: 'row'; request: ApprovalRequest; row: RequestRow } | { kind: 'item'; request: ApprovalRequest; row: RequestRow; item: string; index: number };
 
+/**
+ * Nodes this view made. A command's argument counts as a node only if it is one of them: anything
+ * else (a `command:` link's JSON arguments, another extension's call) is not a reviewer's choice
+ * of request, and the command asks instead.
+ */
+const ours = new WeakSet<object>();
+const made = <T extends Node>(node: T): T => {
+  ours.add(node);
+  return node;
+};
+
 /** The request a command from the Approvals view was invoked on (the request or any line under it). */
 export function requestOfNode(node: unknown): ApprovalRequest | undefined {
-  return (node as Node | undefined)?.request;
+  return typeof node === 'object' && node !== null && ours.has(node) ? (node as Node).request : undefined;
 }
 
 /**
@@ -43,15 +54,15 @@ export class ApprovalsView implements vscode.TreeDataProvider<Node>, vscode.Disp
   }
 
   private taskOf(request: ApprovalRequest) {
-    return this.session.overviews().find((task) => task.id === request.task);
+    return this.session.overview(request.task);
   }
 
   getChildren(node?: Node): Node[] {
     if (!node) {
-      return this.session.pending().map((request) => ({ kind: 'request', request }));
+      return this.session.pending().map((request) => made({ kind: 'request', request }));
     }
-    if (node.kind === 'request') return requestRows(this.session.core, node.request, this.taskOf(node.request)).map((row) => ({ kind: 'row', request: node.request, row }));
-    if (node.kind === 'row') return (node.row.items ?? []).map((item, index) => ({ kind: 'item', request: node.request, row: node.row, item, index }));
+    if (node.kind === 'request') return requestRows(this.session.core, node.request, this.taskOf(node.request)).map((row) => made({ kind: 'row', request: node.request, row }));
+    if (node.kind === 'row') return (node.row.items ?? []).map((item, index) => made({ kind: 'item', request: node.request, row: node.row, item, index }));
     return [];
   }
 
@@ -88,14 +99,14 @@ export class ApprovalsView implements vscode.TreeDataProvider<Node>, vscode.Disp
 
   getParent(node: Node): Node | undefined {
     if (node.kind === 'request') return undefined;
-    if (node.kind === 'row') return { kind: 'request', request: node.request };
-    return { kind: 'row', request: node.request, row: node.row };
+    if (node.kind === 'row') return made({ kind: 'request', request: node.request });
+    return made({ kind: 'row', request: node.request, row: node.row });
   }
 
-  /** Shows a request in the view without taking focus from the editor. */
+  /** Shows a request in the view (after the reviewer clicked Show: the view takes focus). */
   async reveal(request: ApprovalRequest): Promise<void> {
     await vscode.commands.executeCommand('airlock.approvals.focus');
-    await this.view.reveal({ kind: 'request', request }, { select: true, focus: false, expand: true }).then(undefined, () => undefined);
+    await this.view.reveal(made({ kind: 'request', request }), { select: true, focus: true, expand: true }).then(undefined, () => undefined);
   }
 
   dispose(): void {

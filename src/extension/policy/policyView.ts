@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type * as Core from '../../core/index.js';
 import type { Loosening, PolicyMonitor, PolicyReport, SourceProblem } from '../../core/index.js';
 import type { CommandRegistry } from '../commandRegistry.js';
+import { noticeText } from '../ui/noticeText.js';
 import { defaultImage, extraFloors, settingLayer } from './policySettings.js';
 
 /**
@@ -38,6 +39,9 @@ export function registerPolicyView(context: vscode.ExtensionContext, commands: C
     }),
   );
 }
+
+/** workspaceState key: the policy files (workspace and digest) whose loosenings the user chose to keep ignored. */
+const KEPT_IGNORED = 'airlock.policy.keptIgnored';
 
 interface PolicyView {
   accept(workspace?: string): Promise<void>;
@@ -81,14 +85,17 @@ function startPolicyView(core: typeof Core, context: vscode.ExtensionContext, ou
     const state = report.state;
     if (!state?.repo || report.invalid || state.accepted || state.effective.loosenings.length === 0) return;
     const key = `${report.workspace}\0${state.repo.digest}`;
-    if (asked.has(key)) return;
+    // "Keep ignored" holds across reloads for this exact file (its digest); a changed file asks again.
+    const kept = context.workspaceState.get<string[]>(KEPT_IGNORED, []);
+    if (asked.has(key) || kept.includes(key)) return;
     asked.add(key);
     if (!vscode.workspace.isTrusted) {
       output.warn(`policy: this workspace is not trusted; the repository policy's loosenings are ignored:\n${describe(state.effective.ignored)}`);
       return;
     }
     const changed = state.acceptance ? ' changed since you accepted it and' : '';
-    const choice = await vscode.window.showWarningMessage(`Airlock: ${printableLine(path.basename(report.workspace))}/.airlock.json${changed} loosens your sandbox. Its loosenings are ignored until you accept.`, 'Review…', 'Keep ignored');
+    const choice = await vscode.window.showWarningMessage(`Airlock: ${noticeText(core, path.basename(report.workspace))}/.airlock.json${changed} loosens your sandbox. Its loosenings are ignored until you accept.`, 'Review…', 'Keep ignored');
+    if (choice === 'Keep ignored') await context.workspaceState.update(KEPT_IGNORED, [...kept.filter((item) => item.startsWith(`${report.workspace}\0`) === false), key]);
     if (choice === 'Review…') await vscode.commands.executeCommand('airlock.acceptPolicy', report.workspace);
   };
 

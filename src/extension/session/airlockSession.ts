@@ -14,6 +14,12 @@ export type EngineState =
 const RETRY_MS = { initial: 2_000, max: 60_000 };
 
 /**
+ * What the detached egress gateway inherits from the extension host: what finding the engine and
+ * running node need, never the rest (VS Code's IPC hooks, NODE_OPTIONS, code-server's password, tokens).
+ */
+const GATEWAY_ENV = /^(PATH|HOME|USER|LOGNAME|TMPDIR|TMP|TEMP|LANG|LC_[A-Z]+|TZ|XDG_[A-Z_]+|SSH_AUTH_SOCK|DOCKER_[A-Z_]+|AIRLOCK_[A-Z0-9_]+|SYSTEMROOT|COMSPEC|PATHEXT|WINDIR|APPDATA|LOCALAPPDATA|USERPROFILE)$/;
+
+/**
  * The extension's one view of Airlock's state, shared by the Tasks and Approvals views, the status
  * bar and the commands: the engine connection and its TaskService, the core's TaskWatcher (engine
  * events plus the state folder) and ApprovalWatcher (the approvals folders). Everything here is
@@ -48,14 +54,32 @@ export class AirlockSession implements vscode.Disposable {
    */
   private readonly phaseWatches = new Map<string, { watch: fs.FSWatcher; timer?: NodeJS.Timeout }>();
   private disposed = false;
+  private cached: TaskOverview[] | undefined;
   private readonly subscriptions: { dispose(): void }[] = [];
 
   constructor(readonly core: typeof Core, private readonly output: vscode.LogOutputChannel, private readonly extensionPath: string) {
     this.store = new core.TaskStore(core.stateDir());
+    // Registered first: the cache is dropped before any view redraws for the same event.
+    this.subscriptions.push(this.tasksChanged.event(() => (this.cached = undefined)), this.approvalsChanged.event(() => (this.cached = undefined)));
+  }
+
+  /** Drops what the lists were built from, after this front end changed something itself (a fresh look). */
+  invalidate(): void {
+    this.cached = undefined;
+    this.tasksChanged.fire();
   }
 
   /** Opens the approval watcher (no engine needed) and starts connecting to the engine. */
   async open(): Promise<void> {
+    // The engine is tried whatever happens to the approvals watch, so the Tasks view never stays "connecting".
+    try {
+      await this.openApprovals();
+    } finally {
+      void this.connect().catch(() => undefined);
+    }
+  }
+
+  private async openApprovals(): Promise<void> {
     const watcher = await this.core.ApprovalWatcher.open(this.store);
     if (this.disposed) return watcher.dispose();
     this.approvalWatcher = watcher;
@@ -77,7 +101,6 @@ export class AirlockSession implements vscode.Disposable {
       }),
     );
     this.approvalsChanged.fire();
-    void this.connect().catch(() => undefined);
   }
 
   /** The TaskService, connecting now if the engine is not connected (the error is the core's). */
@@ -95,7 +118,8 @@ export class AirlockSession implements vscode.Disposable {
       if (this.disposed) throw new core.CancelledError();
       // The gateway is Airlock's CLI started detached, from this extension's own bundle.
       const cli = path.join(this.extensionPath, 'dist', 'cli.js');
-      const gateway = core.detachedGatewayLauncher(this.store, [process.execPath, cli], { ...process.env, ELECTRON_RUN_AS_NODE: '1' });
+      const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => GATEWAY_ENV.test(name)));
+      const gateway = core.detachedGatewayLauncher(this.store, [process.execPath, cli], { ...env, ELECTRON_RUN_AS_NODE: '1' });
       const service = new core.TaskService(engine, this.store, (message) => this.output.warn(core.printableLines(message)), { gateway });
       const watcher = await core.TaskWatcher.open(engine.docker, this.store);
       if (this.disposed) {
@@ -122,11 +146,15 @@ export class AirlockSession implements vscode.Disposable {
           changed();
         }),
         watcher.onDidLoseEngine(({ error }) => this.setEngine({ kind: 'unreachable', message: core.describeError(error).split('\n')[0], error })),
-        watcher.onDidRecoverEngine(() => this.setEngine({ kind: 'connected', version: engine.version.Version })),
+        watcher.onDidRecoverEngine(() => {
+          this.setEngine({ kind: 'connected', version: engine.version.Version });
+          for (const status of watcher.current()) if (status.state !== 'destroyed') void this.askPhase(status.record.id);
+        }),
       );
       this.retryMs = RETRY_MS.initial;
-      this.setEngine({ kind: 'connected', version: engine.version.Version });
-      for (const { record } of watcher.current()) void this.askPhase(record.id);
+      // The watcher may have opened while the engine's stream did not (it retries by itself): say which.
+      this.setEngine(watcher.engineConnected ? { kind: 'connected', version: engine.version.Version } : { kind: 'unreachable', message: 'the engine answered, but its event stream did not open', error: undefined });
+      for (const status of watcher.current()) if (status.state !== 'destroyed') void this.askPhase(status.record.id);
       return service;
     } catch (error) {
       if (!this.disposed && !(error instanceof core.CancelledError)) {
@@ -141,6 +169,7 @@ export class AirlockSession implements vscode.Disposable {
   private setEngine(state: EngineState): void {
     const was = this.engine.kind;
     this.engine = state;
+    void vscode.commands.executeCommand('setContext', 'airlock.engine', state.kind);
     if (state.kind !== was) this.output[state.kind === 'unreachable' ? 'warn' : 'info'](state.kind === 'unreachable' ? `engine: ${this.core.printableLine(state.message)}` : `engine: ${state.kind}`);
     this.engineChanged.fire(state);
     this.tasksChanged.fire();
@@ -177,7 +206,9 @@ export class AirlockSession implements vscode.Disposable {
   private async askPhase(id: string): Promise<void> {
     const service = this.service;
     const record = this.store.load(id);
-    if (!service || !record || record.destroyedAt || record.options.network !== 'allowlist') return;
+    // A task can have ended with nothing recorded (its TTL): the watcher's state decides, not the record.
+    const live = this.taskWatcher?.current().some((status) => status.record.id === id && status.state !== 'destroyed');
+    if (!service || !record || record.destroyedAt || !live || record.options.network !== 'allowlist') return this.unwatchPhase(id);
     this.watchPhase(id);
     const phase = await service.gatewayRequest(id, { op: 'status' }).then(
       (reply) => `${reply.phase} phase`,
@@ -198,9 +229,21 @@ export class AirlockSession implements vscode.Disposable {
     return this.store.all().map((record) => ({ record, state: 'destroyed' as const })).filter(({ record }) => record.destroyedAt);
   }
 
+  /**
+   * Every task as the lists show it. Built once per change (each reads the task's newest change
+   * set from disk) and dropped on the next task or approval event; TTL left is as of building, so
+   * the views compute their countdowns from `expiresAt`.
+   */
   overviews(): TaskOverview[] {
-    const pending = this.pending();
-    return this.statuses().map((status) => this.core.taskOverview(this.store, status, pending));
+    if (!this.cached) {
+      const pending = this.pending();
+      this.cached = this.statuses().map((status) => this.core.taskOverview(this.store, status, pending));
+    }
+    return this.cached;
+  }
+
+  overview(id: string): TaskOverview | undefined {
+    return this.overviews().find((task) => task.id === id);
   }
 
   pending(): ApprovalRequest[] {

@@ -4,6 +4,7 @@ import type { ProgressUpdate, TaskRecord } from '../../core/index.js';
 import { defaultImage, extraFloors, userLayer } from '../policy/policySettings.js';
 import type { AirlockSession } from '../session/airlockSession.js';
 import { showError } from '../ui/errorNotice.js';
+import { noticeText } from '../ui/noticeText.js';
 
 async function chooseFolder(given?: vscode.Uri): Promise<string | undefined> {
   if (given?.scheme === 'file') return given.fsPath;
@@ -12,6 +13,8 @@ async function chooseFolder(given?: vscode.Uri): Promise<string | undefined> {
   const chosen = await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Start a sandboxed task for which folder?' });
   return chosen?.uri.fsPath;
 }
+
+const SETUP_LOG_LIMIT = 256 * 1024;
 
 /** The percentage and step line of a progress notification, from the core's weighted fraction. */
 export function progressText(update: ProgressUpdate, printable: (text: string) => string): { percent: number; message: string } {
@@ -35,7 +38,7 @@ export async function startTask(session: AirlockSession, output: vscode.LogOutpu
     if (choice) await vscode.commands.executeCommand('workbench.action.files.openFolder');
     return undefined;
   }
-  const name = core.printableLine(path.basename(workspace));
+  const name = noticeText(core, path.basename(workspace));
   try {
     // The engine first: with none, the one clear message comes before any question.
     const service = await session.connect();
@@ -56,6 +59,7 @@ export async function startTask(session: AirlockSession, output: vscode.LogOutpu
       plan = core.planWorkspaceTask(core.stateDir(), plan.request);
     }
     const warnings: string[] = [];
+    let setupLogged = 0;
     const record = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Airlock: starting a task for ${name}`, cancellable: true }, async (progress, token) => {
       const abort = new AbortController();
       const cancel = token.onCancellationRequested(() => abort.abort());
@@ -77,7 +81,13 @@ export async function startTask(session: AirlockSession, output: vscode.LogOutpu
             warnings.push(core.printableLine(message.split('\n')[0]));
             output.warn(core.printableLines(message));
           },
-          onSetupOutput: (chunk) => output.info(`setup: ${core.printableLines(chunk.toString('utf8').trimEnd())}`),
+          onSetupOutput: (chunk) => {
+            // The setup's own output is the box's: capped in the log (the audit log has the command).
+            if (setupLogged >= SETUP_LOG_LIMIT) return;
+            const text = chunk.toString('utf8', 0, Math.min(chunk.length, SETUP_LOG_LIMIT - setupLogged));
+            setupLogged += chunk.length;
+            output.info(`setup: ${core.printableLines(text.trimEnd())}${setupLogged >= SETUP_LOG_LIMIT ? ' … (more setup output left out of this log)' : ''}`);
+          },
           onWaiting: (request) => output.info(`start: setup command waits for approval ${request.id}`),
         });
       } finally {

@@ -2,25 +2,27 @@ import * as vscode from 'vscode';
 import type { TaskOverview } from '../../core/index.js';
 import type { CommandRegistry } from '../commandRegistry.js';
 import type { AirlockSession } from '../session/airlockSession.js';
+import { requestOfNode } from '../approvals/approvalsView.js';
 import { showError } from '../ui/errorNotice.js';
+import { noticeText } from '../ui/noticeText.js';
 import { logUri } from './logDocuments.js';
 import { startTask } from './startTask.js';
-import { taskOfNode, type TasksView } from './tasksView.js';
+import { taskOfNode } from './tasksView.js';
 
+/** The `.log` path gives it VS Code's Log language (colours for times and levels) without asking for it. */
 async function openLog(uri: vscode.Uri): Promise<void> {
-  const document = await vscode.languages.setTextDocumentLanguage(await vscode.workspace.openTextDocument(uri), 'log');
-  await vscode.window.showTextDocument(document, { preview: true });
+  await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri), { preview: true });
 }
 
 /**
  * The task commands: from the Tasks view (inline and context menu) with the task they were invoked
  * on, or from the command palette, which asks (this workspace's task first).
  */
-export function registerTaskCommands(context: vscode.ExtensionContext, commands: CommandRegistry, session: AirlockSession, view: TasksView, output: vscode.LogOutputChannel): void {
+export function registerTaskCommands(context: vscode.ExtensionContext, commands: CommandRegistry, session: AirlockSession, output: vscode.LogOutputChannel): void {
   const { core } = session;
 
   const pickTask = async (node: unknown, live: boolean, title: string): Promise<TaskOverview | undefined> => {
-    const given = taskOfNode(node);
+    const given = taskOfNode(node) ?? session.overview(requestOfNode(node)?.task ?? '');
     if (given) return given;
     const { live: running, recent } = core.liveAndRecent(session.overviews());
     const candidates = live ? running : [...running, ...recent];
@@ -32,10 +34,17 @@ export function registerTaskCommands(context: vscode.ExtensionContext, commands:
     const ordered = [...candidates.filter((task) => task.workspace === here), ...candidates.filter((task) => task.workspace !== here)];
     if (ordered.length === 1 && live) return ordered[0];
     const chosen = await vscode.window.showQuickPick(
-      ordered.map((task) => ({ label: `${core.printableLine(task.folder)} · ${task.id}`, description: task.state === 'destroyed' ? `ended${task.endReason ? ` (${core.printableLine(task.endReason)})` : ''}` : task.state, detail: core.printableLine(task.workspace), task })),
+      ordered.map((task) => ({ label: `${noticeText(core, task.folder)} · ${task.id}`, description: task.state === 'destroyed' ? `ended${task.endReason ? ` (${noticeText(core, task.endReason)})` : ''}` : task.state, detail: noticeText(core, task.workspace), task })),
       { title },
     );
     return chosen?.task;
+  };
+
+  /** Stopping destroys the box and whatever was not applied: asked first, with what is known of its changes. */
+  const confirmStop = async (task: TaskOverview): Promise<boolean> => {
+    const changes = task.lastLook ? `${task.lastLook.files} changed file(s) at the last look` : 'changes nobody has looked at yet';
+    const choice = await vscode.window.showWarningMessage(`Stop task ${task.id} for ${noticeText(core, task.folder)}?`, { modal: true, detail: `Its container and its copy of the workspace are destroyed, with ${changes} that are not applied to the host. The record and the audit log remain.` }, 'Stop');
+    return choice === 'Stop';
   };
 
   const stop = async (task: TaskOverview) => {
@@ -58,7 +67,7 @@ export function registerTaskCommands(context: vscode.ExtensionContext, commands:
       'airlock.stopTask',
       guarded('stopping a task', async (node) => {
         const task = await pickTask(node, true, 'Stop which task?');
-        if (task) await stop(task);
+        if (task && (await confirmStop(task))) await stop(task);
       }),
     ),
     commands.register(
@@ -68,9 +77,14 @@ export function registerTaskCommands(context: vscode.ExtensionContext, commands:
         if (!live.length) return void vscode.window.showInformationMessage('Airlock: no task is running.');
         const choice = await vscode.window.showWarningMessage(`Stop all ${live.length} Airlock task(s)?`, { modal: true, detail: 'Their containers and workspace copies are destroyed. Changes not applied to the host are lost; records and audit logs remain.' }, 'Stop All');
         if (choice !== 'Stop All') return;
-        const failures: unknown[] = [];
-        for (const task of live) await stop(task).catch((error: unknown) => failures.push(error));
-        if (failures.length) throw failures[0];
+        let failed = 0;
+        for (const task of live) {
+          await stop(task).catch((error: unknown) => {
+            failed++;
+            output.error(`stopping task ${task.id}: ${core.describeError(error)}`);
+          });
+        }
+        if (failed) void vscode.window.showErrorMessage(`Airlock: ${failed} of ${live.length} task(s) could not be stopped.`, 'Show Log').then((choice) => choice && output.show(true));
       }),
     ),
     commands.register(
@@ -104,7 +118,7 @@ export function registerTaskCommands(context: vscode.ExtensionContext, commands:
         const service = await session.connect();
         const changes = await vscode.window.withProgress({ location: { viewId: 'airlock.tasks' }, title: `Looking at task ${task.id}` }, () => new core.ChangeService(service).changes(task.id));
         output.info(`task ${task.id}: ${changes.changeSet.files.length} changed file(s) (change set ${core.shortChangeSetId(changes.changeSet.id)})`);
-        view.refresh();
+        session.invalidate();
       }),
     ),
   );

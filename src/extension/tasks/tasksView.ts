@@ -1,14 +1,22 @@
 import * as vscode from 'vscode';
 import type { TaskOverview } from '../../core/index.js';
 import type { AirlockSession } from '../session/airlockSession.js';
-import { taskDescription, taskDetails, type DetailRow } from './taskLabels.js';
+import { taskDescription, taskDetails, ttlLeft, type DetailRow } from './taskLabels.js';
 
 type Node = { kind: 'task'; task: TaskOverview } | { kind: 'recent'; tasks: TaskOverview[]; total: number } | { kind: 'detail'; task: TaskOverview; row: DetailRow };
 
+/** Nodes this view made: only those name a task for a command (see requestOfNode). */
+const ours = new WeakSet<object>();
+const made = <T extends Node>(node: T): T => {
+  ours.add(node);
+  return node;
+};
+
 /** The task a command from the Tasks view (inline, context menu) was invoked on. */
 export function taskOfNode(node: unknown): TaskOverview | undefined {
-  const candidate = node as Node | undefined;
-  return candidate && (candidate.kind === 'task' || candidate.kind === 'detail') ? candidate.task : undefined;
+  if (typeof node !== 'object' || node === null || !ours.has(node)) return undefined;
+  const candidate = node as Node;
+  return candidate.kind === 'task' || candidate.kind === 'detail' ? candidate.task : undefined;
 }
 
 /**
@@ -49,7 +57,7 @@ export class TasksView implements vscode.TreeDataProvider<Node>, vscode.Disposab
   /** Schedules the next redraw of the TTL countdown: at the next whole minute, or second in the last two minutes. */
   private tick(live: TaskOverview[]): void {
     clearTimeout(this.clock);
-    const soonest = Math.min(...live.map((task) => task.ttlLeftMs));
+    const soonest = Math.min(...live.map((task) => ttlLeft(task)));
     if (!this.view.visible || !Number.isFinite(soonest)) return;
     const step = soonest <= 120_000 ? 1000 : 60_000;
     this.clock = setTimeout(() => this.changed.fire(undefined), Math.max(250, soonest % step || step));
@@ -59,13 +67,13 @@ export class TasksView implements vscode.TreeDataProvider<Node>, vscode.Disposab
   getChildren(node?: Node): Node[] {
     if (!node) {
       const { live, recent, endedTotal } = this.session.core.liveAndRecent(this.session.overviews());
-      const nodes: Node[] = live.map((task) => ({ kind: 'task', task }));
-      if (recent.length) nodes.push({ kind: 'recent', tasks: recent, total: endedTotal });
+      const nodes: Node[] = live.map((task) => made({ kind: 'task', task }));
+      if (recent.length) nodes.push(made({ kind: 'recent', tasks: recent, total: endedTotal }));
       if (this.view.visible) this.tick(live);
       return nodes;
     }
-    if (node.kind === 'recent') return node.tasks.map((task) => ({ kind: 'task', task }));
-    if (node.kind === 'task') return taskDetails(this.session.core, node.task, this.session.phaseOf(node.task.id)).map((row) => ({ kind: 'detail', task: node.task, row }));
+    if (node.kind === 'recent') return node.tasks.map((task) => made({ kind: 'task', task }));
+    if (node.kind === 'task') return taskDetails(this.session.core, node.task, this.session.phaseOf(node.task.id)).map((row) => made({ kind: 'detail', task: node.task, row }));
     return [];
   }
 
@@ -104,7 +112,7 @@ export class TasksView implements vscode.TreeDataProvider<Node>, vscode.Disposab
   }
 
   getParent(node: Node): Node | undefined {
-    return node.kind === 'detail' ? { kind: 'task', task: node.task } : undefined;
+    return node.kind === 'detail' ? made({ kind: 'task', task: node.task }) : undefined;
   }
 
   dispose(): void {

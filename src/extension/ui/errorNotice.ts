@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type * as Core from '../../core/index.js';
 import type { ErrorAction } from '../../core/index.js';
+import { noticeText } from './noticeText.js';
 
 /** VS Code settings that hold a task setting an error may point at; the rest live in the policy file. */
 const SETTING_FOR: Partial<Record<string, string>> = { image: 'airlock.image', runtime: 'airlock.runtime' };
@@ -18,7 +19,8 @@ function button(action: ErrorAction): Button | undefined {
     case 'runDoctor':
       return command('Run Doctor', 'airlock.doctor');
     case 'useRuntime':
-      return { title: `Use ${action.runtime}`, run: () => vscode.workspace.getConfiguration('airlock').update('runtime', action.runtime, vscode.ConfigurationTarget.Global) };
+      // The setting is opened, not written: switching runtime for every later task is the user's call.
+      return command('Open Setting', 'workbench.action.openSettings', 'airlock.runtime');
     case 'acceptPolicy':
       return command('Review Policy…', 'airlock.acceptPolicy', action.workspace);
     case 'startTask':
@@ -56,7 +58,7 @@ export async function showError(core: typeof Core, output: vscode.LogOutputChann
   const described = core.describeError(error);
   output.error(`${doing}: ${described}`);
   if (error instanceof Error && error.stack && !core.AirlockError.is(error)) output.debug(core.printableLines(error.stack));
-  const sentence = described.split('\n')[0];
+  const sentence = noticeText(core, described.split('\n')[0]);
   const seen = new Set<string>();
   const buttons = (core.AirlockError.is(error) ? error.actions : []).map(button).filter((item): item is Button => item !== undefined && !seen.has(item.title) && Boolean(seen.add(item.title)));
   const choice = await vscode.window.showErrorMessage(`Airlock: ${sentence}`, ...buttons.map((item) => item.title), 'Show Log');

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { AirlockSession } from '../session/airlockSession.js';
+import { ttlLeft } from '../tasks/taskLabels.js';
 
 /**
  * This workspace's task in the status bar: its id and network mode, and how many requests wait for
@@ -12,7 +13,9 @@ export function registerStatusBar(context: vscode.ExtensionContext, session: Air
   const { core } = session;
 
   const update = () => {
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    // In a multi-root window, the folder of the file being edited; otherwise the first.
+    const active = vscode.window.activeTextEditor?.document.uri;
+    const folder = ((active && vscode.workspace.getWorkspaceFolder(active)) ?? vscode.workspace.workspaceFolders?.[0])?.uri.fsPath;
     const task = folder ? session.taskFor(folder) : undefined;
     const pending = session.pending().length;
     const waiting = pending ? ` · $(bell-dot) ${pending} waiting` : '';
@@ -20,7 +23,7 @@ export function registerStatusBar(context: vscode.ExtensionContext, session: Air
     else if (task) item.text = `$(shield) Airlock ${task.id} · ${task.network === 'deny' ? 'offline' : session.phaseOf(task.id) ? `allowlist, ${session.phaseOf(task.id)}` : 'allowlist'}${waiting}`;
     else item.text = `$(shield) Airlock: no task${waiting}`;
     const tooltip = new vscode.MarkdownString(undefined, true);
-    tooltip.appendMarkdown(task ? `Task **${task.id}** runs a sandboxed copy of this folder (${task.runtime === 'runsc' ? 'gVisor' : 'runc'}, ${core.shortDuration(task.ttlLeftMs)} left).` : 'No sandboxed task runs for this folder.');
+    tooltip.appendMarkdown(task ? `Task **${task.id}** runs a sandboxed copy of this folder (${task.runtime === 'runsc' ? 'gVisor' : 'runc'}, ${core.shortDuration(ttlLeft(task))} left).` : 'No sandboxed task runs for this folder.');
     if (pending) tooltip.appendMarkdown(`\n\n${pending} request(s) wait for a reviewer.`);
     if (session.engine.kind === 'unreachable') tooltip.appendMarkdown('\n\n').appendText(`Engine: ${session.engine.message}`);
     tooltip.appendMarkdown('\n\nClick to show the Airlock side bar.');
@@ -29,6 +32,6 @@ export function registerStatusBar(context: vscode.ExtensionContext, session: Air
     item.show();
   };
 
-  context.subscriptions.push(item, session.onDidChangeTasks(update), session.onDidChangeApprovals(update), session.onDidChangeEngine(update), vscode.workspace.onDidChangeWorkspaceFolders(update));
+  context.subscriptions.push(item, session.onDidChangeTasks(update), session.onDidChangeApprovals(update), session.onDidChangeEngine(update), vscode.workspace.onDidChangeWorkspaceFolders(update), vscode.window.onDidChangeActiveTextEditor(update));
   update();
 }
