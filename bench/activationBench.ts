@@ -55,7 +55,7 @@ const load = Module._load;
 Module._load = function (request, ...rest) { return request === 'vscode' ? fake : load.call(this, request, ...rest); };
 const extension = require(bundle);
 const t1 = process.hrtime.bigint();
-const context = { subscriptions: [], extensionPath: path.dirname(bundle), globalState: { get() {}, update: async () => undefined, keys: () => [] }, workspaceState: { get() {}, update: async () => undefined, keys: () => [] }, globalStorageUri: { fsPath: require('node:os').tmpdir() }, storageUri: undefined, extensionUri: { fsPath: path.dirname(bundle) } };
+const context = { subscriptions: [], extensionPath: path.dirname(bundle), globalState: { get() {}, update: async () => undefined, keys: () => [] }, workspaceState: { get() {}, update: async () => undefined, keys: () => [] }, globalStorageUri: { fsPath: require('node:os').tmpdir() }, storageUri: undefined, extensionUri: { fsPath: path.dirname(bundle) }, extension: { packageJSON: JSON.parse(require('node:fs').readFileSync(path.join(process.cwd(), 'package.json'), 'utf8')) } };
 const ms = (from, to) => Number(to - from) / 1e6;
 Promise.resolve(extension.activate(context)).then(async () => {
   const t2 = process.hrtime.bigint();
