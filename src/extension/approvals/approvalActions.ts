@@ -107,7 +107,8 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
       if (summaryShown) return;
       summaryShown = true;
       try {
-        const choice = await vscode.window.showWarningMessage(`Airlock: more requests are waiting for a reviewer (${session.pending().length} in all).`, 'Show Approvals');
+        // No count: a toast's text cannot follow requests that keep coming; the view's badge does.
+        const choice = await vscode.window.showWarningMessage('Airlock: more requests are waiting for a reviewer; the Approvals view lists them all.', 'Show Approvals');
         if (choice) await vscode.commands.executeCommand('airlock.approvals.focus');
       } finally {
         summaryShown = false;
