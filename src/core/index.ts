@@ -46,4 +46,4 @@ export { TaskWatcher, type EngineLoss, type TaskEndEvent, type TaskEndReason, ty
 export { ApprovalWatcher, type ApprovalDecisionEvent, type ApprovalEvent, type ApprovalExpiryEvent, type ApprovalWatcherOptions } from './approvals/approvalEvents.js';
 export { formatAuditLog } from './audit/auditText.js';
 export { policySummary } from './policy/policySummary.js';
-export { liveAndRecent, RECENT_TASKS, shortDuration, taskOverview, type TaskOverview } from './usecases/taskOverview.js';
+export { liveAndRecent, RECENT_TASKS, shortDuration, taskOverview, ttlLeft, type TaskOverview } from './usecases/taskOverview.js';

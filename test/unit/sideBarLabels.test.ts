@@ -15,7 +15,7 @@ function overview(overrides: Partial<TaskOverview> = {}): TaskOverview {
   return {
     id: 'a1b2c3d4e5f6', workspace: '/home/dev/shop', folder: 'shop', state: 'running', image: 'node:22-bookworm', runtime: 'runsc', network: 'allowlist',
     // Labels count the TTL down from expiresAt (overviews are cached between events).
-    createdAt: '2026-12-02T09:00:00Z', expiresAt: new Date(Date.now() + 65 * 60_000 + 500).toISOString(), ttlLeftMs: 65 * 60_000, pendingApprovals: 2, ...overrides,
+    createdAt: '2026-12-02T09:00:00Z', expiresAt: new Date(Date.now() + 65 * 60_000 + 500).toISOString(), pendingApprovals: 2, ...overrides,
   };
 }
 
@@ -38,7 +38,7 @@ describe('the Tasks view: what each task shows', () => {
   });
 
   test('an ended task says when and why, and has no TTL or approvals rows', () => {
-    const ended = overview({ state: 'destroyed', ttlLeftMs: 0, endedAt: '2026-12-02T09:40:00Z', endReason: 'stopped by user', pendingApprovals: 0 });
+    const ended = overview({ state: 'destroyed', endedAt: '2026-12-02T09:40:00Z', endReason: 'stopped by user', pendingApprovals: 0 });
     assert.match(taskDescription(core, ended, undefined), /^ended .*\(stopped by user\)$/);
     assert.deepEqual(taskDetails(core, ended, undefined).map((row) => row.key), ['state', 'image', 'runtime', 'network', 'changes', 'workspace']);
   });
@@ -57,10 +57,10 @@ describe('the Tasks view: what each task shows', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-overview-'));
     const store = new core.TaskStore(root);
     const record = { id: 'a1b2c3d4e5f6', createdAt: '2026-12-02T09:00:00Z', expiresAt: '2026-12-02T11:00:00Z', workspace: '/w/shop', image: 'img', runtime: 'runc' as const, containerId: 'c', containerName: 'n', user: '1000:1000', env: {}, options: { network: 'allowlist' }, snapshot: { kind: 'folder' as const, files: 1, bytes: 1, excluded: [], manifestFile: 'm', archiveFile: 'a' } };
-    const summary = core.taskOverview(store, { record, state: 'running' }, [request(), request({ task: 'other0000000' })], NOW);
+    const summary = core.taskOverview(store, { record, state: 'running' }, [request(), request({ task: 'other0000000' })]);
     assert.equal(summary.pendingApprovals, 1);
     assert.equal(summary.network, 'allowlist');
-    assert.equal(summary.ttlLeftMs, 3_600_000);
+    assert.equal(core.ttlLeft(summary, NOW), 3_600_000);
     assert.equal(summary.lastLook, undefined);
     fs.rmSync(root, { recursive: true, force: true });
   });

@@ -41,6 +41,9 @@ export interface AuditReading {
   unreadable: number;
 }
 
+/** A nested part of a record read back loosely (an approval's request or decision); anything else reads as no fields. */
+export const recordFields = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+
 /** How `append` starts every line; the first record after a cut-off write starts here, mid-line. */
 const RECORD_START = '{"time":';
 

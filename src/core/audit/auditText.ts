@@ -1,5 +1,5 @@
 import { printableLine } from '../ground/printable.js';
-import type { AuditEntry } from './auditLog.js';
+import { recordFields as fields, type AuditEntry } from './auditLog.js';
 
 const text = (value: unknown): string => {
   if (value === undefined || value === null) return '-';
@@ -7,7 +7,6 @@ const text = (value: unknown): string => {
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return printableLine(JSON.stringify(value) ?? '-');
 };
-const fields = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const argv = (value: unknown) => list(value).map((word) => text(word)).join(' ');
 

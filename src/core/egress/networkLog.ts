@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditLog } from '../audit/auditLog.js';
+import { recordFields as fields, type AuditEntry, type AuditLog } from '../audit/auditLog.js';
 import { printableHost } from './hostTarget.js';
 
 const NETWORK_TYPES = new Set(['network', 'network.phase', 'network.limit', 'network.gateway', 'approval.requested', 'approval.decided']);
@@ -28,8 +28,6 @@ function text(value: unknown): string {
 /** A count column: absent is zero. */
 const count = (value: unknown) => (value === undefined ? '0' : text(value));
 
-/** A nested record (an approval's request or decision); anything else reads as no fields. */
-const fields = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
 
 /** One table row per record, for people; the JSON output is the contract. */
 export function formatNetworkLog(records: AuditEntry[]): string {

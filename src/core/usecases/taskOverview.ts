@@ -16,8 +16,6 @@ export interface TaskOverview {
   network: 'deny' | 'allowlist';
   createdAt: string;
   expiresAt: string;
-  /** Milliseconds until the TTL ends it; 0 once ended. */
-  ttlLeftMs: number;
   endedAt?: string;
   endReason?: string;
   /** The newest change set the host keeps for it: what the last look at the box found. */
@@ -28,7 +26,7 @@ export interface TaskOverview {
 /** Ended tasks a list shows under "Recent", newest first; older ones are for `ls -a` and the records. */
 export const RECENT_TASKS = 20;
 
-export function taskOverview(store: TaskStore, status: TaskStatus, pending: readonly ApprovalRequest[], now = Date.now()): TaskOverview {
+export function taskOverview(store: TaskStore, status: TaskStatus, pending: readonly ApprovalRequest[]): TaskOverview {
   const { record, state } = status;
   const network = record.options.network === 'allowlist' ? 'allowlist' : 'deny';
   return {
@@ -41,7 +39,6 @@ export function taskOverview(store: TaskStore, status: TaskStatus, pending: read
     network,
     createdAt: record.createdAt,
     expiresAt: record.expiresAt,
-    ttlLeftMs: state === 'destroyed' ? 0 : Math.max(0, Date.parse(record.expiresAt) - now),
     ...(state === 'destroyed' ? { endedAt: record.destroyedAt, endReason: record.destroyReason } : {}),
     lastLook: lastLook(store, record.id),
     pendingApprovals: pending.filter((request) => request.task === record.id).length,
@@ -61,6 +58,11 @@ export function liveAndRecent<T extends { state: TaskState; createdAt: string; e
   const live = tasks.filter((task) => task.state !== 'destroyed').sort((a, b) => (a.state === b.state ? b.createdAt.localeCompare(a.createdAt) : a.state === 'running' ? -1 : 1));
   const ended = tasks.filter((task) => task.state === 'destroyed').sort((a, b) => (b.endedAt ?? b.createdAt).localeCompare(a.endedAt ?? a.createdAt));
   return { live, recent: ended.slice(0, recent), endedTotal: ended.length };
+}
+
+/** Milliseconds until the TTL ends a task, 0 once ended: derived at each look, since lists keep overviews between events. */
+export function ttlLeft(task: Pick<TaskOverview, 'state' | 'expiresAt'>, now = Date.now()): number {
+  return task.state === 'destroyed' ? 0 : Math.max(0, Date.parse(task.expiresAt) - now);
 }
 
 /** A duration as people read it in a list: 2h05m, 4m10s, 9s. */

@@ -10,7 +10,7 @@ export interface DetailRow {
   tooltip?: string;
 }
 
-type Formatting = Pick<typeof Core, 'shortDuration'>;
+type Formatting = Pick<typeof Core, 'shortDuration' | 'ttlLeft'>;
 
 export const runtimeLabel = (runtime: TaskOverview['runtime']) => (runtime === 'runsc' ? 'gVisor (runsc)' : 'runc');
 
@@ -20,15 +20,12 @@ export function networkLabel(task: TaskOverview, phase: string | undefined): str
   return phase ? `allowlist, ${phase}` : 'allowlist';
 }
 
-/** TTL left now (overviews are cached between events, so their `ttlLeftMs` ages). */
-export const ttlLeft = (task: TaskOverview, now = Date.now()) => (task.state === 'destroyed' ? 0 : Math.max(0, Date.parse(task.expiresAt) - now));
-
 const clock = (iso: string | undefined) => (iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '?');
 
 /** The short line beside a task's name: state, runtime, network, TTL left, what waits on it. */
 export function taskDescription(core: Formatting, task: TaskOverview, phase: string | undefined): string {
   if (task.state === 'destroyed') return `ended ${clock(task.endedAt)}${task.endReason ? ` (${task.endReason})` : ''}`;
-  const parts = [task.state, task.runtime === 'runsc' ? 'gVisor' : 'runc', task.network === 'deny' ? 'offline' : phase ? `allowlist · ${phase}` : 'allowlist', `${core.shortDuration(ttlLeft(task))} left`];
+  const parts = [task.state, task.runtime === 'runsc' ? 'gVisor' : 'runc', task.network === 'deny' ? 'offline' : phase ? `allowlist · ${phase}` : 'allowlist', `${core.shortDuration(core.ttlLeft(task))} left`];
   if (task.pendingApprovals) parts.push(`${task.pendingApprovals} waiting`);
   return parts.join(' · ');
 }
@@ -41,7 +38,7 @@ export function taskDetails(core: Formatting, task: TaskOverview, phase: string 
     { key: 'runtime', label: 'Runtime', value: runtimeLabel(task.runtime), icon: 'shield' },
     { key: 'network', label: 'Network', value: networkLabel(task, phase), icon: task.network === 'deny' ? 'debug-disconnect' : 'globe' },
   ];
-  if (!ended) rows.push({ key: 'ttl', label: 'TTL left', value: `${core.shortDuration(ttlLeft(task))} (until ${clock(task.expiresAt)})`, icon: 'watch' });
+  if (!ended) rows.push({ key: 'ttl', label: 'TTL left', value: `${core.shortDuration(core.ttlLeft(task))} (until ${clock(task.expiresAt)})`, icon: 'watch' });
   rows.push({
     key: 'changes',
     label: 'Changes',

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { TaskOverview } from '../../core/index.js';
 import type { AirlockSession } from '../session/airlockSession.js';
-import { taskDescription, taskDetails, ttlLeft, type DetailRow } from './taskLabels.js';
+import { taskDescription, taskDetails, type DetailRow } from './taskLabels.js';
 
 type Node = { kind: 'task'; task: TaskOverview } | { kind: 'recent'; tasks: TaskOverview[]; total: number } | { kind: 'detail'; task: TaskOverview; row: DetailRow };
 
@@ -50,14 +50,14 @@ export class TasksView implements vscode.TreeDataProvider<Node>, vscode.Disposab
     this.view.badge = running ? { value: running, tooltip: `${running} running sandboxed task${running === 1 ? '' : 's'}` } : undefined;
     const engine = this.session.engine;
     this.view.message = engine.kind === 'unreachable' ? `No container engine: ${engine.message} Airlock keeps trying.` : undefined;
+    // The redraw's getChildren schedules the next countdown tick.
     this.changed.fire(undefined);
-    this.tick(live);
   }
 
   /** Schedules the next redraw of the TTL countdown: at the next whole minute, or second in the last two minutes. */
   private tick(live: TaskOverview[]): void {
     clearTimeout(this.clock);
-    const soonest = Math.min(...live.map((task) => ttlLeft(task)));
+    const soonest = Math.min(...live.map((task) => this.session.core.ttlLeft(task)));
     if (!this.view.visible || !Number.isFinite(soonest)) return;
     const step = soonest <= 120_000 ? 1000 : 60_000;
     this.clock = setTimeout(() => this.changed.fire(undefined), Math.max(250, soonest % step || step));

@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
 import type { AirlockSession } from '../session/airlockSession.js';
-import { ttlLeft } from '../tasks/taskLabels.js';
 
 /**
  * This workspace's task in the status bar: its id and network mode, and how many requests wait for
@@ -23,7 +22,7 @@ export function registerStatusBar(context: vscode.ExtensionContext, session: Air
     else if (task) item.text = `$(shield) Airlock ${task.id} · ${task.network === 'deny' ? 'offline' : session.phaseOf(task.id) ? `allowlist, ${session.phaseOf(task.id)}` : 'allowlist'}${waiting}`;
     else item.text = `$(shield) Airlock: no task${waiting}`;
     const tooltip = new vscode.MarkdownString(undefined, true);
-    tooltip.appendMarkdown(task ? `Task **${task.id}** runs a sandboxed copy of this folder (${task.runtime === 'runsc' ? 'gVisor' : 'runc'}, ${core.shortDuration(ttlLeft(task))} left).` : 'No sandboxed task runs for this folder.');
+    tooltip.appendMarkdown(task ? `Task **${task.id}** runs a sandboxed copy of this folder (${task.runtime === 'runsc' ? 'gVisor' : 'runc'}, ${core.shortDuration(core.ttlLeft(task))} left).` : 'No sandboxed task runs for this folder.');
     if (pending) tooltip.appendMarkdown(`\n\n${pending} request(s) wait for a reviewer.`);
     if (session.engine.kind === 'unreachable') tooltip.appendMarkdown('\n\n').appendText(`Engine: ${session.engine.message}`);
     tooltip.appendMarkdown('\n\nClick to show the Airlock side bar.');
