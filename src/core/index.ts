@@ -47,3 +47,6 @@ export { ApprovalWatcher, type ApprovalDecisionEvent, type ApprovalEvent, type A
 export { formatAuditLog } from './audit/auditText.js';
 export { policySummary } from './policy/policySummary.js';
 export { liveAndRecent, RECENT_TASKS, shortDuration, taskOverview, ttlLeft, type TaskOverview } from './usecases/taskOverview.js';
+export { TaskReview, type ReviewApplyOutcome, type ReviewGroup, type ReviewItem } from './usecases/taskReview.js';
+export type { ReviewChoice } from './changes/reviewState.js';
+export { conflictMarkers } from './changes/threeWayMerge.js';

@@ -35,9 +35,9 @@ describe('the VS Code package', () => {
     for (const link of links) assert.ok(files.includes(`extension/${link}`), `the README links to ${link}, which the package must hold`);
   });
 
-  test('activation is on Airlock\'s views, commands and the policy file only, never *', () => {
+  test('activation is on Airlock\'s views, commands, the policy file and the review\'s documents only, never *', () => {
     assert.ok(!manifest.activationEvents.includes('*'));
-    for (const event of manifest.activationEvents) assert.match(event, /^(workspaceContains:\.airlock\.json|onView:airlock\.(tasks|approvals))$/);
+    for (const event of manifest.activationEvents) assert.match(event, /^(workspaceContains:\.airlock\.json|onView:airlock\.(tasks|approvals)|onFileSystem:airlock-review)$/);
   });
 
   test('every command is in the Airlock category with a codicon, and has an implementation', () => {

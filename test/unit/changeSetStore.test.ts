@@ -76,7 +76,7 @@ describe('change set ids, kept change sets and the blob sweep (unit)', () => {
     assert.equal(report.written.length, 1);
     const changeSetDir = path.join(fixture.dir, 'changesets');
     new ChangeSetStore(changeSetDir).save(changeSet);
-    releaseReviewState({ blobDir: fixture.blobs.dir, changeSetDir, changeSetFile: path.join(fixture.dir, 'changes.json'), blobWorkDir: path.join(fixture.dir, 'blob-work') }, fixture.journal);
+    releaseReviewState({ blobDir: fixture.blobs.dir, changeSetDir, changeSetFile: path.join(fixture.dir, 'changes.json'), blobWorkDir: path.join(fixture.dir, 'blob-work'), reviewFile: path.join(fixture.dir, 'review.json') }, fixture.journal);
     assert.deepEqual(listBlobs(fixture.blobs.dir).map((blob) => blob.sha256), [sha256('a\n')], "only the host's replaced bytes stay");
     assert.equal(fs.existsSync(changeSetDir), false);
   });

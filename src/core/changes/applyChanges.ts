@@ -19,6 +19,12 @@ export interface ApplySelection {
   allowRisky?: string[];
   /** Per path, the 1-based hunks to take; other hunks of that file stay as on the host. */
   hunks?: Record<string, number[]>;
+  /**
+   * Per path, the sha256 (in the task's blob store) of the bytes a reviewer settled on in place of
+   * the box's: what they last saw after rejecting hunks or editing the proposed text. Only for a
+   * chosen change that leaves a regular file; never together with `hunks` for the same path.
+   */
+  content?: Record<string, string>;
 }
 
 export interface AppliedPath {
@@ -51,6 +57,9 @@ export interface ApplyContext {
   afterMutation?: TransactionOptions['afterMutation'];
 }
 
+/** What planning reads: the host, the change set and the bytes on both sides. */
+export type PlanContext = Pick<ApplyContext, 'root' | 'changeSet' | 'content' | 'blobs'>;
+
 const covers = (named: string, rel: string) => {
   const prefix = named.replace(/\/+$/, '');
   return rel === prefix || rel.startsWith(`${prefix}/`);
@@ -64,9 +73,10 @@ export interface PathNote {
   /**
    * Set when choosing the path on its own would take it (a risky file), for front ends to say how
    * in their own words: `riskyHeld`, left out of a blanket choice; `riskyNotChosen`, named but not
-   * chosen on its own. Unset when no choice takes it (a refusal, a conflict, no such change).
+   * chosen on its own. `conflict`: the host changed the path since the task started in a way that
+   * cannot be merged, and its version was kept. Unset otherwise (a refusal, no such change).
    */
-  code?: 'riskyHeld' | 'riskyNotChosen';
+  code?: 'riskyHeld' | 'riskyNotChosen' | 'conflict';
 }
 
 /** The end of a `riskyHeld` reason: what a person does to take the file, in neutral words. */
@@ -109,7 +119,7 @@ export function selectChanges(files: FileChange[], selection: ApplySelection = {
   const named = selection.paths ?? [];
   const allowRisky = new Set(selection.allowRisky ?? []);
   const hunks = new Map(Object.entries(selection.hunks ?? {}));
-  for (const rel of [...named, ...allowRisky, ...hunks.keys()]) {
+  for (const rel of [...named, ...allowRisky, ...hunks.keys(), ...Object.keys(selection.content ?? {})]) {
     if (!files.some((change) => covers(rel, change.path) || change.oldPath === rel)) result.refused.push({ path: rel, reason: 'no such change in this task' });
   }
   for (const change of files) {
@@ -163,31 +173,47 @@ export function applyChangesAsync(context: ApplyContext, selection: ApplySelecti
   return runInSlices(applyWork(context, selection, onProgress), signal);
 }
 
-function* applyWork(context: ApplyContext, selection: ApplySelection, onProgress?: OnProgress): HostWork<ApplyReport> {
-  const progress = weightedProgress(onProgress, APPLY_WEIGHTS);
+/**
+ * The checking half of an apply: every chosen change planned against the host as it is now, and
+ * nothing written. What a review shows as conflicts before anyone presses apply.
+ */
+export function checkAgainstHost(context: PlanContext, selection: ApplySelection = {}): Pick<ApplyReport, 'refused' | 'held' | 'unchanged'> & { planned: string[] } {
+  const { planner, report } = runNow(planWork(context, selection));
+  return { refused: report.refused, held: report.held, unchanged: report.unchanged, planned: planner.written.map((entry) => entry.path) };
+}
+
+function* planWork(context: PlanContext, selection: ApplySelection, progress?: OnProgress): HostWork<{ planner: Planner; report: ApplyReport }> {
   const root = fs.realpathSync(context.root);
   const report: ApplyReport = { written: [], refused: [], held: [], unchanged: [] };
   const { chosen, held, refused } = selectChanges(context.changeSet.files, selection);
   report.held.push(...held);
   report.refused.push(...refused);
   const hunks = new Map(Object.entries(selection.hunks ?? {}));
+  const content = new Map(Object.entries(selection.content ?? {}));
 
   const planner = new Planner(root, context);
   // Removals before creations, so a file↔dir change plans against its result: removals deepest first (a folder empties before it goes), creations shallowest first.
   const order = (change: FileChange) => (change.after ? 1000 + change.path.split('/').length : -change.path.split('/').length);
   const checking = { step: 'checking', message: `checking ${chosen.length} change(s) against the workspace`, unit: 'files', total: chosen.length } as const;
-  progress({ ...checking, done: 0 });
+  progress?.({ ...checking, done: 0 });
   for (const [index, change] of chosen.sort((a, b) => order(a) - order(b)).entries()) {
     try {
-      const outcome = planner.plan(change, hunks.get(change.path));
+      const outcome = planner.plan(change, hunks.get(change.path), content.get(change.path));
       if (outcome === 'unchanged') report.unchanged.push(change.path);
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
-      report.refused.push({ path: change.path, reason: error.message });
+      report.refused.push({ path: change.path, reason: error.message, ...(error.conflict ? { code: 'conflict' as const } : {}) });
     }
-    progress({ ...checking, done: index + 1 });
+    progress?.({ ...checking, done: index + 1 });
     yield 'cancellable';
   }
+  return { planner, report };
+}
+
+function* applyWork(context: ApplyContext, selection: ApplySelection, onProgress?: OnProgress): HostWork<ApplyReport> {
+  const progress = weightedProgress(onProgress, APPLY_WEIGHTS);
+  const { planner, report } = yield* planWork(context, selection, progress);
+  const root = fs.realpathSync(context.root);
   const applying = { step: 'applying', message: `writing ${planner.steps.length} path(s) to the workspace`, unit: 'files', total: planner.steps.length } as const;
   if (planner.steps.length === 0) {
     progressDone(onProgress, { ...applying, done: 0 });
@@ -273,7 +299,12 @@ function* undoWork(context: UndoContext, force: boolean, onProgress?: OnProgress
   return { id: journal.id, restored: steps.map((step) => step.path) };
 }
 
-class Refusal extends Error {}
+class Refusal extends Error {
+  /** Set when the host changed the path since the task started: its version was kept. */
+  constructor(message: string, readonly conflict = false) {
+    super(message);
+  }
+}
 
 /** Turns chosen changes into host steps, tracking what this apply itself will create or remove. */
 class Planner {
@@ -281,7 +312,7 @@ class Planner {
   readonly written: AppliedPath[] = [];
   private readonly planned = new Map<string, HostState['kind']>();
 
-  constructor(private readonly root: string, private readonly context: ApplyContext) {}
+  constructor(private readonly root: string, private readonly context: PlanContext) {}
 
   private state(rel: string): HostState {
     const kind = this.planned.get(rel);
@@ -311,12 +342,12 @@ class Planner {
   }
 
   /** Plans one change completely or not at all: a refused half (say, a rename's new path) undoes the other. */
-  plan(change: FileChange, chosenHunks: number[] | undefined): 'planned' | 'unchanged' {
+  plan(change: FileChange, chosenHunks: number[] | undefined, reviewed: string | undefined): 'planned' | 'unchanged' {
     const steps = this.steps.map((step) => ({ ...step }));
     const written = this.written.length;
     const planned = new Map(this.planned);
     try {
-      return this.planChange(change, chosenHunks);
+      return this.planChange(change, chosenHunks, reviewed);
     } catch (error) {
       this.steps.splice(0, this.steps.length, ...steps);
       this.written.splice(written);
@@ -326,8 +357,13 @@ class Planner {
     }
   }
 
-  private planChange(change: FileChange, chosenHunks: number[] | undefined): 'planned' | 'unchanged' {
+  private planChange(change: FileChange, chosenHunks: number[] | undefined, reviewed: string | undefined): 'planned' | 'unchanged' {
     const { before, after } = change;
+    if (reviewed !== undefined) {
+      if (chosenHunks) throw new Refusal('hunks and reviewed content cannot both be chosen for one file');
+      if (after?.kind !== 'file') throw new Refusal('reviewed content can only replace a file the task leaves');
+      if (!this.context.blobs.has(reviewed)) throw new Refusal('the reviewed content is no longer on this machine');
+    }
     if (chosenHunks && !(change.status === 'modified' && before?.kind === 'file' && after?.kind === 'file' && change.hunks > 0)) {
       throw new Refusal('hunks can only be chosen for a modified text file');
     }
@@ -348,7 +384,7 @@ class Planner {
     }
     if (after.kind === 'symlink') return this.planSymlink(change, after.target ?? '');
     if (after.kind !== 'file' || !after.sha256) throw new Refusal('only regular files, directories and symlinks cross back');
-    return this.planFile(change, after.sha256, after.mode, chosenHunks);
+    return this.planFile(change, reviewed ?? after.sha256, after.mode, chosenHunks);
   }
 
   private planRemoval(rel: string, change: FileChange) {
@@ -359,7 +395,7 @@ class Planner {
       (before.kind === 'file' && host.kind === 'file' && host.sha256 === before.sha256) ||
       (before.kind === 'symlink' && host.kind === 'symlink' && host.target === before.target) ||
       (before.kind === 'dir' && host.kind === 'dir');
-    if (!matchesBase) throw new Refusal(`conflict: ${rel} changed on the host since the task started; not removing it`);
+    if (!matchesBase) throw new Refusal(`conflict: ${rel} changed on the host since the task started; not removing it`, true);
     const unsafe = unsafeAncestorReason(this.root, rel, this.planned);
     if (unsafe) throw new Refusal(unsafe);
     if (host.kind === 'dir') {
@@ -381,7 +417,7 @@ class Planner {
     const host = this.state(change.path);
     if (host.kind === 'symlink' && host.target === target) return 'unchanged';
     if (host.kind !== 'absent' && !(change.before?.kind === 'symlink' && host.kind === 'symlink' && host.target === change.before.target)) {
-      throw new Refusal(`conflict: the host has a different ${host.kind} at ${change.path}`);
+      throw new Refusal(`conflict: the host has a different ${host.kind} at ${change.path}`, true);
     }
     this.ensureParents(change.path);
     this.add(change.path, host, { kind: 'symlink', target }, 'symlink');
@@ -411,7 +447,7 @@ class Planner {
     };
 
     if (host.kind === 'absent') {
-      if (base) throw new Refusal('conflict: deleted on the host since the task started');
+      if (base) throw new Refusal('conflict: deleted on the host since the task started', true);
       this.ensureParents(change.path);
       this.add(change.path, host, { kind: 'file', sha256: bytesSha, mode: containerMode & 0o111 ? 0o755 : 0o644, size: 0 }, 'write', bytesSha);
       return 'planned';
@@ -424,7 +460,7 @@ class Planner {
     if (host.sha256 === bytesSha && (host.mode & 0o777) === mode) return 'unchanged';
     if (!base) {
       if (host.sha256 === bytesSha) return 'unchanged';
-      throw new Refusal('conflict: the host already has a different file here');
+      throw new Refusal('conflict: the host already has a different file here', true);
     }
     if (host.sha256 === base.sha256 || host.sha256 === bytesSha) {
       this.add(change.path, host, { kind: 'file', sha256: bytesSha, mode: finalMode, size: 0 }, 'write', bytesSha);
@@ -434,9 +470,9 @@ class Planner {
     const baseText = diffableText(content.base.bytes(change.path));
     const hostText = diffableText(fs.readFileSync(`${this.root}/${change.path}`));
     const containerText = diffableText(blobs.read(bytesSha));
-    if (baseText === undefined || hostText === undefined || containerText === undefined) throw new Refusal('conflict: changed on the host since the task started, and it is not text that can be merged');
+    if (baseText === undefined || hostText === undefined || containerText === undefined) throw new Refusal('conflict: changed on the host since the task started, and it is not text that can be merged', true);
     const merged = mergeThreeWay(baseText, hostText, containerText);
-    if (!merged.clean) throw new Refusal(`conflict: changed on the host since the task started (${merged.conflicts} conflicting region${merged.conflicts === 1 ? '' : 's'}); the host file was left as it is`);
+    if (!merged.clean) throw new Refusal(`conflict: changed on the host since the task started (${merged.conflicts} conflicting region${merged.conflicts === 1 ? '' : 's'}); the host file was left as it is`, true);
     const mergedSha = blobs.put(Buffer.from(merged.text));
     this.add(change.path, host, { kind: 'file', sha256: mergedSha, mode: finalMode, size: 0 }, 'merge', mergedSha);
     return 'planned';

@@ -12,6 +12,8 @@ export interface RetentionInput {
   journal: ApplyJournal;
   /** Change sets a pending apply request names: a reviewer may still approve exactly those bytes. */
   pinned?: ReadonlySet<string>;
+  /** Blobs kept whatever names them: a review's own bytes (the reviewer's edits). */
+  keepBlobs?: ReadonlySet<string>;
   /** How many of the newest change sets stay nameable besides pinned ones. */
   keepRecent: number;
   /**
@@ -46,7 +48,7 @@ export function retainReviewState(input: RetentionInput): RetentionReport {
   const droppedChangeSets = ids.filter((id) => !kept.has(id));
   for (const id of droppedChangeSets) input.changeSets.remove(id);
 
-  const needed = new Set<string>();
+  const needed = new Set<string>(input.keepBlobs ?? []);
   for (const changeSet of input.changeSets.all()) for (const change of changeSet.files) if (change.after?.sha256) needed.add(change.after.sha256);
   for (const journal of input.journal.all()) {
     if (journal.status !== 'applied' && journal.status !== 'pending') continue;
@@ -80,10 +82,11 @@ export function retainReviewState(input: RetentionInput): RetentionReport {
  * What stays of a task's review state once its box is gone: no change set can be applied any more
  * (the base snapshot is dropped), so only the bytes undo needs remain.
  */
-export function releaseReviewState(files: { blobDir: string; changeSetDir: string; changeSetFile: string; blobWorkDir: string }, journal: ApplyJournal): RetentionReport {
+export function releaseReviewState(files: { blobDir: string; changeSetDir: string; changeSetFile: string; blobWorkDir: string; reviewFile: string }, journal: ApplyJournal): RetentionReport {
   const changeSets = new ChangeSetStore(files.changeSetDir);
   changeSets.clear();
   fs.rmSync(files.changeSetFile, { force: true });
+  fs.rmSync(files.reviewFile, { force: true });
   // An apply still running in another process keeps its fresh blobs until it is done.
   const graceMs = blobWorkInFlight(files.blobWorkDir) > 0 ? BLOB_GRACE_MS : 0;
   return retainReviewState({ blobDir: files.blobDir, changeSets, journal, keepRecent: 0, graceMs });

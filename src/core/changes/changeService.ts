@@ -6,7 +6,7 @@ import type { TaskRecord } from '../state/taskRecord.js';
 import type { TaskService } from '../task/taskService.js';
 import type { TaskStore } from '../state/taskStore.js';
 import { ApplyJournal } from './applyJournal.js';
-import { applyChangesAsync, type ApplyReport, type ApplySelection, type HostWorkOptions, PathsNotTaken, selectChanges, undoLastApplyAsync, type UndoReport } from './applyChanges.js';
+import { applyChangesAsync, type ApplyReport, checkAgainstHost, type ApplySelection, type HostWorkOptions, PathsNotTaken, selectChanges, undoLastApplyAsync, type UndoReport } from './applyChanges.js';
 import { ApprovalBoard } from '../approvals/approvalBoard.js';
 import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
 import { taskCommandSettings } from '../commands/commandSettings.js';
@@ -14,6 +14,7 @@ import { BlobStore } from './blobStore.js';
 import { buildChangeSet, type ChangeContent, type ScanResult } from './buildChangeSet.js';
 import { type FileChange, gitMode, identify, type IdentifiedChangeSet, shortChangeSetId } from './changeSet.js';
 import { ChangeSetStore } from './changeSetStore.js';
+import { reviewPins, ReviewStateStore } from './reviewState.js';
 import { BLOB_GRACE_MS, KEEP_RECENT_CHANGE_SETS, markBlobWork, retainReviewState, blobWorkInFlight } from './blobRetention.js';
 import type { TransactionOptions } from './hostTransaction.js';
 import { riskClassifier } from './riskRules.js';
@@ -107,10 +108,11 @@ export class ChangeService {
   }
 
   private retain(id: string, extraPinned: readonly string[] = []) {
-    const { blobDir, changeSets, journal } = this.stores(id);
+    const { blobDir, changeSets, journal, reviewFile } = this.stores(id);
     // Another process's scan or apply may be storing blobs nothing names yet: spare young ones then.
     const graceMs = blobWorkInFlight(this.blobWorkDir(id)) > 0 ? BLOB_GRACE_MS : 0;
-    return retainReviewState({ blobDir, changeSets, journal, pinned: new Set([...this.pinned(id), ...extraPinned]), keepRecent: KEEP_RECENT_CHANGE_SETS, graceMs });
+    const review = reviewPins(reviewFile, id);
+    return retainReviewState({ blobDir, changeSets, journal, pinned: new Set([...this.pinned(id), ...review.changeSets, ...extraPinned]), keepBlobs: new Set(review.blobs), keepRecent: KEEP_RECENT_CHANGE_SETS, graceMs });
   }
 
   private blobWorkDir(id: string): string {
@@ -225,7 +227,10 @@ export class ChangeService {
     const { record, changeSet, content } = changes;
     const { blobs, journal } = this.stores(record.id);
     const audit = this.tasks.store.audit(record.id);
-    const missing = selectChanges(changeSet.files, selection).chosen.filter((change) => change.after?.sha256 && !blobs.has(change.after.sha256));
+    const missing = selectChanges(changeSet.files, selection).chosen.filter((change) => {
+      const sha = selection.content?.[change.path] ?? change.after?.sha256;
+      return sha !== undefined && !blobs.has(sha);
+    });
     if (missing.length) {
       throw new AirlockError(`apply: the content of change set ${shortChangeSetId(changeSet.id)} is no longer on this machine (${missing.map((change) => printableLine(change.path)).join(', ')}); nothing was written`, {
         code: 'apply.contentGone',
@@ -245,7 +250,7 @@ export class ChangeService {
     } finally {
       applying.done();
     }
-    audit.append({ type: 'changes.applied', task: record.id, apply: report.id, changeSet: { id: changeSet.id, reviewed: review.reviewed, ...(review.current ? { boxNow: review.current } : {}), files: changeSet.files.length, createdAt: changeSet.createdAt }, written: report.written, refused: report.refused, held: report.held });
+    audit.append({ type: 'changes.applied', task: record.id, apply: report.id, changeSet: { id: changeSet.id, reviewed: review.reviewed, ...(review.current ? { boxNow: review.current } : {}), files: changeSet.files.length, createdAt: changeSet.createdAt }, written: report.written, refused: report.refused, held: report.held, ...(selection.content && Object.keys(selection.content).length ? { reviewerEdited: Object.keys(selection.content) } : {}) });
     return { changes, report, review };
   }
 
@@ -278,7 +283,8 @@ export class ChangeService {
         subject: `apply ${chosen.length} change(s) to ${record.workspace}`,
         reason: 'writes to the host workspace',
         // The change set by its full id is what a reviewer looks at; each front end says how to show it.
-        details: { workspace: record.workspace, changeSet: changeSet.id, files, ...(held.length ? { held: held.map((item) => item.path) } : {}) },
+        // `paths` is the chosen set as data, for a reviewer's view to open on exactly those files.
+        details: { workspace: record.workspace, changeSet: changeSet.id, files, paths: chosen.map((change) => change.path), ...(held.length ? { held: held.map((item) => item.path) } : {}) },
       },
       timeoutMs,
     );
@@ -287,6 +293,36 @@ export class ChangeService {
     if (decision.decision === 'deny') return { changes, request, decision };
     const { report, review } = await this.apply(record.id, selection, { ...options, changes });
     return { changes, request, decision, report, review };
+  }
+
+  /** Where a task's review in progress is kept (its change set and the reviewer's choices). */
+  reviewState(id: string): ReviewStateStore {
+    return new ReviewStateStore(this.stores(id).reviewFile);
+  }
+
+  /**
+   * Stores bytes a reviewer settled on in the task's blob store. `keep` records them (in the review
+   * state) while a concurrent sweep by another process still spares young blobs.
+   */
+  keepReviewedBytes(id: string, bytes: Buffer, keep: (sha256: string) => void): string {
+    const work = markBlobWork(this.blobWorkDir(id));
+    try {
+      const sha = this.stores(id).blobs.put(bytes);
+      keep(sha);
+      return sha;
+    } finally {
+      work.done();
+    }
+  }
+
+  /** Plans a selection against the host as it is now, writing nothing: what would conflict, what is already there. */
+  checkAgainstHost(changes: TaskChanges, selection: ApplySelection): ReturnType<typeof checkAgainstHost> {
+    const work = markBlobWork(this.blobWorkDir(changes.record.id));
+    try {
+      return checkAgainstHost({ root: changes.record.workspace, changeSet: changes.changeSet, content: changes.content, blobs: this.stores(changes.record.id).blobs }, selection);
+    } finally {
+      work.done();
+    }
   }
 
   undo(idOrPrefix: string, options: UndoOptions = {}): Promise<UndoReport> {

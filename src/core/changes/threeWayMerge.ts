@@ -26,3 +26,12 @@ export function mergeThreeWay(base: string, host: string, container: string): Me
   }
   return conflicts ? { clean: false, conflicts } : { clean: true, text: out.join('') };
 }
+
+/**
+ * The host's text with each conflicting region shown git-style (host, base, task between markers),
+ * for editors without a three-way merge view. Shown to the reviewer; never written by Airlock.
+ */
+export function conflictMarkers(base: string, host: string, container: string): string {
+  const { result } = diff3Lib().mergeDiff3(lines(host), lines(base), lines(container), { excludeFalseConflicts: true, label: { a: 'workspace (host)', o: 'base snapshot', b: 'task' } });
+  return result.map((line) => (line.endsWith('\n') ? line : `${line}\n`)).join('');
+}

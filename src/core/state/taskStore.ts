@@ -97,10 +97,10 @@ export class TaskStore {
   }
 
   /** Where a task's change data lives: content blobs (container output and host backups) and undo records. */
-  changeFiles(id: string): { blobDir: string; journalDir: string; changeSetDir: string; changeSetFile: string; blobWorkDir: string } {
+  changeFiles(id: string): { blobDir: string; journalDir: string; changeSetDir: string; changeSetFile: string; blobWorkDir: string; reviewFile: string } {
     const dir = this.taskDir(id);
     // changes.json: where versions before named change sets kept the last one; removed on release.
-    return { blobDir: path.join(dir, 'blobs'), journalDir: path.join(dir, 'applies'), changeSetDir: path.join(dir, 'changesets'), changeSetFile: path.join(dir, 'changes.json'), blobWorkDir: path.join(dir, 'blob-work') };
+    return { blobDir: path.join(dir, 'blobs'), journalDir: path.join(dir, 'applies'), changeSetDir: path.join(dir, 'changesets'), changeSetFile: path.join(dir, 'changes.json'), blobWorkDir: path.join(dir, 'blob-work'), reviewFile: path.join(dir, 'review.json') };
   }
 
   /** The egress gateway's control socket, its log, and the task's approval requests. */

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { ApprovalRequest } from '../../core/index.js';
 import type { CommandRegistry } from '../commandRegistry.js';
+import type { ReviewManager } from '../review/reviewManager.js';
 import type { AirlockSession } from '../session/airlockSession.js';
 import { showError } from '../ui/errorNotice.js';
 import { noticeText } from '../ui/noticeText.js';
@@ -12,9 +13,8 @@ type Verdict = { decision: 'allow'; scope: 'once' | 'task' } | { decision: 'deny
 /** "For the task" is offered for commands and destinations only: a push is approved for its own commit. */
 const TASK_SCOPE_KINDS: ReadonlySet<ApprovalRequest['kind']> = new Set(['command', 'network']);
 /**
- * Kinds a reviewer may allow here. An apply writes to the host: it is allowed after seeing its
- * change set (`airlock diff --change-set`, and the review view of the next release), so this view
- * offers Deny for it, never a blind Approve.
+ * Kinds a reviewer may allow from this view. An apply writes to the host: it is approved from its
+ * review (Review opens exactly the requested files), never with a blind Approve here.
  */
 const APPROVABLE_KINDS: ReadonlySet<ApprovalRequest['kind']> = new Set(['command', 'network', 'push']);
 /** Request notifications open at once; past this, one summary stands for the rest (VS Code shows three toasts at most). */
@@ -26,7 +26,7 @@ const MAX_REQUEST_TOASTS = 2;
  * the same queue files as the CLI's, so the waiting agent resumes at once and the audit log
  * records who decided.
  */
-export function registerApprovalActions(context: vscode.ExtensionContext, commands: CommandRegistry, session: AirlockSession, view: ApprovalsView, output: vscode.LogOutputChannel): void {
+export function registerApprovalActions(context: vscode.ExtensionContext, commands: CommandRegistry, session: AirlockSession, view: ApprovalsView, reviews: ReviewManager, output: vscode.LogOutputChannel): void {
   const { core } = session;
 
   const pick = async (node: unknown, verdict: Verdict['decision'] | 'task'): Promise<ApprovalRequest | undefined> => {
@@ -49,9 +49,10 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
     return chosen?.request;
   };
 
-  const decide = async (request: ApprovalRequest, verdict: Verdict): Promise<boolean> => {
-    if (verdict.decision === 'allow' && (!APPROVABLE_KINDS.has(request.kind) || (verdict.scope === 'task' && !TASK_SCOPE_KINDS.has(request.kind)))) {
-      void vscode.window.showWarningMessage(`Airlock: ${verdict.scope === 'task' ? 'approving for the whole task' : 'approving here'} is not offered for ${request.kind === 'apply' ? 'an apply (review its change set first)' : `a ${request.kind}`}.`);
+  /** `reviewed`: the decision comes from the request's own review, which showed every file it writes. */
+  const decide = async (request: ApprovalRequest, verdict: Verdict, reviewed = false): Promise<boolean> => {
+    if (verdict.decision === 'allow' && ((!APPROVABLE_KINDS.has(request.kind) && !(reviewed && request.kind === 'apply')) || (verdict.scope === 'task' && !TASK_SCOPE_KINDS.has(request.kind)))) {
+      void vscode.window.showWarningMessage(`Airlock: ${verdict.scope === 'task' ? 'approving for the whole task' : 'approving here'} is not offered for ${request.kind === 'apply' ? 'an apply (Review it, and approve from its review)' : `a ${request.kind}`}.`);
       return false;
     }
     const queue = new core.ApprovalBoard(session.store).queue(request.task);
@@ -126,13 +127,48 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
   const notifyOne = async (request: ApprovalRequest) => {
     const title = noticeText(core, requestTitle(core, request));
     const whole = TASK_SCOPE_KINDS.has(request.kind) && title.length <= 160;
-    const choice = await vscode.window.showWarningMessage(`Airlock: task ${request.task} asks — ${title} (${noticeText(core, request.reason)})`, ...(whole ? ['Approve'] : []), 'Deny', 'Show');
+    const review = request.kind === 'apply' ? ['Review'] : [];
+    const choice = await vscode.window.showWarningMessage(`Airlock: task ${request.task} asks — ${title} (${noticeText(core, request.reason)})`, ...(whole ? ['Approve'] : []), ...review, 'Deny', 'Show');
     if (choice === 'Approve') await decide(request, { decision: 'allow', scope: 'once' });
+    else if (choice === 'Review') await reviewRequest(undefined, request);
     else if (choice === 'Deny') await decide(request, { decision: 'deny' });
     else if (choice === 'Show') await view.reveal(request);
   };
 
+  /** The request a request review (its title buttons) stands for, still waiting. */
+  const reviewedRequest = (arg: unknown): ApprovalRequest | undefined => {
+    const key = reviews.keyOf(arg) ?? reviews.all().find(({ review }) => review.request)?.key;
+    const id = key ? reviews.review(key)?.request?.id : undefined;
+    return id ? session.pending().find((request) => request.id === id) : undefined;
+  };
+
+  const decideReviewed = async (arg: unknown, verdict: Verdict) => {
+    const request = reviewedRequest(arg);
+    const key = reviews.keyOf(arg) ?? reviews.all().find(({ review }) => review.request)?.key;
+    if (!request) {
+      void vscode.window.showInformationMessage('Airlock: that request is no longer waiting (it was decided, ran out of time or was withdrawn).');
+      if (key) reviews.close(key);
+      return;
+    }
+    if (await decide(request, verdict, true)) reviews.close(`${request.task}@${request.id}`);
+  };
+
+  const reviewRequest = async (node: unknown, given?: ApprovalRequest) => {
+    const request = given ?? requestOfNode(node) ?? (await pick(undefined, 'deny'));
+    if (!request) return;
+    if (request.kind !== 'apply') return view.reveal(request);
+    try {
+      await reviews.openRequest(request);
+      await vscode.commands.executeCommand('workbench.view.scm');
+    } catch (error) {
+      await showError(core, output, error, `opening request ${request.id}`);
+    }
+  };
+
   context.subscriptions.push(
+    commands.register('airlock.reviewRequest', (node: unknown) => reviewRequest(node)),
+    commands.register('airlock.review.approveRequest', (arg: unknown) => decideReviewed(arg, { decision: 'allow', scope: 'once' })),
+    commands.register('airlock.review.denyRequest', (arg: unknown) => decideReviewed(arg, { decision: 'deny' })),
     command('airlock.approveOnce', { decision: 'allow', scope: 'once' }),
     command('airlock.approveForTask', { decision: 'allow', scope: 'task' }),
     command('airlock.deny', { decision: 'deny' }),

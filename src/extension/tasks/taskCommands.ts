@@ -2,12 +2,11 @@ import * as vscode from 'vscode';
 import type { TaskOverview } from '../../core/index.js';
 import type { CommandRegistry } from '../commandRegistry.js';
 import type { AirlockSession } from '../session/airlockSession.js';
-import { requestOfNode } from '../approvals/approvalsView.js';
 import { showError } from '../ui/errorNotice.js';
 import { noticeText } from '../ui/noticeText.js';
 import { logUri } from './logDocuments.js';
+import { pickTaskFor } from './pickTask.js';
 import { startTask } from './startTask.js';
-import { taskOfNode } from './tasksView.js';
 
 /** The `.log` path gives it VS Code's Log language (colours for times and levels) without asking for it. */
 async function openLog(uri: vscode.Uri): Promise<void> {
@@ -21,24 +20,7 @@ async function openLog(uri: vscode.Uri): Promise<void> {
 export function registerTaskCommands(context: vscode.ExtensionContext, commands: CommandRegistry, session: AirlockSession, output: vscode.LogOutputChannel): void {
   const { core } = session;
 
-  const pickTask = async (node: unknown, live: boolean, title: string): Promise<TaskOverview | undefined> => {
-    const given = taskOfNode(node) ?? session.overview(requestOfNode(node)?.task ?? '');
-    if (given) return given;
-    const { live: running, recent } = core.liveAndRecent(session.overviews());
-    const candidates = live ? running : [...running, ...recent];
-    if (!candidates.length) {
-      void vscode.window.showInformationMessage(live ? 'Airlock: no task is running.' : 'Airlock: there are no tasks yet.');
-      return undefined;
-    }
-    const here = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const ordered = [...candidates.filter((task) => task.workspace === here), ...candidates.filter((task) => task.workspace !== here)];
-    if (ordered.length === 1 && live) return ordered[0];
-    const chosen = await vscode.window.showQuickPick(
-      ordered.map((task) => ({ label: `${noticeText(core, task.folder)} · ${task.id}`, description: task.state === 'destroyed' ? `ended${task.endReason ? ` (${noticeText(core, task.endReason)})` : ''}` : task.state, detail: noticeText(core, task.workspace), task })),
-      { title },
-    );
-    return chosen?.task;
-  };
+  const pickTask = (node: unknown, live: boolean, title: string) => pickTaskFor(session, node, live, title);
 
   /** Stopping destroys the box and whatever was not applied: asked first, with what is known of its changes. */
   const confirmStop = async (task: TaskOverview): Promise<boolean> => {

@@ -40,8 +40,12 @@ function button(action: ErrorAction): Button | undefined {
       const setting = SETTING_FOR[action.setting];
       return setting ? command('Open Setting', 'workbench.action.openSettings', setting) : command('Show Policy', 'airlock.showPolicy');
     }
+    case 'reviewChanges':
+      return command('Review Changes', 'airlock.reviewChanges', { task: action.task });
+    case 'undoApply':
+      return command(action.overwriteHostEdits ? 'Undo Anyway' : 'Undo Last Apply', 'airlock.undoLastApply', { task: action.task, force: action.overwriteHostEdits === true });
     default:
-      // Review, undo and push retries come with the review UI; until then the log says what to do.
+      // Push retries and risky-path choices are worded in the log: the review view offers the choice itself.
       return undefined;
   }
 }

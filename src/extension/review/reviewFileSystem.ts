@@ -1,0 +1,99 @@
+import * as vscode from 'vscode';
+import type { TaskReview } from '../../core/index.js';
+import { parseReviewUri, REVIEW_SCHEME, reviewUri, type ReviewLocation } from './reviewUris.js';
+
+/** How the file system finds an open review and the marked text of a conflict. */
+export interface ReviewLookup {
+  review(key: string): TaskReview | undefined;
+  markedText(key: string, path: string): Buffer | undefined;
+}
+
+/**
+ * Serves the review's two sides to VS Code's diff editors: the base snapshot (read-only) and the
+ * proposed bytes, which the reviewer may change (a hunk's revert arrow, typing) and save. A save
+ * goes to the task's store on the host as the reviewer's version of the file; nothing written here
+ * reaches the box, and nothing reaches the workspace until Apply.
+ */
+export class ReviewFileSystem implements vscode.FileSystemProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
+  readonly onDidChangeFile = this.changed.event;
+  /** Per document, a version that moves when its content does: VS Code re-reads a file whose mtime moved. */
+  private readonly versions = new Map<string, number>();
+  private readonly registration: vscode.Disposable;
+
+  constructor(private readonly lookup: ReviewLookup) {
+    this.registration = vscode.workspace.registerFileSystemProvider(REVIEW_SCHEME, this, { isCaseSensitive: true });
+  }
+
+  /** The review's content for these paths changed (a refresh, an edit, an undo): open editors re-read it. */
+  contentChanged(key: string, paths: readonly string[]): void {
+    const events: vscode.FileChangeEvent[] = [];
+    for (const path of paths) {
+      for (const side of ['base', 'proposed', 'marked'] as const) {
+        const uri = reviewUri({ key, side, path });
+        this.versions.set(uri.toString(), (this.versions.get(uri.toString()) ?? 0) + 1);
+        events.push({ type: vscode.FileChangeType.Changed, uri });
+      }
+    }
+    if (events.length) this.changed.fire(events);
+  }
+
+  private locate(uri: vscode.Uri): { location: ReviewLocation; review: TaskReview } {
+    const location = parseReviewUri(uri);
+    const review = location && this.lookup.review(location.key);
+    if (!location || !review || !review.item(location.path)) throw vscode.FileSystemError.FileNotFound(uri);
+    return { location, review };
+  }
+
+  private bytes(uri: vscode.Uri): Uint8Array {
+    const { location, review } = this.locate(uri);
+    const { side, path, key } = location;
+    // A side that does not exist (an added file's base, a deleted file's proposal) reads as empty.
+    const content = side === 'base' ? review.base(path) : side === 'proposed' ? review.proposed(path) : this.lookup.markedText(key, path);
+    return content ?? new Uint8Array();
+  }
+
+  stat(uri: vscode.Uri): vscode.FileStat {
+    const { location, review } = this.locate(uri);
+    const editable = location.side === 'proposed' && review.item(location.path)?.editable === true;
+    const version = this.versions.get(uri.toString()) ?? 0;
+    return { type: vscode.FileType.File, ctime: 0, mtime: version, size: this.bytes(uri).byteLength, ...(editable ? {} : { permissions: vscode.FilePermission.Readonly }) };
+  }
+
+  readFile(uri: vscode.Uri): Uint8Array {
+    return this.bytes(uri);
+  }
+
+  writeFile(uri: vscode.Uri, content: Uint8Array): void {
+    const { location, review } = this.locate(uri);
+    if (location.side !== 'proposed' || !review.item(location.path)?.editable) throw vscode.FileSystemError.NoPermissions(uri);
+    review.saveProposed(location.path, Buffer.from(content));
+    this.versions.set(uri.toString(), (this.versions.get(uri.toString()) ?? 0) + 1);
+  }
+
+  watch(): vscode.Disposable {
+    // Changes are announced by contentChanged for every open review, whoever watches.
+    return new vscode.Disposable(() => undefined);
+  }
+
+  readDirectory(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.FileNotADirectory(uri);
+  }
+
+  createDirectory(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+
+  delete(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+
+  rename(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+
+  dispose(): void {
+    this.registration.dispose();
+    this.changed.dispose();
+  }
+}
