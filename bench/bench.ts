@@ -16,6 +16,7 @@ import { benchActivation } from './activationBench.js';
 import { benchChangeSet } from './changeSetBench.js';
 import { benchEgress } from './egressBench.js';
 import { benchGitHistory } from './gitHistoryBench.js';
+import { benchReview } from './reviewBench.js';
 import { percentile } from './stats.js';
 
 const IMAGE = process.env.AIRLOCK_TEST_IMAGE || process.env.AIRLOCK_IMAGE || 'airlock-test:bookworm';
@@ -78,6 +79,12 @@ async function main(): Promise<void> {
     service.dispose();
     return;
   }
+  // `npm run bench -- review` runs only the review section (issue 16).
+  if (process.argv.includes('review')) {
+    process.stdout.write((await benchReview(service, IMAGE)).join('\n') + '\n');
+    service.dispose();
+    return;
+  }
   if (process.argv.includes('changes')) {
     process.stdout.write((await benchChangeSet(service, IMAGE)).join('\n') + '\n');
     service.dispose();
@@ -134,6 +141,7 @@ async function main(): Promise<void> {
   out.push(`\n  target: in-task runner overhead ≤ 10 ms p50 → measured ${ms(percentile(runner, 50) - hostP50)}`);
   process.stdout.write(out.join('\n') + '\n');
   process.stdout.write((await benchChangeSet(new TaskService(engine, store), IMAGE)).join('\n') + '\n');
+  process.stdout.write((await benchReview(new TaskService(engine, store), IMAGE)).join('\n') + '\n');
   process.stdout.write((await benchEgress(engine, IMAGE)).join('\n') + '\n');
   process.stdout.write((await benchGitHistory()).join('\n') + '\n');
 }

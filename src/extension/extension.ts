@@ -6,6 +6,7 @@ import { CommandRegistry } from './commandRegistry.js';
 import { registerDoctor } from './doctor.js';
 import { registerPolicyView } from './policy/policyView.js';
 import { registerReviewCommands } from './review/reviewCommands.js';
+import { ReviewFileSystem } from './review/reviewFileSystem.js';
 import { ReviewManager } from './review/reviewManager.js';
 import { AirlockSession } from './session/airlockSession.js';
 import { registerLogDocuments } from './tasks/logDocuments.js';
@@ -30,6 +31,14 @@ export function activate(context: vscode.ExtensionContext): void {
 
   let disposed = false;
   context.subscriptions.push({ dispose: () => void (disposed = true) });
+  // The review's documents are served from the first moment: after a reload VS Code restores their
+  // editors before the core has loaded, and they wait here for the review rather than fail.
+  let setReviews: (reviews: ReviewManager | undefined) => void = () => undefined;
+  const reviewsReady = new Promise<ReviewManager | undefined>((resolve) => (setReviews = resolve));
+  let reviewsNow: ReviewManager | undefined;
+  void reviewsReady.then((reviews) => (reviewsNow = reviews));
+  const reviewFiles = new ReviewFileSystem({ review: async (key) => (await reviewsReady)?.ensure(key), markedText: (key, file) => reviewsNow?.markedText(key, file) });
+  context.subscriptions.push(reviewFiles);
   const ready = new Promise<void>((resolve) => setImmediate(resolve))
     .then(loadCore)
     .then(async (core) => {
@@ -38,7 +47,8 @@ export function activate(context: vscode.ExtensionContext): void {
       context.subscriptions.push(session);
       const tasksView = new TasksView(session);
       const approvalsView = new ApprovalsView(session);
-      const reviews = new ReviewManager(session, output);
+      const reviews = new ReviewManager(session, output, reviewFiles);
+      setReviews(reviews);
       context.subscriptions.push(tasksView, approvalsView, reviews);
       registerTaskCommands(context, commands, session, output);
       registerApprovalActions(context, commands, session, approvalsView, reviews, output);
@@ -47,7 +57,8 @@ export function activate(context: vscode.ExtensionContext): void {
       registerStatusBar(context, session);
       await session.open();
     })
-    .catch((error: unknown) => output.error(`Airlock's views did not start: ${error instanceof Error ? error.message : String(error)}`));
+    .catch((error: unknown) => output.error(`Airlock's views did not start: ${error instanceof Error ? error.message : String(error)}`))
+    .finally(() => setReviews(undefined));
   const commands = new CommandRegistry(context, ready, output);
   registerDoctor(commands, output, loadCore);
   registerPolicyView(context, commands, output, loadCore);

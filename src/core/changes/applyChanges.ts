@@ -25,6 +25,11 @@ export interface ApplySelection {
    * chosen change that leaves a regular file; never together with `hunks` for the same path.
    */
   content?: Record<string, string>;
+  /**
+   * `paths` name changes exactly, never folders: a review lists a deleted folder and the files in
+   * it as changes of their own, and a file rejected there must not go with its folder.
+   */
+  exact?: boolean;
 }
 
 export interface AppliedPath {
@@ -119,11 +124,12 @@ export function selectChanges(files: FileChange[], selection: ApplySelection = {
   const named = selection.paths ?? [];
   const allowRisky = new Set(selection.allowRisky ?? []);
   const hunks = new Map(Object.entries(selection.hunks ?? {}));
+  const names = (rel: string, change: FileChange) => (selection.exact ? rel === change.path : covers(rel, change.path)) || change.oldPath === rel;
   for (const rel of [...named, ...allowRisky, ...hunks.keys(), ...Object.keys(selection.content ?? {})]) {
-    if (!files.some((change) => covers(rel, change.path) || change.oldPath === rel)) result.refused.push({ path: rel, reason: 'no such change in this task' });
+    if (!files.some((change) => names(rel, change))) result.refused.push({ path: rel, reason: 'no such change in this task' });
   }
   for (const change of files) {
-    const explicitlyNamed = named.some((rel) => covers(rel, change.path) || change.oldPath === rel);
+    const explicitlyNamed = named.some((rel) => names(rel, change));
     const riskyOk = allowRisky.has(change.path);
     if (named.length && !explicitlyNamed && !riskyOk && !hunks.has(change.path)) continue;
     if (!named.length && !riskyOk && !hunks.has(change.path) && (change.refusal || change.risk.length)) {

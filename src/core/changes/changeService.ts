@@ -295,9 +295,14 @@ export class ChangeService {
     return { changes, request, decision, report, review };
   }
 
+  /** The task's full id, from an id or a unique prefix. */
+  resolveTask(idOrPrefix: string): string {
+    return this.tasks.store.resolve(idOrPrefix).id;
+  }
+
   /** Where a task's review in progress is kept (its change set and the reviewer's choices). */
-  reviewState(id: string): ReviewStateStore {
-    return new ReviewStateStore(this.stores(id).reviewFile);
+  reviewState(idOrPrefix: string): ReviewStateStore {
+    return new ReviewStateStore(this.stores(this.resolveTask(idOrPrefix)).reviewFile);
   }
 
   /**

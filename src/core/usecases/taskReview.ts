@@ -94,17 +94,18 @@ export class TaskReview {
    * fresh look at the box. `fresh` starts over, dropping saved choices.
    */
   static async open(service: ChangeService, task: string, { signal, fresh = false }: { signal?: AbortSignal; fresh?: boolean } = {}): Promise<TaskReview> {
-    const store = service.reviewState(task);
-    const saved = fresh ? undefined : store.load(task);
+    const id = service.resolveTask(task);
+    const store = service.reviewState(id);
+    const saved = fresh ? undefined : store.load(id);
     if (saved) {
       try {
-        return new TaskReview(service, service.reviewed(task, saved.changeSet), saved);
+        return new TaskReview(service, service.reviewed(id, saved.changeSet), saved);
       } catch (error) {
         // The set is no longer kept (or no longer matches its name): its choices name nothing any more.
         if (!AirlockError.is(error) || !error.code.startsWith('changeSet.')) throw error;
       }
     }
-    const changes = await service.changes(task, { signal });
+    const changes = await service.changes(id, { signal });
     const state: ReviewState = { version: 1, task: changes.record.id, changeSet: changes.changeSet.id, startedAt: new Date().toISOString(), files: {} };
     store.save(state);
     return new TaskReview(service, changes, state);
@@ -271,7 +272,7 @@ export class TaskReview {
       const edited = this.state.files[item.path]?.edited;
       if (edited) content[item.path] = edited;
     }
-    return { paths: chosen.map((item) => item.path), allowRisky: chosen.filter((item) => item.change.risk.length).map((item) => item.path), ...(Object.keys(content).length ? { content } : {}) };
+    return { paths: chosen.map((item) => item.path), exact: true, allowRisky: chosen.filter((item) => item.change.risk.length).map((item) => item.path), ...(Object.keys(content).length ? { content } : {}) };
   }
 
   /** What Apply would take now: exactly the taken files, risky ones named one by one, with the reviewer's bytes. */
@@ -359,6 +360,7 @@ export class TaskReview {
 
   /** Reverts the task's last apply on the host; the files it wrote come back into the review. */
   async undo(options: { force?: boolean; signal?: AbortSignal; onProgress?: OnProgress } = {}): Promise<UndoReport> {
+    this.mustOwn('undo');
     const report = await this.service.undo(this.task.id, options);
     if (!this.request) {
       for (const [path, entry] of Object.entries(this.state.files)) {

@@ -241,7 +241,12 @@ export function registerReviewCommands(context: vscode.ExtensionContext, command
     if (choice === 'End Review') manager.close(key, { end: true });
   };
 
-  const taskArg = (arg: unknown): { task?: string; force?: boolean } => (typeof arg === 'object' && arg !== null && 'task' in arg ? (arg as { task?: string; force?: boolean }) : typeof arg === 'string' ? { task: arg } : {});
+  /** `{ task, force }` from an error's button, or a task id; anything else (a view's row) is not one. */
+  const taskArg = (arg: unknown): { task?: string; force?: boolean } => {
+    if (typeof arg === 'string') return { task: arg };
+    const given = typeof arg === 'object' && arg !== null ? (arg as { task?: unknown; force?: unknown }) : {};
+    return typeof given.task === 'string' ? { task: given.task, force: given.force === true } : {};
+  };
 
   context.subscriptions.push(
     commands.register(

@@ -2,9 +2,12 @@ import * as vscode from 'vscode';
 import type { TaskReview } from '../../core/index.js';
 import { parseReviewUri, REVIEW_SCHEME, reviewUri, type ReviewLocation } from './reviewUris.js';
 
-/** How the file system finds an open review and the marked text of a conflict. */
+/**
+ * How the file system finds a review and the marked text of a conflict. `review` may have to open
+ * it first: after a reload VS Code restores the review's editors before anything else asks for it.
+ */
 export interface ReviewLookup {
-  review(key: string): TaskReview | undefined;
+  review(key: string): Promise<TaskReview | undefined>;
   markedText(key: string, path: string): Buffer | undefined;
 }
 
@@ -38,34 +41,34 @@ export class ReviewFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     if (events.length) this.changed.fire(events);
   }
 
-  private locate(uri: vscode.Uri): { location: ReviewLocation; review: TaskReview } {
+  private async locate(uri: vscode.Uri): Promise<{ location: ReviewLocation; review: TaskReview }> {
     const location = parseReviewUri(uri);
-    const review = location && this.lookup.review(location.key);
+    const review = location && (await this.lookup.review(location.key));
     if (!location || !review || !review.item(location.path)) throw vscode.FileSystemError.FileNotFound(uri);
     return { location, review };
   }
 
-  private bytes(uri: vscode.Uri): Uint8Array {
-    const { location, review } = this.locate(uri);
+  private async bytes(uri: vscode.Uri): Promise<Uint8Array> {
+    const { location, review } = await this.locate(uri);
     const { side, path, key } = location;
     // A side that does not exist (an added file's base, a deleted file's proposal) reads as empty.
     const content = side === 'base' ? review.base(path) : side === 'proposed' ? review.proposed(path) : this.lookup.markedText(key, path);
     return content ?? new Uint8Array();
   }
 
-  stat(uri: vscode.Uri): vscode.FileStat {
-    const { location, review } = this.locate(uri);
+  async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
+    const { location, review } = await this.locate(uri);
     const editable = location.side === 'proposed' && review.item(location.path)?.editable === true;
     const version = this.versions.get(uri.toString()) ?? 0;
-    return { type: vscode.FileType.File, ctime: 0, mtime: version, size: this.bytes(uri).byteLength, ...(editable ? {} : { permissions: vscode.FilePermission.Readonly }) };
+    return { type: vscode.FileType.File, ctime: 0, mtime: version, size: (await this.bytes(uri)).byteLength, ...(editable ? {} : { permissions: vscode.FilePermission.Readonly }) };
   }
 
-  readFile(uri: vscode.Uri): Uint8Array {
+  readFile(uri: vscode.Uri): Promise<Uint8Array> {
     return this.bytes(uri);
   }
 
-  writeFile(uri: vscode.Uri, content: Uint8Array): void {
-    const { location, review } = this.locate(uri);
+  async writeFile(uri: vscode.Uri, content: Uint8Array): Promise<void> {
+    const { location, review } = await this.locate(uri);
     if (location.side !== 'proposed' || !review.item(location.path)?.editable) throw vscode.FileSystemError.NoPermissions(uri);
     review.saveProposed(location.path, Buffer.from(content));
     this.versions.set(uri.toString(), (this.versions.get(uri.toString()) ?? 0) + 1);

@@ -6,7 +6,7 @@ import type { AirlockSession } from '../session/airlockSession.js';
 import { noticeText } from '../ui/noticeText.js';
 import { ReviewControl } from './reviewControl.js';
 import { ReviewDecorations } from './reviewDecorations.js';
-import { ReviewFileSystem } from './reviewFileSystem.js';
+import type { ReviewFileSystem } from './reviewFileSystem.js';
 import { reviewUri } from './reviewUris.js';
 
 /** Box activity settles for this long before the review looks at the box again. */
@@ -37,7 +37,6 @@ export class ReviewManager implements vscode.Disposable {
   private readonly reviews = new Map<string, OpenReview>();
   /** A conflict's marked text (for editors without a merge view), by key and path. */
   private readonly marked = new Map<string, Buffer>();
-  readonly files: ReviewFileSystem;
   readonly decorations: ReviewDecorations;
   private readonly opened = new vscode.EventEmitter<void>();
   /** A review opened or closed. */
@@ -45,11 +44,13 @@ export class ReviewManager implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
   private restored = false;
 
-  constructor(private readonly session: AirlockSession, private readonly output: vscode.LogOutputChannel) {
-    this.files = new ReviewFileSystem({ review: (key) => this.review(key), markedText: (key, file) => this.marked.get(`${key}\n${file}`) });
+  /** Reviews being opened, so a restored editor and the restore itself open one, not two. */
+  private readonly opening = new Map<string, Promise<OpenReview>>();
+
+  /** `files` is registered at activation (restored editors ask it first); this fills it in. */
+  constructor(private readonly session: AirlockSession, private readonly output: vscode.LogOutputChannel, readonly files: ReviewFileSystem) {
     this.decorations = new ReviewDecorations((key) => this.review(key));
     this.subscriptions.push(
-      this.files,
       this.decorations,
       this.opened,
       session.onDidChangeEngine((state) => {
@@ -68,6 +69,26 @@ export class ReviewManager implements vscode.Disposable {
     return [...this.reviews.values()].sort((a, b) => Number(a.review.readOnly) - Number(b.review.readOnly)).map(({ key, review }) => ({ key, review }));
   }
 
+  markedText(key: string, file: string): Buffer | undefined {
+    return this.marked.get(`${key}\n${file}`);
+  }
+
+  /**
+   * The review a document names, opening the task's saved one when it is not open yet (an editor
+   * restored after a reload). A request's review is opened from Approvals only.
+   */
+  async ensure(key: string): Promise<TaskReview | undefined> {
+    const open = this.reviews.get(key);
+    if (open) return open.review;
+    if (!/^[0-9a-f]{6,64}$/.test(key) || !fs.existsSync(this.session.store.changeFiles(key).reviewFile)) return undefined;
+    try {
+      return (await this.openTask(key)).review;
+    } catch (error) {
+      this.output.warn(`review of task ${key} could not be reopened: ${this.session.core.describeError(error).split('\n')[0]}`);
+      return undefined;
+    }
+  }
+
   keyOf(scm: unknown): string | undefined {
     return [...this.reviews.values()].find((entry) => entry.control.scm === scm)?.key;
   }
@@ -80,10 +101,20 @@ export class ReviewManager implements vscode.Disposable {
   async openTask(task: string, options: { fresh?: boolean; signal?: AbortSignal } = {}): Promise<OpenReview> {
     const open = this.reviews.get(task);
     if (open && !options.fresh) return open;
-    const service = await this.changeService();
-    const review = await this.session.core.TaskReview.open(service, task, options);
-    if (open) this.close(task);
-    return this.add(review.task.id, review, `Airlock: ${this.taskName(review)}`);
+    const pending = this.opening.get(task);
+    if (pending && !options.fresh) return pending;
+    const opening = (async () => {
+      const service = await this.changeService();
+      const review = await this.session.core.TaskReview.open(service, task, options);
+      if (this.reviews.has(review.task.id)) this.close(review.task.id);
+      return this.add(review.task.id, review, `Airlock: ${this.taskName(review)}`);
+    })();
+    this.opening.set(task, opening);
+    try {
+      return await opening;
+    } finally {
+      this.opening.delete(task);
+    }
   }
 
   /** A read-only review of exactly what an agent's apply request names. */

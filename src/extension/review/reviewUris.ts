@@ -14,14 +14,20 @@ export interface ReviewLocation {
   path: string;
 }
 
+/**
+ * The path is the file's own, so VS Code's views show its folder as they do for the workspace's
+ * files (`src`, not an id); which review and side it is rides in the query.
+ */
 export function reviewUri({ key, side, path }: ReviewLocation): vscode.Uri {
-  return vscode.Uri.from({ scheme: REVIEW_SCHEME, path: `/${key}/${side}/${path}` });
+  return vscode.Uri.from({ scheme: REVIEW_SCHEME, path: `/${path}`, query: new URLSearchParams({ review: key, side }).toString() });
 }
 
-/** The location a review URI names, or undefined for anything else (another scheme, a made-up path). */
+/** The location a review URI names, or undefined for anything else (another scheme, a made-up query). */
 export function parseReviewUri(uri: vscode.Uri): ReviewLocation | undefined {
-  if (uri.scheme !== REVIEW_SCHEME) return undefined;
-  const match = /^\/([^/]+)\/([^/]+)\/(.+)$/.exec(uri.path);
-  if (!match || !SIDES.has(match[2])) return undefined;
-  return { key: match[1], side: match[2] as ReviewSide, path: match[3] };
+  if (uri.scheme !== REVIEW_SCHEME || uri.path.length < 2) return undefined;
+  const query = new URLSearchParams(uri.query);
+  const key = query.get('review');
+  const side = query.get('side');
+  if (!key || !side || !SIDES.has(side)) return undefined;
+  return { key, side: side as ReviewSide, path: uri.path.slice(1) };
 }
