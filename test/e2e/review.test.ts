@@ -48,8 +48,8 @@ async function scmLayout(page: Page): Promise<string[]> {
     const out = [];
     let group = '';
     for (const row of document.querySelectorAll('.scm-view .monaco-list-row')) {
-      const provider = row.querySelector('.scm-provider .name, .scm-provider .label');
-      if (provider) { out.push('provider: ' + provider.textContent.trim()); continue; }
+      const provider = row.querySelector('.scm-provider');
+      if (provider) { out.push('provider: ' + provider.textContent.trim()); group = ''; continue; }
       const groupLabel = row.querySelector('.resource-group .name');
       if (groupLabel) { group = groupLabel.textContent.trim(); continue; }
       const name = row.querySelector('.resource .label-name');
@@ -57,6 +57,16 @@ async function scmLayout(page: Page): Promise<string[]> {
     }
     return out;
   })()`);
+}
+
+/** The lines of one source control (the one whose row matches `provider`); all lines when only one is shown. */
+async function reviewLayout(page: Page, provider: RegExp = /Airlock: (?!.*: request )/): Promise<string[]> {
+  const layout = await scmLayout(page);
+  if (!layout.some((line) => line.startsWith('provider: '))) return layout;
+  const at = layout.findIndex((line) => line.startsWith('provider: ') && provider.test(line));
+  if (at < 0) return [];
+  const next = layout.findIndex((line, index) => index > at && line.startsWith('provider: '));
+  return layout.slice(at + 1, next < 0 ? undefined : next);
 }
 
 /** A row's tooltip (the review's sentence for the file): VS Code reads it out with the row, so it is in the row's aria-label. */
@@ -108,7 +118,7 @@ describe('reviewing a task\'s changes in VS Code', () => {
     await waitForTreeItem(page, 'Tasks', new RegExp(taskId), 60_000);
     await clickTreeItemAction(page, 'Tasks', new RegExp(taskId), 'Review Changes');
     await scmResource(page, 'tasks.json').first().waitFor({ timeout: 60_000 });
-    const layout = await scmLayout(page);
+    const layout = await reviewLayout(page);
     assert.deepEqual(layout.filter((line) => line.startsWith('Risky')), ['Risky (each needs your choice): tasks.json']);
     assert.deepEqual(layout.filter((line) => line.startsWith('Changes')).sort(), ['Changes: alpha.txt', 'Changes: beta.txt', 'Changes: gamma.txt', 'Changes: logo.bin']);
     const tip = await rowTooltip(scmResource(page, 'tasks.json').first());
@@ -145,14 +155,17 @@ describe('reviewing a task\'s changes in VS Code', () => {
     assert.deepEqual([...fs.readFileSync(path.join(session.workspace, 'assets/logo.bin'))].slice(0, 4), [0x89, 0x50, 0x4e, 0x47]);
     assert.equal(fs.existsSync(path.join(session.workspace, '.vscode/tasks.json')), false, 'the risky file was not chosen, so not written');
     await scmResource(page, 'beta.txt').first().waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS });
-    assert.deepEqual(await scmLayout(page), ['Risky (each needs your choice): tasks.json']);
+    assert.deepEqual(await reviewLayout(page), ['Risky (each needs your choice): tasks.json']);
   });
 
   session.test('3. Undo Last Apply: the host is byte-identical to before the apply', async () => {
     const { page } = session;
     await clickNotificationButton(page, /file\(s\) written to sample-project/, 'Undo Last Apply');
-    await waitForNotification(page, /undid the last apply/, 60_000);
+    const deadline = Date.now() + 60_000;
+    while (JSON.stringify(treeDigest(session.workspace)) !== JSON.stringify(beforeApply) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
     assert.deepEqual(treeDigest(session.workspace), beforeApply);
+    // The report may already sit in the notification centre (toasts yield to the one just clicked).
+    await waitForNotification(page, /undid the last apply/, 5_000);
     await scmResource(page, 'alpha.txt').first().waitFor({ timeout: UI_TIMEOUT_MS });
   });
 
@@ -163,7 +176,7 @@ describe('reviewing a task\'s changes in VS Code', () => {
     await runCommand(page, 'Developer: Reload Window');
     await waitForWorkbench(page);
     // The Source Control view comes back as it was (clicking its icon now would close it).
-    await runCommand(page, 'View: Show Source Control');
+    await runCommand(page, 'Source Control: Focus on Changes View');
     await scmResource(page, 'gamma.txt').first().waitFor({ timeout: 60_000 });
     assert.match(await rowTooltip(scmResource(page, 'gamma.txt').first()), /rejected/);
     assert.match(await rowTooltip(scmResource(page, 'alpha.txt').first()), /edited in the review/);
@@ -181,9 +194,9 @@ describe('reviewing a task\'s changes in VS Code', () => {
     assert.equal(host('src/beta.txt'), 'beta one\nbeta two, from the task\n', 'the other accepted file was written');
     assert.equal(host('src/gamma.txt'), FILES['src/gamma.txt'], 'the rejected file was not');
     // The three-way merge opens on the conflict.
-    await page.locator('.merge-editor, .monaco-workbench .part.editor [aria-label*="Merging"]').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.locator('.part.editor .tabs-container .tab[role="tab"]').filter({ hasText: /Merging: alpha\.txt/ }).first().waitFor({ timeout: UI_TIMEOUT_MS });
     await session.shot('review-conflict-merge');
-    assert.deepEqual((await scmLayout(page)).filter((line) => line.startsWith('Conflicts')), ['Conflicts: alpha.txt']);
+    assert.deepEqual((await reviewLayout(page)).filter((line) => line.startsWith('Conflicts')), ['Conflicts: alpha.txt']);
   });
 
   session.test('6. an agent\'s apply --request opens from Approvals on exactly the requested files; after Approve exactly those are written', async () => {
@@ -196,12 +209,18 @@ describe('reviewing a task\'s changes in VS Code', () => {
     const exited = new Promise<number | null>((resolve) => requester.on('exit', resolve));
 
     await openViewContainer(page, 'Airlock');
-    await clickTreeItemAction(page, 'Approvals', /apply 1 change/, 'Review', 60_000);
+    await clickTreeItemAction(page, 'Approvals', /apply 1 change/i, 'Review', 60_000);
     await page.locator('.scm-view').getByText(/request/).first().waitFor({ timeout: UI_TIMEOUT_MS });
     await scmResource(page, 'delta.txt').last().waitFor({ timeout: UI_TIMEOUT_MS });
-    console.log(JSON.stringify(await scmLayout(page)));
+    // The request's own source control lists exactly the requested file, nothing else of the task.
+    // The view draws only rows in sight: the other source controls are folded away first.
+    for (const other of await scmRows(page).filter({ has: page.locator('.scm-provider') }).all()) {
+      if (/: request /.test(await other.innerText()) || (await other.getAttribute('aria-expanded')) !== 'true') continue;
+      await other.locator('.monaco-tl-twistie').click();
+    }
+    assert.deepEqual(await reviewLayout(page, /: request /), ['Changes: delta.txt']);
     await session.shot('review-request');
-    await clickScmTitleAction(page, 'Approve Request');
+    await clickScmTitleAction(page, 'Approve Request', /: request /);
     assert.equal(await exited, 0, `the requester: ${out}`);
     assert.equal(host('src/delta.txt'), 'delta, new in the task\n');
     assert.equal(fs.existsSync(path.join(session.workspace, 'src/epsilon.txt')), false, 'only the requested file was written');

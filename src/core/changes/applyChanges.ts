@@ -125,11 +125,14 @@ export function selectChanges(files: FileChange[], selection: ApplySelection = {
   const allowRisky = new Set(selection.allowRisky ?? []);
   const hunks = new Map(Object.entries(selection.hunks ?? {}));
   const names = (rel: string, change: FileChange) => (selection.exact ? rel === change.path : covers(rel, change.path)) || change.oldPath === rel;
+  // A review names a thousand files exactly: looked up, not scanned per change.
+  const exactly = selection.exact ? new Set(named) : undefined;
+  const known = new Set(files.flatMap((change) => (change.oldPath !== undefined ? [change.path, change.oldPath] : [change.path])));
   for (const rel of [...named, ...allowRisky, ...hunks.keys(), ...Object.keys(selection.content ?? {})]) {
-    if (!files.some((change) => names(rel, change))) result.refused.push({ path: rel, reason: 'no such change in this task' });
+    if (!known.has(rel) && (exactly || !files.some((change) => names(rel, change)))) result.refused.push({ path: rel, reason: 'no such change in this task' });
   }
   for (const change of files) {
-    const explicitlyNamed = named.some((rel) => names(rel, change));
+    const explicitlyNamed = exactly ? exactly.has(change.path) || (change.oldPath !== undefined && exactly.has(change.oldPath)) : named.some((rel) => names(rel, change));
     const riskyOk = allowRisky.has(change.path);
     if (named.length && !explicitlyNamed && !riskyOk && !hunks.has(change.path)) continue;
     if (!named.length && !riskyOk && !hunks.has(change.path) && (change.refusal || change.risk.length)) {

@@ -80,6 +80,14 @@ export class TaskReview {
   readonly onDidChange = this.changed.event;
   private conflicts = new Map<string, { reason: string; mergeable: boolean }>();
   private itemCache?: Map<string, ReviewItem>;
+  /** Looks, applies and undos run one at a time: a look landing mid-apply would move the review under it. */
+  private work: Promise<unknown> = Promise.resolve();
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.work.then(task, task);
+    this.work = next.catch(() => undefined);
+    return next;
+  }
 
   private constructor(
     private readonly service: ChangeService,
@@ -305,7 +313,11 @@ export class TaskReview {
    * their choices and edits are dropped and they are marked, so nothing nobody has seen is taken.
    * Returns those paths (empty when the box shows the same change set).
    */
-  async refresh(signal?: AbortSignal): Promise<string[]> {
+  refresh(signal?: AbortSignal): Promise<string[]> {
+    return this.serial(() => this.refreshNow(signal));
+  }
+
+  private async refreshNow(signal?: AbortSignal): Promise<string[]> {
     const now = await this.service.changes(this.task.id, { signal, pin: [this.state.changeSet] });
     if (now.changeSet.id === this.state.changeSet) return [];
     const old = new Map(this.changes.changeSet.files.map((change) => [change.path, changeKey(change)]));
@@ -328,11 +340,15 @@ export class TaskReview {
    * since it was shown, nothing is written and the review is refreshed so the reviewer can look.
    * Conflicts found on the way move to Conflicts; written files leave the review until undone.
    */
-  async apply({ signal, onProgress }: { signal?: AbortSignal; onProgress?: OnProgress } = {}): Promise<ReviewApplyOutcome> {
+  async apply(options: { signal?: AbortSignal; onProgress?: OnProgress } = {}): Promise<ReviewApplyOutcome> {
     this.mustOwn('apply');
+    return this.serial(() => this.applyNow(options));
+  }
+
+  private async applyNow({ signal, onProgress }: { signal?: AbortSignal; onProgress?: OnProgress }): Promise<ReviewApplyOutcome> {
     const takenBefore = new Set(this.items().filter((item) => item.taken).map((item) => item.path));
     if (!takenBefore.size) throw new AirlockError('apply: nothing in this review is chosen', { code: 'review.nothingChosen', hint: 'Accept the files to apply; risky files need accepting one by one.', field: 'paths' });
-    const refreshed = this.task.destroyedAt ? [] : await this.refresh(signal);
+    const refreshed = this.task.destroyedAt ? [] : await this.refreshNow(signal);
     const stale = refreshed.filter((path) => takenBefore.has(path));
     if (stale.length) {
       throw new AirlockError(`apply: ${stale.length} chosen file(s) changed in the task since the review showed them (${stale.slice(0, 5).map(printableLine).join(', ')}${stale.length > 5 ? ', …' : ''}); nothing was written`, {
@@ -361,6 +377,10 @@ export class TaskReview {
   /** Reverts the task's last apply on the host; the files it wrote come back into the review. */
   async undo(options: { force?: boolean; signal?: AbortSignal; onProgress?: OnProgress } = {}): Promise<UndoReport> {
     this.mustOwn('undo');
+    return this.serial(() => this.undoNow(options));
+  }
+
+  private async undoNow(options: { force?: boolean; signal?: AbortSignal; onProgress?: OnProgress }): Promise<UndoReport> {
     const report = await this.service.undo(this.task.id, options);
     if (!this.request) {
       for (const [path, entry] of Object.entries(this.state.files)) {

@@ -92,7 +92,8 @@ export function registerReviewCommands(context: vscode.ExtensionContext, command
     const host = hostUri(review, file);
     const base = reviewUri({ key, side: 'base', path: file });
     const task = reviewUri({ key, side: 'proposed', path: file });
-    if ((await vscode.commands.getCommands(true)).includes('_open.mergeEditor')) {
+    // An internal command (its id starts with `_`), so only the full list has it.
+    if ((await vscode.commands.getCommands(false)).includes('_open.mergeEditor')) {
       // Output is the host's own file: the reviewer's merge is saved by the reviewer, never by Airlock.
       await vscode.commands.executeCommand('_open.mergeEditor', {
         base,

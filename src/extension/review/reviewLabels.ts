@@ -46,7 +46,8 @@ export function itemSentence(core: typeof Core, item: ReviewItem, readOnly: bool
   if (item.conflict) parts.push(item.conflict);
   for (const note of item.change.notes) parts.push(note);
   if (item.edited) parts.push('edited in the review');
-  parts.push(choiceWords(item, readOnly));
+  // A refused file already said "never applied" with its reason.
+  if (item.group !== 'never') parts.push(choiceWords(item, readOnly));
   return core.printableLine(parts.join(' — '));
 }
 
