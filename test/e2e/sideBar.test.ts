@@ -9,7 +9,7 @@ import { describe } from 'node:test';
 import { SAMPLE_FILES, useE2ESession } from './harness/session.js';
 import {
   answerDialog, answerInputBox, clearNotifications, clickNotificationButton, clickTreeItemAction, expandTreeItem, notifications, openViewContainer, runCommand, showView,
-  activeEditorText, editorTab, pickTreeItemMenu, readClipboard, statusBarText, treeItems, treeItemText, viewPane, waitForNotification, waitForTreeItem,
+  activeEditorText, editorTab, pickTreeItemMenu, widenSideBar as widenHarnessSideBar, readClipboard, statusBarText, treeItems, treeItemText, viewPane, waitForNotification, waitForTreeItem,
 } from './harness/workbench.js';
 
 const DOCKER = '/usr/bin/docker';
@@ -35,18 +35,7 @@ describe('the Airlock side bar in VS Code', () => {
   const session = useE2ESession({ name: 'side-bar', files: sampleFiles(), trust: true });
   let taskId = '';
 
-  /** A wider side bar, so screenshots show whole rows: the sash on its right edge, dragged. */
-  const widenSideBar = async (width = 520) => {
-    const { page } = session;
-    const bar = await page.locator('.part.sidebar').boundingBox();
-    if (!bar || bar.width >= width) return;
-    const edge = bar.x + bar.width;
-    await page.mouse.move(edge, bar.y + bar.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(bar.x + width, bar.y + bar.height / 2, { steps: 8 });
-    await page.mouse.up();
-    await page.waitForFunction(`document.querySelector('.part.sidebar').getBoundingClientRect().width >= ${width - 20}`, undefined, { timeout: 10_000 });
-  };
+  const widenSideBar = () => widenHarnessSideBar(session.page);
   const logText = () => fs.readFileSync(session.server.outputChannelLog('Airlock')!, 'utf8');
   const taskRow = () => waitForTreeItem(session.page, 'Tasks', `sample-project · ${taskId}`, 60_000);
 

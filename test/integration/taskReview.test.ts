@@ -215,7 +215,7 @@ describe('the task review over a real engine (integration)', () => {
     assert.deepEqual(taken(again), ['.vscode/tasks.json', 'a.txt']);
     assert.equal(itemOf(again, 'a.txt').edited, true);
     assert.deepEqual(again.proposed('a.txt'), mine);
-    assert.deepEqual(again.selection(), { paths: ['.vscode/tasks.json', 'a.txt'], allowRisky: ['.vscode/tasks.json'], content: { 'a.txt': sha256(mine) } });
+    assert.deepEqual(again.selection(), { paths: ['.vscode/tasks.json', 'a.txt'], exact: true, allowRisky: ['.vscode/tasks.json'], content: { 'a.txt': sha256(mine) } });
 
     const fresh = await TaskReview.open(task.changes, task.id, { fresh: true });
     t.after(() => fresh.dispose());

@@ -76,6 +76,7 @@ const vscode = new Proxy({
     isTrusted: true,
     getConfiguration: () => ({ get: () => undefined, inspect: () => undefined }),
     onDidChangeConfiguration: disposable, onDidChangeWorkspaceFolders: disposable, onDidGrantWorkspaceTrust: disposable,
+    registerFileSystemProvider: disposable,
   },
   window: {
     createOutputChannel: () => ({ info: log, warn: log, error: log, debug() {}, show() {}, dispose() {} }),
@@ -84,6 +85,7 @@ const vscode = new Proxy({
   commands: { registerCommand: disposable, executeCommand: async () => undefined },
   languages: { createDiagnosticCollection: () => ({ set() {}, clear() {}, dispose() {} }) },
   Uri: { file: (fsPath) => ({ fsPath, scheme: 'file' }) },
+  EventEmitter: class { event = () => ({ dispose() {} }); fire() {} dispose() {} },
   DiagnosticSeverity: { Error: 0, Warning: 1 },
 }, { get: (target, key) => key in target ? target[key] : any() });
 const load = Module._load;

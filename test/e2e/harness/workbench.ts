@@ -280,6 +280,18 @@ export async function showView(page: Page, name: string, timeoutMs = UI_TIMEOUT_
   return pane;
 }
 
+/** A wider side bar, so screenshots show whole rows: the sash on its right edge, dragged. */
+export async function widenSideBar(page: Page, width = 520): Promise<void> {
+  const bar = await page.locator('.part.sidebar').boundingBox();
+  if (!bar || bar.width >= width) return;
+  const edge = bar.x + bar.width;
+  await page.mouse.move(edge, bar.y + bar.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(bar.x + width, bar.y + bar.height / 2, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForFunction(`document.querySelector('.part.sidebar').getBoundingClientRect().width >= ${width - 20}`, undefined, { timeout: 10_000 });
+}
+
 /** A view's welcome content (viewsWelcome), shown while its tree is empty. */
 export const viewWelcome = (page: Page, name: string) => viewPane(page, name).locator('.pane-body.welcome .welcome-view-content');
 
