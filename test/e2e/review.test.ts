@@ -126,6 +126,11 @@ describe('reviewing a task\'s changes in VS Code', () => {
     assert.match(tip, /risky: VS Code runs or configures this on the host/, `tasks.json's sentence: ${tip}`);
     assert.match(await rowTooltip(scmResource(page, 'logo.bin').first()), /binary/);
     await session.shot('review-groups');
+    // Open All Changes: VS Code's multi-file diff editor with every file that can be applied.
+    await runCommand(page, 'Airlock: Open All Changes');
+    await page.locator('.part.editor .tabs-container .tab[role="tab"]').filter({ hasText: new RegExp(`Airlock: task ${taskId} \\(5 files\\)`) }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await session.shot('review-all-changes');
+    await runCommand(page, 'View: Close All Editors');
   });
 
   session.test('2. reject one hunk with the revert arrow, accept the rest, apply: the host is exactly as chosen, tasks.json not written', async () => {
@@ -200,7 +205,7 @@ describe('reviewing a task\'s changes in VS Code', () => {
     assert.deepEqual((await reviewLayout(page)).filter((line) => line.startsWith('Conflicts')), ['Conflicts: alpha.txt']);
   });
 
-  session.test('6. an agent\'s apply --request opens from Approvals on exactly the requested files; after Approve exactly those are written', async () => {
+  session.test('6. an agent\'s apply --request opens from Approvals on exactly the requested files; after Approve exactly those are written', async (t) => {
     const { page } = session;
     await boxSh("printf 'delta, new in the task\\n' > src/delta.txt && printf 'epsilon, new in the task\\n' > src/epsilon.txt");
     const requester = spawn(process.execPath, [CLI, 'apply', taskId, '--request', 'src/delta.txt'], { env: { ...process.env, AIRLOCK_STATE_DIR: session.stateDir } });
@@ -208,17 +213,21 @@ describe('reviewing a task\'s changes in VS Code', () => {
     requester.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     requester.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => requester.on('exit', resolve));
+    // A failure before the decision must not leave the requester waiting out its timeout.
+    t.after(() => void requester.kill());
 
     await openViewContainer(page, 'Airlock');
     await clickTreeItemAction(page, 'Approvals', /apply 1 change/i, 'Review', 60_000);
-    await page.locator('.scm-view').getByText(/request/).first().waitFor({ timeout: UI_TIMEOUT_MS });
-    await scmResource(page, 'delta.txt').last().waitFor({ timeout: UI_TIMEOUT_MS });
-    // The request's own source control lists exactly the requested file, nothing else of the task.
-    // The view draws only rows in sight: the other source controls are folded away first.
+    // The request gets a source control of its own, below the others: the view draws only rows in
+    // sight, so the others are folded away first.
+    await page.waitForFunction(`document.querySelectorAll('.scm-view .monaco-list-row .scm-provider').length >= 2`, undefined, { timeout: UI_TIMEOUT_MS });
     for (const other of await scmRows(page).filter({ has: page.locator('.scm-provider') }).all()) {
       if (/: request /.test(await other.innerText()) || (await other.getAttribute('aria-expanded')) !== 'true') continue;
       await other.locator('.monaco-tl-twistie').click();
     }
+    await scmRows(page).filter({ has: page.locator('.scm-provider') }).filter({ hasText: /: request / }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await scmResource(page, 'delta.txt').last().waitFor({ timeout: UI_TIMEOUT_MS });
+    // The request's own source control lists exactly the requested file, nothing else of the task.
     assert.deepEqual(await reviewLayout(page, /: request /), ['Changes: delta.txt']);
     await session.shot('review-request');
     await clickScmTitleAction(page, 'Approve Request', /: request /);

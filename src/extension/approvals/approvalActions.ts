@@ -150,6 +150,16 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
       if (key) reviews.close(key);
       return;
     }
+    const risky = key ? (reviews.review(key)?.items().filter((item) => item.change.risk.length) ?? []) : [];
+    if (verdict.decision === 'allow' && risky.length) {
+      // The request chose its risky files itself; a reviewer approves them knowingly, not with the rest.
+      const choice = await vscode.window.showWarningMessage(
+        noticeText(core, `Approve writing ${risky.length} risky file(s) to the host?`),
+        { modal: true, detail: noticeText(core, risky.map((item) => `${item.path}: ${item.change.risk.join('; ')}`).join('\n')) },
+        'Approve',
+      );
+      if (choice !== 'Approve') return;
+    }
     if (await decide(request, verdict, true)) reviews.close(`${request.task}@${request.id}`);
   };
 

@@ -110,7 +110,13 @@ export function registerReviewCommands(context: vscode.ExtensionContext, command
   };
 
   const choose = async (args: unknown[], choice: 'accept' | 'reject' | undefined) => {
-    const rows = liveItems(rowsOf(args));
+    let rows = liveItems(rowsOf(args));
+    // A risky file is taken only on its own, through its dialog: never as part of a selection's Accept.
+    const risky = choice === 'accept' ? rows.filter(({ item }) => item.change.risk.length) : [];
+    if (risky.length) {
+      rows = rows.filter(({ item }) => !item.change.risk.length);
+      void vscode.window.showInformationMessage(`Airlock: ${risky.length} risky file(s) in the selection were left as they were; accept each with Accept Risky File….`);
+    }
     if (!rows.length) return;
     const byKey = new Map<string, string[]>();
     for (const { row, item } of rows) byKey.set(row.key, [...(byKey.get(row.key) ?? []), item.path]);

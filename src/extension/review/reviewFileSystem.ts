@@ -60,11 +60,22 @@ export class ReviewFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     const { location, review } = await this.locate(uri);
     const editable = location.side === 'proposed' && review.item(location.path)?.editable === true;
     const version = this.versions.get(uri.toString()) ?? 0;
-    return { type: vscode.FileType.File, ctime: 0, mtime: version, size: (await this.bytes(uri)).byteLength, ...(editable ? {} : { permissions: vscode.FilePermission.Readonly }) };
+    return { type: vscode.FileType.File, ctime: 0, mtime: version, size: await this.size(uri, version), ...(editable ? {} : { permissions: vscode.FilePermission.Readonly }) };
   }
 
-  readFile(uri: vscode.Uri): Promise<Uint8Array> {
-    return this.bytes(uri);
+  /** VS Code stats a document often; a 10 MB side is read once per version, not per stat. */
+  private readonly sizes = new Map<string, { version: number; size: number }>();
+
+  private async size(uri: vscode.Uri, version: number): Promise<number> {
+    const known = this.sizes.get(uri.toString());
+    if (known?.version === version) return known.size;
+    return (await this.readFile(uri)).byteLength;
+  }
+
+  async readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    const bytes = await this.bytes(uri);
+    this.sizes.set(uri.toString(), { version: this.versions.get(uri.toString()) ?? 0, size: bytes.byteLength });
+    return bytes;
   }
 
   async writeFile(uri: vscode.Uri, content: Uint8Array): Promise<void> {

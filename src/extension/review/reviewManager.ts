@@ -266,6 +266,8 @@ export class ReviewManager implements vscode.Disposable {
     const entry = this.reviews.get(key);
     if (!entry) return;
     this.reviews.delete(key);
+    // Its documents' versions move on, so a later review under the same key is read afresh.
+    this.files.contentChanged(key, entry.review.items().map((item) => item.path));
     for (const disposable of entry.disposables.splice(0)) disposable.dispose();
     entry.control.dispose();
     if (end) entry.review.end();
