@@ -155,7 +155,7 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
       // The request chose its risky files itself; a reviewer approves them knowingly, not with the rest.
       const choice = await vscode.window.showWarningMessage(
         noticeText(core, `Approve writing ${risky.length} risky file(s) to the host?`),
-        { modal: true, detail: noticeText(core, risky.map((item) => `${item.path}: ${item.change.risk.join('; ')}`).join('\n')) },
+        { modal: true, detail: risky.map((item) => noticeText(core, `${item.path}: ${item.change.risk.join('; ')}`)).join('\n') },
         'Approve',
       );
       if (choice !== 'Approve') return;
