@@ -21,15 +21,33 @@ const FILES: Record<string, string> = {
   'src/gamma.txt': 'gamma one\ngamma two\n',
 };
 
-/** Every file under the workspace but .git, with its bytes' hash: "byte-identical" means this is equal. */
+/**
+ * Every file under the workspace but .git, with its bytes' hash: "byte-identical" means this is
+ * equal. Taken while an undo may still be removing paths, so a path that goes mid-walk is absent.
+ */
 function treeDigest(root: string): Record<string, string> {
   const out: Record<string, string> = {};
+  const gone = (error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  };
   const walk = (dir: string) => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    let entries: fs.Dirent[] = [];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      gone(error);
+    }
+    for (const entry of entries) {
       if (entry.name === '.git') continue;
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else out[path.relative(root, full)] = createHash('sha256').update(fs.readFileSync(full)).digest('hex');
+      else {
+        try {
+          out[path.relative(root, full)] = createHash('sha256').update(fs.readFileSync(full)).digest('hex');
+        } catch (error) {
+          gone(error);
+        }
+      }
     }
   };
   walk(root);
