@@ -191,7 +191,7 @@ export function checkAgainstHost(context: PlanContext, selection: ApplySelection
   return { refused: report.refused, held: report.held, unchanged: report.unchanged, planned: planner.written.map((entry) => entry.path) };
 }
 
-function* planWork(context: PlanContext, selection: ApplySelection, progress?: OnProgress): HostWork<{ planner: Planner; report: ApplyReport }> {
+function* planWork(context: PlanContext, selection: ApplySelection, progress?: OnProgress): HostWork<{ planner: Planner; report: ApplyReport; root: string }> {
   const root = fs.realpathSync(context.root);
   const report: ApplyReport = { written: [], refused: [], held: [], unchanged: [] };
   const { chosen, held, refused } = selectChanges(context.changeSet.files, selection);
@@ -216,13 +216,12 @@ function* planWork(context: PlanContext, selection: ApplySelection, progress?: O
     progress?.({ ...checking, done: index + 1 });
     yield 'cancellable';
   }
-  return { planner, report };
+  return { planner, report, root };
 }
 
 function* applyWork(context: ApplyContext, selection: ApplySelection, onProgress?: OnProgress): HostWork<ApplyReport> {
   const progress = weightedProgress(onProgress, APPLY_WEIGHTS);
-  const { planner, report } = yield* planWork(context, selection, progress);
-  const root = fs.realpathSync(context.root);
+  const { planner, report, root } = yield* planWork(context, selection, progress);
   const applying = { step: 'applying', message: `writing ${planner.steps.length} path(s) to the workspace`, unit: 'files', total: planner.steps.length } as const;
   if (planner.steps.length === 0) {
     progressDone(onProgress, { ...applying, done: 0 });

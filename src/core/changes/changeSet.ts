@@ -101,6 +101,9 @@ export type IdentifiedChangeSet = ChangeSet & { id: string };
 
 const stateKey = (state: NodeState | undefined) => (state ? [state.kind, state.mode & 0o7777, state.size, state.sha256 ?? null, state.target ?? null] : null);
 
+/** What one change is, as the change set's name counts it: two changes with the same identity are the same change. */
+export const changeIdentity = (change: FileChange) => [change.path, change.status, change.oldPath ?? null, stateKey(change.before), stateKey(change.after), change.refusal ?? null];
+
 /**
  * The digest that names a change set: task, and per path (sorted) the action, both sides' kind,
  * mode, size, content hash and link target, and any refusal. Risk sentences and notes are derived
@@ -108,7 +111,7 @@ const stateKey = (state: NodeState | undefined) => (state ? [state.kind, state.m
  */
 export function changeSetDigest(changeSet: Pick<ChangeSet, 'task' | 'files'>): string {
   const files = [...changeSet.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const canonical = JSON.stringify([1, changeSet.task, files.map((change) => [change.path, change.status, change.oldPath ?? null, stateKey(change.before), stateKey(change.after), change.refusal ?? null])]);
+  const canonical = JSON.stringify([1, changeSet.task, files.map(changeIdentity)]);
   return createHash('sha256').update(canonical).digest('hex');
 }
 

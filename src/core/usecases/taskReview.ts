@@ -5,7 +5,7 @@ import { printableLine } from '../ground/printable.js';
 import type { OnProgress } from '../ground/progress.js';
 import type { ApprovalRequest } from '../approvals/approvalQueue.js';
 import type { ApplyReport, ApplySelection, UndoReport } from '../changes/applyChanges.js';
-import { type FileChange, gitMode, type NodeState } from '../changes/changeSet.js';
+import { changeIdentity, type FileChange, gitMode, type NodeState } from '../changes/changeSet.js';
 import type { ChangeService, TaskChanges } from '../changes/changeService.js';
 import type { ReviewChoice, ReviewState } from '../changes/reviewState.js';
 
@@ -41,8 +41,8 @@ export interface ReviewApplyOutcome {
   refreshed: string[];
 }
 
-const sideKey = (state: NodeState | undefined) => (state ? `${state.kind}:${state.mode & 0o7777}:${state.sha256 ?? ''}:${state.target ?? ''}` : '-');
-const changeKey = (change: FileChange) => `${change.status}|${change.oldPath ?? ''}|${sideKey(change.before)}|${sideKey(change.after)}|${change.refusal ?? ''}`;
+/** Whether the box shows a path the same way as before: what names a change set, per file. */
+const changeKey = (change: FileChange) => JSON.stringify(changeIdentity(change));
 
 function describeChange(change: FileChange): string {
   const parts: string[] = [];
