@@ -50,3 +50,4 @@ export { liveAndRecent, RECENT_TASKS, shortDuration, taskOverview, ttlLeft, type
 export { TaskReview, type ReviewApplyOutcome, type ReviewGroup, type ReviewItem } from './usecases/taskReview.js';
 export type { ReviewChoice } from './changes/reviewState.js';
 export { conflictMarkers } from './changes/threeWayMerge.js';
+export { boxPathFor, hostPathFor, taskForFolder, type FolderTask } from './usecases/folderTask.js';

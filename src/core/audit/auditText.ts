@@ -19,7 +19,7 @@ function describe(r: AuditEntry): string {
       return `task destroyed: ${text(r.reason)}`;
     case 'command': {
       const how = r.timedOut ? 'timed out' : r.cancelled ? 'cancelled' : r.signal ? `killed by ${text(r.signal)}` : `exit ${text(r.exitCode)}`;
-      return `ran ${argv(r.argv)}  [${how}; in ${text(r.cwd)}; ${text(r.bytesOut)} B out, ${text(r.bytesErr)} B err]`;
+      return `ran ${r.line !== undefined ? text(r.line) : argv(r.argv)}  [${how}; in ${text(r.cwd)}; ${text(r.bytesOut)} B out, ${text(r.bytesErr)} B err]`;
     }
     case 'command.gated':
       return `command ${text(r.decision)}: ${text(r.command)}${r.grantedBy ? ` (allowed for the task by ${text(r.grantedBy)})` : ''}`;

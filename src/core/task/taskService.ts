@@ -51,6 +51,12 @@ export interface CommandRequest extends Omit<ExecRequest, 'cwd' | 'env'> {
   env?: Record<string, string>;
   backend?: 'auto' | ExecBackendName;
   /**
+   * The command line as the agent or person typed it, when `argv` is the wrapper that runs it (a
+   * shell's `-c` with Airlock's own prelude): the gate judges this line and the audit records it,
+   * so the wrapper never hides or stands in for what was asked.
+   */
+  line?: string;
+  /**
    * How the command policy reaches the caller: a refused command throws CommandRefused, a gated one
    * waits for a reviewer. `false` only for Airlock's own commands (setup commands the user gave at start).
    */
@@ -499,7 +505,7 @@ export class TaskService {
     const record = await this.live(idOrPrefix);
     const env = buildSandboxEnv({ envPassthrough: [], env: request.env ?? {}, allowSecretEnv: (record.options.allowSecretEnv as string[] | undefined) ?? [] }, {}, 'commandEnv');
     const cwd = path.posix.resolve(WORKSPACE_PATH, request.cwd ?? '.');
-    if (request.gate !== false) await gateCommand(this.store, record, { argv: request.argv }, cwd, { signal: request.signal, ...request.gate });
+    if (request.gate !== false) await gateCommand(this.store, record, request.line !== undefined ? { line: request.line } : { argv: request.argv }, cwd, { signal: request.signal, ...request.gate });
     const id = randomBytes(8).toString('hex');
     const start = new Date();
     let result: ExecResult;
@@ -518,6 +524,7 @@ export class TaskService {
       task: record.id,
       id,
       argv: request.argv,
+      ...(request.line !== undefined ? { line: request.line } : {}),
       cwd,
       env: Object.keys(env),
       tty: Boolean(request.tty),
