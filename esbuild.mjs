@@ -65,7 +65,7 @@ const dockerodeApart = sibling('dockerode-apart', /^dockerode$/, /[\\/]src[\\/]c
 const treeSitterApart = sibling('web-tree-sitter-apart', /^web-tree-sitter$/, /[\\/]src[\\/]core[\\/]/, 'web-tree-sitter.js');
 
 /** The options of every bundle esbuild.mjs writes; test/unit/lazyModules.test.ts builds the same ones. */
-export function frontEndBuilds({ outdir = 'dist', production = false } = {}) {
+export function frontEndBuilds({ outdir = 'dist', production = false, build = 'dev' } = {}) {
   const common = {
     bundle: true,
     platform: 'node',
@@ -91,7 +91,7 @@ export function frontEndBuilds({ outdir = 'dist', production = false } = {}) {
     core: { ...withPrograms, ...apart, plugins: [...common.plugins, dockerodeApart, treeSitterApart], entryPoints: ['src/core/index.ts'], outfile: path.join(outdir, 'core.js') },
     dockerode: { ...common, entryPoints: ['dockerode'], outfile: path.join(outdir, 'dockerode.js') },
     treeSitter: { ...common, entryPoints: ['web-tree-sitter'], outfile: path.join(outdir, 'web-tree-sitter.js') },
-    cli: { ...withPrograms, entryPoints: ['src/cli/main.ts'], outfile: path.join(outdir, 'cli.js'), banner: { js: '#!/usr/bin/env node' } },
+    cli: { ...withPrograms, define: { ...withPrograms.define, AIRLOCK_BUILD: JSON.stringify(build) }, entryPoints: ['src/cli/main.ts'], outfile: path.join(outdir, 'cli.js'), banner: { js: '#!/usr/bin/env node' } },
   };
 }
 
@@ -102,15 +102,24 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const watch = process.argv.includes('--watch');
   const production = process.argv.includes('--production');
   const outdir = process.env.AIRLOCK_OUTDIR || 'dist';
-  const builds = Object.values(frontEndBuilds({ outdir, production }));
+  // One id per build, shared by cli.js and the launcher: a launcher talks only to a daemon of its own build.
+  const build = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const builds = Object.values(frontEndBuilds({ outdir, production, build }));
+  const writeLauncher = () => {
+    const launcher = path.join(outdir, 'airlock');
+    fs.writeFileSync(`${launcher}.tmp`, fs.readFileSync('src/cli/airlock.sh', 'utf8').replace('@AIRLOCK_BUILD@', build), { mode: 0o755 });
+    fs.renameSync(`${launcher}.tmp`, launcher);
+  };
 
   fs.mkdirSync(outdir, { recursive: true });
   for (const file of WASM_FILES) fs.copyFileSync(file, path.join(outdir, path.basename(file)));
 
   if (watch) {
+    writeLauncher();
     for (const options of builds) await (await esbuild.context(options)).watch();
   } else {
     await Promise.all(builds.map((options) => esbuild.build(options)));
+    writeLauncher();
     // The JSON Schema VS Code validates .airlock.json with (contributes.jsonValidation) comes from the
     // same zod schema as the CLI's validation, through the CLI just built.
     fs.writeFileSync(path.join(outdir, 'airlock-policy.schema.json'), execFileSync(process.execPath, [path.join(outdir, 'cli.js'), 'policy', 'schema']));

@@ -8,8 +8,12 @@ const age = (iso: string) => {
 };
 
 /** What every CLI command that waits for a reviewer prints, once, with the request to approve. */
+export function waitingLine(request: ApprovalRequest): string {
+  return `airlock: waiting for approval ${request.id} (approve in the Airlock panel or with \`airlock approve ${request.id}\`)`;
+}
+
 export function printWaiting(request: ApprovalRequest): void {
-  process.stderr.write(`airlock: waiting for approval ${request.id} (approve in the Airlock panel or with \`airlock approve ${request.id}\`)\n`);
+  process.stderr.write(`${waitingLine(request)}\n`);
 }
 
 /** For an apply request, the CLI command that shows its change set exactly: what a reviewer runs before deciding. */

@@ -1,16 +1,15 @@
-import { type Command } from 'commander';
+import type { Command } from 'commander';
 import { decimal, keyValue } from './flagValues.js';
 import { CommandRefused } from '../core/index.js';
 import { abortOnSignals, action } from './serviceAction.js';
 import { EXIT_BROKEN_PIPE, stdoutClosed, whenStdoutCloses, writeOutput } from './cliOutput.js';
 import { printWaiting } from './approvalCommands.js';
+import { EXIT_AIRLOCK_ERROR } from './runCommand.js';
 import { promptForApprovals } from './approvalPrompt.js';
 
-/** Exit code for Airlock's own failures in `exec`, distinct from the command's codes (as docker does). */
-const EXIT_AIRLOCK_ERROR = 125;
 
 /** What commander hands the action for the options below (their parsers give the types). */
-interface ExecFlags {
+export interface ExecFlags {
   timeout?: number;
   cwd?: string;
   env?: Record<string, string>;
@@ -19,9 +18,9 @@ interface ExecFlags {
   runner?: boolean;
 }
 
-export function registerExecCommand(program: Command): void {
-  program
-    .command('exec')
+/** `exec`'s flags and arguments; the same definition parses the daemon's requests (daemon/execArgs.ts). */
+export function defineExec(command: Command): Command {
+  return command
     .description('run a command inside a task; exits with its exit code (124 on timeout)')
     .argument('<id>', 'task id (or a unique prefix)')
     .argument('<cmd...>', 'command and arguments, after --')
@@ -30,7 +29,11 @@ export function registerExecCommand(program: Command): void {
     .option('-e, --env <name=value>', 'extra variable for this command (repeatable)', keyValue)
     .option('-i, --interactive', 'forward standard input')
     .option('-t, --tty', 'allocate a terminal')
-    .option('--runner', "use the task's long-lived runner (faster for many commands from one process; needs node in the image)")
+    .option('--runner', "use the task's long-lived runner (faster for many commands from one process; needs node in the image)");
+}
+
+export function registerExecCommand(program: Command): void {
+  defineExec(program.command('exec'))
     .action(
       action(async (service, id: string, argv: string[], flags: ExecFlags) => {
         const controller = abortOnSignals();

@@ -5,6 +5,8 @@ import { abortOnSignals, action } from './serviceAction.js';
 import { collect, decimal, duration, integer, keyValue } from './flagValues.js';
 import { registerChangeCommands } from './changeCommands.js';
 import { registerExecCommand } from './execCommand.js';
+import { registerDaemonCommand } from './daemon/daemonCommand.js';
+import { registerRunCommand } from './runCommand.js';
 import { registerNetCommands } from './netCommands.js';
 import { printWaiting, registerApprovalCommands } from './approvalCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
@@ -77,6 +79,7 @@ export function buildProgram(): Command {
     .description('A hardened container per coding-agent task.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    .enablePositionalOptions()
     .exitOverride();
 
   program
@@ -146,6 +149,8 @@ export function buildProgram(): Command {
     );
 
   registerExecCommand(program);
+  registerRunCommand(program);
+  registerDaemonCommand(program);
 
   program
     .command('ls')

@@ -51,3 +51,7 @@ export { TaskReview, type ReviewApplyOutcome, type ReviewGroup, type ReviewItem 
 export type { ReviewChoice } from './changes/reviewState.js';
 export { conflictMarkers } from './changes/threeWayMerge.js';
 export { boxPathFor, hostPathFor, taskForFolder, type FolderTask } from './usecases/folderTask.js';
+export { runShellLine, shellSessionFolder, type ShellLineRequest, type ShellLineResult } from './usecases/shellLine.js';
+export { adaptClaudeCodeLine, type ClaudeCodeLine } from './usecases/claudeCodeLine.js';
+export { runHostCommandLine, type HostCommandLineRequest, type HostCommandLineResult } from './usecases/hostCommandLine.js';
+export type { TerminalSize } from './exec/execTypes.js';

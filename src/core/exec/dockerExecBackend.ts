@@ -3,7 +3,7 @@ import { execInspectSchema } from '../engine/engineSchemas.js';
 import { engineStreamDemux, rawStreamSink } from './engineStreamDemux.js';
 import { execToEnd } from './execToEnd.js';
 import { OutputDelivery } from './outputDelivery.js';
-import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult } from './execTypes.js';
+import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult, type TerminalSize } from './execTypes.js';
 
 /**
  * Kills every process carrying the command's marker. Run as a second exec because the engine has
@@ -39,6 +39,11 @@ export class DockerExecBackend implements ExecBackend {
       AttachStderr: true,
     });
     const stream = await exec.start({ hijack: true, stdin: Boolean(request.stdin), Tty: Boolean(request.tty) });
+    // The engine sizes an exec's terminal only once it has started (ConsoleSize at create needs API 1.42).
+    const resize = (size: TerminalSize) => void exec.resize({ h: size.rows, w: size.cols }).catch(() => undefined);
+    const terminal = request.tty && request.terminal;
+    if (terminal) resize(terminal.size);
+    const resizing = terminal ? terminal.onResize?.(resize) : undefined;
     let killing: Promise<void> | undefined;
     const kill = () => {
       output.release();
@@ -87,6 +92,7 @@ export class DockerExecBackend implements ExecBackend {
       return { ...result, exitCode: code };
     } finally {
       clearTimeout(timer);
+      resizing?.dispose();
       request.signal?.removeEventListener('abort', onAbort);
       request.stdin?.unpipe(stream);
     }

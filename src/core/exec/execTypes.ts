@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Event } from '../ground/events.js';
 
 /**
  * Takes a piece of a command's output. A returned promise is backpressure: the backend takes no
@@ -17,11 +18,18 @@ export interface ExecRequest {
   /** Data for the command's stdin; without it stdin is empty. */
   stdin?: Readable;
   tty?: boolean;
+  /** With `tty`: the terminal's size when the command starts, and each change while it runs. */
+  terminal?: { size: TerminalSize; onResize?: Event<TerminalSize> };
   timeoutMs?: number;
   signal?: AbortSignal;
   /** Output as it comes; see OutputHandler for backpressure. */
   onStdout?: OutputHandler;
   onStderr?: OutputHandler;
+}
+
+export interface TerminalSize {
+  rows: number;
+  cols: number;
 }
 
 export interface ExecResult {

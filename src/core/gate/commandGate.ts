@@ -1,5 +1,8 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { CommandClassifier, describeFinding, type Verdict } from '../commands/commandClassifier.js';
-import { refreshLiveRules } from '../policy/livePolicy.js';
+import type { CommandSettings } from '../commands/commandSettings.js';
+import { readLiveState, refreshLiveRules } from '../policy/livePolicy.js';
 import { exact, renderTokens } from '../commands/shellWords.js';
 import { AirlockError } from '../ground/errors.js';
 import { printableLine } from '../ground/printable.js';
@@ -23,12 +26,30 @@ export class CommandRefused extends AirlockError {
   }
 }
 
+/**
+ * A command that needs a reviewer and was not run, for callers that answer at once and come back
+ * (agent tools): the request is in the task's queue; asking again with its id (`approval`) runs
+ * the command once it is allowed.
+ */
+export class CommandWaiting extends AirlockError {
+  constructor(readonly request: ApprovalRequest, readonly verdict: Verdict) {
+    super(printableLine(`waiting for approval ${request.id}: ${request.subject}`), { code: 'command.waiting', hint: 'A reviewer approves or denies it; ask again with the approval id once they have.', field: 'approval' });
+  }
+}
+
 export interface GateOptions {
   signal?: AbortSignal;
   /** Told once the command waits for a person, with the request to approve. */
   onWaiting?: (request: ApprovalRequest) => void;
   /** The command's standard input is data (a pipe), not a person: a bare shell would run it. */
   stdinIsData?: boolean;
+  /** Never wait for a reviewer: an ask files its request (or finds `approval`'s undecided) and throws CommandWaiting. */
+  noWait?: boolean;
+  /**
+   * The id of a request filed earlier for exactly this command and folder: its decision settles
+   * the ask instead of a new request. An allow-once runs one command, however often it is named.
+   */
+  approval?: string;
 }
 
 export type GateCommand = { argv: string[]; line?: never } | { line: string; argv?: never };
@@ -39,6 +60,65 @@ export interface GateOutcome {
   approval?: { request?: ApprovalRequest; decision: ApprovalDecision };
 }
 
+function judge(settings: CommandSettings, command: GateCommand, cwd: string, stdinIsData?: boolean): Promise<Verdict> {
+  return CommandClassifier.load(settings).then((classifier) => (command.argv ? classifier.argv(command.argv, { cwd, stdinIsData }) : classifier.line(command.line, { cwd, stdinIsData })));
+}
+
+const subjectOf = (command: GateCommand) => (command.argv ? renderTokens(command.argv.map(exact)) : printableLine(command.line));
+
+export interface GatePreview {
+  verdict: Verdict;
+  /** The command as a reviewer would see it in a request. */
+  subject: string;
+  /** An earlier allow "for the rest of the task" that would let this ask through without a new request. */
+  granted?: ApprovalDecision;
+}
+
+/**
+ * What the gate would say about a command, with nothing recorded: no request, no audit record, no
+ * policy refresh (the rules as last tightened). For a confirmation shown before the real gate
+ * runs; the gate itself still decides, and may be stricter if the policy tightened since.
+ */
+export async function previewCommand(store: TaskStore, record: TaskRecord, command: GateCommand, cwd: string, options: Pick<GateOptions, 'stdinIsData'> = {}): Promise<GatePreview> {
+  const verdict = await judge(readLiveState(store, record).rules.commands, command, cwd, options.stdinIsData);
+  const subject = subjectOf(command);
+  const granted = verdict.decision === 'ask' ? new ApprovalBoard(store).queue(record.id).grantedForTask('command', subject, cwd) : undefined;
+  return { verdict, subject, ...(granted ? { granted } : {}) };
+}
+
+/**
+ * An ask settled by a request filed earlier (`GateOptions.approval`): it must be a command request
+ * for this very subject and folder. Undecided → CommandWaiting (no new request); denied or expired
+ * → CommandRefused; allowed once → claimed, so that one allow runs one command.
+ */
+function settleWithApproval(store: TaskStore, record: TaskRecord, id: string, subject: string, cwd: string, verdict: Verdict): GateOutcome {
+  const queue = new ApprovalBoard(store).queue(record.id);
+  const request = /^[a-f0-9]{24}$/.test(id) ? queue.find(id) : undefined;
+  if (!request || request.kind !== 'command' || request.subject !== subject || request.cwd !== cwd) {
+    throw new AirlockError(printableLine(`approval: ${id} is not a request of task ${record.id} for this command in ${cwd}`), { code: 'command.approvalMismatch', hint: 'Give the same command and working folder as the call that was told to wait, with the id it was given.', field: 'approval' });
+  }
+  if (!queue.decision(id) && Date.parse(request.expiresAt) <= Date.now()) queue.expire();
+  const decision = queue.decision(id);
+  if (!decision) throw new CommandWaiting(request, verdict);
+  if (decision.decision === 'deny') throw new CommandRefused(`refused: ${subject}: approval ${id}: ${describeRefusal(decision)}`, verdict, { request, decision });
+  if (decision.scope === 'once' && !claimOnce(store, record.id, id)) {
+    throw new AirlockError(`approval: ${id} was allowed once and has been used`, { code: 'command.approvalUsed', hint: 'Run the command again without the id to ask a reviewer anew.', field: 'approval' });
+  }
+  return { verdict, approval: { request, decision } };
+}
+
+/** Marks an allow-once as used: created exclusively, so of two callers naming it only one runs. */
+function claimOnce(store: TaskStore, task: string, id: string): boolean {
+  const file = path.join(store.gatewayFiles(task).approvalsDir, `${id}.used`);
+  try {
+    fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
 /**
  * The policy check every command takes before it runs in a task: deny refuses, ask files a request
  * in the task's approval queue and waits for a reviewer (or the timeout, which denies), allow runs.
@@ -46,10 +126,9 @@ export interface GateOutcome {
 export async function gateCommand(store: TaskStore, record: TaskRecord, command: GateCommand, cwd: string, options: GateOptions = {}): Promise<GateOutcome> {
   // The task's rules, tightened by any change to the repository policy since it started.
   const settings = refreshLiveRules(store, record).rules.commands;
-  const classifier = await CommandClassifier.load(settings);
-  const verdict = command.argv ? classifier.argv(command.argv, { cwd, stdinIsData: options.stdinIsData }) : classifier.line(command.line, { cwd, stdinIsData: options.stdinIsData });
+  const verdict = await judge(settings, command, cwd, options.stdinIsData);
   if (verdict.decision === 'allow') return { verdict };
-  const subject = command.argv ? renderTokens(command.argv.map(exact)) : printableLine(command.line);
+  const subject = subjectOf(command);
   const audit = store.audit(record.id);
   const first = verdict.findings[0];
   const gate = { type: 'command.gated' as const, task: record.id, command: subject, cwd, decision: verdict.decision, findings: verdict.findings.filter((finding) => finding.decision !== 'allow') };
@@ -63,9 +142,12 @@ export async function gateCommand(store: TaskStore, record: TaskRecord, command:
     audit.append({ ...gate, grantedBy: granted.id });
     return { verdict, approval: { decision: granted } };
   }
+  // Filed and recorded when it was first asked; coming back with its id adds no second request.
+  if (options.approval !== undefined) return settleWithApproval(store, record, options.approval, subject, cwd, verdict);
   audit.append(gate);
   const request = queue.request({ kind: 'command', subject, reason: describeFinding(first), cwd }, settings.approvalTimeoutSeconds * 1000);
   options.onWaiting?.(request);
+  if (options.noWait) throw new CommandWaiting(request, verdict);
   const decision = await queue.wait(request, options.signal);
   if (decision.decision === 'deny') {
     throw new CommandRefused(`refused: ${subject}: approval ${request.id}: ${describeRefusal(decision)}`, verdict, { request, decision });

@@ -57,6 +57,11 @@ export interface CommandRequest extends Omit<ExecRequest, 'cwd' | 'env'> {
    */
   line?: string;
   /**
+   * Airlock's own read of what a command left behind (the folder a shell line ended in): neither
+   * gated nor audited, because nobody asked for it. Never for a command an agent or person gave.
+   */
+  bookkeeping?: boolean;
+  /**
    * How the command policy reaches the caller: a refused command throws CommandRefused, a gated one
    * waits for a reviewer. `false` only for Airlock's own commands (setup commands the user gave at start).
    */
@@ -505,7 +510,7 @@ export class TaskService {
     const record = await this.live(idOrPrefix);
     const env = buildSandboxEnv({ envPassthrough: [], env: request.env ?? {}, allowSecretEnv: (record.options.allowSecretEnv as string[] | undefined) ?? [] }, {}, 'commandEnv');
     const cwd = path.posix.resolve(WORKSPACE_PATH, request.cwd ?? '.');
-    if (request.gate !== false) await gateCommand(this.store, record, request.line !== undefined ? { line: request.line } : { argv: request.argv }, cwd, { signal: request.signal, ...request.gate });
+    if (request.gate !== false && !request.bookkeeping) await gateCommand(this.store, record, request.line !== undefined ? { line: request.line } : { argv: request.argv }, cwd, { signal: request.signal, ...request.gate });
     const id = randomBytes(8).toString('hex');
     const start = new Date();
     let result: ExecResult;
@@ -519,6 +524,7 @@ export class TaskService {
       this.markDestroyed(record, 'container exited');
       throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, { code: 'task.gone', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
     }
+    if (request.bookkeeping) return result;
     this.store.audit(record.id).append({
       type: 'command',
       task: record.id,
