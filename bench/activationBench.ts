@@ -44,6 +44,7 @@ const fake = new Proxy({
     registerFileSystemProvider: disposable,
   },
   window: {
+    registerTerminalProfileProvider: disposable, onDidOpenTerminal: disposable, onDidCloseTerminal: disposable, terminals: [],
     createOutputChannel: () => ({ info: line, warn: line, error: line, debug() {}, trace() {}, appendLine: line, show() {}, dispose() {} }),
     showInformationMessage: async () => undefined, showWarningMessage: async () => undefined, showErrorMessage: async () => undefined,
   },

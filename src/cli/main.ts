@@ -6,7 +6,10 @@ import { collect, decimal, duration, integer, keyValue } from './flagValues.js';
 import { registerChangeCommands } from './changeCommands.js';
 import { registerExecCommand } from './execCommand.js';
 import { registerDaemonCommand } from './daemon/daemonCommand.js';
+import { ensureDaemon } from './daemon/daemonLauncher.js';
 import { registerRunCommand } from './runCommand.js';
+import { registerMcpCommand } from './mcpCommand.js';
+import { registerShellCommand } from './shell/shellCommand.js';
 import { registerNetCommands } from './netCommands.js';
 import { printWaiting, registerApprovalCommands } from './approvalCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
@@ -71,6 +74,7 @@ function overridesFromFlags(flags: Record<string, unknown>): TaskOverrides {
     workspaceTmpfs: flags.workspaceTmpfs as string | undefined,
     network: flags.network as 'deny' | 'allowlist' | undefined,
     egressLimits: limits,
+    mirrorHostEdits: Boolean(flags.mirror),
   };
 }
 
@@ -102,6 +106,7 @@ export function buildProgram(): Command {
     .option('--risky <glob>', 'flag changes to matching files as risky in review, on top of the built-in list (repeatable)', collect)
     .option('--workspace-tmpfs <size>', 'keep the workspace copy in memory, at most this size (e.g. 2g): faster to start, bounded')
     .option('--git-depth <n>', 'copy only this many commits of history', integer('--git-depth'))
+    .option('--mirror', "carry host edits (yours, or an agent's edit tools') into the task's copy while it runs; secrets never cross (the Airlock daemon does it)")
     .addOption(new Option('--network <mode>', 'deny: loopback only; allowlist: only destinations the rules allow (default: allowlist when --allow/--allow-cidr/--setup-allow/--ask is given, else deny)').choices(['deny', 'allowlist']))
     .option('--allow <host[:port]>', 'agent phase may reach this host; *.example.com for subdomains (repeatable)', collect)
     .option('--allow-cidr <cidr>', 'admit this address range (both phases): IPs in it, and allowed names resolving into it (repeatable)', collect)
@@ -135,6 +140,8 @@ export function buildProgram(): Command {
         const onSetupOutput = (chunk: Buffer, stream: 'stdout' | 'stderr' = 'stderr') => process.stderr.write(setupText[stream](chunk));
         const onWarning = (message: string, details?: WarningDetails) => process.stderr.write(`airlock: ${printableLines(cliWarning(message, details))}\n`);
         const record = await startWorkspaceTask(service, plan, { signal: controller.signal, onProgress, onWarning, onSetupOutput, onWaiting: printWaiting });
+        // The daemon makes the first `airlock run` fast, and it is what mirrors host edits.
+        ensureDaemon(service.store.root);
         if (flags.json) {
           const { env: _env, options: _options, ...summary } = record;
           process.stdout.write(printableJson({ ...summary, container: record.containerName }) + '\n');
@@ -150,7 +157,9 @@ export function buildProgram(): Command {
 
   registerExecCommand(program);
   registerRunCommand(program);
+  registerShellCommand(program);
   registerDaemonCommand(program);
+  registerMcpCommand(program);
 
   program
     .command('ls')

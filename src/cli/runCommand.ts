@@ -50,6 +50,7 @@ export interface RunIo {
   onWaiting: (request: ApprovalRequest) => void;
   /** Airlock's own one-line messages (a refusal), as stderr text. */
   say: (line: string) => void;
+  beforeRun?: (taskId: string) => Promise<void>;
 }
 
 /** One `run` request, wherever it came from: the command's exit code, or 126 for a refusal. */
@@ -65,6 +66,7 @@ export async function runRequest(service: TaskService, args: RunArgs, io: RunIo)
       onStdout: io.onStdout,
       onStderr: io.onStderr,
       gate: { onWaiting: io.onWaiting, stdinIsData: Boolean(io.stdin) },
+      beforeRun: io.beforeRun,
     });
     if (result.timedOut) io.say(`airlock: timed out after ${args.timeoutSeconds} s; the command and everything it started were killed`);
     return result.exitCode;

@@ -24,7 +24,7 @@ export type { EgressSettingsInput } from './egress/egressSettings.js';
 export { currentUser } from './ground/currentUser.js';
 export { ApprovalQueue, describeRefusal, type ApprovalDecision, type ApprovalRequest, type DecideOutcome } from './approvals/approvalQueue.js';
 export { ApprovalBoard, MIN_REQUEST_PREFIX } from './approvals/approvalBoard.js';
-export { CommandRefused, EXIT_REFUSED, gateCommand } from './gate/commandGate.js';
+export { CommandRefused, CommandWaiting, EXIT_REFUSED, gateCommand, previewCommand, type GatePreview } from './gate/commandGate.js';
 export { CommandClassifier, describeFinding, type Finding, type Verdict } from './commands/commandClassifier.js';
 export { commandSettingsSchema, type CommandSettingsInput } from './commands/commandSettings.js';
 export { PushService, type PushOptions, type PushReport } from './push/pushService.js';
@@ -55,3 +55,5 @@ export { runShellLine, shellSessionFolder, type ShellLineRequest, type ShellLine
 export { adaptClaudeCodeLine, type ClaudeCodeLine } from './usecases/claudeCodeLine.js';
 export { runHostCommandLine, type HostCommandLineRequest, type HostCommandLineResult } from './usecases/hostCommandLine.js';
 export type { TerminalSize } from './exec/execTypes.js';
+export { startHostMirror, type HostMirror, type HostMirrorEvent, type HostMirrorOptions, type MirrorSkipReason } from './changes/hostMirror.js';
+export { AGENT_TOOLS, callAgentTool, languageModelToolContributions, previewRunCommand, toolInputJsonSchema, type AgentTool, type AgentToolContext, type AgentToolResult, type RunPreview } from './usecases/agentTools.js';

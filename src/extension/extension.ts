@@ -8,6 +8,9 @@ import { registerPolicyView } from './policy/policyView.js';
 import { registerReviewCommands } from './review/reviewCommands.js';
 import { ReviewFileSystem } from './review/reviewFileSystem.js';
 import { ReviewManager } from './review/reviewManager.js';
+import { registerRouting } from './routing/routeCommands.js';
+import { registerLanguageModelTools } from './agents/languageModelTools.js';
+import { registerMcpServerProvider } from './agents/mcpServerProvider.js';
 import { AirlockSession } from './session/airlockSession.js';
 import { registerLogDocuments } from './tasks/logDocuments.js';
 import { registerTaskCommands } from './tasks/taskCommands.js';
@@ -26,6 +29,8 @@ import { registerStatusBar } from './ui/statusBar.js';
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Airlock', { log: true });
   context.subscriptions.push(output);
+  // VS Code asks for MCP servers and terminal profiles early; neither needs the core.
+  registerMcpServerProvider(context);
   let loading: Promise<typeof Core | undefined> | undefined;
   const loadCore = () => (loading ??= import('../core/index.js').catch((error: unknown) => reportUnloadable(output, error)));
 
@@ -50,16 +55,19 @@ export function activate(context: vscode.ExtensionContext): void {
       const reviews = new ReviewManager(session, output, reviewFiles);
       setReviews(reviews);
       context.subscriptions.push(tasksView, approvalsView, reviews);
+      routing.attach(session, tasksView);
       registerTaskCommands(context, commands, session, output);
       registerApprovalActions(context, commands, session, approvalsView, reviews, output);
       registerReviewCommands(context, commands, session, reviews, output);
       registerLogDocuments(context, session);
       registerStatusBar(context, session);
+      registerLanguageModelTools(context, session);
       await session.open();
     })
     .catch((error: unknown) => output.error(`Airlock's views did not start: ${error instanceof Error ? error.message : String(error)}`))
     .finally(() => setReviews(undefined));
   const commands = new CommandRegistry(context, ready, output);
+  const routing = registerRouting(context, commands, undefined, output);
   registerDoctor(commands, output, loadCore);
   registerPolicyView(context, commands, output, loadCore);
   output.info('Airlock activated');

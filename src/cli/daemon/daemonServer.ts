@@ -6,6 +6,7 @@ import * as readline from 'node:readline';
 import { describeError, type TaskService } from '../../core/index.js';
 import { cliWording } from '../errorHints.js';
 import { alive, daemonFiles, readPid } from './daemonFiles.js';
+import { DaemonMirrors } from './daemonMirrors.js';
 import { serveRequest } from './daemonRequests.js';
 
 export interface DaemonOptions {
@@ -50,6 +51,8 @@ export async function serveDaemon(options: DaemonOptions, log: (line: string) =>
   fs.writeFileSync(temp, `${process.pid} ${options.build}\n`, { mode: 0o600 });
   fs.renameSync(temp, files.pidFile);
   log(`serving (build ${options.build}, pid ${process.pid})`);
+  const mirrors = new DaemonMirrors(options.service, log);
+  await mirrors.start().catch((error: unknown) => log(`host edits are not mirrored: ${describeError(error, cliWording)}`));
 
   // Read-write, so the FIFO never reports end-of-file between clients.
   const fd = fs.openSync(files.requests, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
@@ -70,12 +73,14 @@ export async function serveDaemon(options: DaemonOptions, log: (line: string) =>
     if (active === 0) {
       lines.close();
       socket.destroy();
+      mirrors.dispose();
       finish();
     }
   };
   const armIdle = () => {
     clearTimeout(idle);
-    idle = setTimeout(stop, options.idleMs);
+    // Mirrored tasks keep the daemon: their host edits have nobody else to carry them.
+    idle = setTimeout(() => (mirrors.count > 0 ? armIdle() : stop()), options.idleMs);
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
@@ -85,7 +90,7 @@ export async function serveDaemon(options: DaemonOptions, log: (line: string) =>
     if (!dir) return;
     active++;
     clearTimeout(idle);
-    void serveRequest(dir, options.service)
+    void serveRequest(dir, options.service, mirrors)
       .catch((error: unknown) => log(`request failed: ${describeError(error, cliWording)}`))
       .finally(() => {
         active--;

@@ -26,6 +26,7 @@ export type AuditRecord =
   | { type: 'command.gated'; task: string; command: string; cwd: string; decision: Decision; findings: Finding[]; grantedBy?: string }
   | { type: 'policy.tightened'; task: string; digest?: string; rules: unknown }
   | { type: 'policy.invalid'; task: string; error: string }
+  | { type: 'mirror'; task: string; synced: Array<{ path: string; action: string; sha256?: string }>; conflicts: string[]; skipped: Array<{ path: string; reason: string }>; error?: string; ms: number }
   | { type: 'push'; task: string; event: 'committed' | 'pushed' | 'refused' | 'failed'; remote: string; url: string; branch: string; commit: string; files: string[]; request?: string; detail?: string };
 
 /**

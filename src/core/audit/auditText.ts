@@ -35,6 +35,8 @@ function describe(r: AuditEntry): string {
       return `applied change set ${text(fields(r.changeSet).id).slice(0, 12)}: ${list(r.written).length} written, ${list(r.held).length} held, ${list(r.refused).length} refused`;
     case 'changes.undone':
       return `undid apply ${text(r.apply)}: ${list(r.restored).length} file(s) restored`;
+    case 'mirror':
+      return `host edits carried into the box: ${list(r.synced).length} synced, ${list(r.conflicts).length} conflict(s), ${list(r.skipped).length} skipped${r.error ? ` — ${text(r.error)}` : ''}`;
     case 'push':
       return `push ${text(r.event)}: ${text(r.commit).slice(0, 12)} to ${text(r.remote)} ${text(r.branch)} (${list(r.files).length} file(s))${r.detail ? ` — ${text(r.detail)}` : ''}`;
     case 'network':

@@ -225,7 +225,10 @@ export function unwrap(name: string, args: Token[], context: WrapContext): Wrapp
   if (Object.hasOwn(RUNNERS, tool)) return runner(tool, args, RUNNERS[tool], context);
   switch (tool) {
     case 'eval':
-      return args.length ? [{ kind: 'opaque', why: 'eval runs a string as code' }] : [];
+      // eval joins its words with spaces and runs that: literal words are a script the parser can
+      // read (Claude Code wraps every command in `eval '…'`); anything computed stays unseen.
+      if (!args.length) return [];
+      return args.every((token) => token.kind === 'exact') ? [{ kind: 'script', text: args.map((token) => token.text).join(' '), stdin }] : [{ kind: 'opaque', why: 'eval runs a string the parser cannot see' }];
     case 'source':
     case '.': {
       const file = args[0];

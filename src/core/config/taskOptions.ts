@@ -88,6 +88,11 @@ export const taskOptionsSchema = z
     tmpSize: byteSizeSchema('tmpSize').default(512 * 1024 ** 2),
     /** Keep the workspace copy in memory (a tmpfs volume of this size): faster to fill, size-bounded. */
     workspaceTmpfs: byteSizeSchema('workspaceTmpfs').optional(),
+    /**
+     * Carry host edits into the box while the task runs (changes/hostMirror.ts), for agents that
+     * edit the host's files and run their commands in the box. The user's Airlock daemon does it.
+     */
+    mirrorHostEdits: z.boolean().default(false),
     /** Host variables copied in by name. */
     envPassthrough: z.array(envName).default([]),
     /** Variables set to explicit values. */

@@ -42,7 +42,7 @@ export class DockerExecBackend implements ExecBackend {
     // The engine sizes an exec's terminal only once it has started (ConsoleSize at create needs API 1.42).
     const resize = (size: TerminalSize) => void exec.resize({ h: size.rows, w: size.cols }).catch(() => undefined);
     const terminal = request.tty && request.terminal;
-    if (terminal) resize(terminal.size);
+    if (terminal) resize(terminal.size());
     const resizing = terminal ? terminal.onResize?.(resize) : undefined;
     let killing: Promise<void> | undefined;
     const kill = () => {

@@ -18,8 +18,8 @@ export interface ExecRequest {
   /** Data for the command's stdin; without it stdin is empty. */
   stdin?: Readable;
   tty?: boolean;
-  /** With `tty`: the terminal's size when the command starts, and each change while it runs. */
-  terminal?: { size: TerminalSize; onResize?: Event<TerminalSize> };
+  /** With `tty`: the terminal's size now (read again once the command has started), and each change while it runs. */
+  terminal?: { size: () => TerminalSize; onResize?: Event<TerminalSize> };
   timeoutMs?: number;
   signal?: AbortSignal;
   /** Output as it comes; see OutputHandler for backpressure. */

@@ -107,11 +107,15 @@ function settleWithApproval(store: TaskStore, record: TaskRecord, id: string, su
   return { verdict, approval: { request, decision } };
 }
 
-/** Marks an allow-once as used: created exclusively, so of two callers naming it only one runs. */
+/**
+ * Marks an allow-once as used: created exclusively, so of two callers naming it only one runs.
+ * Beside the queue's folder, not in it: that holds requests and decisions only.
+ */
 function claimOnce(store: TaskStore, task: string, id: string): boolean {
-  const file = path.join(store.gatewayFiles(task).approvalsDir, `${id}.used`);
+  const dir = path.join(store.taskDir(task), 'approvals-used');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
-    fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+    fs.writeFileSync(path.join(dir, id), `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -151,6 +155,10 @@ export async function gateCommand(store: TaskStore, record: TaskRecord, command:
   const decision = await queue.wait(request, options.signal);
   if (decision.decision === 'deny') {
     throw new CommandRefused(`refused: ${subject}: approval ${request.id}: ${describeRefusal(decision)}`, verdict, { request, decision });
+  }
+  // The waiter uses its allow-once too, so a caller naming this request's id cannot run it a second time.
+  if (decision.scope === 'once' && !claimOnce(store, record.id, request.id)) {
+    throw new AirlockError(`approval: ${request.id} was allowed once and has been used`, { code: 'command.approvalUsed', hint: 'Run the command again to ask a reviewer anew.', field: 'approval' });
   }
   return { verdict, approval: { request, decision } };
 }

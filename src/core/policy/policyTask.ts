@@ -12,7 +12,7 @@ import type { WorkspacePolicyState } from './policyLoader.js';
 import type { PolicyLayer } from './policySchema.js';
 
 /** Task options the policy file does not hold; they come straight from the user's flags. */
-export type TaskOverrides = Pick<TaskOptionsInput, 'readOnlyRoot' | 'tmpSize' | 'workspaceTmpfs' | 'gitDepth' | 'network' | 'mounts'> & { egressLimits?: EgressSettingsInput['limits'] };
+export type TaskOverrides = Pick<TaskOptionsInput, 'readOnlyRoot' | 'tmpSize' | 'workspaceTmpfs' | 'gitDepth' | 'network' | 'mounts' | 'mirrorHostEdits'> & { egressLimits?: EgressSettingsInput['limits'] };
 
 export interface PolicyTaskOptions {
   signal?: AbortSignal;
@@ -124,6 +124,7 @@ export async function taskInputFromPolicy(docker: Docker, workspace: string, sta
     readOnlyRoot: overrides.readOnlyRoot,
     tmpSize: overrides.tmpSize,
     workspaceTmpfs: overrides.workspaceTmpfs,
+    mirrorHostEdits: overrides.mirrorHostEdits,
     gitDepth: overrides.gitDepth,
     network: overrides.network,
     mounts: overrides.mounts,

@@ -41,7 +41,8 @@ export function workspacePath(input: string, field = 'path'): string {
 export async function statInBox(container: Docker.Container, boxPath: string, signal?: AbortSignal): Promise<BoxStat | undefined> {
   let response: Readable & { headers?: Record<string, string | undefined> };
   try {
-    response = (await container.infoArchive({ path: boxPath, abortSignal: signal })) as unknown as typeof response;
+    const answer: unknown = await container.infoArchive({ path: boxPath, abortSignal: signal });
+    response = answer as typeof response;
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) return undefined;
     throw error;
@@ -111,7 +112,7 @@ export async function readBoxFile(container: Docker.Container, boxPath: string, 
         archive.destroy();
         extract.destroy();
       };
-      extract.on('entry', (header: tarStream.Headers, body: Readable) => {
+      extract.on('entry', (...[header, body]: tarStream.ExtractEvents['entry']) => {
         // One entry: the file itself. Anything else (the box swapped it meanwhile) is not read.
         if (found || header.type !== 'file') {
           stop();
@@ -122,7 +123,8 @@ export async function readBoxFile(container: Docker.Container, boxPath: string, 
         const chunks: Buffer[] = [];
         let seen = 0;
         let kept = 0;
-        body.on('data', (chunk: Buffer) => {
+        body.on('data', (data: unknown) => {
+          const chunk = data as Buffer;
           const from = Math.max(0, offset - seen);
           seen += chunk.length;
           if (from >= chunk.length || kept >= maxBytes) return;

@@ -44,13 +44,13 @@ export function adaptClaudeCodeLine(line: string, env: NodeJS.ProcessEnv = proce
   let droppedSnapshot: string | undefined;
   let cwdFile: string | undefined;
   const prefix = SNAPSHOT_PREFIX.exec(rest);
-  if (prefix && isClaudeSnapshot(unquote(prefix[1]!), env)) {
-    droppedSnapshot = unquote(prefix[1]!);
+  if (prefix && isClaudeSnapshot(unquote(prefix[1]), env)) {
+    droppedSnapshot = unquote(prefix[1]);
     rest = rest.slice(prefix[0].length);
   }
   const suffix = CWD_SUFFIX.exec(rest);
-  if (suffix && isClaudeCwdFile(unquote(suffix[1]!))) {
-    cwdFile = unquote(suffix[1]!);
+  if (suffix && isClaudeCwdFile(unquote(suffix[1]))) {
+    cwdFile = unquote(suffix[1]);
     rest = rest.slice(0, suffix.index);
   }
   return { line: rest, droppedSnapshot, cwdFile };

@@ -13,6 +13,8 @@ export interface HostCommandLineRequest extends Pick<CommandRequest, 'stdin' | '
   /** The task; else the newest live task whose workspace holds `hostCwd`. */
   task?: string;
   gate?: Omit<GateOptions, 'signal'>;
+  /** Called with the task once it is known, before anything runs (the daemon lets host edits land). */
+  beforeRun?: (taskId: string) => Promise<void>;
 }
 
 export interface HostCommandLineResult extends ShellLineResult {
@@ -25,8 +27,9 @@ export interface HostCommandLineResult extends ShellLineResult {
  * snapshot stays on the host, and its cwd file is written on the host, with the host's path.
  */
 export async function runHostCommandLine(service: TaskService, request: HostCommandLineRequest): Promise<HostCommandLineResult> {
-  const { commandLine, hostCwd, task, gate, ...io } = request;
+  const { commandLine, hostCwd, task, gate, beforeRun, ...io } = request;
   const folder = await taskForFolder(service, hostCwd, task);
+  await beforeRun?.(folder.record.id);
   const adapted = adaptClaudeCodeLine(commandLine);
   const result = await runShellLine(service, folder.record.id, { ...io, line: adapted.line, cwd: folder.boxCwd, followCwd: Boolean(adapted.cwdFile), gate: { ...gate, signal: request.signal } });
   if (adapted.cwdFile && result.exitCode === 0) {

@@ -6,11 +6,15 @@ import type { CommandRequest, TaskService } from '../task/taskService.js';
 /**
  * Runs the typed line in the box. `$1` is the line, `$2` a session folder whose saved shell state
  * (exports, functions, aliases) is loaded first and saved after, `$3` a file to receive the folder
- * the line ended in. bash when the image has it (agents write bash), else sh. AIRLOCK_CMD is this
+ * the line ended in, `$4` the terminal's size as stty words. bash when the image has it (agents
+ * write bash), else sh. AIRLOCK_CMD is this
  * command's kill marker: a saved one from an earlier line must not replace it, or the tree kill of
  * this command would miss what it started.
  */
 const LINE_SCRIPT = [
+  // The engine sizes an exec's terminal only after it has started (ConsoleSize needs API 1.42):
+  // set it first unless the engine got there (a resize may already have landed, and is newer).
+  'if [ -n "$4" ] && [ "$(stty size 2>/dev/null)" = "0 0" ]; then stty $4 2>/dev/null; fi',
   '__airlock_cmd=$AIRLOCK_CMD; __airlock_dir=$PWD',
   'if [ -n "$2" ]; then mkdir -p "$2" 2>/dev/null; if [ -f "$2/env" ]; then . "$2/env" >/dev/null 2>&1; fi; fi',
   'AIRLOCK_CMD=$__airlock_cmd; export AIRLOCK_CMD; cd -- "$__airlock_dir" 2>/dev/null',
@@ -58,7 +62,9 @@ export function shellSessionFolder(): string {
 export async function runShellLine(service: TaskService, taskId: string, request: ShellLineRequest): Promise<ShellLineResult> {
   const { line, session, followCwd, ...rest } = request;
   const cwdFile = followCwd ? `/tmp/.airlock-cwd-${randomBytes(6).toString('hex')}` : '';
-  const result = await service.exec(taskId, { ...rest, argv: ['/bin/sh', '-c', CHOOSE_SHELL, LINE_SCRIPT, line, session ?? '', cwdFile], line });
+  const now = rest.tty ? rest.terminal?.size() : undefined;
+  const size = now ? `rows ${now.rows} cols ${now.cols}` : '';
+  const result = await service.exec(taskId, { ...rest, argv: ['/bin/sh', '-c', CHOOSE_SHELL, LINE_SCRIPT, line, session ?? '', cwdFile, size], line });
   if (!cwdFile) return result;
   // The folder file is Airlock's own bookkeeping: read and removed in one look, never audited.
   const chunks: Buffer[] = [];

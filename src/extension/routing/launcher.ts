@@ -35,15 +35,21 @@ const HEADER = '# Written by the Airlock extension at activation and rewritten w
  * The launchers' text. The node that runs the CLI is the extension host's own executable
  * (`process.execPath`: Electron in desktop VS Code, node in code-server), with ELECTRON_RUN_AS_NODE
  * exported rather than passed through `env`, so no PATH lookup stands between a tool and the CLI.
+ * With `fastPath` (the build's dist/airlock, when the extension ships it), they go through that
+ * script, which hands `run` and `exec` to the user's Airlock daemon instead of starting node for
+ * each command, and runs `AIRLOCK_NODE cli.js` for everything else.
  */
-export function launcherScripts(nodePath: string, cliPath: string): Record<LauncherName, string> {
+export function launcherScripts(nodePath: string, cliPath: string, fastPath?: string): Record<LauncherName, string> {
   const start = ['#!/bin/sh', HEADER, `node=${shellQuote(nodePath)}`, `cli=${shellQuote(cliPath)}`, 'ELECTRON_RUN_AS_NODE=1', 'export ELECTRON_RUN_AS_NODE'];
+  if (fastPath) start.push(`fast=${shellQuote(fastPath)}`, 'AIRLOCK_NODE=$node', 'export AIRLOCK_NODE');
+  const invoke = fastPath ? 'exec /bin/sh "$fast"' : 'exec "$node" "$cli"';
   const script = (...lines: string[]) => [...start, ...lines, ''].join('\n');
   return {
-    airlock: script('exec "$node" "$cli" "$@"'),
+    airlock: script(`${invoke} "$@"`),
     'airlock-shell': script(
       '# Login and interactive options (-l, -i, --login) are accepted and ignored: the shell in the task is',
-      '# interactive anyway. An option cluster holding c (-c, -lc, -ic) runs the one line that follows.',
+      '# interactive anyway. An option cluster holding c (-c, -lc, -ic) runs the one line that follows',
+      '# (after --, so a line starting with "-" is not taken for an option of `airlock run`).',
       'while [ "$#" -gt 0 ]; do',
       '  case $1 in',
       '    --) shift; break ;;',
@@ -51,16 +57,17 @@ export function launcherScripts(nodePath: string, cliPath: string): Record<Launc
       '    -*c*)',
       '      shift',
       '      if [ "$#" -eq 0 ]; then echo "airlock-shell: -c needs a command line" >&2; exit 2; fi',
-      '      exec "$node" "$cli" run "$1" ;;',
+      `      ${invoke} run -- "$1" ;;`,
       '    -?*) shift ;;',
       '    *) break ;;',
       '  esac',
       'done',
-      'exec "$node" "$cli" shell "$@"',
+      `${invoke} shell "$@"`,
     ),
     // Claude Code quotes the prefix's path itself and passes each command as one shell-quoted
     // argument ($1) to re-evaluate; stdio MCP servers get the joined command line the same way.
-    'airlock-run': script('exec "$node" "$cli" run "$@"'),
+    // `--` keeps a line that starts with "-" from being read as one of `airlock run`'s options.
+    'airlock-run': script(`${invoke} run -- "$@"`),
   };
 }
 
@@ -114,6 +121,8 @@ async function writeAtomically(file: string, text: string): Promise<void> {
 /** The launchers for this extension host: written (or confirmed) under the extension's global storage. */
 export async function ensureLaunchers(globalStorageDir: string, extensionPath: string, nodePath = process.execPath): Promise<{ paths: LauncherPaths; written: string[] }> {
   const paths = launcherPaths(globalStorageDir);
-  const written = await writeLaunchers(paths, launcherScripts(nodePath, path.join(extensionPath, 'dist', 'cli.js')));
+  const fast = path.join(extensionPath, 'dist', 'airlock');
+  const hasFast = await fs.promises.access(fast, fs.constants.R_OK).then(() => true, () => false);
+  const written = await writeLaunchers(paths, launcherScripts(nodePath, path.join(extensionPath, 'dist', 'cli.js'), hasFast ? fast : undefined));
   return { paths, written };
 }

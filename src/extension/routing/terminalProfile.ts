@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { LauncherPaths } from './launcher.js';
 
 export const PROFILE_ID = 'airlock.sandbox';
-const ICON = new vscode.ThemeIcon('lock');
+const icon = () => new vscode.ThemeIcon('lock');
 
 /** Terminals this extension opened: in the sandbox by construction (see unroutedTerminals). */
 export const ownTerminals = new WeakSet<vscode.Terminal>();
@@ -25,7 +25,7 @@ export function registerSandboxProfile(launchers: Promise<LauncherPaths>): vscod
     async provideTerminalProfile() {
       if (process.platform === 'win32') throw new Error('The Airlock sandbox terminal is not supported on Windows: its launcher is a POSIX shell script.');
       const { shell } = await launchers;
-      return new vscode.TerminalProfile({ name: 'Airlock sandbox', shellPath: shell, shellArgs: [], iconPath: ICON, env: sandboxTerminalEnv() });
+      return new vscode.TerminalProfile({ name: 'Airlock sandbox', shellPath: shell, shellArgs: [], iconPath: icon(), env: sandboxTerminalEnv() });
     },
   });
 }
@@ -49,7 +49,7 @@ export function openSandboxTerminal(launchers: LauncherPaths, task: SandboxTermi
     shellArgs: task ? ['shell', task.id] : ['shell'],
     // A folder that is gone would make the terminal fail to start; the launcher's own cwd then serves.
     cwd: folder && fs.existsSync(folder) ? folder : undefined,
-    iconPath: ICON,
+    iconPath: icon(),
     env: sandboxTerminalEnv(),
     location: vscode.TerminalLocation.Panel,
   });

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LauncherPaths } from './launcher.js';
 import { PROFILE_NAME, type RoutingOs } from './routingSettings.js';
@@ -15,7 +16,8 @@ export interface NoticeTarget {
  * Terminals already open when routing starts are not judged: only those that open under it.
  */
 export class UnroutedTerminals implements vscode.Disposable {
-  private readonly unrouted: vscode.Terminal[] = [];
+  /** Each with the name it is shown by: VS Code names a terminal it starts only once its process has a title, after it opened. */
+  private readonly unrouted: { terminal: vscode.Terminal; label: string }[] = [];
   private watching: vscode.Disposable[] = [];
   private target: NoticeTarget | undefined;
   private printable: (text: string) => string = (text) => text.replace(/[\p{Cc}\p{Cf}]/gu, ' ').slice(0, 80);
@@ -48,8 +50,9 @@ export class UnroutedTerminals implements vscode.Disposable {
     const shellPath = 'pty' in options ? undefined : options.shellPath;
     const verdict = terminalVerdict({ name: terminal.name, shellPath, pseudoterminal }, { launchers: [this.launchers.airlock, this.launchers.shell, this.launchers.run], defaultIsAirlock: this.defaultIsAirlock() });
     if (verdict !== 'unrouted') return;
-    this.output.warn(`routing: terminal "${this.printable(terminal.name)}" opened outside the sandbox (${pseudoterminal ? 'an extension\'s pseudoterminal' : shellPath ? `runs ${this.printable(shellPath)}` : 'the default profile is not Airlock\'s'})`);
-    this.unrouted.push(terminal);
+    const label = this.printable(terminal.name || (shellPath ? path.basename(shellPath) : 'terminal'));
+    this.output.warn(`routing: terminal "${label}" opened outside the sandbox (${pseudoterminal ? 'an extension\'s pseudoterminal' : shellPath ? `runs ${this.printable(shellPath)}` : 'the default profile is not Airlock\'s'})`);
+    this.unrouted.push({ terminal, label });
     this.show();
   }
 
@@ -61,14 +64,14 @@ export class UnroutedTerminals implements vscode.Disposable {
   }
 
   private forget(terminal: vscode.Terminal): void {
-    const index = this.unrouted.indexOf(terminal);
+    const index = this.unrouted.findIndex((item) => item.terminal === terminal);
     if (index === -1) return;
     this.unrouted.splice(index, 1);
     this.show();
   }
 
   private show(): void {
-    const names = this.unrouted.map((terminal) => `"${this.printable(terminal.name)}"`);
+    const names = this.unrouted.map((item) => `"${item.label}"`);
     const text = !names.length
       ? undefined
       : names.length === 1

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -79,6 +80,32 @@ export class AirlockSession implements vscode.Disposable {
     }
   }
 
+  /**
+   * Starts the user's Airlock daemon (this extension's own CLI, detached) unless one is serving:
+   * it mirrors host edits into tasks that asked for it and makes routed `airlock run` fast. A
+   * second one started by a race sees the first and ends at once.
+   */
+  ensureDaemon(): void {
+    const dir = path.join(this.store.root, 'daemon');
+    try {
+      const [pid] = fs.readFileSync(path.join(dir, 'pid'), 'utf8').split(' ');
+      process.kill(Number(pid), 0);
+      return;
+    } catch {
+      // none serving
+    }
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const log = fs.openSync(path.join(dir, 'daemon.log'), 'a', 0o600);
+      const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => GATEWAY_ENV.test(name)));
+      spawn(process.execPath, [path.join(this.extensionPath, 'dist', 'cli.js'), 'daemon'], { detached: true, stdio: ['ignore', log, log], env: { ...env, ELECTRON_RUN_AS_NODE: '1', AIRLOCK_STATE_DIR: this.store.root } }).unref();
+      fs.closeSync(log);
+      this.output.info('started the Airlock daemon (host edits into tasks, routed commands)');
+    } catch (error) {
+      this.output.warn(`the Airlock daemon did not start: ${(error as Error).message}; host edits are not mirrored`);
+    }
+  }
+
   private async openApprovals(): Promise<void> {
     const watcher = await this.core.ApprovalWatcher.open(this.store);
     if (this.disposed) return watcher.dispose();
@@ -131,6 +158,8 @@ export class AirlockSession implements vscode.Disposable {
       this.taskWatcher?.dispose();
       this.service = service;
       this.taskWatcher = watcher;
+      // After a reboot (or a daemon that died) mirrored tasks get their mirror back.
+      if (watcher.current().some((status) => !status.record.destroyedAt && (status.record.options as { mirrorHostEdits?: boolean }).mirrorHostEdits)) this.ensureDaemon();
       const changed = (id?: string) => {
         if (id) void this.askPhase(id);
         this.tasksChanged.fire();

@@ -42,7 +42,9 @@ export async function startTask(session: AirlockSession, output: vscode.LogOutpu
   try {
     // The engine first: with none, the one clear message comes before any question.
     const service = await session.connect();
-    let plan = core.planWorkspaceTask(core.stateDir(), { workspace, userLayer: userLayer(core), trusted: vscode.workspace.isTrusted, defaultImage: defaultImage(core), extraFloors: extraFloors(core) });
+    // Host edits (the editor's, an agent's edit tools') reach the box unless the user turned it off.
+    const mirrorHostEdits = vscode.workspace.getConfiguration('airlock').inspect<boolean>('mirrorHostEdits')?.globalValue ?? true;
+    let plan = core.planWorkspaceTask(core.stateDir(), { workspace, userLayer: userLayer(core), trusted: vscode.workspace.isTrusted, defaultImage: defaultImage(core), extraFloors: extraFloors(core), overrides: { mirrorHostEdits } });
     for (;;) {
       const { effective, trusted } = plan.policy;
       const held = effective.ignored.map((item) => `• ${core.printableLine(item.field)}: ${core.printableLine(item.value)} — ${core.printableLine(item.why)}`);
@@ -95,6 +97,8 @@ export async function startTask(session: AirlockSession, output: vscode.LogOutpu
       }
     });
     output.info(`task ${record.id} started for ${core.printableLine(workspace)} (${record.snapshot.files} files, ${record.snapshot.excluded.length} left out as secrets)`);
+    // The daemon mirrors host edits and serves routed commands; one already serving stays.
+    session.ensureDaemon();
     const secrets = record.snapshot.excluded.length ? `; ${record.snapshot.excluded.length} secret file(s) left out` : '';
     void vscode.window.showInformationMessage(`Airlock: task ${record.id} is running for ${name}${secrets}.${warnings.length ? ` ${warnings.length} warning(s) in the log.` : ''}`, 'Show Tasks').then((pick) => pick && vscode.commands.executeCommand('airlock.tasks.focus'));
     return record;

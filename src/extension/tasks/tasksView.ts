@@ -31,6 +31,7 @@ export class TasksView implements vscode.TreeDataProvider<Node>, vscode.Disposab
   readonly view: vscode.TreeView<Node>;
   private readonly disposables: vscode.Disposable[] = [];
   private clock: NodeJS.Timeout | undefined;
+  private notice: string | undefined;
 
   constructor(private readonly session: AirlockSession) {
     this.view = vscode.window.createTreeView('airlock.tasks', { treeDataProvider: this, showCollapseAll: false });
@@ -49,9 +50,15 @@ export class TasksView implements vscode.TreeDataProvider<Node>, vscode.Disposab
     const running = live.filter((task) => task.state === 'running').length;
     this.view.badge = running ? { value: running, tooltip: `${running} running sandboxed task${running === 1 ? '' : 's'}` } : undefined;
     const engine = this.session.engine;
-    this.view.message = engine.kind === 'unreachable' ? `No container engine: ${engine.message} Airlock keeps trying.` : undefined;
+    this.view.message = [engine.kind === 'unreachable' ? `No container engine: ${engine.message} Airlock keeps trying.` : undefined, this.notice].filter(Boolean).join(' ') || undefined;
     // The redraw's getChildren schedules the next countdown tick.
     this.changed.fire(undefined);
+  }
+
+  /** A warning from another part of Airlock (routing: a terminal outside the sandbox), shown with the engine's; undefined clears it. */
+  setNotice(text: string | undefined): void {
+    this.notice = text;
+    this.refresh();
   }
 
   /** Schedules the next redraw of the TTL countdown: at the next whole minute, or second in the last two minutes. */
