@@ -17,6 +17,7 @@ import { benchChangeSet } from './changeSetBench.js';
 import { benchEgress } from './egressBench.js';
 import { benchGitHistory } from './gitHistoryBench.js';
 import { benchReview } from './reviewBench.js';
+import { benchRouting } from './routingBench.js';
 import { percentile } from './stats.js';
 
 const IMAGE = process.env.AIRLOCK_TEST_IMAGE || process.env.AIRLOCK_IMAGE || 'airlock-test:bookworm';
@@ -85,6 +86,12 @@ async function main(): Promise<void> {
     service.dispose();
     return;
   }
+  // `npm run bench -- run` runs only the routed-command section (issue 17).
+  if (process.argv.includes('run')) {
+    process.stdout.write((await benchRouting(IMAGE)).join('\n') + '\n');
+    service.dispose();
+    return;
+  }
   if (process.argv.includes('changes')) {
     process.stdout.write((await benchChangeSet(service, IMAGE)).join('\n') + '\n');
     service.dispose();
@@ -142,6 +149,7 @@ async function main(): Promise<void> {
   process.stdout.write(out.join('\n') + '\n');
   process.stdout.write((await benchChangeSet(new TaskService(engine, store), IMAGE)).join('\n') + '\n');
   process.stdout.write((await benchReview(new TaskService(engine, store), IMAGE)).join('\n') + '\n');
+  process.stdout.write((await benchRouting(IMAGE)).join('\n') + '\n');
   process.stdout.write((await benchEgress(engine, IMAGE)).join('\n') + '\n');
   process.stdout.write((await benchGitHistory()).join('\n') + '\n');
 }

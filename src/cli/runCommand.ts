@@ -51,6 +51,8 @@ export interface RunIo {
   /** Airlock's own one-line messages (a refusal), as stderr text. */
   say: (line: string) => void;
   beforeRun?: (taskId: string) => Promise<void>;
+  /** One command from a short-lived process: an engine exec beats starting the runner. */
+  backend?: 'auto' | 'docker-exec';
 }
 
 /** One `run` request, wherever it came from: the command's exit code, or 126 for a refusal. */
@@ -67,6 +69,7 @@ export async function runRequest(service: TaskService, args: RunArgs, io: RunIo)
       onStderr: io.onStderr,
       gate: { onWaiting: io.onWaiting, stdinIsData: Boolean(io.stdin) },
       beforeRun: io.beforeRun,
+      backend: io.backend,
     });
     if (result.timedOut) io.say(`airlock: timed out after ${args.timeoutSeconds} s; the command and everything it started were killed`);
     return result.exitCode;
@@ -94,6 +97,7 @@ export function registerRunCommand(program: Command): void {
           onStderr: (chunk) => writeOutput(process.stderr, chunk),
           onWaiting: printWaiting,
           say: (line) => process.stderr.write(`${line}\n`),
+          backend: 'docker-exec',
         });
         return stdoutClosed() ? EXIT_BROKEN_PIPE : code;
       } finally {

@@ -69,7 +69,7 @@ export async function runShellLine(service: TaskService, taskId: string, request
   // The folder file is Airlock's own bookkeeping: read and removed in one look, never audited.
   const chunks: Buffer[] = [];
   await service
-    .exec(taskId, { argv: ['sh', '-c', 'cat -- "$1" 2>/dev/null; rm -f -- "$1"', 'airlock-cwd', cwdFile], cwd: '/', bookkeeping: true, onStdout: (chunk) => void chunks.push(chunk), signal: request.signal })
+    .exec(taskId, { argv: ['sh', '-c', 'cat -- "$1" 2>/dev/null; rm -f -- "$1"', 'airlock-cwd', cwdFile], cwd: '/', bookkeeping: true, backend: rest.backend, onStdout: (chunk) => void chunks.push(chunk), signal: request.signal })
     .catch(() => undefined);
   const ended = Buffer.concat(chunks).toString('utf8').replace(/\n$/, '');
   return { ...result, cwd: path.posix.isAbsolute(ended) && !ended.includes('\n') ? ended : undefined };
