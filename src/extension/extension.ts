@@ -11,6 +11,7 @@ import { ReviewManager } from './review/reviewManager.js';
 import { registerRouting } from './routing/routeCommands.js';
 import { registerLanguageModelTools } from './agents/languageModelTools.js';
 import { registerMcpServerProvider } from './agents/mcpServerProvider.js';
+import { registerAgentInTask } from './agents/agentInTask.js';
 import { AirlockSession } from './session/airlockSession.js';
 import { registerLogDocuments } from './tasks/logDocuments.js';
 import { registerTaskCommands } from './tasks/taskCommands.js';
@@ -62,6 +63,7 @@ export function activate(context: vscode.ExtensionContext): void {
       registerLogDocuments(context, session);
       registerStatusBar(context, session);
       registerLanguageModelTools(context, session);
+      registerAgentInTask(context, commands, session);
       await session.open();
     })
     .catch((error: unknown) => output.error(`Airlock's views did not start: ${error instanceof Error ? error.message : String(error)}`))

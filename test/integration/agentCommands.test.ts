@@ -190,6 +190,31 @@ describe('agents’ commands routed into the task (integration)', () => {
     assert.match(transcript, /deployed-127/, 'it ran in the box once approved (no make there: 127)');
   });
 
+  test('start --mirror: the daemon carries host edits in, and a run right after an edit sees it', async (t) => {
+    if (!(await realEngine(t))) return;
+    const fast = { AIRLOCK_DAEMON: '' };
+    const mirrored = fs.realpathSync(tempDir('agent-mirror-ws'));
+    fs.writeFileSync(path.join(mirrored, 'app.js'), 'v1\n');
+    const started = airlock(['start', '--mirror', '--ttl', '300'], { cwd: mirrored, env: fast });
+    assert.equal(started.status, 0, started.stderr);
+    const id = started.stdout.trim();
+    try {
+      await until('the daemon mirroring the task', () => fs.existsSync(path.join(state, 'daemon', 'daemon.log')) && fs.readFileSync(path.join(state, 'daemon', 'daemon.log'), 'utf8').includes(`task ${id}: mirroring`), 30_000);
+      for (const version of ['v2', 'v3']) {
+        fs.writeFileSync(path.join(mirrored, 'app.js'), `${version}\n`);
+        const seen = airlock(['run', 'cat app.js'], { cwd: mirrored, env: fast });
+        assert.equal(seen.stdout, `${version}\n`, 'the command waited for the edit to land');
+      }
+      fs.writeFileSync(path.join(mirrored, '.env'), 'TOKEN=never-in-the-box\n');
+      assert.equal(airlock(['run', 'sleep 1; test -e .env'], { cwd: mirrored, env: fast }).status, 1, 'a secret file never crosses');
+      const changes = airlock(['diff', id, '--json'], { env: fast });
+      assert.equal(changes.status, 0, changes.stderr);
+      assert.doesNotMatch(changes.stdout, /app\.js/, 'host edits are the base, not the box’s changes');
+    } finally {
+      airlock(['stop', id]);
+    }
+  });
+
   test('an image without node: run and shell both work', async (t) => {
     const engine = await realEngine(t);
     if (!engine) return;

@@ -219,7 +219,7 @@ class RoutingPart implements Routing {
     void vscode.window.showInformationMessage(`Airlock: routing stopped; ${restored.length} setting(s) restored.${keptText}`);
   }
 
-  async openTerminal(node: unknown): Promise<void> {
+  async openTerminal(node: unknown): Promise<vscode.Terminal | undefined> {
     let paths: LauncherPaths;
     try {
       paths = await this.launchers;
@@ -230,7 +230,7 @@ class RoutingPart implements Routing {
     const given = taskOfNode(node);
     const task = given ?? (this.session ? await pickTaskFor(this.session, node, true, 'Open a sandbox terminal in which task?') : undefined);
     if (this.session && !task) return;
-    openSandboxTerminal(paths, task, { focus: true });
+    return openSandboxTerminal(paths, task, { focus: true });
   }
 
   dispose(): void {
