@@ -41,18 +41,18 @@ export async function benchRouting(image: string, rounds = 40): Promise<string[]
         if (index >= 3 && round % 4 !== 0) return;
         const start = process.hrtime.bigint();
         const result = work() as { status: number | null; stderr?: string };
-        if (result.status !== 0) throw new Error(`bench: ${paths[index]![0]} failed (${result.status}): ${result.stderr ?? ''}`);
-        samples[index]!.push(Number(process.hrtime.bigint() - start) / 1e6);
+        if (result.status !== 0) throw new Error(`bench: ${paths[index][0]} failed (${result.status}): ${result.stderr ?? ''}`);
+        samples[index].push(Number(process.hrtime.bigint() - start) / 1e6);
       });
     }
-    const docker = percentile(samples[0]!, 50);
+    const docker = percentile(samples[0], 50);
     const out = [`\nRouted command round trip for \`true\` (issue 17; interleaved, n=${rounds}, full CLI n=${rounds / 4})`, `  ${'path'.padEnd(48)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'vs docker CLI'.padStart(15)}`];
     paths.forEach(([name], index) => {
-      const values = samples[index]!;
+      const values = samples[index];
       out.push(`  ${name.padEnd(48)}${`${percentile(values, 50).toFixed(1)} ms`.padStart(10)}${`${percentile(values, 90).toFixed(1)} ms`.padStart(10)}${`${(percentile(values, 50) / docker).toFixed(2)}×`.padStart(15)}`);
     });
-    const run = percentile(samples[1]!, 50) / docker;
-    const exec = percentile(samples[2]!, 50) / docker;
+    const run = percentile(samples[1], 50) / docker;
+    const exec = percentile(samples[2], 50) / docker;
     out.push(`  target: airlock run ≤ 0.70× docker exec → ${run.toFixed(2)}× ${run <= 0.7 ? '(met)' : '(NOT met)'}; airlock exec → ${exec.toFixed(2)}× ${exec <= 0.7 ? '(met)' : '(NOT met)'}`);
     return out;
   } finally {
