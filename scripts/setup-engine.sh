@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a Debian/Ubuntu machine to run Airlock against a real Docker engine, idempotently:
-# Docker engine (docker.io), gVisor (runsc) registered as a runtime, and the offline test image.
+# Docker engine (docker.io), gVisor (runsc) registered as a runtime, and the offline test image
+# (and python3, which the tests use for a pseudo-terminal).
 # Run as root (or with sudo). Safe to run again: every step checks before it acts.
 set -euo pipefail
 
@@ -18,6 +19,8 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v runsc >/dev/null 2>&1 || need_pkgs+=(runsc)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+# The tests drive `airlock shell` on a real pseudo-terminal through Python's pty module.
+command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   $SUDO apt-get update -qq
