@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { PassThrough } from 'node:stream';
@@ -14,6 +15,18 @@ import { ShellMarks } from './shellMarks.js';
 /** What a shell reports for a command ended by Ctrl-C. */
 const EXIT_CANCELLED = 130;
 const EXIT_LINE = /^\s*exit(?:\s+(\d{1,3}))?\s*;?\s*$/;
+
+/**
+ * Turns output processing off on this terminal until setRawMode(false) puts back the settings
+ * libuv saved. The box's own terminal already made each newline CR LF, and libuv's raw mode keeps
+ * ONLCR, so the host would add a second CR: every line end reached VS Code (and an agent reading
+ * it through execution.read()) as "\r\r\n", and a bare LF from a full-screen program in the box
+ * gained a carriage return. `docker exec -t` clears OPOST the same way. Without stty, output keeps
+ * the extra CR and nothing else changes.
+ */
+function passOutputThrough(): void {
+  spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+}
 
 export function registerShellCommand(program: Command): void {
   program
@@ -111,6 +124,7 @@ class BoxShell {
     };
     if (this.terminal) {
       process.stdin.setRawMode(true);
+      passOutputThrough();
       process.stdin.on('data', onData).resume();
     }
     const filter = new SequenceFilter();

@@ -25,9 +25,32 @@ export function registerSandboxProfile(launchers: Promise<LauncherPaths>): vscod
     async provideTerminalProfile() {
       if (process.platform === 'win32') throw new Error('The Airlock sandbox terminal is not supported on Windows: its launcher is a POSIX shell script.');
       const { shell } = await launchers;
+      revealNextTerminal(shell);
       return new vscode.TerminalProfile({ name: 'Airlock sandbox', shellPath: shell, shellArgs: [], iconPath: icon(), env: sandboxTerminalEnv() });
     },
   });
+}
+
+/** VS Code opens the terminal as soon as the profile comes back; this only bounds a profile it never used. */
+const REVEAL_WINDOW_MS = 10_000;
+
+/**
+ * Shows the next terminal that opens running `shellPath`. VS Code creates a contributed profile's
+ * terminal and focuses it, but never reveals the panel: picked from the command palette ("Create
+ * New Terminal (With Profile)") while the panel is closed, the sandbox terminal would open unseen.
+ */
+function revealNextTerminal(shellPath: string): void {
+  const done = () => {
+    clearTimeout(timer);
+    listener.dispose();
+  };
+  const listener = vscode.window.onDidOpenTerminal((terminal) => {
+    const options = terminal.creationOptions;
+    if ('pty' in options || options.shellPath !== shellPath) return;
+    done();
+    terminal.show(false);
+  });
+  const timer = setTimeout(done, REVEAL_WINDOW_MS);
 }
 
 export interface SandboxTerminalTask {
