@@ -183,7 +183,7 @@ describe('agents’ commands routed into the task (integration)', () => {
           assert.equal(approved.status, 0, approved.stderr);
         },
       },
-      { until: /deployed-\d+/ },
+      { until: /deployed-\d+[\s\S]*633;D/ },
       { send: 'exit\r' },
     ]);
     assert.match(transcript, /approve in the Airlock panel or with `airlock approve \w+`/);

@@ -25,7 +25,7 @@ describe('the VS Code package', () => {
     const size = fs.statSync(vsix).size;
     assert.ok(size < 15 * 1024 * 1024, `airlock.vsix is ${size} bytes`);
     const files = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).trim().split('\n');
-    for (const needed of ['extension/package.json', 'extension/readme.md', 'extension/dist/extension.js', 'extension/dist/core.js', 'extension/dist/cli.js', 'extension/dist/airlock-policy.schema.json', 'extension/media/airlock.svg']) {
+    for (const needed of ['extension/package.json', 'extension/readme.md', 'extension/dist/extension.js', 'extension/dist/core.js', 'extension/dist/cli.js', 'extension/dist/airlock', 'extension/dist/airlock-policy.schema.json', 'extension/media/airlock.svg']) {
       assert.ok(files.some((file) => file.toLowerCase() === needed.toLowerCase()), `${needed} is in the package`);
     }
     assert.deepEqual(files.filter((file) => /^extension\/(src|test|node_modules|scripts|\.e2e)\//.test(file) || file.endsWith('.map')), [], 'no sources, tests, packages or source maps');

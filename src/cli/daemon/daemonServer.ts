@@ -64,6 +64,8 @@ export async function serveDaemon(options: DaemonOptions, log: (line: string) =>
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const stop = () => {
+    // An idle timer left running would keep the process alive after a stop.
+    clearTimeout(idle);
     if (!stopping) {
       stopping = true;
       // New clients take the full CLI from now on; requests already queued are still served.
