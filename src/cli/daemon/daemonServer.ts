@@ -105,7 +105,8 @@ export async function serveDaemon(options: DaemonOptions, log: (line: string) =>
 
 /** A request folder named on the FIFO: directly in the spool, a real folder of this user's. */
 function requestFolder(spool: string, name: string): string | undefined {
-  if (!name || path.dirname(name) !== spool) return undefined;
+  if (!name || !path.isAbsolute(name) || path.dirname(path.resolve(name)) !== path.resolve(spool)) return undefined;
+  name = path.resolve(name);
   try {
     const stat = fs.lstatSync(name);
     if (!stat.isDirectory() || stat.uid !== process.getuid?.()) return undefined;
