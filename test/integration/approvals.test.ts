@@ -97,7 +97,9 @@ fs.linkSync = function (existing, target) {
 };
 `,
     );
-    const at = Date.now() + 3500;
+    // Far enough ahead that all 20 deciders (node and the whole CLI bundle each) have started, even
+    // on two busy cores; a late one checks the decision before linking and never reaches link(2).
+    const at = Date.now() + 9000;
     const env = { BARRIER_AT: String(at), BARRIER_LOG: barrierLog };
     const pairs = requests.map((request, index) => {
       const approve = () => airlockBg(state, ['approve', request.id], 30_000, ['--require', barrier], env);
