@@ -48,6 +48,7 @@ export function watchFolder(root: string, options: FolderWatchOptions, onChange:
     return !options.includes(entry.slice(prefix.length).split(path.sep));
   };
   let polling = Boolean(options.polling);
+  const interval = options.pollIntervalMs ?? 300;
   let scanned = false;
   let closed = false;
   let closing: Promise<void> | undefined;
@@ -65,7 +66,7 @@ export function watchFolder(root: string, options: FolderWatchOptions, onChange:
       followSymlinks: false,
       persistent: true,
       usePolling: polling,
-      interval: options.pollIntervalMs ?? 300,
+      interval,
     });
     watcher.on('all', (change, entry) => {
       if (closed || watcher !== current || entry === root || !entry.startsWith(prefix)) return;
@@ -74,7 +75,10 @@ export function watchFolder(root: string, options: FolderWatchOptions, onChange:
     watcher.on('ready', () => {
       if (watcher !== current) return;
       scanned = true;
-      markReady();
+      // A stat poller takes its first stat after chokidar says ready; a change made before that
+      // stat becomes the baseline and is never reported. One interval later the baseline is set.
+      if (polling) setTimeout(markReady, interval).unref();
+      else markReady();
     });
     watcher.on('error', (error) => {
       const code = (error as NodeJS.ErrnoException).code ?? '';
