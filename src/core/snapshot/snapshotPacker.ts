@@ -17,6 +17,17 @@ export interface PackOptions {
   contentFile: string;
   /** Called as the copy goes: workspace files (and links) and content bytes done so far. */
   onCopied?: (files: number, bytes: number) => void;
+  /**
+   * A folder inside the extraction path that the workspace goes into (an overlay's upper layer)
+   * instead of the extraction path itself; the manifest's paths stay workspace-relative.
+   */
+  prefix?: string;
+  /** Append to an existing content file, whose earlier bytes stay where other entries point. */
+  appendContent?: boolean;
+  /** Paths an overlay must show as gone: written as whiteouts (character devices 0/0) under `prefix`. */
+  whiteouts?: readonly string[];
+  /** Empty folders next to `prefix` (an overlay's work folder). */
+  siblingDirs?: readonly string[];
 }
 
 /**
@@ -123,8 +134,10 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
   const entries: ManifestEntry[] = [];
   // A deep buffer: the base copy goes to the host's disk while the engine unpacks the same bytes,
   // and a slow state disk should not throttle the copy into the sandbox.
-  const content = fs.createWriteStream(options.contentFile, { mode: 0o600, highWaterMark: 64 * 1024 * 1024 });
-  let offset = 0;
+  const content = fs.createWriteStream(options.contentFile, { mode: 0o600, highWaterMark: 64 * 1024 * 1024, flags: options.appendContent ? 'a' : 'w' });
+  let offset = options.appendContent ? fs.statSync(options.contentFile).size : 0;
+  const prefix = options.prefix ? `${options.prefix}/` : '';
+  const unprefixed = (name: string) => (prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name);
   let bytes = 0;
   let copiedFiles = 0;
   let copiedBytes = 0;
@@ -139,8 +152,9 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
   const map = (header: Headers): Headers => {
     const rel = header.name === '.' ? '' : header.name;
     const mapped = owned(header);
-    if (!rel) return { ...mapped, name: WORKSPACE_ROOT_ENTRY, mode: 0o755 };
+    if (!rel) return { ...mapped, name: options.prefix ?? WORKSPACE_ROOT_ENTRY, mode: 0o755 };
     if (header.type === 'directory') entries.push({ path: rel, type: 'dir', mode: mapped.mode ?? 0o755, size: 0 });
+    if (prefix) mapped.name = prefix + rel;
     // tar-fs reads the link after map(), so the target is read here for the manifest.
     if (header.type === 'symlink') {
       entries.push({ path: rel, type: 'symlink', mode: 0o777, size: 0, target: fs.readlinkSync(path.join(root, rel)) });
@@ -151,7 +165,7 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
 
   const mapStream = (fileStream: Readable, header: Headers): Readable => {
     const hash = createHash('sha256');
-    const entry: ManifestEntry = { path: header.name, type: 'file', mode: permissionBits(header.mode), size: header.size ?? 0, offset };
+    const entry: ManifestEntry = { path: unprefixed(header.name), type: 'file', mode: permissionBits(header.mode), size: header.size ?? 0, offset };
     offset += entry.size;
     bytes += entry.size;
     entries.push(entry);
@@ -180,7 +194,8 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
   });
 
   const finish = (pack: Pack) => {
-    appendGit(pack, gitMeta, owned)
+    appendGit(pack, gitMeta, owned, prefix)
+      .then(() => appendLayerEntries(pack, options, owned))
       .then(() => {
         pack.finalize();
         content.end();
@@ -223,11 +238,23 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
   return { stream, done };
 }
 
-async function appendGit(pack: Pack, gitMeta: GitMetadata | undefined, owned: (header: Partial<Headers>) => Headers): Promise<void> {
+const addEntry = (pack: Pack, header: Headers, body?: Buffer) =>
+  new Promise<void>((resolve, reject) => pack.entry(header, body ?? null as unknown as Buffer, (error?: Error | null) => (error ? reject(error) : resolve())));
+
+/**
+ * An overlay's own entries: whiteouts hide base paths the workspace no longer has, and the work
+ * folder sits beside the upper one. Written only while no overlay is mounted on these folders.
+ */
+async function appendLayerEntries(pack: Pack, options: PackOptions, owned: (header: Partial<Headers>) => Headers): Promise<void> {
+  for (const dir of options.siblingDirs ?? []) await addEntry(pack, { ...owned({ name: dir, type: 'directory' }), mode: 0o700 });
+  // Each whiteout's folder is in the packed listing, so it already has its own mode and owner.
+  for (const rel of options.whiteouts ?? []) await addEntry(pack, { ...owned({ name: `${options.prefix ?? ''}/${rel}`.replace(/^\//, ''), type: 'character-device', devmajor: 0, devminor: 0 }), mode: 0 });
+}
+
+async function appendGit(pack: Pack, gitMeta: GitMetadata | undefined, owned: (header: Partial<Headers>) => Headers, prefix = ''): Promise<void> {
   if (!gitMeta) return;
   const made = new Set<string>();
-  const entry = (header: Partial<Headers>, body?: Buffer) =>
-    new Promise<void>((resolve, reject) => pack.entry(owned(header), body ?? null as unknown as Buffer, (error?: Error | null) => (error ? reject(error) : resolve())));
+  const entry = (header: Partial<Headers>, body?: Buffer) => addEntry(pack, owned({ ...header, name: prefix + (header.name ?? '') }), body);
   const ensureDir = async (rel: string) => {
     const parts = rel.split('/');
     for (let index = 1; index <= parts.length; index++) {
@@ -245,7 +272,7 @@ async function appendGit(pack: Pack, gitMeta: GitMetadata | undefined, owned: (h
     if ('content' in item) {
       await entry({ name: `.git/${item.name}`, type: 'file', mode: 0o644, size: item.content.length }, item.content);
     } else {
-      const sink = pack.entry(owned({ name: `.git/${item.name}`, type: 'file', mode: 0o444, size: item.size }));
+      const sink = pack.entry(owned({ name: `${prefix}.git/${item.name}`, type: 'file', mode: 0o444, size: item.size }));
       await pipeline(fs.createReadStream(item.file, { start: 0, end: Math.max(0, item.size - 1) }), sink);
     }
   }

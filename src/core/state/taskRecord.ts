@@ -26,6 +26,8 @@ export const snapshotSummarySchema = z.object({
    * later change to a workspace entry gives it a ctime at or after this; see src/sandbox/scanner.ts.
    */
   readyAtMs: z.number().optional(),
+  /** The workspace base a layered task stands on (an engine volume); absent for a whole private copy. */
+  baseVolume: z.string().optional(),
 });
 export type SnapshotSummary = z.infer<typeof snapshotSummarySchema>;
 

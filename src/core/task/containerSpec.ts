@@ -3,6 +3,7 @@ import { AirlockError } from '../ground/errors.js';
 import type { TaskOptions } from '../config/taskOptions.js';
 import { EXPIRES_LABEL, TASK_LABEL } from '../state/taskRecord.js';
 import { SANDBOX_HOME, WORKSPACE_PATH } from '../ground/sandboxPaths.js';
+import { BASE_MOUNT, isLayeredDriver, LAYER_MOUNT, overlayDriver, type WorkspaceLayers } from './workspaceLayers.js';
 
 
 export interface ContainerSpecInput {
@@ -10,6 +11,8 @@ export interface ContainerSpecInput {
   options: TaskOptions;
   env: Record<string, string>;
   expiresAt: Date;
+  /** A layered workspace (an overlay over the workspace's base); absent for a plain private volume. */
+  layers?: WorkspaceLayers;
 }
 
 const uidGid = (user: string) => {
@@ -44,7 +47,8 @@ function processLimits(options: TaskOptions): { PidsLimit: number; Ulimits: Arra
 }
 
 /** A tmpfs-backed workspace volume when asked for: the local driver's tmpfs type, never a bind. */
-function workspaceDriver(options: TaskOptions, uid: number, gid: number): { DriverConfig?: { Name: string; Options: Record<string, string> } } {
+function workspaceDriver(options: TaskOptions, uid: number, gid: number, layers: WorkspaceLayers | undefined): { DriverConfig?: { Name: string; Options: Record<string, string> } } {
+  if (layers && !options.workspaceTmpfs) return { DriverConfig: overlayDriver(layers) };
   if (!options.workspaceTmpfs) return {};
   return { DriverConfig: { Name: 'local', Options: { type: 'tmpfs', device: 'tmpfs', o: `size=${options.workspaceTmpfs},uid=${uid},gid=${gid},mode=0755,nosuid,nodev` } } };
 }
@@ -57,12 +61,14 @@ const setAtAll = (value: unknown): boolean => value !== undefined && value !== n
 const isTmpfsDriver = (config: { Name?: string; Options?: Record<string, string> } | undefined) =>
   config?.Name === 'local' && config.Options?.type === 'tmpfs' && config.Options?.device === 'tmpfs' && !/\bbind\b/.test(config.Options?.o ?? '') && Object.keys(config.Options).every((key) => ['type', 'device', 'o'].includes(key));
 
-export function buildContainerSpec({ id, options, env, expiresAt }: ContainerSpecInput): Docker.ContainerCreateOptions {
+export function buildContainerSpec({ id, options, env, expiresAt, layers }: ContainerSpecInput): Docker.ContainerCreateOptions {
   const { uid, gid } = uidGid(options.user);
   const labels = taskLabels(id, expiresAt, options.workspace);
   const ttl = Math.max(1, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
   const envList = Object.entries({ ...env, HOME: SANDBOX_HOME, AIRLOCK_TASK: id, LANG: env.LANG ?? 'C.UTF-8' }).map(([name, value]) => `${name}=${value}`);
   const scratch = options.mounts.map((mount) => ({ Type: 'tmpfs' as const, Target: mount.target, TmpfsOptions: { SizeBytes: mount.size ?? 256 * 1024 ** 2 } }));
+  // Mounted so the engine counts the layers as in use; read-only, and nothing the box has not already got.
+  const layerMounts = layers && !options.workspaceTmpfs ? [{ Type: 'volume' as const, Source: layers.baseVolume, Target: BASE_MOUNT, ReadOnly: true }, { Type: 'volume' as const, Source: layers.layerVolume, Target: LAYER_MOUNT, ReadOnly: true }] : [];
   const spec: Docker.ContainerCreateOptions = {
     name: `airlock-${id}`,
     Image: options.image,
@@ -101,7 +107,7 @@ export function buildContainerSpec({ id, options, env, expiresAt }: ContainerSpe
       },
       // NoCopy: the engine would otherwise copy the image's own /workspace into the fresh volume, and
       // the task must hold exactly the snapshot.
-      Mounts: [{ Type: 'volume', Target: WORKSPACE_PATH, VolumeOptions: { NoCopy: true, Labels: labels, ...workspaceDriver(options, uid, gid) } }, ...scratch] as Docker.MountConfig,
+      Mounts: [{ Type: 'volume', Target: WORKSPACE_PATH, VolumeOptions: { NoCopy: true, Labels: labels, ...workspaceDriver(options, uid, gid, layers) } }, ...layerMounts, ...scratch] as Docker.MountConfig,
       LogConfig: { Type: 'none', Config: {} },
     },
   };
@@ -117,10 +123,15 @@ export function assertHardened(spec: Docker.ContainerCreateOptions): void {
   const host = spec.HostConfig ?? {};
   const problems: string[] = [];
   if (host.Binds && host.Binds.length > 0) problems.push('HostConfig.Binds: host bind mounts are never allowed');
+  // The only named volumes: a layered workspace's base and layer, read-only at their own places.
+  const layerVolumes = new Map<string, string>();
+  for (const mount of host.Mounts ?? []) {
+    if (mount.Type === 'volume' && mount.Source && mount.ReadOnly === true && !mount.VolumeOptions?.DriverConfig && ((mount.Target === BASE_MOUNT && /^airlock-base-[0-9a-f-]+$/.test(mount.Source)) || (mount.Target === LAYER_MOUNT && /^airlock-layer-[0-9a-f]+$/.test(mount.Source)))) layerVolumes.set(mount.Source, mount.Target);
+  }
   for (const mount of host.Mounts ?? []) {
     if (mount.Type !== 'volume' && mount.Type !== 'tmpfs') problems.push(`HostConfig.Mounts: ${mount.Type} mount of ${mount.Target} is not allowed`);
-    if (mount.Type === 'volume' && mount.Source) problems.push(`HostConfig.Mounts: named volume ${mount.Source} could be shared between tasks`);
-    if (mount.VolumeOptions?.DriverConfig && !isTmpfsDriver(mount.VolumeOptions.DriverConfig)) problems.push(`HostConfig.Mounts: a volume driver config on ${mount.Target} could bind a host path`);
+    if (mount.Type === 'volume' && mount.Source && layerVolumes.get(mount.Source) !== mount.Target) problems.push(`HostConfig.Mounts: named volume ${mount.Source} could be shared between tasks`);
+    if (mount.VolumeOptions?.DriverConfig && !isTmpfsDriver(mount.VolumeOptions.DriverConfig) && !(mount.Target === WORKSPACE_PATH && isLayeredDriver(mount.VolumeOptions.DriverConfig, layerVolumes))) problems.push(`HostConfig.Mounts: a volume driver config on ${mount.Target} could bind a host path`);
     if (mount.BindOptions) problems.push(`HostConfig.Mounts: bind options on ${mount.Target} are not allowed`);
     if (mount.Type === 'volume' && mount.Target === WORKSPACE_PATH && !mount.VolumeOptions?.NoCopy) problems.push('HostConfig.Mounts: the workspace volume must not take the image\'s own /workspace (NoCopy)');
     if (/docker\.sock|podman\.sock/.test(`${mount.Source ?? ''}${mount.Target}`)) problems.push('HostConfig.Mounts: the engine socket is never mounted');

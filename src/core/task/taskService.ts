@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
 import { buildSandboxEnv } from '../config/sandboxEnv.js';
@@ -10,8 +11,14 @@ import { AirlockError, throwIfAborted } from '../ground/errors.js';
 import { DockerExecBackend } from '../exec/dockerExecBackend.js';
 import type { ExecBackend, ExecBackendName, ExecRequest, ExecResult } from '../exec/execTypes.js';
 import { SupervisorBackend, SupervisorUnavailable } from '../exec/supervisorBackend.js';
-import { buildGitMetadata } from '../snapshot/gitMetadata.js';
 import { listingBytes, packSnapshot } from '../snapshot/snapshotPacker.js';
+import { buildGitMetadata, type GitMetadata } from '../snapshot/gitMetadata.js';
+import type { SnapshotManifest } from '../snapshot/snapshotManifest.js';
+import { deltaTooLarge, identifyListing, identitiesRecord, listingBytesOf, planDelta, WorkspaceBases, type BaseIndex, type DeltaPlan, type FileIdentity, type LoadedBase } from '../snapshot/workspaceBase.js';
+import type { WorkspaceListing } from '../snapshot/workspaceListing.js';
+import { replaceFile } from '../ground/syncedWrite.js';
+import type { Readable } from 'node:stream';
+import { BASE_LABEL, basePath, createBaseVolume, HOST_LABEL, STATE_LABEL, createLayerVolume, fillVolume, layerVolumeName, type WorkspaceLayers } from './workspaceLayers.js';
 import { assertWorkspaceFolder, listWorkspace } from '../snapshot/workspaceListing.js';
 import { buildContainerSpec, sandboxIds } from './containerSpec.js';
 import type { OnProgress } from '../ground/progress.js';
@@ -32,6 +39,37 @@ import type { TaskStore } from '../state/taskStore.js';
 export interface TaskServiceOptions {
   /** How this front end brings up a task's egress gateway; without one, allowlist tasks are refused. */
   gateway?: GatewayLauncher;
+  /** false: every task gets a whole copy in a fresh volume, never an overlay over the workspace's base. */
+  layers?: boolean;
+}
+
+/** The engine could not give the task an overlay over its base; the caller starts it with a whole copy instead. */
+class LayersUnavailable extends Error {
+  constructor(cause: unknown) {
+    super('the workspace could not be layered', { cause });
+  }
+}
+
+interface LayeredCopy {
+  id: string;
+  image: string;
+  user: string;
+  key: string;
+  bases: WorkspaceBases;
+  /** The base this task stands on, with what it adds; absent: a fresh base is filled first. */
+  base?: LoadedBase;
+  plan?: DeltaPlan;
+  listing: WorkspaceListing;
+  identities: ReadonlyMap<string, FileIdentity>;
+  readAtNs: string;
+  gitMeta?: GitMetadata;
+  layers: WorkspaceLayers;
+  uid: number;
+  gid: number;
+  manifestFile: string;
+  contentFile: string;
+  onCopied: (files: number, bytes: number) => void;
+  signal?: AbortSignal;
 }
 
 export interface StartOptions {
@@ -90,6 +128,7 @@ const newTaskId = () => randomBytes(6).toString('hex');
 /** A task is alive when its container is; the record on the host outlives it for audit. */
 export class TaskService {
   private readonly backends = new Map<string, Promise<ExecBackend>>();
+  private layersUnavailable = false;
 
   constructor(
     readonly engine: EngineConnection,
@@ -139,8 +178,26 @@ export class TaskService {
   }
 
   /** Creates the container and streams the private workspace copy into it; all or nothing. */
-  async start(input: TaskOptionsInput, { signal, onProgress = () => undefined, hostEnv = process.env, onSetupOutput, onWaiting }: StartOptions = {}): Promise<TaskRecord> {
+  /**
+   * Starts a task on a private copy of the workspace: layered over the workspace's base when the
+   * engine can mount an overlay volume, else a whole copy into a fresh volume.
+   */
+  async start(input: TaskOptionsInput, startOptions: StartOptions = {}): Promise<TaskRecord> {
+    if (this.layersUnavailable || this.serviceOptions.layers === false) return this.startOnce(input, startOptions, false);
+    try {
+      return await this.startOnce(input, startOptions, true);
+    } catch (error) {
+      if (!(error instanceof LayersUnavailable) || startOptions.signal?.aborted) throw error instanceof LayersUnavailable ? error.cause : error;
+      this.layersUnavailable = true;
+      const reason = error.cause instanceof Error ? error.cause.message : String(error.cause);
+      this.warn(`this engine could not layer the workspace (${reason.split('\n')[0]}); tasks get a whole private copy, which starts slower`);
+      return this.startOnce(input, startOptions, false);
+    }
+  }
+
+  private async startOnce(input: TaskOptionsInput, { signal, onProgress = () => undefined, hostEnv = process.env, onSetupOutput, onWaiting }: StartOptions, layeredWanted: boolean): Promise<TaskRecord> {
     const options = parseTaskOptions({ ...input, workspace: path.resolve(input.workspace) });
+    const layered = layeredWanted && !options.workspaceTmpfs;
     // The proxy variables come last so nothing passed in can point tools elsewhere.
     const env = { ...buildSandboxEnv(options, hostEnv), ...(options.network === 'allowlist' ? proxyEnv() : {}) };
     if (options.network === 'allowlist') this.gatewayLauncher();
@@ -159,36 +216,57 @@ export class TaskService {
     let container: Docker.Container | undefined;
     let containerWork: Promise<Docker.Container> | undefined;
     let gitCleanup: string | undefined;
+    let unpublishedBase: string | undefined;
+    let layers: WorkspaceLayers | undefined;
     try {
       onProgress({ step: 'listing', message: 'reading the workspace' });
       const listingWork = listWorkspace(options.workspace, options.secretFilePatterns, signal);
-      // The image check and container creation overlap with reading the workspace. A disk-backed
-      // copy goes in before the container starts: gVisor caches the volume's contents from its
-      // first look.
-      containerWork = (async () => {
-        await this.ensureImage(options.image, onProgress, signal);
-        throwIfAborted(signal);
-        onProgress({ step: 'creating', message: 'creating container' });
-        container = await this.docker.createContainer(buildContainerSpec({ id, options, env, expiresAt }));
-        return container;
-      })();
-      // Observed here so a failure while the workspace is still being read is not "unhandled";
-      // the original promise is awaited (and its error raised) below.
-      containerWork.catch(() => undefined);
+      // The image check overlaps with reading the workspace, and container creation with the copy.
+      // A disk-backed copy goes in before the container starts: gVisor caches the volume's contents
+      // from its first look.
+      const imageWork = this.ensureImage(options.image, onProgress, signal);
+      imageWork.catch(() => undefined);
       const listing = await listingWork;
-      // The copy's byte total, read while git history is prepared and the container is created.
-      const bytesWork = listingBytes(listing, signal);
+      const readAtNs = String(BigInt(Date.now()) * 1_000_000n);
+      const identities = layered ? await identifyListing(listing, signal) : undefined;
+      const bytesWork = identities ? Promise.resolve(listingBytesOf(identities)) : listingBytes(listing, signal);
       if (listing.git) onProgress({ step: 'history', message: 'copying the git history' });
       const gitMeta = listing.git ? await buildGitMetadata(options.workspace, listing.git.commonDir, options.gitDepth, options.secretFilePatterns, signal) : undefined;
       gitCleanup = gitMeta?.cleanup;
-      const created = await containerWork;
-      throwIfAborted(signal);
-      // A tmpfs volume is only mounted once the container runs, so it is filled after start.
-      if (options.workspaceTmpfs) await created.start();
       const bytesTotal = await bytesWork;
+      const { uid, gid } = sandboxIds(options);
+      const bases = new WorkspaceBases(path.join(this.store.root, 'bases'));
+      const key = bases.key(options.workspace, options.user);
+      // Which base this task stands on, and what it adds: decided before the container exists,
+      // since the overlay's folders are part of its spec.
+      let plan: DeltaPlan | undefined;
+      let base: LoadedBase | undefined;
+      if (identities) {
+        try {
+          base = bases.load(key);
+          const found = base && (await basePath(this.docker, base.index.volume));
+          plan = base && found ? planDelta(base, listing, identities) : undefined;
+          if (plan && deltaTooLarge(plan, listing, bytesTotal)) plan = undefined;
+          const baseVolume = plan ? base!.index.volume : bases.newVolumeName(key);
+          if (!plan) unpublishedBase = baseVolume;
+          const basePathNow = plan ? found! : await createBaseVolume(this.docker, baseVolume, key, this.store.root);
+          layers = { baseVolume, basePath: basePathNow, layerVolume: layerVolumeName(id), layerPath: await createLayerVolume(this.docker, id) };
+        } catch (error) {
+          throw new LayersUnavailable(error);
+        }
+      }
+      containerWork = (async () => {
+        await imageWork;
+        throwIfAborted(signal);
+        onProgress({ step: 'creating', message: 'creating container' });
+        container = await this.docker.createContainer(buildContainerSpec({ id, options, env, expiresAt, layers }));
+        return container;
+      })();
+      // Observed here so a failure while the copy is still going is not "unhandled"; the original
+      // promise is awaited (and its error raised) below.
+      containerWork.catch(() => undefined);
       const copying = (files: number, bytes: number) => onProgress({ step: 'copying', message: `copying ${listing.files.size} files`, done: Math.min(bytes, bytesTotal), total: bytesTotal, unit: 'bytes', files: { done: Math.min(files, listing.files.size), total: listing.files.size } });
       copying(0, 0);
-      const { uid, gid } = sandboxIds(options);
       const { manifestFile, contentFile } = this.store.snapshotFiles(id);
       // One update per 100 ms at most: a front end redraws a bar, it does not need every chunk.
       let reportedAt = 0;
@@ -198,11 +276,28 @@ export class TaskService {
         reportedAt = now;
         copying(files, bytes);
       };
-      const packed = packSnapshot(listing, gitMeta, { uid, gid, manifestFile, contentFile, onCopied });
-      const [, summary] = await Promise.all([created.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal }), packed.done]);
+      let summary: { files: number; bytes: number };
+      if (layers && identities) {
+        summary = await this.copyLayered({ id, image: options.image, key, bases, base: plan ? base : undefined, plan, listing, identities, readAtNs, gitMeta, layers, uid, gid, manifestFile, contentFile, onCopied, signal, user: options.user });
+        unpublishedBase = undefined;
+      } else {
+        const created = await containerWork;
+        throwIfAborted(signal);
+        // A tmpfs volume is only mounted once the container runs, so it is filled after start.
+        if (options.workspaceTmpfs) await created.start();
+        const packed = packSnapshot(listing, gitMeta, { uid, gid, manifestFile, contentFile, onCopied });
+        [, summary] = await Promise.all([created.putArchive(packed.stream, { path: WORKSPACE_PATH, abortSignal: signal }), packed.done]);
+      }
+      const created = await containerWork;
       throwIfAborted(signal);
       copying(listing.files.size, bytesTotal);
-      if (!options.workspaceTmpfs) await created.start();
+      if (!options.workspaceTmpfs) {
+        try {
+          await created.start();
+        } catch (error) {
+          throw layers ? new LayersUnavailable(error) : error;
+        }
+      }
       const readyAtMs = await this.engineClockMs();
       // Before anything runs in the box (setup commands included): what a folder swap is later told by.
       onProgress({ step: 'recording', message: 'recording the copy' });
@@ -233,6 +328,7 @@ export class TaskService {
           manifestFile,
           archiveFile: contentFile,
           readyAtMs,
+          baseVolume: layers?.baseVolume,
         },
       };
       this.store.save(record);
@@ -252,11 +348,55 @@ export class TaskService {
       await containerWork?.catch(() => undefined);
       await container?.remove({ force: true, v: true }).catch(() => undefined);
       await this.removeVolumes(id).catch(() => undefined);
+      if (unpublishedBase) await this.docker.getVolume(unpublishedBase).remove().catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
       throw error;
     } finally {
       if (gitCleanup) fs.rmSync(gitCleanup, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Fills a layered task's folders before it starts. Without a usable base, the whole listing
+   * goes into a fresh base volume first (it becomes the workspace's base once whole). The task's
+   * upper layer gets what changed since the base (and the fresh .git), with whiteouts for what
+   * is gone; its host copy of the base bytes is the base's, plus those changes appended.
+   */
+  private async copyLayered(copy: LayeredCopy): Promise<{ files: number; bytes: number }> {
+    const { bases, key, layers, uid, gid, signal } = copy;
+    let base = copy.base;
+    let plan = copy.plan;
+    const fill = (volume: string, archive: Readable) => fillVolume(this.docker, { image: copy.image, volume, taskId: copy.id, archive, signal });
+    if (!base || !plan) {
+      const files = bases.prepare(key, layers.baseVolume);
+      try {
+        const packed = packSnapshot(copy.listing, undefined, { uid, gid, manifestFile: files.manifestFile, contentFile: files.contentFile, onCopied: copy.onCopied });
+        const [, result] = await Promise.all([fill(layers.baseVolume, packed.stream), packed.done]);
+        const index: BaseIndex = { version: 1, volume: layers.baseVolume, workspace: copy.listing.root, user: copy.user, readAtNs: copy.readAtNs, identities: identitiesRecord(copy.identities) };
+        bases.publish(key, index, result.manifest);
+        base = { key, index, manifest: result.manifest };
+      } catch (error) {
+        bases.forget(key, layers.baseVolume);
+        throw error;
+      }
+      plan = planDelta(base, copy.listing, copy.identities);
+    }
+    // The base's bytes are the task's too: its host copy starts as theirs (a clone where the
+    // filesystem can), and the mirror appends to the task's own file, never to the base's.
+    await fs.promises.copyFile(base.manifest.contentFile, copy.contentFile, fs.constants.COPYFILE_FICLONE);
+    fs.chmodSync(copy.contentFile, 0o600);
+    const packed = packSnapshot(plan.listing, copy.gitMeta, { uid, gid, manifestFile: copy.manifestFile, contentFile: copy.contentFile, appendContent: true, prefix: 'upper', siblingDirs: ['work'], whiteouts: plan.whiteouts });
+    const [, added] = await Promise.all([fill(layers.layerVolume, packed.stream), packed.done]);
+    const manifest: SnapshotManifest = { ...added.manifest, contentFile: copy.contentFile, entries: [...plan.kept, ...added.manifest.entries] };
+    replaceFile(copy.manifestFile, JSON.stringify(manifest));
+    let bytes = 0;
+    let files = 0;
+    for (const entry of manifest.entries) {
+      if (entry.type === 'dir') continue;
+      files++;
+      bytes += entry.size;
+    }
+    return { files, bytes };
   }
 
   /**
@@ -436,7 +576,41 @@ export class TaskService {
       }
     }
     report.pruned = await this.pruneEnded(keepEndedMs, endedNow);
+    report.volumes.push(...(await this.removeSupersededBases()));
     return report;
+  }
+
+  /**
+   * A base no new task starts from goes once no live task stands on it. The engine refuses to
+   * remove one still mounted (each layered task mounts its base), which covers tasks of another
+   * process this store has not heard of yet.
+   */
+  private async removeSupersededBases(): Promise<string[]> {
+    const bases = new WorkspaceBases(path.join(this.store.root, 'bases'));
+    const inUse = new Set(this.store.all().filter((record) => !record.destroyedAt).map((record) => record.snapshot.baseVolume));
+    const removed: string[] = [];
+    for (const { key, volume, current, ageMs } of bases.known()) {
+      // A base younger than a start may still be filling for a task whose record is not written yet.
+      if (current || inUse.has(volume) || ageMs < 600_000) continue;
+      try {
+        await this.docker.getVolume(volume).remove();
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode !== 404) continue;
+      }
+      bases.forget(key, volume);
+      removed.push(volume);
+    }
+    // Bases of state folders that are gone from this machine (a deleted state folder, a test's).
+    const known = new Set(bases.known().map((base) => base.volume));
+    const volumes = volumeListSchema.parse(await this.docker.listVolumes({ filters: { label: [BASE_LABEL] } })).Volumes ?? [];
+    for (const volume of volumes) {
+      const state = volume.Labels?.[STATE_LABEL] ?? '';
+      if (volume.Labels?.[HOST_LABEL] !== os.hostname() || known.has(volume.Name)) continue;
+      if (state !== this.store.root && (!path.isAbsolute(state) || fs.existsSync(state))) continue;
+      const removedNow = await this.docker.getVolume(volume.Name).remove().then(() => true, () => false);
+      if (removedNow) removed.push(volume.Name);
+    }
+    return removed;
   }
 
   /**
