@@ -137,9 +137,15 @@ async function main(): Promise<void> {
     if (kind === 'f' && (st.size !== was.s || (st.mode & 0o111 ? 1 : 0) !== (was.m & 0o111 ? 1 : 0) || st.mode & 0o7000 || st.ctimeMs >= readyAt)) report(rel, abs, st, kind);
   };
   // moved: this folder (or one above it) is not the folder the base had at its path.
+  const listed = new Set<string>();
+  // Base folders the upper folder does not have: everything below them is the base's.
+  const untouched = new Set<string>();
   const walk = (relDir: string, absDir: string, onlyChanged: boolean, moved = false) => {
+    listed.add(relDir);
     const dirents = entriesOf(absDir);
-    if (!dirents) return;
+    if (dirents) walkEntries(relDir, absDir, dirents, onlyChanged, moved);
+  };
+  function walkEntries(relDir: string, absDir: string, dirents: Dirent[], onlyChanged: boolean, moved: boolean): void {
     for (const dirent of dirents) {
       const name = dirent.name;
       const rel = relDir ? relDir + '/' + name : name;
@@ -197,9 +203,57 @@ async function main(): Promise<void> {
       visit(rel, abs, st, moved);
       if (st.isDirectory()) walk(rel, abs, false, moved);
     }
+  }
+  // Layered: a path the upper folder lacks is the base's own, untouched (every write, removal,
+  // chmod or rename in the box puts the path, and so its folder, into the upper folder). Folders
+  // there are listed whole, so what went from them is found; a swapped one is walked whole.
+  const guided = (relDir: string, absDir: string, upperDir: string) => {
+    listed.add(relDir);
+    const upperNames = entriesOf(upperDir);
+    // An upper folder the box made unreadable proves nothing: everything in it is compared.
+    if (!upperNames) return walk(relDir, absDir, false, false);
+    const inUpper = new Set(upperNames.map((dirent) => dirent.name));
+    const dirents = entriesOf(absDir);
+    if (!dirents) return;
+    for (const dirent of dirents) {
+      const name = dirent.name;
+      const rel = relDir ? relDir + '/' + name : name;
+      if (!inUpper.has(name)) {
+        const was = base.get(rel);
+        if (was) was.seen = true;
+        if (was?.k === 'd') untouched.add(rel);
+        continue;
+      }
+      const abs = absDir + '/' + name;
+      const was = base.get(rel);
+      if (dirent.isDirectory() && was && was.k === 'd' && !(!relDir && name === '.git')) {
+        entries++;
+        was.seen = true;
+        const ino = inodes.get(rel);
+        let swapped: boolean;
+        try {
+          swapped = ino !== undefined && String(lstatSync(abs, { bigint: true }).ino) !== ino;
+        } catch {
+          swapped = true;
+        }
+        if (swapped) walk(rel, abs, false, true);
+        else guided(rel, abs, upperDir + '/' + name);
+        continue;
+      }
+      walkEntries(relDir, absDir, [dirent], false, false);
+    }
   };
-  walk('', ROOT, false, false);
-  for (const [rel, was] of base) if (!was.seen) line({ g: rel });
+  if (header.layer) guided('', ROOT, header.layer);
+  else walk('', ROOT, false, false);
+  const gone = (rel: string) => {
+    if (!header.layer) return true;
+    // Gone when the folder above it was listed and it (or the folder on its way) was not there.
+    for (let child = rel, parent = rel.slice(0, Math.max(0, rel.lastIndexOf('/'))); ; child = parent, parent = parent.slice(0, Math.max(0, parent.lastIndexOf('/')))) {
+      if (listed.has(parent)) return child === rel || !untouched.has(child);
+      if (!parent) return false;
+    }
+  };
+  for (const [rel, was] of base) if (!was.seen && gone(rel)) line({ g: rel });
   line({ done: { entries } });
   await write(out.join('\n') + '\n');
 

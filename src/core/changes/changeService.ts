@@ -1,3 +1,4 @@
+import { LAYER_UPPER_PATH } from '../ground/sandboxPaths.js';
 import * as fs from 'node:fs';
 import { AirlockError, CancelledError } from '../ground/errors.js';
 import type { EngineConnection } from '../engine/locateEngine.js';
@@ -156,7 +157,7 @@ export class ChangeService {
       scan =
         options.method === 'archive'
           ? await viaArchive()
-          : await scanWithScanner({ container, user: record.user, base, readyAtMs: record.snapshot.readyAtMs ?? 0, folderInodes: this.tasks.store.folderInodes(record.id), maxFileBytes, blobs, signal: options.signal }).catch((error: unknown) => {
+          : await scanWithScanner({ container, user: record.user, base, readyAtMs: record.snapshot.readyAtMs ?? 0, folderInodes: this.tasks.store.folderInodes(record.id), layer: record.snapshot.baseVolume ? LAYER_UPPER_PATH : undefined, maxFileBytes, blobs, signal: options.signal }).catch((error: unknown) => {
               if (error instanceof ScannerUnavailable && options.method !== 'scanner') return viaArchive();
               throw error;
             });

@@ -32,6 +32,11 @@ export type ScanHeader =
       maxHashBytes: number;
       baselineBytes: number;
       inodeBytes: number;
+      /**
+       * A layered workspace's upper folder, as the box sees it: only paths there (and the folders
+       * holding them) can differ from the base, so the walk follows it instead of the whole tree.
+       */
+      layer?: string;
     };
 
 export interface ScanDone {

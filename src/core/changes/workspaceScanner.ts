@@ -22,6 +22,8 @@ export interface ScanRequest {
   blobs: BlobStore;
   /** Each base folder's inode when the copy was complete (captureFolderInodes); absent for tasks that have none. */
   folderInodes?: ReadonlyMap<string, string>;
+  /** A layered task's upper folder in the box: the scan follows it instead of walking the whole tree. */
+  layer?: string;
   signal?: AbortSignal;
 }
 
@@ -141,7 +143,7 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
     const inodes = encodeInodes(request.folderInodes ?? new Map());
     // Without folder identities a swapped folder would hide its files' changes: then trust no ctime.
     const readyAtMs = request.folderInodes ? request.readyAtMs : 0;
-    stream.write(JSON.stringify({ readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length, inodeBytes: inodes.length } satisfies ScanHeader) + '\n');
+    stream.write(JSON.stringify({ readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length, inodeBytes: inodes.length, ...(request.layer && request.folderInodes ? { layer: request.layer } : {}) } satisfies ScanHeader) + '\n');
     stream.write(baseline);
     stream.write(inodes);
 

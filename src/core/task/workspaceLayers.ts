@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import { AirlockError } from '../ground/errors.js';
+import { LAYER_PATH } from '../ground/sandboxPaths.js';
 import { TASK_LABEL } from '../state/taskRecord.js';
 
 /**
@@ -16,7 +17,7 @@ import { TASK_LABEL } from '../state/taskRecord.js';
 export const BASE_LABEL = 'airlock.base';
 /** Where the layers show read-only inside the box (so the engine sees them in use). */
 export const BASE_MOUNT = '/.airlock/base';
-export const LAYER_MOUNT = '/.airlock/layer';
+export const LAYER_MOUNT = LAYER_PATH;
 
 /** Engine-reported volume folders go into mount options, where a comma or colon would add options. */
 const volumePathSchema = z.string().regex(/^\/[A-Za-z0-9._/-]+$/).refine((value) => !value.split('/').includes('..'));
