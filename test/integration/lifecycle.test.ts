@@ -17,7 +17,8 @@ describe('task lifecycle (integration)', () => {
     if (!engine) return;
     const { service } = serviceFor(engine);
     const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE });
-    assert.deepEqual(await labelled(engine, record.id), { containers: 1, volumes: 1 });
+    // Two volumes: the overlay that is /workspace, and the task's own layer under it.
+    assert.deepEqual(await labelled(engine, record.id), { containers: 1, volumes: 2 });
     assert.ok(fs.existsSync(record.snapshot.archiveFile), 'the base content is kept while the task lives');
     await service.stop(record.id);
     assert.deepEqual(await labelled(engine, record.id), { containers: 0, volumes: 0 });
@@ -36,11 +37,13 @@ describe('task lifecycle (integration)', () => {
     const record = await service.start({ workspace: smallWorkspace(), image: TEST_IMAGE, ttlSeconds: 5 });
     assert.equal((await run(service, record.id, ['echo', 'alive'])).stdout.trim(), 'alive');
     service.dispose();
+    // The engine removes the container and the overlay with it; the task's layer is a named volume
+    // (the overlay's options name its folder), which only Airlock removes: the next gc.
     const gone = await waitFor(async () => {
       const left = await labelled(engine, record.id);
-      return left.containers === 0 && left.volumes === 0;
+      return left.containers === 0 && left.volumes <= 1;
     }, 30_000);
-    assert.ok(gone, 'container and volume must be gone after the TTL');
+    assert.ok(gone, 'container and workspace overlay must be gone after the TTL');
     const status = (await service.list()).find((entry) => entry.record.id === record.id);
     assert.equal(status?.state, 'destroyed');
     assert.equal(status?.record.destroyReason, 'ttl expired');
@@ -48,6 +51,7 @@ describe('task lifecycle (integration)', () => {
     assert.equal(service.store.load(record.id)?.destroyedAt, undefined);
     assert.notEqual(service.store.audit(record.id).records().at(-1)?.type, 'task.destroyed');
     await service.gc();
+    assert.deepEqual(await labelled(engine, record.id), { containers: 0, volumes: 0 }, 'gc removes the layer the TTL left');
     assert.equal(service.store.load(record.id)?.destroyReason, 'ttl expired');
     assert.equal(service.store.audit(record.id).records().at(-1)?.type, 'task.destroyed');
   });

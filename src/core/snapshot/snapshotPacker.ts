@@ -22,8 +22,11 @@ export interface PackOptions {
    * instead of the extraction path itself; the manifest's paths stay workspace-relative.
    */
   prefix?: string;
-  /** Append to an existing content file, whose earlier bytes stay where other entries point. */
-  appendContent?: boolean;
+  /**
+   * Where this content file's first byte will sit once it is appended to another (a copy of a
+   * base's content): the manifest's offsets count from there.
+   */
+  contentOffset?: number;
   /** Paths an overlay must show as gone: written as whiteouts (character devices 0/0) under `prefix`. */
   whiteouts?: readonly string[];
   /** Empty folders next to `prefix` (an overlay's work folder). */
@@ -134,8 +137,8 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
   const entries: ManifestEntry[] = [];
   // A deep buffer: the base copy goes to the host's disk while the engine unpacks the same bytes,
   // and a slow state disk should not throttle the copy into the sandbox.
-  const content = fs.createWriteStream(options.contentFile, { mode: 0o600, highWaterMark: 64 * 1024 * 1024, flags: options.appendContent ? 'a' : 'w' });
-  let offset = options.appendContent ? fs.statSync(options.contentFile).size : 0;
+  const content = fs.createWriteStream(options.contentFile, { mode: 0o600, highWaterMark: 64 * 1024 * 1024 });
+  let offset = options.contentOffset ?? 0;
   const prefix = options.prefix ? `${options.prefix}/` : '';
   const unprefixed = (name: string) => (prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name);
   let bytes = 0;

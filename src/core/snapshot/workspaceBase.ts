@@ -58,19 +58,21 @@ const toIdentity = (stat: fs.BigIntStats): FileIdentity => ({
   ino: String(stat.ino),
 });
 
-/** Every listed file's and folder's identity, read in batches so 100k paths do not open 100k requests at once. */
+/**
+ * Every listed file's and folder's identity. Synchronous lstat in slices: a thread-pool round trip
+ * per path cost more than the stat itself, and the slices keep the event loop answering.
+ */
 export async function identifyListing(listing: WorkspaceListing, signal?: AbortSignal): Promise<Map<string, FileIdentity>> {
   const paths = [...listing.dirs, ...listing.files];
   const identities = new Map<string, FileIdentity>();
-  const batch = 512;
-  for (let start = 0; start < paths.length; start += batch) {
+  const slice = 2000;
+  for (let start = 0; start < paths.length; start += slice) {
+    if (start > 0) await new Promise((resolve) => setImmediate(resolve));
     signal?.throwIfAborted();
-    const slice = paths.slice(start, start + batch);
-    const stats = await Promise.all(slice.map((rel) => fs.promises.lstat(path.join(listing.root, rel), { bigint: true }).then(toIdentity, () => undefined)));
-    slice.forEach((rel, index) => {
-      const identity = stats[index];
-      if (identity) identities.set(rel, identity);
-    });
+    for (const rel of paths.slice(start, start + slice)) {
+      const stat = fs.lstatSync(path.join(listing.root, rel), { bigint: true, throwIfNoEntry: false });
+      if (stat) identities.set(rel, toIdentity(stat));
+    }
   }
   return identities;
 }

@@ -18,6 +18,7 @@ import { deltaTooLarge, identifyListing, identitiesRecord, listingBytesOf, planD
 import type { WorkspaceListing } from '../snapshot/workspaceListing.js';
 import { replaceFile } from '../ground/syncedWrite.js';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { BASE_LABEL, basePath, createBaseVolume, HOST_LABEL, STATE_LABEL, createLayerVolume, fillVolume, layerVolumeName, type WorkspaceLayers } from './workspaceLayers.js';
 import { assertWorkspaceFolder, listWorkspace } from '../snapshot/workspaceListing.js';
 import { buildContainerSpec, sandboxIds } from './containerSpec.js';
@@ -218,6 +219,7 @@ export class TaskService {
     let gitCleanup: string | undefined;
     let unpublishedBase: string | undefined;
     let layers: WorkspaceLayers | undefined;
+    let layerWork: Promise<string> | undefined;
     try {
       onProgress({ step: 'listing', message: 'reading the workspace' });
       const listingWork = listWorkspace(options.workspace, options.secretFilePatterns, signal);
@@ -226,6 +228,19 @@ export class TaskService {
       // from its first look.
       const imageWork = this.ensureImage(options.image, onProgress, signal);
       imageWork.catch(() => undefined);
+      const bases = new WorkspaceBases(path.join(this.store.root, 'bases'));
+      const key = bases.key(options.workspace, options.user);
+      // The task's layer and the workspace's base are looked up while the workspace is read.
+      layerWork = layered ? createLayerVolume(this.docker, id) : undefined;
+      layerWork?.catch(() => undefined);
+      const baseWork = layered
+        ? (async () => {
+            const loaded = bases.load(key);
+            const found = loaded && (await basePath(this.docker, loaded.index.volume));
+            return loaded && found ? { loaded, found } : undefined;
+          })()
+        : undefined;
+      baseWork?.catch(() => undefined);
       const listing = await listingWork;
       const readAtNs = String(BigInt(Date.now()) * 1_000_000n);
       const identities = layered ? await identifyListing(listing, signal) : undefined;
@@ -235,22 +250,20 @@ export class TaskService {
       gitCleanup = gitMeta?.cleanup;
       const bytesTotal = await bytesWork;
       const { uid, gid } = sandboxIds(options);
-      const bases = new WorkspaceBases(path.join(this.store.root, 'bases'));
-      const key = bases.key(options.workspace, options.user);
       // Which base this task stands on, and what it adds: decided before the container exists,
       // since the overlay's folders are part of its spec.
       let plan: DeltaPlan | undefined;
       let base: LoadedBase | undefined;
       if (identities) {
         try {
-          base = bases.load(key);
-          const found = base && (await basePath(this.docker, base.index.volume));
-          plan = base && found ? planDelta(base, listing, identities) : undefined;
+          const existing = await baseWork;
+          base = existing?.loaded;
+          plan = existing ? planDelta(existing.loaded, listing, identities) : undefined;
           if (plan && deltaTooLarge(plan, listing, bytesTotal)) plan = undefined;
-          const baseVolume = plan ? base!.index.volume : bases.newVolumeName(key);
+          const baseVolume = existing && plan ? existing.loaded.index.volume : bases.newVolumeName(key);
           if (!plan) unpublishedBase = baseVolume;
-          const basePathNow = plan ? found! : await createBaseVolume(this.docker, baseVolume, key, this.store.root);
-          layers = { baseVolume, basePath: basePathNow, layerVolume: layerVolumeName(id), layerPath: await createLayerVolume(this.docker, id) };
+          const basePathNow = existing && plan ? existing.found : await createBaseVolume(this.docker, baseVolume, key, this.store.root);
+          layers = { baseVolume, basePath: basePathNow, layerVolume: layerVolumeName(id), layerPath: (await layerWork)! };
         } catch (error) {
           throw new LayersUnavailable(error);
         }
@@ -347,6 +360,7 @@ export class TaskService {
       // Let an in-flight create finish first, so a failure elsewhere never leaves a container behind.
       await containerWork?.catch(() => undefined);
       await container?.remove({ force: true, v: true }).catch(() => undefined);
+      await layerWork?.catch(() => undefined);
       await this.removeVolumes(id).catch(() => undefined);
       if (unpublishedBase) await this.docker.getVolume(unpublishedBase).remove().catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -382,11 +396,17 @@ export class TaskService {
       plan = planDelta(base, copy.listing, copy.identities);
     }
     // The base's bytes are the task's too: its host copy starts as theirs (a clone where the
-    // filesystem can), and the mirror appends to the task's own file, never to the base's.
-    await fs.promises.copyFile(base.manifest.contentFile, copy.contentFile, fs.constants.COPYFILE_FICLONE);
+    // filesystem can), and the mirror appends to the task's own file, never to the base's. The
+    // changed files' bytes go to a file of their own meanwhile, appended once both are whole.
+    const baseBytes = fs.statSync(base.manifest.contentFile).size;
+    const deltaFile = `${copy.contentFile}.delta`;
+    const copied = fs.promises.copyFile(base.manifest.contentFile, copy.contentFile, fs.constants.COPYFILE_FICLONE);
+    copied.catch(() => undefined);
+    const packed = packSnapshot(plan.listing, copy.gitMeta, { uid, gid, manifestFile: copy.manifestFile, contentFile: deltaFile, contentOffset: baseBytes, prefix: 'upper', siblingDirs: ['work'], whiteouts: plan.whiteouts });
+    const [, added] = await Promise.all([fill(layers.layerVolume, packed.stream), packed.done, copied]);
     fs.chmodSync(copy.contentFile, 0o600);
-    const packed = packSnapshot(plan.listing, copy.gitMeta, { uid, gid, manifestFile: copy.manifestFile, contentFile: copy.contentFile, appendContent: true, prefix: 'upper', siblingDirs: ['work'], whiteouts: plan.whiteouts });
-    const [, added] = await Promise.all([fill(layers.layerVolume, packed.stream), packed.done]);
+    await pipeline(fs.createReadStream(deltaFile), fs.createWriteStream(copy.contentFile, { flags: 'a' }));
+    fs.rmSync(deltaFile, { force: true });
     const manifest: SnapshotManifest = { ...added.manifest, contentFile: copy.contentFile, entries: [...plan.kept, ...added.manifest.entries] };
     replaceFile(copy.manifestFile, JSON.stringify(manifest));
     let bytes = 0;
