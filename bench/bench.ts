@@ -15,6 +15,7 @@ import { TaskStore } from '../src/core/state/taskStore.js';
 import { benchActivation } from './activationBench.js';
 import { benchChangeSet } from './changeSetBench.js';
 import { benchEgress } from './egressBench.js';
+import { benchExtension } from './extensionBench.js';
 import { benchGitHistory } from './gitHistoryBench.js';
 import { benchReview } from './reviewBench.js';
 import { benchRouting } from './routingBench.js';
@@ -73,6 +74,12 @@ async function main(): Promise<void> {
   // `npm run bench -- activate` runs only the extension-activation section.
   if (process.argv.includes('activate')) {
     process.stdout.write(benchActivation().join('\n') + '\n');
+    service.dispose();
+    return;
+  }
+  // `npm run bench -- extension` runs only the Tasks view's first render and the extension host's memory (issue 18).
+  if (process.argv.includes('extension')) {
+    process.stdout.write((await benchExtension(engine, IMAGE)).join('\n') + '\n');
     service.dispose();
     return;
   }
@@ -162,6 +169,7 @@ async function main(): Promise<void> {
   process.stdout.write((await benchRouting(IMAGE)).join('\n') + '\n');
   process.stdout.write((await benchEgress(engine, IMAGE)).join('\n') + '\n');
   process.stdout.write((await benchGitHistory()).join('\n') + '\n');
+  process.stdout.write((await benchExtension(engine, IMAGE)).join('\n') + '\n');
 }
 
 main().catch((error) => {

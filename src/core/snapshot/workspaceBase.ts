@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { replaceFile } from '../ground/syncedWrite.js';
+import { pipeline } from 'node:stream/promises';
 import { readManifest, type ManifestEntry, type SnapshotManifest } from './snapshotManifest.js';
 import type { WorkspaceListing } from './workspaceListing.js';
 
@@ -249,4 +250,62 @@ export function identitiesRecord(identities: ReadonlyMap<string, FileIdentity>):
   const record: BaseIndex['identities'] = {};
   for (const [rel, id] of identities) record[rel] = [id.kind, id.size, id.mode, id.mtimeNs, id.ctimeNs, id.ino];
   return record;
+}
+
+/** Archives unpacked side by side when a base is filled: the engine's unpacking is one process per archive. */
+export const FILL_STREAMS = 3;
+
+/**
+ * The listing in up to `count` parts of whole top-level folders (files at the top go with the
+ * first), balanced by file count, so their archives never write the same folder.
+ */
+export function splitListing(listing: WorkspaceListing, count: number): WorkspaceListing[] {
+  const groups = new Map<string, string[]>();
+  for (const rel of listing.files) {
+    const top = rel.includes('/') ? rel.slice(0, rel.indexOf('/')) : '';
+    let group = groups.get(top);
+    if (!group) groups.set(top, (group = []));
+    group.push(rel);
+  }
+  const parts = Array.from({ length: Math.max(1, Math.min(count, groups.size)) }, () => ({ files: new Set<string>(), dirs: new Set<string>() }));
+  const bySize = [...groups.entries()].sort((a, b) => (a[0] === '' ? -1 : b[0] === '' ? 1 : b[1].length - a[1].length));
+  for (const [, group] of bySize) {
+    const part = parts.reduce((smallest, candidate) => (candidate.files.size < smallest.files.size ? candidate : smallest));
+    for (const rel of group) {
+      part.files.add(rel);
+      withAncestors(part.dirs, parentOf(rel));
+    }
+  }
+  return parts.filter((part, index) => index === 0 || part.files.size > 0).map((part) => ({ ...listing, files: part.files, dirs: part.dirs }));
+}
+
+/**
+ * One manifest and one content file from the parts' own: bytes back to back in part order, each
+ * part's offsets moved by what came before it. The parts' files are removed.
+ */
+export async function joinParts(parts: ReadonlyArray<{ manifest: SnapshotManifest; contentFile: string; manifestFile: string }>, contentFile: string): Promise<SnapshotManifest> {
+  const entries: ManifestEntry[] = [];
+  const dirs = new Set<string>();
+  let offset = 0;
+  const out = fs.createWriteStream(contentFile, { mode: 0o600 });
+  try {
+    for (const part of parts) {
+      for (const entry of part.manifest.entries) {
+        if (entry.type === 'dir') {
+          if (dirs.has(entry.path)) continue;
+          dirs.add(entry.path);
+        }
+        entries.push(entry.type === 'file' && entry.offset !== undefined ? { ...entry, offset: entry.offset + offset } : entry);
+      }
+      offset += fs.statSync(part.contentFile).size;
+      await pipeline(fs.createReadStream(part.contentFile), out, { end: false });
+    }
+  } finally {
+    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    for (const part of parts) {
+      fs.rmSync(part.contentFile, { force: true });
+      fs.rmSync(part.manifestFile, { force: true });
+    }
+  }
+  return { ...parts[0].manifest, contentFile, entries };
 }

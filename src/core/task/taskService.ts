@@ -14,7 +14,7 @@ import { SupervisorBackend, SupervisorUnavailable } from '../exec/supervisorBack
 import { listingBytes, packSnapshot } from '../snapshot/snapshotPacker.js';
 import { buildGitMetadata, type GitMetadata } from '../snapshot/gitMetadata.js';
 import type { SnapshotManifest } from '../snapshot/snapshotManifest.js';
-import { deltaTooLarge, identifyListing, identitiesRecord, listingBytesOf, planDelta, WorkspaceBases, type BaseIndex, type DeltaPlan, type FileIdentity, type LoadedBase } from '../snapshot/workspaceBase.js';
+import { deltaTooLarge, FILL_STREAMS, identifyListing, joinParts, splitListing, identitiesRecord, listingBytesOf, planDelta, WorkspaceBases, type BaseIndex, type DeltaPlan, type FileIdentity, type LoadedBase } from '../snapshot/workspaceBase.js';
 import type { WorkspaceListing } from '../snapshot/workspaceListing.js';
 import { replaceFile } from '../ground/syncedWrite.js';
 import type { Readable } from 'node:stream';
@@ -384,11 +384,27 @@ export class TaskService {
     if (!base || !plan) {
       const files = bases.prepare(key, layers.baseVolume);
       try {
-        const packed = packSnapshot(copy.listing, undefined, { uid, gid, manifestFile: files.manifestFile, contentFile: files.contentFile, onCopied: copy.onCopied });
-        const [, result] = await Promise.all([fill(layers.baseVolume, packed.stream), packed.done]);
+        // The engine unpacks each archive in one process, and creating files is most of a first
+        // start: several archives of disjoint folders unpack side by side.
+        const parts = splitListing(copy.listing, FILL_STREAMS);
+        const progress = parts.map(() => ({ files: 0, bytes: 0 }));
+        const packs = parts.map((part, index) =>
+          packSnapshot(part, undefined, {
+            uid,
+            gid,
+            manifestFile: `${files.manifestFile}.${index}`,
+            contentFile: `${files.contentFile}.${index}`,
+            onCopied: (done, bytes) => {
+              progress[index] = { files: done, bytes };
+              copy.onCopied(progress.reduce((sum, item) => sum + item.files, 0), progress.reduce((sum, item) => sum + item.bytes, 0));
+            },
+          }),
+        );
+        const results = await Promise.all(packs.map(async (packed) => (await Promise.all([fill(layers.baseVolume, packed.stream), packed.done]))[1]));
+        const manifest = await joinParts(results.map((result, index) => ({ manifest: result.manifest, contentFile: `${files.contentFile}.${index}`, manifestFile: `${files.manifestFile}.${index}` })), files.contentFile);
         const index: BaseIndex = { version: 1, volume: layers.baseVolume, workspace: copy.listing.root, user: copy.user, readAtNs: copy.readAtNs, identities: identitiesRecord(copy.identities) };
-        bases.publish(key, index, result.manifest);
-        base = { key, index, manifest: result.manifest };
+        bases.publish(key, index, manifest);
+        base = { key, index, manifest };
       } catch (error) {
         bases.forget(key, layers.baseVolume);
         throw error;

@@ -18,7 +18,7 @@ export interface TaskOverview {
   expiresAt: string;
   endedAt?: string;
   endReason?: string;
-  /** The newest change set the host keeps for it: what the last look at the box found. */
+  /** The newest change set the host keeps for it: what the last look at the box found (read on first access). */
   lastLook?: { changeSet: string; files: number; at: string };
   pendingApprovals: number;
 }
@@ -29,6 +29,9 @@ export const RECENT_TASKS = 20;
 export function taskOverview(store: TaskStore, status: TaskStatus, pending: readonly ApprovalRequest[]): TaskOverview {
   const { record, state } = status;
   const network = record.options.network === 'allowlist' ? 'allowlist' : 'deny';
+  // Read when first asked (a row expanded, a tooltip, a command), not for every task at every
+  // rebuild: it is the one part that reads and parses a file per task.
+  let look: TaskOverview['lastLook'] | null = null;
   return {
     id: record.id,
     workspace: record.workspace,
@@ -40,7 +43,10 @@ export function taskOverview(store: TaskStore, status: TaskStatus, pending: read
     createdAt: record.createdAt,
     expiresAt: record.expiresAt,
     ...(state === 'destroyed' ? { endedAt: record.destroyedAt, endReason: record.destroyReason } : {}),
-    lastLook: lastLook(store, record.id),
+    get lastLook() {
+      if (look === null) look = lastLook(store, record.id);
+      return look;
+    },
     pendingApprovals: pending.filter((request) => request.task === record.id).length,
   };
 }
