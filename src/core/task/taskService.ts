@@ -291,6 +291,8 @@ export class TaskService {
       };
       let summary: { files: number; bytes: number };
       if (layers && identities) {
+        // The layers are filled through containers of the task's image: it must be there (pulled) first.
+        await imageWork;
         summary = await this.copyLayered({ id, image: options.image, key, bases, base: plan ? base : undefined, plan, listing, identities, readAtNs, gitMeta, layers, uid, gid, manifestFile, contentFile, onCopied, signal, user: options.user });
         unpublishedBase = undefined;
       } else {

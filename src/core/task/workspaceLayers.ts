@@ -76,7 +76,8 @@ export async function fillVolume(docker: Docker, { image, volume, taskId, archiv
   try {
     await filler.putArchive(archive, { path: '/fill', abortSignal: signal });
   } finally {
-    await filler.remove({ force: true }).catch(() => undefined);
+    // v: an image's own VOLUME folders get anonymous volumes even here; named ones are never removed by it.
+    await filler.remove({ force: true, v: true }).catch(() => undefined);
   }
 }
 
