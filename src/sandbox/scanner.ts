@@ -23,6 +23,8 @@ import { WORKSPACE_PATH } from '../core/ground/sandboxPaths.js';
 import { readStdin } from './stdinReader.js';
 
 const ROOT = process.argv[1] || WORKSPACE_PATH;
+/** Names per listing line, in characters: well under the host's line limit. */
+const LISTING_CHARS = 16 * 1024;
 const stdin = readStdin();
 
 interface BaseEntry {
@@ -105,8 +107,28 @@ async function main(): Promise<void> {
   const pairs = header.inodeBytes ? (await stdin.bytes(header.inodeBytes)).toString('utf8').split('\0') : [];
   for (let i = 0; i + 1 < pairs.length; i += 2) inodes.set(pairs[i], pairs[i + 1]);
   const readyAt = header.readyAtMs;
+  // Layered: the host sends no baseline. Its folders are the ones whose inode was taken (the
+  // mirror keeps that list with the base), and gone paths are the host's to find, from the names
+  // of every folder listed here.
+  const layered = Boolean(header.layer);
+  const baseFolder = (rel: string) => (layered ? inodes.has(rel) : base.get(rel)?.k === 'd');
+  const inBase = (rel: string) => (layered ? (rel === '.git' ? Boolean(header.gitInBase) : inodes.has(rel)) : base.has(rel));
   const out: string[] = [];
   const line = (record: ScanRecord) => out.push(JSON.stringify(record));
+  const listing = (rel: string, names: string[]) => {
+    if (!layered) return;
+    let start = 0;
+    let chars = 0;
+    for (let at = 0; at < names.length; at++) {
+      chars += JSON.stringify(names[at]).length + 1;
+      if (chars < LISTING_CHARS) continue;
+      line({ ls: rel, c: names.slice(start, at + 1) });
+      start = at + 1;
+      chars = 0;
+    }
+    // An empty folder is listed too: whatever the base had in it is gone.
+    if (start < names.length || names.length === 0) line({ ls: rel, c: names.slice(start) });
+  };
   let entries = 0;
   const report = (rel: string, abs: string, st: Stats, kind: ScanKind) => {
     const rec: ScannedEntry = { n: rel, k: kind, m: st.mode & 0o7777, s: st.size };
@@ -126,6 +148,11 @@ async function main(): Promise<void> {
   const visit = (rel: string, abs: string, st: Stats, moved: boolean) => {
     entries++;
     const kind = kindOf(st);
+    if (layered) {
+      // Anything written, renamed or chmod'ed since the copy has a new ctime; the host compares.
+      if (moved || kind === 'o' || st.ctimeMs >= readyAt || (kind === 'f' && st.mode & 0o7000)) report(rel, abs, st, kind);
+      return;
+    }
     const was = base.get(rel);
     if (was) was.seen = true;
     if (!was || was.k !== kind || (moved && kind === 'f')) return report(rel, abs, st, kind);
@@ -137,13 +164,11 @@ async function main(): Promise<void> {
     if (kind === 'f' && (st.size !== was.s || (st.mode & 0o111 ? 1 : 0) !== (was.m & 0o111 ? 1 : 0) || st.mode & 0o7000 || st.ctimeMs >= readyAt)) report(rel, abs, st, kind);
   };
   // moved: this folder (or one above it) is not the folder the base had at its path.
-  const listed = new Set<string>();
-  // Base folders the upper folder does not have: everything below them is the base's.
-  const untouched = new Set<string>();
   const walk = (relDir: string, absDir: string, onlyChanged: boolean, moved = false) => {
-    listed.add(relDir);
     const dirents = entriesOf(absDir);
-    if (dirents) walkEntries(relDir, absDir, dirents, onlyChanged, moved);
+    if (!dirents) return;
+    if (!onlyChanged) listing(relDir, dirents.map((dirent) => dirent.name));
+    walkEntries(relDir, absDir, dirents, onlyChanged, moved);
   };
   function walkEntries(relDir: string, absDir: string, dirents: Dirent[], onlyChanged: boolean, moved: boolean): void {
     for (const dirent of dirents) {
@@ -156,10 +181,10 @@ async function main(): Promise<void> {
       }
       if (!onlyChanged && dirent.isDirectory()) {
         // A folder that was a folder needs no stat of its own: what matters is what is in it.
-        const was = base.get(rel);
-        if (was && was.k === 'd') {
+        if (baseFolder(rel)) {
           entries++;
-          was.seen = true;
+          const was = base.get(rel);
+          if (was) was.seen = true;
           let swapped = moved;
           const ino = inodes.get(rel);
           if (!swapped && ino !== undefined) {
@@ -188,7 +213,7 @@ async function main(): Promise<void> {
         if (st.isDirectory()) walk(rel, abs, true, false);
         continue;
       }
-      if (st.isDirectory() && name === '.git' && !base.has(rel)) {
+      if (st.isDirectory() && name === '.git' && !inBase(rel)) {
         if (!relDir) {
           try {
             const cst = lstatSync(abs + '/config');
@@ -208,27 +233,20 @@ async function main(): Promise<void> {
   // chmod or rename in the box puts the path, and so its folder, into the upper folder). Folders
   // there are listed whole, so what went from them is found; a swapped one is walked whole.
   const guided = (relDir: string, absDir: string, upperDir: string) => {
-    listed.add(relDir);
     const upperNames = entriesOf(upperDir);
     // An upper folder the box made unreadable proves nothing: everything in it is compared.
     if (!upperNames) return walk(relDir, absDir, false, false);
     const inUpper = new Set(upperNames.map((dirent) => dirent.name));
     const dirents = entriesOf(absDir);
     if (!dirents) return;
+    listing(relDir, dirents.map((dirent) => dirent.name));
     for (const dirent of dirents) {
       const name = dirent.name;
       const rel = relDir ? relDir + '/' + name : name;
-      if (!inUpper.has(name)) {
-        const was = base.get(rel);
-        if (was) was.seen = true;
-        if (was?.k === 'd') untouched.add(rel);
-        continue;
-      }
+      if (!inUpper.has(name)) continue;
       const abs = absDir + '/' + name;
-      const was = base.get(rel);
-      if (dirent.isDirectory() && was && was.k === 'd' && !(!relDir && name === '.git')) {
+      if (dirent.isDirectory() && baseFolder(rel) && !(!relDir && name === '.git')) {
         entries++;
-        was.seen = true;
         const ino = inodes.get(rel);
         let swapped: boolean;
         try {
@@ -245,15 +263,7 @@ async function main(): Promise<void> {
   };
   if (header.layer) guided('', ROOT, header.layer);
   else walk('', ROOT, false, false);
-  const gone = (rel: string) => {
-    if (!header.layer) return true;
-    // Gone when the folder above it was listed and it (or the folder on its way) was not there.
-    for (let child = rel, parent = rel.slice(0, Math.max(0, rel.lastIndexOf('/'))); ; child = parent, parent = parent.slice(0, Math.max(0, parent.lastIndexOf('/')))) {
-      if (listed.has(parent)) return child === rel || !untouched.has(child);
-      if (!parent) return false;
-    }
-  };
-  for (const [rel, was] of base) if (!was.seen && gone(rel)) line({ g: rel });
+  for (const [rel, was] of base) if (!was.seen) line({ g: rel });
   line({ done: { entries } });
   await write(out.join('\n') + '\n');
 

@@ -97,6 +97,62 @@ describe('layered workspaces: tasks of one workspace start from its base, copy-o
     });
   }
 
+  test('on a repeat start, the guided scan finds what the archive scan finds, delta paths and base paths alike', async (t) => {
+    const env = await setup(t);
+    if (!env) return;
+    const files: Record<string, string> = { 'keep.txt': 'keep\n', 'base-dir/a.txt': 'a\n', 'base-dir/sub/b.txt': 'b\n', 'opaque/old.txt': 'old\n', 'opaque/deep/x.txt': 'x\n', 'to-file/inner.txt': 'in\n', 'move-me/m.txt': 'm\n', 'link-host/t1': '1\n', 'link-host/t2': '2\n' };
+    for (let index = 0; index < 200; index++) files[`bulk/f${index}.txt`] = `${index}\n`;
+    const workspace = await agedWorkspace(files);
+    const first = await env.start(workspace);
+    assert.ok(first.snapshot.baseVolume, 'the first task is layered');
+    // The second task's delta: an added file, an edited one, a removed one, all in its upper folder.
+    writeFiles(workspace, { 'delta-added.txt': 'added on the host\n', 'delta-dir/d.txt': 'd\n' });
+    fs.writeFileSync(path.join(workspace, 'keep.txt'), 'edited on the host\n');
+    fs.rmSync(path.join(workspace, 'bulk/f3.txt'));
+    fs.symlinkSync('t1', path.join(workspace, 'link-host/link'));
+    const second = await env.start(workspace);
+    assert.equal(second.snapshot.baseVolume, first.snapshot.baseVolume);
+    const changes = new ChangeService(env.service);
+    assert.deepEqual((await changes.changes(second.id)).changeSet.files, [], 'the delta is the baseline, not a change');
+    const script = [
+      'rm delta-added.txt',
+      'rm -rf delta-dir',
+      "printf 'box\\n' >> keep.txt",
+      'rm -rf opaque && mkdir -p opaque/deep && echo fresh > opaque/new.txt',
+      'rm -rf to-file && echo now-a-file > to-file',
+      'mv move-me moved',
+      'ln -sfn t2 link-host/link',
+      'rm base-dir/sub/b.txt && rmdir base-dir/sub',
+      'chmod +x bulk/f9.txt',
+      'mkdir -p brand/new && echo n > brand/new/n.txt && echo gone > brand/tmp.txt && rm brand/tmp.txt',
+    ].join(' && ');
+    const ran = await run(env.service, second.id, ['sh', '-c', script]);
+    assert.equal(ran.exitCode, 0, ran.stderr);
+    const byScanner = (await changes.changes(second.id, { method: 'scanner' })).changeSet;
+    const byArchive = (await changes.changes(second.id, { method: 'archive' })).changeSet;
+    const lines = (set: typeof byScanner) => set.files.map((file) => `${file.status} ${file.path}${file.oldPath ? ` <- ${file.oldPath}` : ''}`);
+    assert.deepEqual(lines(byScanner), lines(byArchive));
+    assert.deepEqual(lines(byScanner), [
+      'deleted base-dir/sub',
+      'deleted base-dir/sub/b.txt',
+      'added brand/new/n.txt',
+      'modified bulk/f9.txt',
+      'deleted delta-added.txt',
+      'deleted delta-dir',
+      'deleted delta-dir/d.txt',
+      'modified keep.txt',
+      'modified link-host/link',
+      'deleted move-me',
+      'renamed moved/m.txt <- move-me/m.txt',
+      'deleted opaque/deep/x.txt',
+      'added opaque/new.txt',
+      'deleted opaque/old.txt',
+      'typechange to-file',
+      'deleted to-file/inner.txt',
+    ]);
+    assert.deepEqual(byScanner.files.map((file) => file.after?.sha256), byArchive.files.map((file) => file.after?.sha256));
+  });
+
   test('the base is read-only to the box, counted in use by the engine, and kept by gc while a task stands on it', async (t) => {
     const env = await setup(t);
     if (!env) return;

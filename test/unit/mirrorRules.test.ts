@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -105,7 +106,7 @@ function manifestIn(dir: string, files: Record<string, string>): { manifestFile:
   const bytes: Buffer[] = [];
   for (const [rel, text] of Object.entries(files)) {
     const content = Buffer.from(text);
-    entries.push({ path: rel, type: 'file', mode: 0o644, size: content.length, sha256: 'x', offset });
+    entries.push({ path: rel, type: 'file', mode: 0o644, size: content.length, sha256: createHash('sha256').update(content).digest('hex'), offset });
     offset += content.length;
     bytes.push(content);
   }
@@ -120,7 +121,7 @@ describe('moving the base snapshot (unit)', () => {
     const { manifestFile, contentFile } = manifestIn(dir, { 'a.txt': 'one\n', 'b.txt': 'bee\n' });
     const before = BaseSnapshot.load(manifestFile);
     moveBase(manifestFile, [
-      { path: 'a.txt', entry: { type: 'file', mode: 0o755, size: 4, sha256: 'y' }, bytes: Buffer.from('two\n') },
+      { path: 'a.txt', entry: { type: 'file', mode: 0o755, size: 4, sha256: createHash('sha256').update('two\n').digest('hex') }, bytes: Buffer.from('two\n') },
       { path: 'b.txt' },
       { path: 'new', entry: { type: 'dir', mode: 0o755, size: 0 } },
       { path: 'new/link', entry: { type: 'symlink', mode: 0o777, size: 0, target: '../a.txt' } },
@@ -140,7 +141,7 @@ describe('moving the base snapshot (unit)', () => {
     const dir = makeTempDir('airlock-base-gone-');
     const { manifestFile, contentFile } = manifestIn(dir, { 'a.txt': 'one\n' });
     fs.rmSync(contentFile);
-    assert.throws(() => moveBase(manifestFile, [{ path: 'a.txt', entry: { type: 'file', mode: 0o644, size: 4, sha256: 'y' }, bytes: Buffer.from('two\n') }]), (error: { code?: string }) => error.code === 'task.gone');
+    assert.throws(() => moveBase(manifestFile, [{ path: 'a.txt', entry: { type: 'file', mode: 0o644, size: 4, sha256: createHash('sha256').update('two\n').digest('hex') }, bytes: Buffer.from('two\n') }]), (error: { code?: string }) => error.code === 'task.gone');
     assert.equal(fs.existsSync(contentFile), false);
   });
 

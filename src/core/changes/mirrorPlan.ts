@@ -86,7 +86,7 @@ const byDepth = (a: string, b: string) => depth(a) - depth(b) || (a < b ? -1 : a
  * The paths whose host state differs from the base (and so need the box's state), and the
  * skipped ones. A new empty host folder is no change: the copy never carries empty folders.
  */
-export function mirrorCandidates(paths: readonly string[], host: ReadonlyMap<string, HostView>, base: ReadonlyMap<string, ManifestEntry>): { candidates: string[]; probe: string[]; skipped: Map<MirrorSkipReason, string[]> } {
+export function mirrorCandidates(paths: readonly string[], host: ReadonlyMap<string, HostView>, base: Pick<ReadonlyMap<string, ManifestEntry>, 'get'>): { candidates: string[]; probe: string[]; skipped: Map<MirrorSkipReason, string[]> } {
   const candidates: string[] = [];
   const skipped = new Map<MirrorSkipReason, string[]>();
   for (const rel of [...new Set(paths)].sort(byDepth)) {
@@ -112,7 +112,7 @@ export function mirrorCandidates(paths: readonly string[], host: ReadonlyMap<str
 export function planMirror(input: {
   candidates: readonly string[];
   host: ReadonlyMap<string, HostView>;
-  base: ReadonlyMap<string, ManifestEntry>;
+  base: Pick<ReadonlyMap<string, ManifestEntry>, 'get'>;
   box: ReadonlyMap<string, BoxState>;
   skipped?: Map<MirrorSkipReason, string[]>;
 }): MirrorPlan {

@@ -11,6 +11,9 @@
  *          target, path (kind f|d|l, target empty unless a symlink), then inodeBytes of
  *          NUL-separated folder path, inode pairs (both lists end with a NUL)
  *   scanner → ScanRecord lines: may-differ entries, base paths gone, names that are not UTF-8, {done}
+ *   Layered (header.layer): baselineBytes is 0. The scanner reports every entry with a ctime at or
+ *   after readyAtMs (or under a swapped folder) and, for each folder it lists, that folder's names
+ *   ({ls, c}, split over several lines for a large folder); the host finds what is gone from those.
  *   host → one ReadRequest line (may be empty)
  *   scanner → per path: FileHeader {p, s} then exactly s bytes, or {p, e: reason}; then {end: true}
  * Half-closing stdin is not relied on (gVisor does not always pass it on).
@@ -37,6 +40,8 @@ export type ScanHeader =
        * holding them) can differ from the base, so the walk follows it instead of the whole tree.
        */
       layer?: string;
+      /** Layered only: the base has a .git folder at the root (the inode list leaves it out). */
+      gitInBase?: boolean;
     };
 
 export interface ScanDone {
@@ -58,8 +63,8 @@ export interface ScannedEntry {
   e?: string;
 }
 
-/** g: a base path that is gone; u: a name that is not UTF-8, its bytes in base64. */
-export type ScanRecord = ScannedEntry | { g: string } | { u: string } | ScanDone;
+/** g: a base path that is gone; u: a name that is not UTF-8, its bytes in base64; ls: names a listed folder ('' the root) holds. */
+export type ScanRecord = ScannedEntry | { g: string } | { u: string } | { ls: string; c: string[] } | ScanDone;
 
 export interface ReadRequest {
   read: string[];

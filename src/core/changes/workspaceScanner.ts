@@ -10,6 +10,7 @@ import type { BaseSnapshot } from '../snapshot/snapshotManifest.js';
 import type { BlobStore } from './blobStore.js';
 import type { ScannedNode, ScanResult } from './buildChangeSet.js';
 import type { FileHeader, FolderInodeLine, ReadRequest, ScanHeader, ScanRecord } from './scannerProtocol.js';
+import { goneFromListings } from './layerGone.js';
 import { StreamReader } from './streamReader.js';
 
 export interface ScanRequest {
@@ -33,6 +34,8 @@ export class ScannerUnavailable extends Error {}
 const MAX_LINE = 64 * 1024;
 /** Far more than any real workspace; a scanner that says more is not telling the truth. */
 const MAX_RECORDS = 5_000_000;
+/** Names on one listing line: the scanner splits a folder's names at 16k characters. */
+const MAX_LISTING_NAMES = 16 * 1024;
 
 /** A scanner that stopped or failed most often means the task's container went away under it. */
 const stillRunning = (code: 'scan.stoppedEarly' | 'scan.failed'): ErrorDetails => ({ code, hint: 'Check that the task is still running.', actions: [{ kind: 'listTasks' }] });
@@ -42,6 +45,7 @@ const scanRecordSchema: z.ZodType<ScanRecord> = z.union([
   z.object({ n: relPath, k: z.enum(['f', 'd', 'l', 'o']), m: z.number().int().min(0).max(0o7777), s: z.number().int().min(0), h: z.string().regex(/^[0-9a-f]{64}$/).optional(), t: z.string().max(4096).optional(), l: z.number().int().optional(), e: z.string().max(200).optional() }),
   z.object({ g: relPath }),
   z.object({ u: z.string().max(8192) }),
+  z.object({ ls: z.string().max(4096), c: z.array(z.string().min(1).max(1024)).max(MAX_LISTING_NAMES) }),
   z.object({ done: z.object({ entries: z.number().int().min(0) }) }),
 ]);
 const fileHeaderSchema: z.ZodType<FileHeader> = z.union([z.object({ p: relPath, s: z.number().int().min(0) }), z.object({ p: relPath, e: z.string().max(200) }), z.object({ end: z.literal(true) })]);
@@ -52,7 +56,7 @@ const BASE_KIND = { file: 'f', dir: 'd', symlink: 'l' } as const;
 /** The base snapshot as the scanner reads it: NUL-separated kind, mode, size, target, path. */
 function encodeBaseline(base: BaseSnapshot): Buffer {
   const parts: string[] = [];
-  for (const entry of base.manifest.entries) parts.push(BASE_KIND[entry.type], String(entry.mode), String(entry.size), entry.target ?? '', entry.path);
+  for (const entry of base.entries.values()) parts.push(BASE_KIND[entry.type], String(entry.mode), String(entry.size), entry.target ?? '', entry.path);
   return Buffer.from(parts.join('\0') + '\0');
 }
 
@@ -139,16 +143,21 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
   request.signal?.addEventListener('abort', onAbort, { once: true });
   const reader = new StreamReader(stdout, MAX_LINE);
   try {
-    const baseline = encodeBaseline(request.base);
-    const inodes = encodeInodes(request.folderInodes ?? new Map());
     // Without folder identities a swapped folder would hide its files' changes: then trust no ctime.
     const readyAtMs = request.folderInodes ? request.readyAtMs : 0;
-    stream.write(JSON.stringify({ readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length, inodeBytes: inodes.length, ...(request.layer && request.folderInodes ? { layer: request.layer } : {}) } satisfies ScanHeader) + '\n');
+    // A layered scan needs no baseline in the box: the host finds what is gone, from its index.
+    const layered = request.layer !== undefined && request.folderInodes !== undefined;
+    const baseline = layered ? Buffer.alloc(0) : encodeBaseline(request.base);
+    const inodes = encodeInodes(request.folderInodes ?? new Map());
+    const layerFields = layered ? { layer: request.layer, gitInBase: request.base.entries.get('.git')?.type === 'dir' } : {};
+    stream.write(JSON.stringify({ readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length, inodeBytes: inodes.length, ...layerFields } satisfies ScanHeader) + '\n');
     stream.write(baseline);
     stream.write(inodes);
 
     const nodes: ScannedNode[] = [];
-    const gone: string[] = [];
+    let gone: string[] = [];
+    const listed = new Map<string, Set<string>>();
+    let listedNames = 0;
     const unreadable: string[] = [];
     let entries = 0;
     for (let count = 0; ; count++) {
@@ -175,10 +184,19 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
         break;
       }
       if ('g' in record) gone.push(record.g);
+      else if ('ls' in record) {
+        if (!layered) throw new AirlockError('the change scanner listed folders in a scan that is not layered', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
+        const names = listed.get(record.ls) ?? new Set<string>();
+        listedNames += record.c.length;
+        if (listedNames > MAX_RECORDS) throw new AirlockError('the change scanner listed more names than any workspace has', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
+        for (const name of record.c) names.add(name);
+        listed.set(record.ls, names);
+      }
       else if ('u' in record) unreadable.push(JSON.stringify(Buffer.from(record.u, 'base64').toString('latin1')).slice(1, -1));
       else nodes.push({ path: record.n, kind: KINDS[record.k], mode: record.m, size: record.s, sha256: record.h, target: record.t, links: record.l });
     }
 
+    if (layered) gone = goneFromListings(request.base, listed, nodes);
     // Only new bytes cross: not content the base snapshot or the store already has.
     const local = blobsFromBase({ nodes }, request.base, request.blobs);
     const wanted = new Map<string, ScannedNode>();
@@ -217,11 +235,6 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
 }
 
 /**
- * Puts into the blob store every reported content that the base snapshot already holds (an exec
- * bit flipped, a file moved or copied), read from the host's base copy instead of the task.
- * Returns the hashes now available.
- */
-/**
  * A file with its base bytes and exec bit at its base path is no change (buildChangeSet drops it):
  * reported only because its folder moved or its ctime is new, it needs no blob on the host.
  */
@@ -230,13 +243,17 @@ function sameAsBase(node: ScannedNode, base: BaseSnapshot): boolean {
   return entry?.type === 'file' && entry.sha256 === node.sha256 && Boolean(entry.mode & 0o111) === Boolean(node.mode & 0o111);
 }
 
+/**
+ * Puts into the blob store every reported content that the base snapshot already holds (an exec
+ * bit flipped, a file moved or copied), read from the host's base copy instead of the task.
+ * Returns the hashes now available.
+ */
 export function blobsFromBase(scan: Pick<ScanResult, 'nodes'>, base: BaseSnapshot, blobs: BlobStore): Set<string> {
   const needed = new Set(scan.nodes.filter((node) => node.kind === 'file' && node.sha256 && !sameAsBase(node, base) && !blobs.has(node.sha256)).map((node) => node.sha256!));
   const found = new Set<string>();
-  for (const entry of base.manifest.entries) {
-    if (entry.type !== 'file' || !entry.sha256 || !needed.has(entry.sha256) || found.has(entry.sha256)) continue;
-    blobs.put(base.bytes(entry.path));
-    found.add(entry.sha256);
+  for (const [sha, entry] of base.entriesBySha(needed)) {
+    blobs.put(base.entryBytes(entry));
+    found.add(sha);
   }
   return found;
 }

@@ -92,7 +92,12 @@ export async function inBoxCommand(container: Docker.Container, argv: string[]):
  */
 async function refusePreloadFile(container: Docker.Container): Promise<void> {
   const present = await container.infoArchive({ path: LD_SO_PRELOAD }).then(
-    () => true,
+    (response: unknown) => {
+      // The engine's answer comes as a response stream (dockerode's isStream): left unread, its
+      // socket would stay open and keep the process alive.
+      (response as { destroy?: () => void } | undefined)?.destroy?.();
+      return true;
+    },
     (error: { statusCode?: number }) => {
       if (error.statusCode === 404) return false;
       throw error;

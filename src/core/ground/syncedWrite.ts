@@ -6,10 +6,11 @@ import * as fs from 'node:fs';
  * before a rename or link makes it visible, so nobody ever finds a half-written record.
  * `wx` fails if the file exists.
  */
-export function writeSynced(file: string, data: string, flag: 'w' | 'wx' = 'w'): void {
+export function writeSynced(file: string, data: string | Buffer, flag: 'w' | 'wx' = 'w'): void {
   const fd = fs.openSync(file, flag, 0o600);
   try {
-    fs.writeSync(fd, data);
+    if (typeof data === 'string') fs.writeSync(fd, data);
+    else for (let written = 0; written < data.length; ) written += fs.writeSync(fd, data, written, data.length - written);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -20,7 +21,7 @@ export function writeSynced(file: string, data: string, flag: 'w' | 'wx' = 'w'):
  * Replaces a whole file so that readers see the old content or the new, never a part: a synced
  * temporary file beside it (unique per process and call), then a rename over the target.
  */
-export function replaceFile(file: string, data: string): void {
+export function replaceFile(file: string, data: string | Buffer): void {
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   writeSynced(temp, data);
   fs.renameSync(temp, file);

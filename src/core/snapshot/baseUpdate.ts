@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import { AirlockError, CancelledError } from '../ground/errors.js';
-import { replaceFile } from '../ground/syncedWrite.js';
-import { type ManifestEntry, readManifest, type SnapshotManifest } from './snapshotManifest.js';
+import { type ManifestEntry, readManifest, type SnapshotManifest, writeManifest } from './snapshotManifest.js';
 
 /** A path's new base: its entry (with its bytes, for a file), or undefined for "no longer in the base". */
 export interface BaseMove {
@@ -57,7 +56,7 @@ export function moveBase(manifestFile: string, moves: readonly BaseMove[]): Snap
     else if (move.entry.type !== 'file') byPath.set(move.path, { ...move.entry, path: move.path });
   }
   const next: SnapshotManifest = { ...manifest, entries: [...byPath.values()] };
-  replaceFile(manifestFile, JSON.stringify(next));
+  writeManifest(manifestFile, next);
   return next;
 }
 

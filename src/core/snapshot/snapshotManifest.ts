@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import { z } from 'zod';
+import { replaceFile } from '../ground/syncedWrite.js';
+import { EncodedManifest, encodeManifest, isEncodedManifest } from './manifestCodec.js';
 
 /** One entry of the base snapshot; `offset`/`size` locate a file's bytes in the base content file. */
 export const manifestEntrySchema = z.object({
@@ -23,12 +25,28 @@ export const snapshotManifestSchema = z.object({
 });
 export type SnapshotManifest = z.infer<typeof snapshotManifestSchema>;
 
+/** The manifest as written by `writeManifest`, or as JSON (tasks started before the encoded form, and tests). */
+function openManifest(file: string): EncodedManifest {
+  const data = fs.readFileSync(file);
+  if (isEncodedManifest(data)) return new EncodedManifest(data);
+  return new EncodedManifest(encodeManifest(snapshotManifestSchema.parse(JSON.parse(data.toString('utf8')))));
+}
+
 export function readManifest(file: string): SnapshotManifest {
-  return snapshotManifestSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
+  return openManifest(file).decode();
+}
+
+/**
+ * Replaces the manifest in one rename, so readers see the old one or the new; `fresh` writes a
+ * file nobody reads yet (a task being started), which needs neither.
+ */
+export function writeManifest(file: string, manifest: SnapshotManifest, { fresh = false } = {}): void {
+  if (fresh) fs.writeFileSync(file, encodeManifest(manifest), { mode: 0o600 });
+  else replaceFile(file, encodeManifest(manifest));
 }
 
 /** The base bytes of one file, as the container first received them. */
-export function readBaseContent(manifest: SnapshotManifest, entry: ManifestEntry, limit = entry.size): Buffer {
+export function readBaseContent(manifest: Pick<SnapshotManifest, 'contentFile'>, entry: ManifestEntry, limit = entry.size): Buffer {
   if (entry.type !== 'file' || entry.offset === undefined) throw new Error(`${entry.path} has no base content`);
   const fd = fs.openSync(manifest.contentFile, 'r');
   try {
@@ -45,22 +63,75 @@ export function readBaseContent(manifest: SnapshotManifest, entry: ManifestEntry
   }
 }
 
-/** Path-indexed access to a base snapshot: what each path was, and its bytes. */
-export class BaseSnapshot {
-  readonly entries: ReadonlyMap<string, ManifestEntry>;
+/** Lookups into a base snapshot, without materializing every entry. */
+export interface ManifestLookup {
+  get(rel: string): ManifestEntry | undefined;
+  has(rel: string): boolean;
+  readonly size: number;
+  keys(): Iterable<string>;
+  values(): Iterable<ManifestEntry>;
+}
 
-  constructor(readonly manifest: SnapshotManifest) {
-    this.entries = new Map(manifest.entries.map((entry) => [entry.path, entry]));
+/**
+ * Path-indexed access to a base snapshot: what each path was, what a folder held, and the bytes.
+ * Opening it reads the file and decodes nothing; a diff then pays only for the paths it asks about.
+ */
+export class BaseSnapshot {
+  readonly entries: ManifestLookup;
+  private decoded?: SnapshotManifest;
+  private readonly encoded: EncodedManifest;
+
+  constructor(source: SnapshotManifest | EncodedManifest) {
+    this.encoded = source instanceof EncodedManifest ? source : new EncodedManifest(encodeManifest(source));
+    const encoded = this.encoded;
+    this.entries = {
+      get: (rel) => {
+        const index = encoded.find(rel);
+        return index < 0 ? undefined : encoded.entryAt(index);
+      },
+      has: (rel) => encoded.find(rel) >= 0,
+      get size() {
+        return encoded.indexedCount;
+      },
+      keys: function* () {
+        for (const entry of encoded.indexedEntries()) yield entry.path;
+      },
+      values: () => encoded.indexedEntries(),
+    };
   }
 
   static load(manifestFile: string): BaseSnapshot {
-    return new BaseSnapshot(readManifest(manifestFile));
+    return new BaseSnapshot(openManifest(manifestFile));
+  }
+
+  get contentFile(): string {
+    return this.encoded.contentFile;
+  }
+
+  /** Every entry in the manifest's own order (decoded once, on first use). */
+  get manifest(): SnapshotManifest {
+    this.decoded ??= this.encoded.decode();
+    return this.decoded;
+  }
+
+  /** What a folder ('' for the root) held: its direct children. */
+  children(folder: string): ManifestEntry[] {
+    return this.encoded.children(folder);
+  }
+
+  /** A file entry holding each of these contents, where the base has one. */
+  entriesBySha(shas: ReadonlySet<string>): Map<string, ManifestEntry> {
+    return this.encoded.entriesBySha(shas);
   }
 
   /** The file's base bytes, or only the first `limit` of them. */
   bytes(rel: string, limit?: number): Buffer {
     const entry = this.entries.get(rel);
     if (!entry) throw new Error(`${rel} is not in the base snapshot`);
-    return readBaseContent(this.manifest, entry, limit);
+    return this.entryBytes(entry, limit);
+  }
+
+  entryBytes(entry: ManifestEntry, limit?: number): Buffer {
+    return readBaseContent({ contentFile: this.encoded.contentFile }, entry, limit);
   }
 }

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type * as TarFs from 'tar-fs';
 import type { Header as Headers, Pack } from 'tar-stream';
 import type { GitMetadata } from './gitMetadata.js';
-import type { ManifestEntry, SnapshotManifest } from './snapshotManifest.js';
+import { writeManifest, type ManifestEntry, type SnapshotManifest } from './snapshotManifest.js';
 import type { WorkspaceListing } from './workspaceListing.js';
 
 export interface PackOptions {
@@ -206,7 +206,7 @@ export function packSnapshot(listing: WorkspaceListing, gitMeta: GitMetadata | u
       })
       .then(() => {
         const manifest: SnapshotManifest = { version: 1, root, createdAt: new Date().toISOString(), contentFile: options.contentFile, entries };
-        fs.writeFileSync(options.manifestFile, JSON.stringify(manifest), { mode: 0o600 });
+        writeManifest(options.manifestFile, manifest, { fresh: true });
         resolveDone({ files: entries.filter((entry) => entry.type !== 'dir').length, bytes, manifest });
       })
       .catch((error: Error) => {

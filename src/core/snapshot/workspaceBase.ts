@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { replaceFile } from '../ground/syncedWrite.js';
 import { pipeline } from 'node:stream/promises';
-import { readManifest, type ManifestEntry, type SnapshotManifest } from './snapshotManifest.js';
+import { readManifest, writeManifest, type ManifestEntry, type SnapshotManifest } from './snapshotManifest.js';
 import type { WorkspaceListing } from './workspaceListing.js';
 
 /**
@@ -167,7 +167,7 @@ export class WorkspaceBases {
 
   files(key: string, volume: string): { dir: string; indexFile: string; manifestFile: string; contentFile: string } {
     const dir = path.join(this.root, key, volume);
-    return { dir, indexFile: path.join(dir, 'index.json'), manifestFile: path.join(dir, 'manifest.json'), contentFile: path.join(dir, 'content.bin') };
+    return { dir, indexFile: path.join(dir, 'index.json'), manifestFile: path.join(dir, 'manifest.bin'), contentFile: path.join(dir, 'content.bin') };
   }
 
   private currentFile(key: string): string {
@@ -198,7 +198,7 @@ export class WorkspaceBases {
   publish(key: string, index: BaseIndex, manifest: SnapshotManifest): void {
     const files = this.files(key, index.volume);
     replaceFile(files.indexFile, JSON.stringify(index));
-    replaceFile(files.manifestFile, JSON.stringify(manifest));
+    writeManifest(files.manifestFile, manifest);
     replaceFile(this.currentFile(key), index.volume);
   }
 

@@ -79,7 +79,7 @@ export class TaskStore {
   /** Where a task's base snapshot lives: the manifest, and every copied file's bytes. */
   snapshotFiles(id: string): { manifestFile: string; contentFile: string; folderInodeFile: string } {
     const dir = this.taskDir(id);
-    return { manifestFile: path.join(dir, 'manifest.json'), contentFile: path.join(dir, 'base.bin'), folderInodeFile: path.join(dir, 'folders.json') };
+    return { manifestFile: path.join(dir, 'manifest.bin'), contentFile: path.join(dir, 'base.bin'), folderInodeFile: path.join(dir, 'folders.json') };
   }
 
   /** Each copied folder's inode in the box right after the copy; undefined when none was taken. */

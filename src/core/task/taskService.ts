@@ -13,10 +13,9 @@ import type { ExecBackend, ExecBackendName, ExecRequest, ExecResult } from '../e
 import { SupervisorBackend, SupervisorUnavailable } from '../exec/supervisorBackend.js';
 import { listingBytes, packSnapshot } from '../snapshot/snapshotPacker.js';
 import { buildGitMetadata, type GitMetadata } from '../snapshot/gitMetadata.js';
-import type { SnapshotManifest } from '../snapshot/snapshotManifest.js';
+import { writeManifest, type SnapshotManifest } from '../snapshot/snapshotManifest.js';
 import { deltaTooLarge, FILL_STREAMS, identifyListing, joinParts, splitListing, identitiesRecord, listingBytesOf, planDelta, WorkspaceBases, type BaseIndex, type DeltaPlan, type FileIdentity, type LoadedBase } from '../snapshot/workspaceBase.js';
 import type { WorkspaceListing } from '../snapshot/workspaceListing.js';
-import { replaceFile } from '../ground/syncedWrite.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BASE_LABEL, basePath, createBaseVolume, HOST_LABEL, STATE_LABEL, createLayerVolume, fillVolume, layerVolumeName, type WorkspaceLayers } from './workspaceLayers.js';
@@ -426,7 +425,7 @@ export class TaskService {
     await pipeline(fs.createReadStream(deltaFile), fs.createWriteStream(copy.contentFile, { flags: 'a' }));
     fs.rmSync(deltaFile, { force: true });
     const manifest: SnapshotManifest = { ...added.manifest, contentFile: copy.contentFile, entries: [...plan.kept, ...added.manifest.entries] };
-    replaceFile(copy.manifestFile, JSON.stringify(manifest));
+    writeManifest(copy.manifestFile, manifest);
     let bytes = 0;
     let files = 0;
     for (const entry of manifest.entries) {
