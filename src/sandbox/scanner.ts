@@ -99,7 +99,22 @@ function baseline(): void {
 async function main(): Promise<void> {
   const first = JSON.parse(await stdin.line()) as ScanHeader;
   if ('baseline' in first && first.baseline) return baseline();
-  const header = first as Exclude<ScanHeader, { baseline: true }>;
+  // A serving scanner answers one scan after another on the same exec, until the host lets go
+  // (stdin ends: readStdin exits 0), so a repeat diff does not pay for starting node.
+  for (let header = first as ScanRequestHeader; ; header = JSON.parse(await stdin.line()) as ScanRequestHeader) {
+    await scan(header);
+    if (!header.serve) break;
+    await write(fileHeader({ end: true }));
+  }
+  // Exit only once the last line has reached the pipe: stdout to a pipe is asynchronous, and
+  // exiting right after write() can drop it.
+  process.stdin.destroy();
+  process.stdout.write(fileHeader({ end: true }), () => process.exit(0));
+}
+
+type ScanRequestHeader = Exclude<ScanHeader, { baseline: true }>;
+
+async function scan(header: ScanRequestHeader): Promise<void> {
   const fields = (await stdin.bytes(header.baselineBytes)).toString('utf8').split('\0');
   const base = new Map<string, BaseEntry>();
   for (let i = 0; i + BASE_RECORD_FIELDS - 1 < fields.length; i += BASE_RECORD_FIELDS) base.set(fields[i + 4], { k: fields[i], m: Number(fields[i + 1]), s: Number(fields[i + 2]), t: fields[i + 3] });
@@ -299,10 +314,6 @@ async function main(): Promise<void> {
       if (fd !== undefined) closeSync(fd);
     }
   }
-  // Exit only once the last line has reached the pipe: stdout to a pipe is asynchronous, and
-  // exiting right after write() can drop it.
-  process.stdin.destroy();
-  process.stdout.write(fileHeader({ end: true }), () => process.exit(0));
 }
 
 main().catch((e: unknown) => {

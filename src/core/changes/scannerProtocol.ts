@@ -16,6 +16,8 @@
  *   ({ls, c}, split over several lines for a large folder); the host finds what is gone from those.
  *   host → one ReadRequest line (may be empty)
  *   scanner → per path: FileHeader {p, s} then exactly s bytes, or {p, e: reason}; then {end: true}
+ *   With serve: true, the scanner then waits for the next scan's header; the host ends it by
+ *   closing stdin (or by going away).
  * Half-closing stdin is not relied on (gVisor does not always pass it on).
  * The scanner walks /workspace, or the folder named by its only argument (tests pass a temp folder).
  */
@@ -42,6 +44,8 @@ export type ScanHeader =
       layer?: string;
       /** Layered only: the base has a .git folder at the root (the inode list leaves it out). */
       gitInBase?: boolean;
+      /** After {end: true}, wait for the next ScanHeader on the same exec instead of exiting. */
+      serve?: boolean;
     };
 
 export interface ScanDone {

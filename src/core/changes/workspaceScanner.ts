@@ -11,6 +11,7 @@ import type { BlobStore } from './blobStore.js';
 import type { ScannedNode, ScanResult } from './buildChangeSet.js';
 import type { FileHeader, FolderInodeLine, ReadRequest, ScanHeader, ScanRecord } from './scannerProtocol.js';
 import { goneFromListings } from './layerGone.js';
+import { ScannerSession, scannerSessions } from './scannerSessions.js';
 import { StreamReader } from './streamReader.js';
 
 export interface ScanRequest {
@@ -126,22 +127,36 @@ export async function captureFolderInodes(container: Docker.Container, user: str
 }
 
 /**
- * Runs the in-container scanner: one engine exec that reports what may differ from the base
- * snapshot, hashes those files in place, then streams only the contents the host lacks into the
- * blob store (each checked against the hash it reported).
+ * Runs the in-container scanner: it reports what may differ from the base snapshot, hashes those
+ * files in place, then streams only the contents the host lacks into the blob store (each checked
+ * against the hash it reported). The scanner stays up between looks (see scannerSessions): a
+ * repeat look skips starting node in the box, most of a small diff's time. A look on a kept
+ * scanner that fails for any reason but the caller's cancel is taken once more on a fresh one,
+ * since the box may have killed it.
  */
 export async function scanWithScanner(request: ScanRequest): Promise<ScanResult> {
+  const kept = scannerSessions.take(request.container.id, request.user);
+  if (kept) {
+    try {
+      return await scanIn(kept, request);
+    } catch (error) {
+      if (CancelledError.is(error) || request.signal?.aborted) throw error;
+    }
+  }
+  const fresh = await openSession(request.container, request.user);
+  return scanIn(fresh, request);
+}
+
+async function openSession(container: Docker.Container, user: string): Promise<ScannerSession> {
+  const { exec, stream, stdout, stderr } = await openScanner(container, user);
+  return new ScannerSession(container.id, user, exec, stream, stdout, stderr, new StreamReader(stdout, MAX_LINE));
+}
+
+async function scanIn(session: ScannerSession, request: ScanRequest): Promise<ScanResult> {
   const started = Date.now();
-  const { exec, stream, stdout, stderr } = await openScanner(request.container, request.user);
-  // The demuxer never ends its outputs; without this a scanner that dies mid-answer would leave
-  // the reader waiting forever instead of failing.
-  const finish = () => stdout.end();
-  stream.once('end', finish).once('close', finish);
-  let errorTail = '';
-  stderr.on('data', (chunk: Buffer) => (errorTail = (errorTail + chunk.toString('utf8')).slice(-2000)));
-  const onAbort = () => stream.destroy(new CancelledError());
+  const onAbort = () => session.stream.destroy(new CancelledError());
   request.signal?.addEventListener('abort', onAbort, { once: true });
-  const reader = new StreamReader(stdout, MAX_LINE);
+  let kept = false;
   try {
     // Without folder identities a swapped folder would hide its files' changes: then trust no ctime.
     const readyAtMs = request.folderInodes ? request.readyAtMs : 0;
@@ -150,9 +165,9 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
     const baseline = layered ? Buffer.alloc(0) : encodeBaseline(request.base);
     const inodes = encodeInodes(request.folderInodes ?? new Map());
     const layerFields = layered ? { layer: request.layer, gitInBase: request.base.entries.get('.git')?.type === 'dir' } : {};
-    stream.write(JSON.stringify({ readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length, inodeBytes: inodes.length, ...layerFields } satisfies ScanHeader) + '\n');
-    stream.write(baseline);
-    stream.write(inodes);
+    session.stream.write(JSON.stringify({ readyAtMs, maxHashBytes: request.maxFileBytes, baselineBytes: baseline.length, inodeBytes: inodes.length, ...layerFields, serve: true } satisfies ScanHeader) + '\n');
+    session.stream.write(baseline);
+    session.stream.write(inodes);
 
     const nodes: ScannedNode[] = [];
     let gone: string[] = [];
@@ -164,18 +179,18 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
       if (count > MAX_RECORDS) throw new AirlockError('the change scanner reported more entries than any workspace has', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
       let line: string;
       try {
-        line = await reader.line();
+        line = await session.reader.line();
       } catch (error) {
         if (CancelledError.is(error)) throw error;
-        if (count === 0) await unavailable(exec, errorTail);
-        throw new AirlockError(`the change scanner stopped early: ${(error as Error).message}${errorTail ? ` (${errorTail.trim().split('\n').pop()})` : ''}`, stillRunning('scan.stoppedEarly'));
+        if (count === 0 && session.fresh) await unavailable(session.exec, session.errorTail);
+        throw new AirlockError(`the change scanner stopped early: ${(error as Error).message}${session.errorTail ? ` (${session.errorTail.trim().split('\n').pop()})` : ''}`, stillRunning('scan.stoppedEarly'));
       }
       let parsed: unknown;
       try {
         parsed = JSON.parse(line);
       } catch {
         // The engine reports "executable file not found" in the stream itself.
-        if (count === 0) await unavailable(exec, errorTail + line);
+        if (count === 0 && session.fresh) await unavailable(session.exec, session.errorTail + line);
         throw new AirlockError('the change scanner sent something that is not its protocol', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
       }
       const record = scanRecordSchema.parse(parsed);
@@ -207,10 +222,10 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
       wanted.set(node.path, node);
       wantedShas.add(node.sha256);
     }
-    stream.write(JSON.stringify({ read: [...wanted.keys()] } satisfies ReadRequest) + '\n');
+    session.stream.write(JSON.stringify({ read: [...wanted.keys()] } satisfies ReadRequest) + '\n');
     let raced = false;
     for (;;) {
-      const header = fileHeaderSchema.parse(JSON.parse(await reader.line()));
+      const header = fileHeaderSchema.parse(JSON.parse(await session.reader.line()));
       if ('end' in header) break;
       const node = wanted.get(header.p);
       if (!node) throw new AirlockError('the change scanner sent a file that was not asked for', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
@@ -218,7 +233,7 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
       if (header.s > request.maxFileBytes) throw new AirlockError('the change scanner sent more bytes than the size limit', { code: 'scan.misbehaving', hint: 'Stop the task; it is not behaving.' });
       const writer = request.blobs.writer();
       try {
-        await reader.bytes(header.s, (chunk) => writer.write(chunk));
+        await session.reader.bytes(header.s, (chunk) => writer.write(chunk));
         writer.commit(node.sha256);
       } catch (error) {
         writer.discard();
@@ -227,10 +242,13 @@ export async function scanWithScanner(request: ScanRequest): Promise<ScanResult>
       }
     }
     if (raced) throw new AirlockError('files in the task changed while the diff was being taken', { code: 'scan.raced', hint: 'Run the diff again once the agent is idle.' });
+    // The answer ended where the protocol says: the scanner can take the next look.
+    kept = true;
     return { method: 'scanner', entries, ms: Date.now() - started, nodes, gone, unreadable };
   } finally {
     request.signal?.removeEventListener('abort', onAbort);
-    stream.destroy();
+    if (kept) scannerSessions.keep(session);
+    else session.close();
   }
 }
 

@@ -63,6 +63,10 @@ export function readBaseContent(manifest: Pick<SnapshotManifest, 'contentFile'>,
   }
 }
 
+/** Manifests kept open in this process, by file: about five 100,000-file tasks. */
+const KEPT_MANIFEST_BYTES = 48 * 1024 * 1024;
+const opened = new Map<string, { version: string; bytes: number; snapshot: BaseSnapshot }>();
+
 /** Lookups into a base snapshot, without materializing every entry. */
 export interface ManifestLookup {
   get(rel: string): ManifestEntry | undefined;
@@ -100,8 +104,30 @@ export class BaseSnapshot {
     };
   }
 
+  /**
+   * Opened once per file version and kept while this process looks often: the file is replaced by
+   * rename on every change, so its inode, size and mtime say whether the kept copy is current.
+   */
   static load(manifestFile: string): BaseSnapshot {
-    return new BaseSnapshot(openManifest(manifestFile));
+    const stat = fs.statSync(manifestFile);
+    const version = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    const kept = opened.get(manifestFile);
+    if (kept?.version === version) {
+      opened.delete(manifestFile);
+      opened.set(manifestFile, kept);
+      return kept.snapshot;
+    }
+    const snapshot = new BaseSnapshot(openManifest(manifestFile));
+    opened.set(manifestFile, { version, bytes: stat.size, snapshot });
+    let total = 0;
+    for (const entry of opened.values()) total += entry.bytes;
+    // Oldest first: a Map iterates in insertion order, and a hit is moved to the end.
+    for (const [file, entry] of opened) {
+      if (total <= KEPT_MANIFEST_BYTES || file === manifestFile) break;
+      opened.delete(file);
+      total -= entry.bytes;
+    }
+    return snapshot;
   }
 
   get contentFile(): string {
