@@ -19,6 +19,7 @@ import { benchExtension } from './extensionBench.js';
 import { benchGitHistory } from './gitHistoryBench.js';
 import { benchReview } from './reviewBench.js';
 import { benchRouting } from './routingBench.js';
+import { benchScale } from './scaleBench.js';
 import { benchStart } from './startBench.js';
 import { percentile } from './stats.js';
 
@@ -107,6 +108,17 @@ async function main(): Promise<void> {
       process.stdout.write((await benchStart(engine, { workspace, image: IMAGE, label: `${FILES} files / ${TOTAL_BYTES / 1024 / 1024} MB` })).join('\n') + '\n');
     } finally {
       fs.rmSync(workspace, { recursive: true, force: true });
+      service.dispose();
+    }
+    return;
+  }
+  // `npm run bench -- scale [large] [small]` runs only the scale report (performance issue): 100k / 10k files by default.
+  const scaleAt = process.argv.indexOf('scale');
+  if (scaleAt >= 0) {
+    const [large, small] = process.argv.slice(scaleAt + 1).map(Number);
+    try {
+      process.stdout.write((await benchScale(engine, IMAGE, { large: large || undefined, small: Number.isNaN(small) ? undefined : small })).join('\n') + '\n');
+    } finally {
       service.dispose();
     }
     return;
