@@ -140,7 +140,9 @@ describe('agents’ commands routed into the task (integration)', () => {
       { send: 'cd src && export GREETING=hello\r', until: /633;D;0/ },
       { send: 'pwd; echo "$GREETING"; printf "\\033]633;D;0\\007"; exit 3\r', until: /633;D;3/ },
       // Resized while a command runs: the box's terminal follows at once.
-      { send: 'sleep 2; stty size\r', until: /633;C/ },
+      // The resize is sent once the command has started: it must reach the box during the sleep,
+      // which a loaded machine can take seconds to do.
+      { send: 'sleep 5; stty size\r', until: /633;C/ },
       { resize: [33, 101], until: /33 101[\s\S]*633;D;0/ },
       { send: 'stty size\r', until: /E;stty size;[\s\S]*?633;D;0/ },
       { send: 'curl http://127.0.0.1:9/\r', until: /633;D;126/ },
@@ -155,7 +157,7 @@ describe('agents’ commands routed into the task (integration)', () => {
       'E;pwd\\x3b echo "$GREETING"\\x3b printf "\\\\033]633\\x3bD\\x3b0\\\\007"\\x3b exit 3;nonce-1',
       'C',
       'D;3',
-      'E;sleep 2\\x3b stty size;nonce-1',
+      'E;sleep 5\\x3b stty size;nonce-1',
       'C',
       'D;0',
     ]);
