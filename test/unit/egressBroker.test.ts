@@ -605,7 +605,9 @@ describe('EgressBroker: limits', () => {
     assert.deepEqual(h.limits(), [{ type: 'network.limit', limit: 'maxBytes', value: 1000 }]);
     const record = await h.recordFor('api.example.test');
     assert.equal(record.closedBy, 'limit maxBytes');
-    assert.ok(record.bytesDown > 1000);
+    // Cut at the limit exactly, not a read past it (a read may be as large as a frame).
+    assert.equal(record.bytesDown, 1000);
+    assert.equal(h.relay.data(1).length, ESTABLISHED.length + 1000);
     await until('the destination socket to close', () => closedSocket(source.sockets[0]));
 
     h.open(2);
@@ -629,6 +631,9 @@ describe('EgressBroker: limits', () => {
     h.data(1, 'u'.repeat(600));
     assert.deepEqual(h.limits(), [{ type: 'network.limit', limit: 'maxBytes', value: 1000 }]);
     assert.ok(h.relay.got(FRAME.CLOSE, 1));
+    // Only what fit under the limit went on.
+    assert.equal((await h.recordFor('api.example.test')).bytesUp, 1000);
+    assert.ok(sink.received().length <= 1000, `${sink.received().length} bytes upstream`);
   });
 
   test('maxBytes counts the forwarded head of a plain HTTP request', async (t) => {

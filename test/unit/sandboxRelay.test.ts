@@ -128,6 +128,63 @@ describe('the in-box egress relay, under host node', () => {
     }
   });
 
+  test('host frames split at every byte boundary reach the right connection; other payloads and unknown ids are skipped', async () => {
+    const { relay, port, client: first, id: a, received: toFirst } = await connected();
+    const second = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    second.on('data', (chunk: Buffer) => chunks.push(chunk));
+    try {
+      const { id: b } = await until('the second OPEN', () => relay.frames.find((frame) => frame.type === FRAME.OPEN && frame.id !== a));
+      const frame = (type: FrameType, id: number, payload = '') => Buffer.concat([frameHeader(type, id, payload.length), Buffer.from(payload)]);
+      const round = Buffer.concat([frame(FRAME.DATA, a, 'alpha-'), frame(FRAME.PING, 0, 'ignored'), frame(FRAME.DATA, b, 'bravo-'), frame(FRAME.DATA, 0xfffffff0, 'nobody'), frame(FRAME.PAUSE, b), frame(FRAME.RESUME, b), frame(FRAME.DATA, a, '')]);
+      for (let at = 0; at <= round.length; at++) {
+        relay.child.stdin.write(round.subarray(0, at));
+        await sleep(1);
+        relay.child.stdin.write(round.subarray(at));
+        await sleep(1);
+      }
+      const rounds = round.length + 1;
+      await until('every round at both clients', () => toFirst().length >= 6 * rounds && Buffer.concat(chunks).length >= 6 * rounds);
+      assert.equal(toFirst().toString(), 'alpha-'.repeat(rounds));
+      assert.equal(Buffer.concat(chunks).toString(), 'bravo-'.repeat(rounds));
+    } finally {
+      first.destroy();
+      second.destroy();
+      relay.stop();
+    }
+  });
+
+  test('asks the host to PAUSE once a window waits for a slow client, and to RESUME once, when it is written', async () => {
+    const { relay, client, id } = await connected();
+    try {
+      client.pause();
+      // More than loopback's socket buffers can take, so bytes wait in the relay.
+      const download = Buffer.alloc(40 * 1024 * 1024);
+      for (let i = 0; i < download.length; i += 4096) download[i] = (i >> 12) % 251;
+      for (let at = 0; at < download.length; at += MAX_FRAME_PAYLOAD) relay.send(FRAME.DATA, id, download.subarray(at, at + MAX_FRAME_PAYLOAD));
+      await relay.frame(FRAME.PAUSE, id);
+      await sleep(300);
+      const count = (type: FrameType) => relay.frames.filter((frame) => frame.type === type && frame.id === id).length;
+      assert.equal(count(FRAME.PAUSE), 1);
+      assert.equal(count(FRAME.RESUME), 0);
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      client.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        bytes += chunk.length;
+      });
+      client.resume();
+      await until('the whole download', () => bytes >= download.length, 20_000);
+      await relay.frame(FRAME.RESUME, id);
+      assert.ok(Buffer.concat(chunks).equals(download));
+      assert.equal(count(FRAME.PAUSE), 1);
+      assert.equal(count(FRAME.RESUME), 1);
+    } finally {
+      client.destroy();
+      relay.stop();
+    }
+  });
+
   test('a host PAUSE stops reading that connection until RESUME', async () => {
     const { relay, client, id } = await connected();
     try {

@@ -232,11 +232,13 @@ export class EgressBroker {
   private fromSandbox(tunnel: Tunnel, data: Buffer): void {
     tunnel.lastActivity = Date.now();
     if (tunnel.state === 'open') {
-      tunnel.bytesUp += data.length;
+      const allowed = this.withinBudget(data);
+      tunnel.bytesUp += allowed.length;
+      const written = !tunnel.socket || tunnel.socket.write(allowed);
       this.countBytes(data.length);
-      if (tunnel.socket && !tunnel.socket.write(data)) {
+      if (!written && tunnel.socket && tunnel.state === 'open') {
         if (tunnel.socket.writableLength > MAX_UNSENT_BYTES) return this.finish(tunnel, 'relay ignored pause');
-        if (tunnel.socket.writableLength - data.length <= tunnel.socket.writableHighWaterMark) {
+        if (tunnel.socket.writableLength - allowed.length <= tunnel.socket.writableHighWaterMark) {
           this.send(FRAME.PAUSE, tunnel.id);
           tunnel.socket.once('drain', () => this.guard(tunnel, () => this.send(FRAME.RESUME, tunnel.id)));
         }
@@ -371,8 +373,9 @@ export class EgressBroker {
     socket.on('data', (data: Buffer) =>
       this.guard(tunnel, () => {
         tunnel.lastActivity = Date.now();
-        tunnel.bytesDown += data.length;
-        this.send(FRAME.DATA, tunnel.id, data);
+        const allowed = this.withinBudget(data);
+        tunnel.bytesDown += allowed.length;
+        if (allowed.length) this.send(FRAME.DATA, tunnel.id, allowed);
         this.countBytes(data.length);
       }),
     );
@@ -383,6 +386,12 @@ export class EgressBroker {
         if (tunnel.state === 'open') this.finish(tunnel, 'server');
       }),
     );
+  }
+
+  /** What of `data` still fits under maxBytes: the rest is never forwarded, so the limit is not the limit plus a read. */
+  private withinBudget(data: Buffer): Buffer {
+    const room = this.options.settings.limits.maxBytes - this.totalBytes;
+    return data.length <= room ? data : data.subarray(0, Math.max(0, room));
   }
 
   private countBytes(count: number): void {

@@ -8,7 +8,8 @@ import { sandboxProgram } from '../exec/sandboxPrograms.js';
 import { EgressBroker, type Asker, type BrokerRecord, type Resolver } from './egressBroker.js';
 import type { NetworkPhase } from './egressRules.js';
 import { EGRESS_PROXY_PORT, type EgressSettings } from './egressSettings.js';
-import { FRAME, FrameDecoder, frameHeader, type FrameType } from './relayProtocol.js';
+import { readRelayStream, relayLinkSender } from './relayLink.js';
+import { FRAME, frameHeader, type FrameType } from './relayProtocol.js';
 
 export interface GatewayOptions {
   container: Docker.Container;
@@ -72,18 +73,7 @@ export class EgressGateway {
     let stderrTail = '';
     let gateway: EgressGateway | undefined;
     let broker: EgressBroker | undefined;
-    const link = {
-      send: (type: FrameType, id: number, payload?: Buffer) => {
-        if (stream.destroyed || stream.writableEnded) return true;
-        if (!payload) return stream.write(frameHeader(type, id, 0));
-        // Corked: header and payload leave in one writev, without copying the payload.
-        stream.cork();
-        stream.write(frameHeader(type, id, payload.length));
-        const ok = stream.write(payload);
-        stream.uncork();
-        return ok;
-      },
-    };
+    const link = relayLinkSender(stream);
     const closeReason: { text?: string } = {};
     let resolveClosed!: (reason: string) => void;
     const closed = new Promise<string>((resolve) => (resolveClosed = resolve));
@@ -95,43 +85,30 @@ export class EgressGateway {
       };
       const timer = setTimeout(() => fail(new AirlockError(`the egress relay did not start within ${READY_TIMEOUT_MS / 1000} s: ${stderrTail.trim()}`, { code: 'relay.notStarted', hint: 'Check that the task image has node; the doctor shows the engine state.', field: 'network', actions: [{ kind: 'runDoctor' }] })), READY_TIMEOUT_MS);
       options.signal?.addEventListener('abort', () => fail(new CancelledError()), { once: true });
-      const decoder = new FrameDecoder((type, id, payload) => {
-        if (type === FRAME.READY && !gateway) {
-          clearTimeout(timer);
-          broker = new EgressBroker(link, { settings: options.settings, phase: options.phase, resolve: options.resolve, ask: options.ask, log: options.log, dial: options.dial, bytesUsed: options.bytesUsed });
-          let pid = 0;
-          try {
-            pid = readyPayloadSchema.parse(JSON.parse(payload.toString('utf8'))).pid;
-          } catch {
-            // the pid is only informative
+      readRelayStream(stream, {
+        frame: (type, id, payload) => {
+          if (type === FRAME.READY && !gateway) {
+            clearTimeout(timer);
+            broker = new EgressBroker(link, { settings: options.settings, phase: options.phase, resolve: options.resolve, ask: options.ask, log: options.log, dial: options.dial, bytesUsed: options.bytesUsed });
+            let pid = 0;
+            try {
+              pid = readyPayloadSchema.parse(JSON.parse(payload.toString('utf8'))).pid;
+            } catch {
+              // the pid is only informative
+            }
+            gateway = new EgressGateway(stream, broker, closed, pid, closeReason);
+            resolve(gateway);
+            return;
           }
-          gateway = new EgressGateway(stream, broker, closed, pid, closeReason);
-          resolve(gateway);
-          return;
-        }
-        broker?.handleFrame(type, id, payload);
-      });
-      // The engine multiplexes the exec's stdout and stderr: 8-byte headers [stream, 0, 0, 0, size].
-      let pending: Buffer = Buffer.alloc(0);
-      stream.on('data', (chunk: Buffer) => {
-        const data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-        let at = 0;
-        try {
-          while (data.length - at >= 8) {
-            const size = data.readUInt32BE(at + 4);
-            if (data.length - at < 8 + size) break;
-            const payload = data.subarray(at + 8, at + 8 + size);
-            if (data[at] === 1) decoder.push(payload);
-            else stderrTail = (stderrTail + payload.toString('utf8')).slice(-STDERR_TAIL);
-            at += 8 + size;
-          }
-        } catch (error) {
-          // A relay that sends frames no honest relay sends is cut off: fail closed.
-          stderrTail += `\nprotocol error: ${(error as Error).message}`;
-          stream.destroy();
-          return;
-        }
-        pending = data.subarray(at);
+          broker?.handleFrame(type, id, payload);
+        },
+        stderr: (text) => {
+          stderrTail = (stderrTail + text).slice(-STDERR_TAIL);
+        },
+        // A relay that sends frames no honest relay sends is cut off (the stream is destroyed): fail closed.
+        protocolError: (message) => {
+          stderrTail += `\nprotocol error: ${message}`;
+        },
       });
       stream.on('drain', () => broker?.onLinkDrain());
       const onEnd = () => {

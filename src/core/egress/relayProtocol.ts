@@ -44,30 +44,42 @@ export function frameHeader(type: FrameType, id: number, length: number): Buffer
 
 export class FrameError extends Error {}
 
-/** Reassembles frames from arbitrary chunks; throws FrameError on a frame no honest relay sends. */
+/**
+ * Reassembles frames from arbitrary chunks; throws FrameError on a frame no honest relay sends.
+ * Pieces of an incomplete frame wait in a list and are joined once, when the frame is complete, so
+ * a frame that arrives in many reads costs one copy, not one per read.
+ */
 export class FrameDecoder {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Bytes the pending pieces must reach before anything can be decoded from them. */
+  private need = FRAME_HEADER_BYTES;
 
   constructor(private readonly onFrame: (type: number, id: number, payload: Buffer) => void) {}
 
   push(chunk: Buffer): void {
     if (this.pendingBytes > 0) {
+      if (this.need === FRAME_HEADER_BYTES && this.pendingBytes + chunk.length >= FRAME_HEADER_BYTES) {
+        const head = Buffer.concat([...this.pending, chunk.subarray(0, FRAME_HEADER_BYTES - this.pendingBytes)], FRAME_HEADER_BYTES);
+        this.need = FRAME_HEADER_BYTES + payloadLength(head, 0);
+      }
       this.pending.push(chunk);
-      chunk = Buffer.concat(this.pending, this.pendingBytes + chunk.length);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes < this.need) return;
+      chunk = Buffer.concat(this.pending, this.pendingBytes);
       this.pending = [];
       this.pendingBytes = 0;
     }
     let offset = 0;
+    this.need = FRAME_HEADER_BYTES;
     while (chunk.length - offset >= FRAME_HEADER_BYTES) {
-      const type = chunk[offset];
-      const length = chunk.readUInt32BE(offset + 5);
-      if (type > FRAME.SHUTDOWN) throw new FrameError(`unknown frame type ${type}`);
-      if (length > MAX_FRAME_PAYLOAD) throw new FrameError(`frame of ${length} bytes is over the ${MAX_FRAME_PAYLOAD}-byte limit`);
-      if (chunk.length - offset < FRAME_HEADER_BYTES + length) break;
-      const id = chunk.readUInt32BE(offset + 1);
+      const length = payloadLength(chunk, offset);
+      if (chunk.length - offset < FRAME_HEADER_BYTES + length) {
+        this.need = FRAME_HEADER_BYTES + length;
+        break;
+      }
       const start = offset + FRAME_HEADER_BYTES;
-      this.onFrame(type, id, chunk.subarray(start, start + length));
+      this.onFrame(chunk[offset], chunk.readUInt32BE(offset + 1), chunk.subarray(start, start + length));
       offset = start + length;
     }
     if (offset < chunk.length) {
@@ -76,4 +88,13 @@ export class FrameDecoder {
       this.pendingBytes = rest.length;
     }
   }
+}
+
+/** The payload length of the header at `offset`, once its type and length pass. */
+function payloadLength(chunk: Buffer, offset: number): number {
+  const type = chunk[offset];
+  const length = chunk.readUInt32BE(offset + 5);
+  if (type > FRAME.SHUTDOWN) throw new FrameError(`unknown frame type ${type}`);
+  if (length > MAX_FRAME_PAYLOAD) throw new FrameError(`frame of ${length} bytes is over the ${MAX_FRAME_PAYLOAD}-byte limit`);
+  return length;
 }
