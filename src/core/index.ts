@@ -42,6 +42,7 @@ export { PolicyMonitor, type PolicyReport } from './policy/policyMonitor.js';
 export { planWorkspaceTask, startWorkspaceTask, type WorkspaceTaskOptions, type WorkspaceTaskPlan, type WorkspaceTaskRequest } from './usecases/workspaceTask.js';
 export { progressDone, weightedProgress, type OnProgress, type ProgressStep, type ProgressUpdate } from './ground/progress.js';
 export { DisposableStore, Emitter, nextEvent, toDisposable, type Disposable, type Event } from './ground/events.js';
+export { watchFiles, type FilesWatch } from './ground/filesWatch.js';
 export { TaskWatcher, type EngineLoss, type TaskEndEvent, type TaskEndReason, type TaskEvent, type TaskWatcherOptions } from './task/taskEvents.js';
 export { ApprovalWatcher, type ApprovalDecisionEvent, type ApprovalEvent, type ApprovalExpiryEvent, type ApprovalWatcherOptions } from './approvals/approvalEvents.js';
 export { formatAuditLog } from './audit/auditText.js';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ApprovalRequest, ChangeService, TaskReview } from '../../core/index.js';
+import type { ApprovalRequest, ChangeService, FilesWatch, TaskReview } from '../../core/index.js';
 import type { AirlockSession } from '../session/airlockSession.js';
 import { noticeText } from '../ui/noticeText.js';
 import { ReviewControl } from './reviewControl.js';
@@ -25,6 +25,8 @@ interface OpenReview {
   lookAgain?: boolean;
   hostPaths: Set<string>;
   hostTimer?: NodeJS.Timeout;
+  /** The host's copies of the review's files; files the box adds later are added to it. */
+  watchHost?: FilesWatch;
 }
 
 /**
@@ -181,6 +183,7 @@ export class ReviewManager implements vscode.Disposable {
     entry.looking = (async () => {
       try {
         changed = await entry.review.refresh();
+        entry.watchHost?.add(entry.review.items().map((item) => item.path));
         if (changed.length) {
           this.output.info(`review of task ${entry.review.task.id}: ${changed.length} file(s) changed in the task since the review showed them: ${changed.map((file) => this.session.core.printableLine(file)).join(', ')}`);
           this.checkHost(entry, changed);
@@ -201,12 +204,15 @@ export class ReviewManager implements vscode.Disposable {
     return changed;
   }
 
-  /** The host's copies of files under review: a change there is checked for conflicts once saves settle. */
+  /**
+   * The host's copies of files under review: a change there is checked for conflicts once saves
+   * settle. The review's own watch, not the editor's file events: those come from a workspace
+   * watcher that starts in its own time after a reload (a save in between was never seen) and
+   * skips what the user's `files.watcherExclude` leaves out. Once the watch is up the files are
+   * checked again, so a change made before it is caught too.
+   */
   private watchHost(entry: OpenReview) {
-    const root = entry.review.task.workspace;
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(root), '**/*'));
-    const changed = (uri: vscode.Uri) => {
-      const rel = path.relative(root, uri.fsPath).split(path.sep).join('/');
+    const changed = (rel: string) => {
       if (!entry.review.item(rel)) return;
       entry.hostPaths.add(rel);
       clearTimeout(entry.hostTimer);
@@ -216,7 +222,16 @@ export class ReviewManager implements vscode.Disposable {
         this.checkHost(entry, paths);
       }, HOST_SETTLE_MS);
     };
-    entry.disposables.push(watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), watcher.onDidDelete(changed), new vscode.Disposable(() => clearTimeout(entry.hostTimer)));
+    const watch = this.session.core.watchFiles(entry.review.task.workspace, entry.review.items().map((item) => item.path), changed);
+    watch.ready.then(
+      () => this.checkHost(entry),
+      (error: unknown) => this.output.warn(`review of task ${entry.review.task.id}: cannot watch the workspace for edits; conflicts show when you apply: ${this.session.core.describeError(error).split('\n')[0]}`),
+    );
+    entry.watchHost = watch;
+    entry.disposables.push(new vscode.Disposable(() => {
+      clearTimeout(entry.hostTimer);
+      void watch.close();
+    }));
   }
 
   checkHost(entry: OpenReview, paths?: readonly string[]): void {
