@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type * as Core from '../core/index.js';
 import { registerApprovalActions } from './approvals/approvalActions.js';
@@ -13,6 +15,7 @@ import { registerLanguageModelTools } from './agents/languageModelTools.js';
 import { registerMcpServerProvider } from './agents/mcpServerProvider.js';
 import { registerAgentInTask } from './agents/agentInTask.js';
 import { AirlockSession } from './session/airlockSession.js';
+import { codeCache } from './session/codeCache.js';
 import { registerLogDocuments } from './tasks/logDocuments.js';
 import { registerTaskCommands } from './tasks/taskCommands.js';
 import { TasksView } from './tasks/tasksView.js';
@@ -33,7 +36,14 @@ export function activate(context: vscode.ExtensionContext): void {
   // VS Code asks for MCP servers and terminal profiles early; neither needs the core.
   registerMcpServerProvider(context);
   let loading: Promise<typeof Core | undefined> | undefined;
-  const loadCore = () => (loading ??= import('../core/index.js').catch((error: unknown) => reportUnloadable(output, error)));
+  const cache = codeCache(path.join(context.globalStorageUri.fsPath, 'code-cache'), (line) => output.info(line));
+  // A host that shuts down within the first seconds still leaves the cache for the next start.
+  context.subscriptions.push({ dispose: () => cache.save() });
+  const loadCore = () =>
+    (loading ??= Promise.resolve()
+      .then(() => cache.preload(bundleBeside('core.js')))
+      .then(() => import('../core/index.js'))
+      .catch((error: unknown) => reportUnloadable(output, error)));
 
   let disposed = false;
   context.subscriptions.push({ dispose: () => void (disposed = true) });
@@ -49,7 +59,8 @@ export function activate(context: vscode.ExtensionContext): void {
     .then(loadCore)
     .then(async (core) => {
       if (!core || disposed) return;
-      const session = new AirlockSession(core, output, context.extensionPath);
+      // The engine connection loads dockerode.js, as large as the core: from the cache too.
+      const session = new AirlockSession(core, output, context.extensionPath, () => cache.preload(bundleBeside('dockerode.js')));
       context.subscriptions.push(session);
       const tasksView = new TasksView(session);
       const approvalsView = new ApprovalsView(session);
@@ -65,6 +76,8 @@ export function activate(context: vscode.ExtensionContext): void {
       registerLanguageModelTools(context, session);
       registerAgentInTask(context, commands, session);
       await session.open();
+      // Once the first render has compiled what it runs, that goes into the cache too.
+      setTimeout(() => cache.save(), 3000).unref();
     })
     .catch((error: unknown) => output.error(`Airlock's views did not start: ${error instanceof Error ? error.message : String(error)}`))
     .finally(() => setReviews(undefined));
@@ -73,6 +86,16 @@ export function activate(context: vscode.ExtensionContext): void {
   registerDoctor(commands, output, loadCore);
   registerPolicyView(context, commands, output, loadCore);
   output.info('Airlock activated');
+}
+
+/** The file the bundle's `require('./core.js')` resolves to: the same key in require's cache. */
+function bundleBeside(name: string): string {
+  const file = path.join(__dirname, name);
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file;
+  }
 }
 
 /** The core bundle itself did not load (a broken install): said once, without the core's helpers. */

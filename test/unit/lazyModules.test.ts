@@ -100,7 +100,7 @@ const within = (promise, what) => Promise.race([promise, new Promise((_, reject)
   });
   await new Promise((resolve) => engine.listen(socket, resolve));
   process.env.DOCKER_HOST = 'unix://' + socket;
-  const context = { subscriptions: [], extensionPath: dist, extension: { packageJSON: JSON.parse(require('node:fs').readFileSync(path.join(process.cwd(), 'package.json'), 'utf8')) } };
+  const context = { subscriptions: [], extensionPath: dist, globalStorageUri: { fsPath: path.join(dist, 'global-storage') }, extension: { packageJSON: JSON.parse(require('node:fs').readFileSync(path.join(process.cwd(), 'package.json'), 'utf8')) } };
   require(path.join(dist, 'extension.js')).activate(context);
   report.afterActivate = loaded();
   await within(policySeen, 'the policy view');

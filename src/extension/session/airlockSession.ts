@@ -58,7 +58,11 @@ export class AirlockSession implements vscode.Disposable {
   private cached: TaskOverview[] | undefined;
   private readonly subscriptions: { dispose(): void }[] = [];
 
-  constructor(readonly core: typeof Core, private readonly output: vscode.LogOutputChannel, private readonly extensionPath: string) {
+  /**
+   * @param beforeConnect runs once, just before the first engine connection loads dockerode.js:
+   * the extension preloads it from its code cache there.
+   */
+  constructor(readonly core: typeof Core, private readonly output: vscode.LogOutputChannel, private readonly extensionPath: string, private beforeConnect?: () => void) {
     this.store = new core.TaskStore(core.stateDir());
     // Registered first: the cache is dropped before any view redraws for the same event.
     this.subscriptions.push(this.tasksChanged.event(() => (this.cached = undefined)), this.approvalsChanged.event(() => (this.cached = undefined)));
@@ -139,6 +143,8 @@ export class AirlockSession implements vscode.Disposable {
 
   private async tryConnect(): Promise<TaskService> {
     clearTimeout(this.retryTimer);
+    this.beforeConnect?.();
+    this.beforeConnect = undefined;
     const { core } = this;
     try {
       const engine = await core.connectEngine({ timeoutMs: 3000 });
