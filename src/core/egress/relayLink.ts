@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { engineStreamDemux } from '../exec/engineStreamDemux.js';
 import type { RelayLink } from './egressBroker.js';
 import { FrameDecoder, frameHeader, type FrameType } from './relayProtocol.js';
 
@@ -40,24 +41,17 @@ export interface RelayStreamHandlers {
   protocolError: (message: string) => void;
 }
 
-/** The engine multiplexes an exec's stdout and stderr: [stream, 0, 0, 0, size32] then size bytes. */
-const ENGINE_HEADER_BYTES = 8;
-
 /**
- * Reads the relay exec's output, demultiplexed as it streams in: an engine frame split across
- * reads is never joined, and the stream is never paused here (per-connection PAUSE frames are the
- * backpressure; pausing the whole stream per read would cost a stop and a restart of every read
- * of an upload). A frame no honest relay sends destroys the stream there and then: nothing after
- * it is decoded, and the gateway ends with its relay (fail closed).
+ * Reads the relay exec's output, demultiplexed as it streams in (engineStreamDemux: an engine frame
+ * split across reads is never joined, and with these synchronous sinks the stream is never held
+ * back: per-connection PAUSE frames are the backpressure). A frame no honest relay sends destroys
+ * the stream there and then: nothing after it is decoded, and the gateway ends with its relay
+ * (fail closed).
  */
 export function readRelayStream(stream: Duplex, handlers: RelayStreamHandlers): void {
   const decoder = new FrameDecoder(handlers.frame);
-  const header = Buffer.alloc(ENGINE_HEADER_BYTES);
-  let headerFill = 0;
-  let remaining = 0;
-  let toStderr = false;
-  const take = (piece: Buffer) => {
-    if (toStderr) return handlers.stderr(piece.toString('utf8'));
+  const frames = (piece: Buffer) => {
+    if (stream.destroyed) return;
     try {
       decoder.push(piece);
     } catch (error) {
@@ -65,24 +59,5 @@ export function readRelayStream(stream: Duplex, handlers: RelayStreamHandlers): 
       handlers.protocolError((error as Error).message);
     }
   };
-  stream.on('data', (chunk: Buffer) => {
-    let at = 0;
-    while (at < chunk.length && !stream.destroyed) {
-      if (remaining > 0) {
-        const size = Math.min(remaining, chunk.length - at);
-        take(chunk.subarray(at, at + size));
-        at += size;
-        remaining -= size;
-        continue;
-      }
-      const size = Math.min(ENGINE_HEADER_BYTES - headerFill, chunk.length - at);
-      chunk.copy(header, headerFill, at, at + size);
-      headerFill += size;
-      at += size;
-      if (headerFill < ENGINE_HEADER_BYTES) return;
-      headerFill = 0;
-      toStderr = header[0] === 2;
-      remaining = header.readUInt32BE(4);
-    }
-  });
+  stream.pipe(engineStreamDemux(frames, (piece) => handlers.stderr(piece.toString('utf8'))));
 }
