@@ -80,6 +80,22 @@ describe('watchFiles (unit)', () => {
     }
   });
 
+  test('a file whose folders the host has not made yet is reported once they and it appear', async () => {
+    const root = tree();
+    const changes = recorder();
+    const watch = watchFiles(root, ['new/deeper/file.txt'], changes.onChange);
+    try {
+      await watch.ready;
+      fs.mkdirSync(path.join(root, 'new/deeper'), { recursive: true });
+      // The folders' watches are set up as they are seen; a write after that is reported.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      fs.writeFileSync(path.join(root, 'new/deeper/file.txt'), 'made on the host\n');
+      await changes.next('new/deeper/file.txt');
+    } finally {
+      await watch.close();
+    }
+  });
+
   test('after close nothing is reported', async () => {
     const root = tree();
     const changes = recorder();

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 
@@ -35,10 +36,14 @@ export function watchFiles(root: string, rels: readonly string[], onChange: (rel
       const file = path.join(root, ...rel.split('/'));
       if (!file.startsWith(prefix)) continue;
       files.add(file);
-      const folder = path.dirname(file);
-      if (!folders.has(folder)) {
+      // Every folder up to the root: a file's folder that the host has not made yet is seen when it
+      // appears (in its parent's watch), and then watched itself.
+      for (let folder = path.dirname(file); folder.startsWith(prefix) || folder === root; folder = path.dirname(folder)) {
+        if (folders.has(folder)) break;
         folders.add(folder);
-        more.push(folder);
+        // chokidar, handed a path that does not exist, watches nothing at all: missing folders
+        // wait, unignored, for their parent's watch to announce them.
+        if (fs.existsSync(folder)) more.push(folder);
       }
     }
     return more;
@@ -48,8 +53,14 @@ export function watchFiles(root: string, rels: readonly string[], onChange: (rel
     if (closed) return resolve();
     const current = watch(fresh(rels), { ignoreInitial: true, ignored, depth: 0, followSymlinks: false, persistent: false });
     watcher = current;
-    current.on('all', (_change, entry) => {
-      if (!closed && files.has(entry)) onChange(entry.slice(prefix.length).split(path.sep).join('/'));
+    current.on('all', (change, entry) => {
+      if (closed) return;
+      if (change === 'addDir' && folders.has(entry)) {
+        // A folder the host just made is watched now. Folders below it that came with it
+        // (`mkdir -p`) are never announced: they are watched now too.
+        current.add([...folders].filter((folder) => (folder === entry || folder.startsWith(entry + path.sep)) && fs.existsSync(folder)));
+      }
+      if (files.has(entry)) onChange(entry.slice(prefix.length).split(path.sep).join('/'));
     });
     current.once('ready', resolve);
     current.once('error', reject);
