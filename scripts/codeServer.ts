@@ -70,6 +70,8 @@ export interface CodeServer {
   extensionHostLogDir(): string | undefined;
   /** The log file of an extension's output channel, e.g. outputChannelLog('Airlock'), once it exists. */
   outputChannelLog(channel: string): string | undefined;
+  /** Every extension host's log of that channel, oldest first: a window reload starts a new host with a log of its own. */
+  outputChannelLogs(channel: string): string[];
   /** Settles when the code-server process exits, by stop() or on its own. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Kills the whole process group and removes the data, extensions and log folders. */
@@ -198,6 +200,19 @@ function newestLogSession(userDataDir: string): string | undefined {
   return sessions.length ? path.join(logs, sessions[sessions.length - 1]) : undefined;
 }
 
+function findFiles(dir: string, name: string, depth = 3): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => {
+    if (entry.isFile() && entry.name === name) return [path.join(dir, entry.name)];
+    return entry.isDirectory() && depth > 0 ? findFiles(path.join(dir, entry.name), name, depth - 1) : [];
+  });
+}
+
 function findFile(dir: string, name: string, depth = 3): string | undefined {
   let entries: fs.Dirent[];
   try {
@@ -291,6 +306,10 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
         outputChannelLog: (channel: string) => {
           const session = newestLogSession(userDataDir);
           return session ? findFile(session, `${channel}.log`) : undefined;
+        },
+        outputChannelLogs: (channel: string) => {
+          const session = newestLogSession(userDataDir);
+          return session ? findFiles(session, `${channel}.log`).sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs) : [];
         },
         exited,
         stop,

@@ -118,7 +118,10 @@ export function useE2ESession(options: SessionOptions): E2ESession {
       const file = await screenshot(state.page, `failure-${what}`, screenshotDir).catch((error: Error) => `(no screenshot: ${error.message})`);
       parts.push(`screenshot: ${file}`);
       parts.push(`--- code-server log (${state.server.logFile}) ---\n${state.server.logTail(60)}`);
-      parts.push(`--- Airlock output channel ---\n${tailOf(state.server.outputChannelLog('Airlock'), 80)}`);
+      // One log per extension host: after a reload the current host's is the last.
+      const logs = state.server.outputChannelLogs('Airlock');
+      if (!logs.length) parts.push(`--- Airlock output channel ---\n${tailOf(undefined, 80)}`);
+      logs.forEach((log, index) => parts.push(`--- Airlock output channel (extension host ${index + 1} of ${logs.length}) ---\n${tailOf(log, index === logs.length - 1 ? 80 : 30)}`));
       const host = state.server.extensionHostLogDir();
       if (host) parts.push(`--- extension host log ---\n${tailOf(path.join(host, 'remoteexthost.log'), 40)}`);
     }
