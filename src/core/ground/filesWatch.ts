@@ -63,7 +63,9 @@ export function watchFiles(root: string, rels: readonly string[], onChange: (rel
       if (files.has(entry)) onChange(entry.slice(prefix.length).split(path.sep).join('/'));
     });
     current.once('ready', resolve);
-    current.once('error', reject);
+    // Kept for the watch's life: an 'error' with no listener would throw in the caller's process.
+    // One after `ready` (the OS out of watches) leaves the files unwatched; apply still checks them.
+    current.on('error', reject);
   }));
   // Whoever awaits `ready` hears of a watch that could not start; nobody else has to listen.
   ready.catch(() => undefined);
