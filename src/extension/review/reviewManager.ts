@@ -148,8 +148,10 @@ export class ReviewManager implements vscode.Disposable {
     }
     this.reviews.set(key, entry);
     this.opened.fire();
-    // Conflicts need the host's files: checked after the rows are drawn.
-    setImmediate(() => this.checkHost(entry));
+    // Conflicts need the host's files: checked after the rows are drawn, once. A review that
+    // watches the host checks when its watch is up (watchHost), which also covers the edits made
+    // before it was.
+    if (review.readOnly) setImmediate(() => this.checkHost(entry));
     return entry;
   }
 
@@ -208,8 +210,8 @@ export class ReviewManager implements vscode.Disposable {
    * The host's copies of files under review: a change there is checked for conflicts once saves
    * settle. The review's own watch, not the editor's file events: those come from a workspace
    * watcher that starts in its own time after a reload (a save in between was never seen) and
-   * skips what the user's `files.watcherExclude` leaves out. Once the watch is up the files are
-   * checked again, so a change made before it is caught too.
+   * skips what the user's `files.watcherExclude` leaves out. The review's first check against the
+   * host runs once the watch is up, so a change made before it is caught too.
    */
   private watchHost(entry: OpenReview) {
     const changed = (rel: string) => {
@@ -225,7 +227,10 @@ export class ReviewManager implements vscode.Disposable {
     const watch = this.session.core.watchFiles(entry.review.task.workspace, entry.review.items().map((item) => item.path), changed);
     watch.ready.then(
       () => this.checkHost(entry),
-      (error: unknown) => this.output.warn(`review of task ${entry.review.task.id}: cannot watch the workspace for edits; conflicts show when you apply: ${this.session.core.describeError(error).split('\n')[0]}`),
+      (error: unknown) => {
+        this.output.warn(`review of task ${entry.review.task.id}: cannot watch the workspace for edits; later ones show when you apply: ${this.session.core.describeError(error).split('\n')[0]}`);
+        this.checkHost(entry);
+      },
     );
     entry.watchHost = watch;
     entry.disposables.push(new vscode.Disposable(() => {

@@ -27,14 +27,15 @@ export interface CodeCache {
 }
 
 export function codeCache(folder: string, log: (line: string) => void): CodeCache {
-  const unsaved: { script: vm.Script; cacheFile: string }[] = [];
+  const unsaved: { script: vm.Script; name: string; cacheFile: string }[] = [];
   return {
     preload(file) {
       const moduleCache = (Module as unknown as { _cache: Record<string, unknown> })._cache;
       if (moduleCache[file] || !fs.existsSync(file)) return 'skipped';
       try {
         const source = fs.readFileSync(file, 'utf8');
-        const cacheFile = path.join(folder, `${path.basename(file)}.${cacheKey(file, source)}.v8`);
+        const name = path.basename(file);
+        const cacheFile = path.join(folder, `${name}.${cacheKey(name, source)}.v8`);
         const cachedData = readIfThere(cacheFile);
         const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
         const loaded = new Module(file);
@@ -45,7 +46,7 @@ export function codeCache(folder: string, log: (line: string) => void): CodeCach
         loaded.loaded = true;
         moduleCache[file] = loaded;
         if (cachedData && !script.cachedDataRejected) return 'cached';
-        unsaved.push({ script, cacheFile });
+        unsaved.push({ script, name, cacheFile });
         return 'compiled';
       } catch (error) {
         // The plain require loads it (or reports why it cannot) in the usual way.
@@ -54,11 +55,11 @@ export function codeCache(folder: string, log: (line: string) => void): CodeCach
       }
     },
     save() {
-      for (const { script, cacheFile } of unsaved.splice(0)) {
+      for (const { script, name, cacheFile } of unsaved.splice(0)) {
         try {
           fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
-          const prefix = `${path.basename(cacheFile).split('.').slice(0, -2).join('.')}.`;
-          for (const old of fs.readdirSync(folder)) if (old.startsWith(prefix) && old.endsWith('.v8')) fs.rmSync(path.join(folder, old), { force: true });
+          // One cache per bundle: the one for an older build goes.
+          for (const old of fs.readdirSync(folder)) if (old.startsWith(`${name}.`) && old.endsWith('.v8')) fs.rmSync(path.join(folder, old), { force: true });
           const temporary = `${cacheFile}.${process.pid}.tmp`;
           fs.writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
           fs.renameSync(temporary, cacheFile);
@@ -71,8 +72,8 @@ export function codeCache(folder: string, log: (line: string) => void): CodeCach
 }
 
 /** A cache made by another node, for another build of the file, is never offered to V8. */
-function cacheKey(file: string, source: string): string {
-  return crypto.createHash('sha256').update(`${process.version}\0${process.arch}\0${path.basename(file)}\0`).update(source).digest('hex').slice(0, 16);
+function cacheKey(name: string, source: string): string {
+  return crypto.createHash('sha256').update(`${process.version}\0${process.arch}\0${name}\0`).update(source).digest('hex').slice(0, 16);
 }
 
 function readIfThere(file: string): Buffer | undefined {
