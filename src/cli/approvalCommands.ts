@@ -1,6 +1,8 @@
 import { type Command, Option } from 'commander';
-import { ApprovalBoard, currentUser, printableJson, printableLine, type ApprovalQueue, type ApprovalRequest, type DecideOutcome } from '../core/index.js';
-import { storeAction } from './serviceAction.js';
+import { applyRequestWriter, ApprovalBoard, ChangeService, currentUser, printableJson, printableLine, type ApprovalQueue, type ApprovalRequest, type DecideOutcome } from '../core/index.js';
+import { printApplyReport } from './applyOutput.js';
+import { cliWorded } from './errorHints.js';
+import { abortOnSignals, openService, storeAction } from './serviceAction.js';
 
 const age = (iso: string) => {
   const seconds = Math.round((Date.parse(iso) - Date.now()) / 1000);
@@ -68,13 +70,15 @@ export function registerApprovalCommands(program: Command): void {
     .description('allow a pending request: once, or for the rest of the task')
     .argument('<req>', 'request id (or its first 6+ characters), as `airlock approvals` lists it')
     .addOption(new Option('--scope <scope>', 'once: this request only; task: also the same command or destination later in this task').choices(['once', 'task']).default('once'))
+    .option('--json', "for an apply request this approval writes: print the apply's report as JSON")
     .action(
-      storeAction((store, req: string, flags: { scope: 'once' | 'task' }) => {
+      storeAction(async (store, req: string, flags: { scope: 'once' | 'task'; json?: boolean }) => {
         const { queue, request } = new ApprovalBoard(store).locate(req);
-        if (request.kind === 'push' && flags.scope === 'task') {
-          process.stderr.write('airlock: approve: --scope task is not offered for a push; each push is approved for its own commit\n');
+        if ((request.kind === 'push' || request.kind === 'apply') && flags.scope === 'task') {
+          process.stderr.write(`airlock: approve: --scope task is not offered for ${request.kind === 'push' ? 'a push; each push is approved for its own commit' : 'an apply; each apply is approved for its own change set'}\n`);
           return 2;
         }
+        if (request.kind === 'apply' && applyRequestWriter(request) === 'reviewer') return approveAndWrite(queue, request, Boolean(flags.json));
         return report(queue, queue.decide(request.id, { decision: 'allow', scope: flags.scope, by: currentUser() }), request, `allowed ${flags.scope === 'task' ? 'for the rest of the task' : 'once'}`);
       }),
     );
@@ -92,9 +96,30 @@ export function registerApprovalCommands(program: Command): void {
     );
 }
 
-function report(queue: ApprovalQueue, outcome: DecideOutcome, request: ApprovalRequest, done: string): number {
+/**
+ * An apply request nobody waits for (an agent's MCP request_apply, `apply --request --no-wait`):
+ * this approval writes it, exactly the change set and files it names. The engine is reached
+ * first, so a failure there records no decision.
+ */
+async function approveAndWrite(queue: ApprovalQueue, request: ApprovalRequest, json: boolean): Promise<number> {
+  const service = await openService();
+  try {
+    const decided = report(queue, queue.decide(request.id, { decision: 'allow', scope: 'once', by: currentUser() }), request, 'allowed once; writing it', json ? process.stderr : process.stdout);
+    if (decided !== 0) return decided;
+    const { changes, report: applied, review } = await new ChangeService(service).applyApproved(request, { signal: abortOnSignals().signal });
+    printApplyReport(applied, changes, review, json);
+    return applied.refused.length ? 1 : 0;
+  } catch (error) {
+    throw cliWorded(error);
+  } finally {
+    service.dispose();
+  }
+}
+
+/** `out`: where the decision's line goes (stderr when stdout carries JSON). */
+function report(queue: ApprovalQueue, outcome: DecideOutcome, request: ApprovalRequest, done: string, out: NodeJS.WritableStream = process.stdout): number {
   if (outcome === 'decided') {
-    process.stdout.write(`${request.id} ${done}: ${printableLine(request.subject)}\n`);
+    out.write(`${request.id} ${done}: ${printableLine(request.subject)}\n`);
     return 0;
   }
   const earlier = queue.decision(request.id);

@@ -1,10 +1,11 @@
 import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ChangeService, describeError, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, TaskStore, undoTask, type ApplyReport, type ApplyReview, type ApplySelection, type DiffOptions, type TaskChanges } from '../core/index.js';
-import { cliApplyReport, cliChangeSummary, cliChangeWording, cliWorded, cliWording } from './errorHints.js';
+import { ChangeService, describeError, fileApplyRequest, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, TaskStore, undoTask, type ApplySelection, type DiffOptions } from '../core/index.js';
+import { cliChangeSummary, cliChangeWording, cliWorded, cliWording } from './errorHints.js';
 import { abortOnSignals, action } from './serviceAction.js';
 import { collect } from './flagValues.js';
-import { printWaiting, reviewCommand } from './approvalCommands.js';
+import { cliRequest, printWaiting, reviewCommand } from './approvalCommands.js';
+import { name, printApplyReport, printReview } from './applyOutput.js';
 
 const byteSize = (flag: string) => (value: string) => {
   const bytes = parseByteSize(value);
@@ -35,37 +36,6 @@ const diffOptions = (flags: Record<string, unknown>): DiffOptions => ({
   method: (flags.scanner as DiffOptions['method']) ?? 'auto',
   maxStoreBytes: flags.maxStoreSize as number | undefined,
 });
-
-const short = (sha?: string) => (sha ? ` ${sha.slice(0, 12)}` : '');
-
-/** Names from the box are shown one printable line each: a name cannot move the cursor or forge a line. */
-const name = printableLine;
-
-/** Says which change set is being written, and whether anyone reviewed it, before anything is written. */
-function printReview(review: ApplyReview, changes: TaskChanges): void {
-  const id = shortChangeSetId(review.changeSet);
-  if (!review.reviewed) process.stderr.write(`airlock: applying change set ${id}, a fresh look at the task that nobody reviewed (name a reviewed one with --change-set)\n`);
-  else if (review.current) process.stderr.write(`airlock: the task has changed since change set ${id} was taken (it now shows ${shortChangeSetId(review.current)}); writing ${id} exactly as reviewed\n`);
-  else if (review.currentUnknown) process.stderr.write(`airlock: could not look at task ${changes.record.id} again (${printableLine(review.currentUnknown)}); writing change set ${id} exactly as reviewed\n`);
-}
-
-function printApplyReport(applied: ApplyReport, changes: TaskChanges, review: ApplyReview | undefined, json: boolean): void {
-  // Held and refused paths in the CLI's words (--allow-risky, --max-file-size), in the JSON too.
-  const report = cliApplyReport(applied);
-  if (json) {
-    process.stdout.write(printableJson({ task: changes.record.id, changeSet: changes.changeSet.id, ...(review ? { reviewed: review.reviewed, ...(review.current ? { taskNow: review.current } : {}) } : {}), ...report }) + '\n');
-    return;
-  }
-  const lines = [
-    ...report.written.map((item) => `${item.action.padEnd(8)} ${name(item.path)}${short(item.sha256)}`),
-    ...report.unchanged.map((rel) => `same     ${name(rel)} (already identical on the host)`),
-    ...report.held.map((item) => `held     ${name(item.path)}: ${name(item.reason)}`),
-    ...report.refused.map((item) => `refused  ${name(item.path)}: ${name(item.reason)}`),
-  ];
-  lines.push(report.id ? `applied ${report.written.length} change(s) to ${name(changes.record.workspace)}; undo with \`airlock undo ${changes.record.id}\`` : 'nothing was written');
-  lines.push(`from change set ${shortChangeSetId(changes.changeSet.id)}`);
-  process.stdout.write(lines.join('\n') + '\n');
-}
 
 export function registerChangeCommands(program: Command): void {
   const common = (command: Command) =>
@@ -108,6 +78,7 @@ export function registerChangeCommands(program: Command): void {
       .argument('[paths...]', 'only these paths (or folders)')
       .option('--yes', 'do not ask for confirmation')
       .option('--request', 'ask a reviewer through the approval queue instead of this terminal (for agents and scripts); applies after `airlock approve`')
+      .option('--no-wait', 'with --request: file the request and return at once; the reviewer\'s approval writes it (`airlock approve`, or Approve in VS Code)')
       .option('--allow-risky <path>', 'apply this risky path too (repeatable; each risky file needs its own)', collect)
       .option('--hunks <path:n,…>', 'apply only these hunks of a file, numbered as `airlock diff` prints them (repeatable)', hunkChoice)
       .option('--json', 'print the report as JSON'),
@@ -115,6 +86,19 @@ export function registerChangeCommands(program: Command): void {
     action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
       const selection: ApplySelection = { paths, allowRisky: (flags.allowRisky as string[] | undefined) ?? [], hunks: (flags.hunks as Record<string, number[]> | undefined) ?? {} };
       const changeSet = flags.changeSet as string | undefined;
+      if (flags.wait === false && !flags.request) {
+        process.stderr.write('airlock: apply: --no-wait goes with --request (it files a request and returns)\n');
+        return 2;
+      }
+      if (flags.request && flags.wait === false) {
+        const request = await fileApplyRequest(new ChangeService(service), id, selection, { ...diffOptions(flags), changeSet }).catch((error: unknown) => {
+          throw cliWorded(error);
+        });
+        process.stderr.write(`airlock: asked to apply change set ${shortChangeSetId(String(request.details?.changeSet))}; a reviewer sees it with \`${String(reviewCommand(request))}\`, and approving it writes it\n`);
+        if (flags.json) process.stdout.write(printableJson(cliRequest(request)) + '\n');
+        else process.stdout.write(`${request.id}\n`);
+        return 0;
+      }
       if (flags.request) {
         const outcome = await new ChangeService(service).applyAfterApproval(id, selection, {
           ...diffOptions(flags),

@@ -13,7 +13,8 @@ export function abortOnSignals(): AbortController {
   return controller;
 }
 
-async function openService(): Promise<TaskService> {
+/** The task service the CLI's engine commands work through: the engine, this user's records, the detached gateway. */
+export async function openService(): Promise<TaskService> {
   const engine = await connectEngine();
   const store = new TaskStore(stateDir());
   // The gateway is this same CLI, started detached: `node cli.js gateway ID`.

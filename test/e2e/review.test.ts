@@ -3,14 +3,17 @@
 // Undo, a conflict with the host's own edit, a reload mid-review, and an agent's apply request
 // reviewed and approved from Approvals. The README's review screenshot comes from here.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { describe } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { CLI, SAMPLE_FILES, useE2ESession } from './harness/session.js';
 import { widenSideBar, clickNotificationButton, clickTreeItemAction, editorTab, openViewContainer, runCommand, UI_TIMEOUT_MS, waitForNotification, waitForTreeItem, waitForWorkbench } from './harness/workbench.js';
+
+const execFileAsync = promisify(execFile);
 
 const lines = (prefix: string, count: number) => Array.from({ length: count }, (_, index) => `${prefix} ${index + 1}\n`).join('');
 
@@ -252,6 +255,27 @@ describe('reviewing a task\'s changes in VS Code', () => {
     assert.equal(await exited, 0, `the requester: ${out}`);
     assert.equal(host('src/delta.txt'), 'delta, new in the task\n');
     assert.equal(fs.existsSync(path.join(session.workspace, 'src/epsilon.txt')), false, 'only the requested file was written');
+  });
+
+  session.test("7. an apply request nobody waits for (an agent's MCP request_apply): Approve in its review writes it from VS Code, with Undo offered", async () => {
+    const { page } = session;
+    // `--no-wait` files exactly what MCP's request_apply files, and returns.
+    const filed = await execFileAsync(process.execPath, [CLI, 'apply', taskId, '--request', '--no-wait', 'src/epsilon.txt'], { env: { ...process.env, AIRLOCK_STATE_DIR: session.stateDir }, encoding: 'utf8' });
+    const id = filed.stdout.trim();
+    assert.match(id, /^[0-9a-f]{24}$/, filed.stderr);
+    await openViewContainer(page, 'Airlock');
+    await clickTreeItemAction(page, 'Approvals', /apply 1 change/i, 'Review', 60_000);
+    await scmResource(page, 'epsilon.txt').last().waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.deepEqual(await reviewLayout(page, /: request /), ['Changes: epsilon.txt']);
+    await clickScmTitleAction(page, 'Approve Request', /: request /);
+    const notice = page.locator('.notification-toast').filter({ hasText: new RegExp(`request ${id}: 1 file\\(s\\) written to`) });
+    await notice.first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await notice.first().getByRole('button', { name: 'Undo Last Apply' }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await session.shot('review-request-written');
+    assert.equal(host('src/epsilon.txt'), 'epsilon, new in the task\n');
+    const applied = fs.readFileSync(path.join(session.stateDir, 'tasks', taskId, 'audit.jsonl'), 'utf8').split('\n').filter((line) => line.includes('"changes.applied"') && line.includes(`"request":"${id}"`));
+    assert.equal(applied.length, 1, 'written once, naming its request');
+    await notice.first().locator('.codicon-notifications-clear').click().catch(() => undefined);
   });
 
   session.test('scale: a thousand changed files and a 10 MB text file: the review draws them, and the big file\'s diff opens', async () => {

@@ -549,4 +549,44 @@ describe('`airlock apply --request`: applying to the host waits for a reviewer (
     assert.match(outcome.stderr, /apply refused: denied by .+: not this one; nothing was written/);
     assert.equal(fs.readFileSync(readme, 'utf8'), 'task\n', 'a deny writes nothing');
   });
+
+  test('--no-wait files the request and returns; `airlock approve` writes exactly it, once, and the audit names the request', SLOW, async (t) => {
+    if (!(await realEngine(t))) return;
+    const notes = path.join(workspace, 'notes.txt');
+    const edited = await airlock(state, ['exec', task, '--', 'sh', '-c', 'echo from-the-box > notes.txt']);
+    assert.equal(edited.status, 0, edited.stderr);
+    const filed = await airlock(state, ['apply', task, 'notes.txt', '--request', '--no-wait']);
+    assert.equal(filed.status, 0, filed.stderr);
+    const requestId = filed.stdout.trim();
+    assert.match(requestId, /^[0-9a-f]{24}$/);
+    assert.match(filed.stderr, /approving it writes it/);
+    const [offered] = (await listed(state, ['--task', task])).filter((item) => item.id === requestId);
+    assert.equal(offered.details?.writer, 'reviewer');
+    // The box changes after the request: what is written is what the request named.
+    assert.equal((await airlock(state, ['exec', task, '--', 'sh', '-c', 'echo later > notes.txt'])).status, 0);
+    assert.equal(fs.existsSync(notes), false, 'nothing written while it waits');
+
+    const approved = await airlock(state, ['approve', requestId.slice(0, 8), '--json']);
+    assert.equal(approved.status, 0, approved.stderr);
+    assert.match(approved.stderr, new RegExp(`^${requestId} allowed once; writing it: apply 1 change`, 'm'));
+    const report = JSON.parse(approved.stdout) as { written: Array<{ path: string; action: string }>; reviewed: boolean };
+    assert.deepEqual(report.written.map((item) => `${item.action} ${item.path}`), ['write notes.txt']);
+    assert.equal(report.reviewed, true);
+    assert.equal(fs.readFileSync(notes, 'utf8'), 'from-the-box\n', 'the requested content, not the later one');
+    const applied = auditOf(state, task).filter((record) => record.type === 'changes.applied' && record.request === requestId);
+    assert.equal(applied.length, 1, 'one apply, naming its request');
+
+    const twice = await airlock(state, ['approve', requestId]);
+    assert.equal(twice.status, 1);
+    assert.match(twice.stderr, /was already allowed by .+; your decision was not recorded/);
+    assert.equal(auditOf(state, task).filter((record) => record.type === 'changes.applied' && record.request === requestId).length, 1, 'never written twice');
+    fs.rmSync(notes);
+  });
+
+  test('--no-wait without --request is refused with one line', SLOW, async (t) => {
+    if (!(await realEngine(t))) return;
+    const refused = await airlock(state, ['apply', task, '--no-wait']);
+    assert.equal(refused.status, 2);
+    assert.equal(refused.stderr, 'airlock: apply: --no-wait goes with --request (it files a request and returns)\n');
+  });
 });

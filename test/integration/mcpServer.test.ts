@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -7,6 +8,7 @@ import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ApprovalBoard } from '../../src/core/approvals/approvalBoard.js';
+import { ChangeService } from '../../src/core/changes/changeService.js';
 import type { TaskRecord } from '../../src/core/state/taskRecord.js';
 import type { TaskService } from '../../src/core/task/taskService.js';
 import { AGENT_TOOLS } from '../../src/core/usecases/agentTools.js';
@@ -149,6 +151,16 @@ describe('airlock mcp (integration)', () => {
     assert.match(replaced.text, /\(replaced\)/);
     assert.equal((await inBox('cat README.md')).stdout, 'box bytes\n');
     assert.equal(fs.readFileSync(path.join(workspace, 'README.md'), 'utf8'), 'hello from the host\n', 'the host file is untouched');
+    const written = service!.store.audit(record.id).records().filter((entry) => entry.type === 'file.written');
+    assert.deepEqual(
+      written.map((entry) => [entry.path, entry.bytes, entry.created, entry.by]),
+      [
+        ['/workspace/notes/deep/new.txt', 14, true, 'write_file'],
+        ['/workspace/README.md', 10, false, 'write_file'],
+      ],
+      'each write is in the audit log',
+    );
+    assert.equal(written[0].sha256, createHash('sha256').update('from the tool\n').digest('hex'));
     assert.equal((await inBox('ln -s /etc link && mkdir real')).exitCode, 0);
     const through = await call('write_file', { path: 'link/evil.conf', content: 'x' });
     assert.equal(through.isError, true);
@@ -171,7 +183,7 @@ describe('airlock mcp (integration)', () => {
     assert.match(only.text, /, 1 under the paths named\n {2}added {4}notes\/deep\/new\.txt$/);
   });
 
-  test('request_apply: a request for a reviewer in the queue; nothing written to the host', SLOW, async (t) => {
+  test('request_apply: a request for a reviewer; nothing written until the allow, then exactly what it named, once', SLOW, async (t) => {
     if (!ready(t)) return;
     const asked = await call('request_apply', { paths: ['notes'] });
     assert.equal(asked.isError, false, asked.text);
@@ -182,7 +194,31 @@ describe('airlock mcp (integration)', () => {
     const request = pending.find((item) => item.id === id);
     assert.equal(request?.kind, 'apply');
     assert.deepEqual(request?.details?.paths, ['notes/deep/new.txt']);
+    assert.equal(request?.details?.writer, 'reviewer', "nobody waits for it: the reviewer's allow writes it");
     assert.equal(fs.existsSync(path.join(workspace, 'notes')), false, 'the host is unchanged');
+
+    const waiting = await call('request_apply', { approval: id });
+    assert.equal(waiting.isError, false, waiting.text);
+    assert.match(waiting.text, new RegExp(`^apply request ${id}: apply 1 change\\(s\\) to .+\nstill waiting for a person`));
+    const mixed = await call('request_apply', { approval: id, paths: ['README.md'] });
+    assert.equal(mixed.isError, true);
+    assert.match(mixed.text, /^approval: give it alone/);
+
+    // What a reviewer's front end does on Approve: record the allow, then write exactly the request.
+    const queue = new ApprovalBoard(service!.store).queue(record.id);
+    assert.equal(queue.decide(id!, { decision: 'allow', scope: 'once', by: 'reviewer' }), 'decided');
+    assert.match((await call('request_apply', { approval: id })).text, /\nallowed by reviewer at .+; not written yet/);
+    assert.equal((await inBox('echo changed-since > notes/deep/new.txt')).exitCode, 0);
+    const changes = new ChangeService(service!);
+    const { report } = await changes.applyApproved(request!);
+    assert.deepEqual(report.written.filter((item) => item.action !== 'mkdir').map((item) => item.path), ['notes/deep/new.txt']);
+    assert.equal(fs.readFileSync(path.join(workspace, 'notes/deep/new.txt'), 'utf8'), 'from the tool\n', 'the requested bytes, not what the box has now');
+    assert.equal(fs.readFileSync(path.join(workspace, 'README.md'), 'utf8'), 'hello from the host\n', 'nothing the request did not name');
+    await assert.rejects(changes.applyApproved(request!), (error: Error & { code?: string }) => error.code === 'apply.requestUsed');
+    const done = await call('request_apply', { approval: id });
+    assert.equal(done.isError, false, done.text);
+    assert.match(done.text, /\nallowed by reviewer and written to the host at \S+: 1 file\(s\)\n {2}write notes\/deep\/new\.txt$/);
+    fs.rmSync(path.join(workspace, 'notes'), { recursive: true });
   });
 
   test('a command an ask rule gates waits without running; once approved the same call runs it, once', SLOW, async (t) => {

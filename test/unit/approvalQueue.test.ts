@@ -106,6 +106,27 @@ describe('ApprovalQueue', () => {
   });
 });
 
+describe('ApprovalQueue: using an allow-once', () => {
+  test('of several users of one allow exactly one wins, across processes; a use taken back can be used again', async () => {
+    const { dir, queue } = fresh();
+    const request = queue.request({ kind: 'apply', subject: 'apply 1 change(s) to /w', reason: 'writes to the host workspace' }, 60_000);
+    assert.equal(queue.used(request.id), false);
+    const others = Array.from({ length: 4 }, () =>
+      launchNode(['--import', 'tsx', '-e', `import { ApprovalQueue } from ${JSON.stringify(path.resolve('src/core/approvals/approvalQueue.ts'))}; import { AuditLog } from ${JSON.stringify(path.resolve('src/core/audit/auditLog.ts'))}; process.stdout.write(String(new ApprovalQueue(${JSON.stringify(path.join(dir, 'approvals'))}, 'abcdef012345', new AuditLog(${JSON.stringify(path.join(dir, 'audit.jsonl'))})).use(${JSON.stringify(request.id)})));`], { timeoutMs: 30_000 }).result,
+    );
+    const results = await Promise.all(others);
+    const wins = results.filter((result) => result.stdout === 'true').length + (queue.use(request.id) ? 1 : 0);
+    assert.equal(wins, 1, JSON.stringify(results.map((result) => result.stdout + result.stderr)));
+    assert.equal(queue.used(request.id), true);
+    // The mark lives beside the queue's folder, never in it (that holds requests and decisions only).
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'approvals-used')), [request.id]);
+    queue.unuse(request.id);
+    assert.equal(queue.used(request.id), false);
+    assert.equal(queue.use(request.id), true);
+    assert.throws(() => queue.use('../../etc'), /not valid/);
+  });
+});
+
 describe('ApprovalBoard', () => {
   test('lists pending requests across tasks, finds them by unique prefix, and sweeps expired ones into deny', () => {
     const root = makeTempDir('airlock-board-');

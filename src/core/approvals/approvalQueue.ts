@@ -64,7 +64,8 @@ export function describeRefusal(decision: ApprovalDecision): string {
  * stands and the other is told it came too late.
  */
 export class ApprovalQueue {
-  constructor(private readonly dir: string, private readonly task: string, private readonly audit: AuditLog) {}
+  /** `usedDir` holds the marks of allow-onces that were used: beside the queue's folder, which holds requests and decisions only. */
+  constructor(private readonly dir: string, private readonly task: string, private readonly audit: AuditLog, private readonly usedDir = path.join(dir, '..', 'approvals-used')) {}
 
   private file(id: string, part: 'request' | 'decision'): string {
     if (!/^[a-f0-9]{24}$/.test(id)) throw new Error(`approval id "${id}" is not valid`);
@@ -142,6 +143,32 @@ export class ApprovalQueue {
       return 'expired';
     }
     return this.record(id, decision) ? 'decided' : 'already-decided';
+  }
+
+  /**
+   * Marks an allow-once as used, created exclusively: of two callers naming the same approval
+   * (two runs of one command, a requester and a reviewer both writing one apply) exactly one acts.
+   */
+  use(id: string): boolean {
+    if (!/^[a-f0-9]{24}$/.test(id)) throw new Error(`approval id "${id}" is not valid`);
+    fs.mkdirSync(this.usedDir, { recursive: true, mode: 0o700 });
+    try {
+      fs.writeFileSync(path.join(this.usedDir, id), `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+  }
+
+  /** Takes back a use whose action failed before it did anything, so the allow can be used again. */
+  unuse(id: string): void {
+    if (/^[a-f0-9]{24}$/.test(id)) fs.rmSync(path.join(this.usedDir, id), { force: true });
+  }
+
+  /** Whether an allow-once has been used. */
+  used(id: string): boolean {
+    return /^[a-f0-9]{24}$/.test(id) && fs.existsSync(path.join(this.usedDir, id));
   }
 
   /** An allow "for the rest of the task" of exactly this kind and subject (and folder, when given). */

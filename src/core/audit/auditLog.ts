@@ -16,7 +16,7 @@ export type AuditRecord =
   | { type: 'task.destroyed'; task: string; reason: string }
   | { type: 'command'; task: string; id: string; argv: string[]; line?: string; cwd: string; env: string[]; tty: boolean; start: string; end: string; exitCode: number; signal?: string; timedOut: boolean; cancelled: boolean; bytesOut: number; bytesErr: number; backend: string }
   | { type: 'warning'; task: string; message: string }
-  | { type: 'changes.applied'; task: string; apply?: string; changeSet: { id: string; reviewed: boolean; boxNow?: string; files: number; createdAt: string }; written: Array<{ path: string; action: string; sha256?: string; previousSha256?: string }>; refused: Array<{ path: string; reason: string }>; held: Array<{ path: string; reason: string }>; reviewerEdited?: string[] }
+  | { type: 'changes.applied'; task: string; apply?: string; request?: string; changeSet: { id: string; reviewed: boolean; boxNow?: string; files: number; createdAt: string }; written: Array<{ path: string; action: string; sha256?: string; previousSha256?: string }>; refused: Array<{ path: string; reason: string }>; held: Array<{ path: string; reason: string }>; reviewerEdited?: string[] }
   | { type: 'changes.undone'; task: string; apply: string; restored: Array<{ path: string; kind: string; sha256?: string }> }
   | ({ task: string } & BrokerRecord)
   | { type: 'network.phase'; task: string; from: NetworkPhase | 'start'; to: NetworkPhase; closedConnections: number }
@@ -26,6 +26,7 @@ export type AuditRecord =
   | { type: 'command.gated'; task: string; command: string; cwd: string; decision: Decision; findings: Finding[]; grantedBy?: string }
   | { type: 'policy.tightened'; task: string; digest?: string; rules: unknown }
   | { type: 'policy.invalid'; task: string; error: string }
+  | { type: 'file.written'; task: string; path: string; bytes: number; sha256: string; created: boolean; by: string }
   | { type: 'mirror'; task: string; synced: Array<{ path: string; action: string; sha256?: string }>; conflicts: string[]; skipped: Array<{ path: string; reason: string }>; error?: string; ms: number }
   | { type: 'push'; task: string; event: 'committed' | 'pushed' | 'refused' | 'failed'; remote: string; url: string; branch: string; commit: string; files: string[]; request?: string; detail?: string };
 

@@ -32,7 +32,9 @@ function describe(r: AuditEntry): string {
       return `${decision.decision === 'allow' ? 'allowed' : 'denied'} ${text(decision.scope)} by ${text(decision.by)} (${text(decision.id)})${decision.reason ? `: ${text(decision.reason)}` : ''}`;
     }
     case 'changes.applied':
-      return `applied change set ${text(fields(r.changeSet).id).slice(0, 12)}: ${list(r.written).length} written, ${list(r.held).length} held, ${list(r.refused).length} refused`;
+      return `applied change set ${text(fields(r.changeSet).id).slice(0, 12)}${r.request ? ` (request ${text(r.request)})` : ''}: ${list(r.written).length} written, ${list(r.held).length} held, ${list(r.refused).length} refused`;
+    case 'file.written':
+      return `${r.created ? 'created' : 'replaced'} ${text(r.path)} in the box (${text(r.bytes)} B, sha256 ${text(r.sha256).slice(0, 12)}) by ${text(r.by)}`;
     case 'changes.undone':
       return `undid apply ${text(r.apply)}: ${list(r.restored).length} file(s) restored`;
     case 'mirror':

@@ -1,5 +1,6 @@
 import { LAYER_UPPER_PATH } from '../ground/sandboxPaths.js';
 import * as fs from 'node:fs';
+import { z } from 'zod';
 import { AirlockError, CancelledError } from '../ground/errors.js';
 import type { EngineConnection } from '../engine/locateEngine.js';
 import { BaseSnapshot } from '../snapshot/snapshotManifest.js';
@@ -9,7 +10,7 @@ import type { TaskStore } from '../state/taskStore.js';
 import { ApplyJournal } from './applyJournal.js';
 import { applyChangesAsync, type ApplyReport, checkAgainstHost, type ApplySelection, type HostWorkOptions, PathsNotTaken, selectChanges, undoLastApplyAsync, type UndoReport } from './applyChanges.js';
 import { ApprovalBoard } from '../approvals/approvalBoard.js';
-import type { ApprovalDecision, ApprovalRequest } from '../approvals/approvalQueue.js';
+import { type ApprovalDecision, type ApprovalRequest, describeRefusal } from '../approvals/approvalQueue.js';
 import { taskCommandSettings } from '../commands/commandSettings.js';
 import { BlobStore } from './blobStore.js';
 import { buildChangeSet, type ChangeContent, type ScanResult } from './buildChangeSet.js';
@@ -70,6 +71,29 @@ export interface ApplyOptions extends DiffOptions, HostWorkOptions {
   /** A change set this process already holds (and showed); no fresh look is taken. */
   changes?: TaskChanges;
   afterMutation?: TransactionOptions['afterMutation'];
+  /** The allowed apply request this writes, recorded with the apply in the audit log. */
+  request?: string;
+}
+
+/**
+ * Who writes an allowed apply request: the process that filed it and waits (`airlock apply
+ * --request`), or the reviewer's front end as it records the allow (a request an agent filed
+ * without waiting: MCP's request_apply, `apply --request --no-wait`).
+ */
+export type ApplyRequestWriter = 'requester' | 'reviewer';
+
+/** What an apply request's details hold, as its filer wrote them; a reviewer's front end writes exactly this. */
+const applyRequestDetailsSchema = z.looseObject({
+  workspace: z.string(),
+  changeSet: z.string().regex(/^[0-9a-f]{32,64}$/),
+  paths: z.array(z.string()).min(1),
+  hunks: z.record(z.string(), z.array(z.number().int().positive())).optional(),
+  writer: z.enum(['requester', 'reviewer']).optional(),
+});
+
+/** Who writes this apply request once allowed (requests filed before writers were named: the requester). */
+export function applyRequestWriter(request: ApprovalRequest): ApplyRequestWriter {
+  return request.kind === 'apply' && request.details?.writer === 'reviewer' ? 'reviewer' : 'requester';
 }
 
 /**
@@ -251,7 +275,7 @@ export class ChangeService {
     } finally {
       applying.done();
     }
-    audit.append({ type: 'changes.applied', task: record.id, apply: report.id, changeSet: { id: changeSet.id, reviewed: review.reviewed, ...(review.current ? { boxNow: review.current } : {}), files: changeSet.files.length, createdAt: changeSet.createdAt }, written: report.written, refused: report.refused, held: report.held, ...(selection.content && Object.keys(selection.content).length ? { reviewerEdited: Object.keys(selection.content) } : {}) });
+    audit.append({ type: 'changes.applied', task: record.id, apply: report.id, ...(options.request !== undefined ? { request: options.request } : {}), changeSet: { id: changeSet.id, reviewed: review.reviewed, ...(review.current ? { boxNow: review.current } : {}), files: changeSet.files.length, createdAt: changeSet.createdAt }, written: report.written, refused: report.refused, held: report.held, ...(selection.content && Object.keys(selection.content).length ? { reviewerEdited: Object.keys(selection.content) } : {}) });
     return { changes, report, review };
   }
 
@@ -261,7 +285,7 @@ export class ChangeService {
    * content hash, and exactly that change set is applied after an allow. A deny or timeout writes
    * nothing. `signal` withdraws the request while it waits, and stops the apply as `apply` does.
    */
-  async applyAfterApproval(idOrPrefix: string, selection: ApplySelection, options: Omit<ApplyOptions, 'changes'> & { timeoutMs?: number; onWaiting?: (request: ApprovalRequest) => void } = {}): Promise<{ changes: TaskChanges; request: ApprovalRequest; decision: ApprovalDecision; report?: ApplyReport; review?: ApplyReview }> {
+  async applyAfterApproval(idOrPrefix: string, selection: ApplySelection, options: Omit<ApplyOptions, 'changes' | 'request'> & { timeoutMs?: number; onWaiting?: (request: ApprovalRequest) => void; writer?: ApplyRequestWriter } = {}): Promise<{ changes: TaskChanges; request: ApprovalRequest; decision: ApprovalDecision; report?: ApplyReport; review?: ApplyReview }> {
     const changes = options.changeSet !== undefined ? this.reviewed(idOrPrefix, options.changeSet, options.riskyPatterns) : await this.changes(idOrPrefix, options);
     const { record, changeSet } = changes;
     if (record.destroyedAt) throw new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, { code: 'task.destroyed', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
@@ -285,15 +309,61 @@ export class ChangeService {
         reason: 'writes to the host workspace',
         // The change set by its full id is what a reviewer looks at; each front end says how to show it.
         // `paths` is the chosen set as data, for a reviewer's view to open on exactly those files.
-        details: { workspace: record.workspace, changeSet: changeSet.id, files, paths: chosen.map((change) => change.path), ...(held.length ? { held: held.map((item) => item.path) } : {}) },
+        // `writer` and `hunks` say who writes it and exactly what, for a reviewer's front end that does.
+        details: { workspace: record.workspace, changeSet: changeSet.id, files, paths: chosen.map((change) => change.path), ...(held.length ? { held: held.map((item) => item.path) } : {}), ...(Object.keys(hunks).length ? { hunks } : {}), writer: options.writer ?? 'requester' },
       },
       timeoutMs,
     );
     options.onWaiting?.(request);
     const decision = await queue.wait(request, options.signal);
     if (decision.decision === 'deny') return { changes, request, decision };
-    const { report, review } = await this.apply(record.id, selection, { ...options, changes });
+    const { report, review } = await this.writeOnce(request, () => this.apply(record.id, selection, { ...options, changes, request: request.id }));
     return { changes, request, decision, report, review };
+  }
+
+  /**
+   * Writes an apply request a reviewer has just allowed, for the front end that recorded the allow:
+   * exactly the change set and files it names (from the host's blob store, whatever the box has
+   * done since), once. Its risky files are written too: the reviewer saw them marked and approved
+   * them. Anything else (not allowed, not the reviewer's to write, already written) is an error
+   * that writes nothing.
+   */
+  async applyApproved(request: ApprovalRequest, options: Omit<ApplyOptions, 'changes' | 'changeSet' | 'request'> = {}): Promise<{ changes: TaskChanges; report: ApplyReport; review: ApplyReview }> {
+    const queue = new ApprovalBoard(this.tasks.store).queue(request.task);
+    const filed = queue.find(request.id);
+    const details = filed?.kind === 'apply' ? applyRequestDetailsSchema.safeParse(filed.details) : undefined;
+    if (!filed || !details?.success) throw new AirlockError(`apply: request ${request.id} is not an apply request of task ${request.task}`, { code: 'apply.notARequest', hint: 'Decide it from the request itself.', field: 'request' });
+    const decision = queue.decision(filed.id);
+    if (decision?.decision !== 'allow') {
+      throw new AirlockError(`apply: request ${filed.id} ${decision ? `was refused (${describeRefusal(decision)})` : 'is not allowed yet'}; nothing was written`, { code: 'apply.notAllowed', hint: 'Allow the request first.', field: 'request', actions: [{ kind: 'listRequests' }] });
+    }
+    if (applyRequestWriter(filed) !== 'reviewer') {
+      throw new AirlockError(`apply: request ${filed.id} is written by the process that filed it, which waits for the decision; nothing was written here`, { code: 'apply.requesterWrites', hint: 'Leave it to the requester; its apply shows in the task\'s audit log.', field: 'request' });
+    }
+    const changes = this.reviewed(filed.task, details.data.changeSet);
+    if (changes.record.workspace !== details.data.workspace) {
+      throw new AirlockError(`apply: request ${filed.id} names the workspace ${printableLine(details.data.workspace)}, not the task's; nothing was written`, { code: 'apply.otherWorkspace', hint: "Review the task's changes yourself.", field: 'request' });
+    }
+    const named = new Set(details.data.paths);
+    const allowRisky = changes.changeSet.files.filter((change) => change.risk.length && named.has(change.path)).map((change) => change.path);
+    return this.writeOnce(filed, () => this.apply(filed.task, { paths: details.data.paths, allowRisky, hunks: details.data.hunks ?? {} }, { ...options, changes, request: filed.id }));
+  }
+
+  /**
+   * One allow writes once: a second writer (a requester and a reviewer, two reviewers' windows) is
+   * refused. An apply that fails writes nothing, so its mark is taken back and the allow can be tried again.
+   */
+  private async writeOnce<T>(request: ApprovalRequest, write: () => Promise<T>): Promise<T> {
+    const queue = new ApprovalBoard(this.tasks.store).queue(request.task);
+    if (!queue.use(request.id)) {
+      throw new AirlockError(`apply: request ${request.id} has already been written (its apply is in the task's audit log); nothing was written again`, { code: 'apply.requestUsed', hint: 'Undo that apply, or ask for a new one.', field: 'request' });
+    }
+    try {
+      return await write();
+    } catch (error) {
+      queue.unuse(request.id);
+      throw error;
+    }
   }
 
   /** The task's full id, from an id or a unique prefix. */

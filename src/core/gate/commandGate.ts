@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { CommandClassifier, describeFinding, type Verdict } from '../commands/commandClassifier.js';
 import type { CommandSettings } from '../commands/commandSettings.js';
 import { readLiveState, refreshLiveRules } from '../policy/livePolicy.js';
@@ -101,26 +99,10 @@ function settleWithApproval(store: TaskStore, record: TaskRecord, id: string, su
   const decision = queue.decision(id);
   if (!decision) throw new CommandWaiting(request, verdict);
   if (decision.decision === 'deny') throw new CommandRefused(`refused: ${subject}: approval ${id}: ${describeRefusal(decision)}`, verdict, { request, decision });
-  if (decision.scope === 'once' && !claimOnce(store, record.id, id)) {
+  if (decision.scope === 'once' && !queue.use(id)) {
     throw new AirlockError(`approval: ${id} was allowed once and has been used`, { code: 'command.approvalUsed', hint: 'Run the command again without the id to ask a reviewer anew.', field: 'approval' });
   }
   return { verdict, approval: { request, decision } };
-}
-
-/**
- * Marks an allow-once as used: created exclusively, so of two callers naming it only one runs.
- * Beside the queue's folder, not in it: that holds requests and decisions only.
- */
-function claimOnce(store: TaskStore, task: string, id: string): boolean {
-  const dir = path.join(store.taskDir(task), 'approvals-used');
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  try {
-    fs.writeFileSync(path.join(dir, id), `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  }
 }
 
 /**
@@ -157,7 +139,7 @@ export async function gateCommand(store: TaskStore, record: TaskRecord, command:
     throw new CommandRefused(`refused: ${subject}: approval ${request.id}: ${describeRefusal(decision)}`, verdict, { request, decision });
   }
   // The waiter uses its allow-once too, so a caller naming this request's id cannot run it a second time.
-  if (decision.scope === 'once' && !claimOnce(store, record.id, request.id)) {
+  if (decision.scope === 'once' && !queue.use(request.id)) {
     throw new AirlockError(`approval: ${request.id} was allowed once and has been used`, { code: 'command.approvalUsed', hint: 'Run the command again to ask a reviewer anew.', field: 'approval' });
   }
   return { verdict, approval: { request, decision } };

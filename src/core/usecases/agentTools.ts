@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { ApprovalRequest } from '../approvals/approvalQueue.js';
+import { describeRefusal, type ApprovalRequest } from '../approvals/approvalQueue.js';
+import { recordFields } from '../audit/auditLog.js';
 import { ChangeService, formatChanges, type TaskChanges } from '../changes/changeService.js';
 import { shortChangeSetId } from '../changes/changeSet.js';
 import { formatZodError } from '../config/taskOptions.js';
@@ -10,7 +12,7 @@ import { printable, printableLine } from '../ground/printable.js';
 import { WORKSPACE_PATH } from '../ground/sandboxPaths.js';
 import { sandboxIds } from '../task/containerSpec.js';
 import type { TaskService } from '../task/taskService.js';
-import { fileApplyRequest } from './applyRequest.js';
+import { applyRequestOutcome, fileApplyRequest } from './applyRequest.js';
 import { readBoxFile, workspacePath, writeBoxFile } from './boxFiles.js';
 import { BoundedOutput } from './commandOutput.js';
 import { taskForFolder, type FolderTask } from './folderTask.js';
@@ -281,6 +283,8 @@ export const writeFileTool = defineTool({
     const bytes = Buffer.from(input.content, input.encoding === 'base64' ? 'base64' : 'utf8');
     const container = context.tasks.engine.docker.getContainer(folder.record.containerId);
     const outcome = await writeBoxFile(container, boxPath, bytes, { ...sandboxIds({ user: folder.record.user }), signal: context.signal });
+    // A command's audit line names what it ran; a write names what it wrote, so the log tells how each file came to be.
+    context.tasks.store.audit(folder.record.id).append({ type: 'file.written', task: folder.record.id, path: boxPath, bytes: outcome.bytes, sha256: createHash('sha256').update(bytes).digest('hex'), created: outcome.created, by: 'write_file' });
     const folders = outcome.folders.length ? `; made ${outcome.folders.map(printableLine).join(', ')}` : '';
     return { text: `wrote ${outcome.bytes} bytes to ${printableLine(boxPath)} in task ${folder.record.id} (${outcome.created ? 'new file' : 'replaced'}${folders}); the host is unchanged`, isError: false };
   },
@@ -339,17 +343,25 @@ export const requestApplyTool = defineTool({
   title: "Ask a person to apply the Airlock task's changes",
   description: [
     "Files a request for a person to apply the task's changes to the host workspace: all changes that are neither risky nor refused, or the paths named (risky ones only when named in allowRisky).",
-    'The request names the change set (a fresh look, or the one given) and every file by its hash; the person reviews exactly that. Answers with the request id at once; this tool never writes to the host itself.',
+    'The request names the change set (a fresh look, or the one given) and every file by its hash; the person reviews exactly that, and approving it writes exactly that to the host. Answers with the request id at once, without waiting.',
+    'Call again with only approval (that id) to learn how it ended: still waiting, refused and why, or written (the files written, and those the host kept because it had changed them itself).',
   ].join(' '),
   inputSchema: z.strictObject({
     paths: pathsField('Only these paths or folders, relative to the workspace (default: every change that is neither risky nor refused).'),
     allowRisky: pathsField('Risky paths to include, each named on its own.'),
     changeSet: z.string().regex(/^[0-9a-f]{32,64}$/, 'the change set id list_changes named').optional().describe('The change set list_changes named, exactly as it was (default: a fresh look).'),
+    approval: approvalId.optional().describe('The id an earlier request_apply answered with: files nothing, and answers how that request ended.'),
     task: taskField,
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(input, context) {
     const folder = await taskOf(context, input.task);
+    if (input.approval !== undefined) {
+      if (input.paths?.length || input.allowRisky?.length || input.changeSet !== undefined) {
+        throw new AirlockError('approval: give it alone, to ask how that request ended; paths, allowRisky and changeSet file a new one', { code: 'tool.invalidInput', hint: 'Leave approval out to file a new request.', field: 'approval' });
+      }
+      return { text: applyOutcomeText(applyRequestOutcome(context.tasks.store, folder.record.id, input.approval), context), isError: false };
+    }
     const request = await fileApplyRequest(new ChangeService(context.tasks), folder.record.id, { paths: input.paths ?? [], allowRisky: input.allowRisky ?? [], hunks: {} }, { signal: context.signal, ...(input.changeSet !== undefined ? { changeSet: input.changeSet } : {}) });
     const files = Array.isArray(request.details?.files) ? (request.details.files as unknown[]).map((item) => `  ${printableLine(String(item))}`) : [];
     const where = context.whereToDecide?.(request) ?? defaultWhere();
@@ -357,12 +369,35 @@ export const requestApplyTool = defineTool({
       text: [
         `apply request ${request.id} filed for task ${folder.record.id}: ${printableLine(request.subject)}, from change set ${printableLine(shortChangeSetId(typeof request.details?.changeSet === 'string' ? request.details.changeSet : ''))}`,
         ...files,
-        `Nothing was written to the host. A person reviews exactly these files and decides ${printableLine(where)}; unanswered, it is refused at ${request.expiresAt}.`,
+        `Nothing was written to the host yet. A person reviews exactly these files and decides ${printableLine(where)}; approving writes them. Unanswered, it is refused at ${request.expiresAt}. Call request_apply with approval "${request.id}" to learn how it ended.`,
       ].join('\n'),
       isError: false,
     };
   },
 });
+
+function applyOutcomeText(outcome: ReturnType<typeof applyRequestOutcome>, context: AgentToolContext): string {
+  const { request } = outcome;
+  const head = `apply request ${request.id}: ${printableLine(request.subject)}`;
+  switch (outcome.state) {
+    case 'waiting':
+      return `${head}\nstill waiting for a person, who decides ${printableLine(context.whereToDecide?.(request) ?? defaultWhere())}; unanswered, it is refused at ${request.expiresAt}. Nothing was written to the host.`;
+    case 'refused':
+      return `${head}\nrefused: ${printableLine(describeRefusal(outcome.decision))}. Nothing was written to the host.`;
+    case 'allowed':
+      return `${head}\nallowed by ${printableLine(outcome.decision.by)} at ${outcome.decision.at}; not written yet (the reviewer's Airlock writes it as it records the allow). Ask again shortly.`;
+    case 'applied': {
+      const entries = (key: string) => (Array.isArray(outcome.applied[key]) ? (outcome.applied[key] as unknown[]) : []).map((item) => recordFields(item));
+      const written = entries('written').filter((item) => item.action !== 'mkdir');
+      const kept = [...entries('refused'), ...entries('held')];
+      return [
+        `${head}\nallowed by ${printableLine(outcome.decision.by)} and written to the host at ${printableLine(String(outcome.applied.time))}: ${written.length} file(s)${kept.length ? `, ${kept.length} not written` : ''}`,
+        ...written.map((item) => `  ${printableLine(String(item.action))} ${printableLine(String(item.path))}`),
+        ...kept.map((item) => `  not written: ${printableLine(String(item.path))}: ${printableLine(String(item.reason))}`),
+      ].join('\n');
+    }
+  }
+}
 
 /** Every tool, in the order front ends list them. */
 export const AGENT_TOOLS: readonly AgentTool[] = [runCommandTool, readFileTool, writeFileTool, listChangesTool, requestApplyTool];

@@ -1,8 +1,10 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ApprovalRequest } from '../../core/index.js';
+import type { ApprovalRequest, ChangeService } from '../../core/index.js';
 import type { CommandRegistry } from '../commandRegistry.js';
 import type { ReviewManager } from '../review/reviewManager.js';
 import type { AirlockSession } from '../session/airlockSession.js';
+import { progressText } from '../tasks/startTask.js';
 import { showError } from '../ui/errorNotice.js';
 import { noticeText } from '../ui/noticeText.js';
 import { requestTitle } from './approvalLabels.js';
@@ -17,6 +19,8 @@ const TASK_SCOPE_KINDS: ReadonlySet<ApprovalRequest['kind']> = new Set(['command
  * review (Review opens exactly the requested files), never with a blind Approve here.
  */
 const APPROVABLE_KINDS: ReadonlySet<ApprovalRequest['kind']> = new Set(['command', 'network', 'push']);
+/** Why an approved request could not be written, where trying again writes nothing either. */
+const FINAL_WRITE_ERRORS: ReadonlySet<string> = new Set(['apply.requestUsed', 'apply.notAllowed', 'apply.notARequest', 'apply.requesterWrites', 'apply.otherWorkspace']);
 /** Request notifications open at once; past this, one summary stands for the rest (VS Code shows three toasts at most). */
 const MAX_REQUEST_TOASTS = 2;
 
@@ -160,7 +164,56 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
       );
       if (choice !== 'Approve') return;
     }
-    if (await decide(request, verdict, true)) reviews.close(`${request.task}@${request.id}`);
+    if (!(await decide(request, verdict, true))) return;
+    reviews.close(`${request.task}@${request.id}`);
+    if (verdict.decision === 'allow' && core.applyRequestWriter(request) === 'reviewer') await writeApproved(request);
+  };
+
+  /**
+   * An apply request nobody waits for (an agent's MCP request_apply): the reviewer's allow writes
+   * it here, exactly the change set and files it names. A failure writes nothing and keeps the
+   * allow, so Retry writes it later.
+   */
+  const writeApproved = async (request: ApprovalRequest): Promise<void> => {
+    const workspace = session.overview(request.task)?.workspace ?? (typeof request.details?.workspace === 'string' ? request.details.workspace : '');
+    let outcome: Awaited<ReturnType<ChangeService['applyApproved']>>;
+    try {
+      outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: noticeText(core, `Airlock: writing request ${request.id} to ${path.basename(workspace)}`), cancellable: true }, async (progress, token) => {
+        const abort = new AbortController();
+        const cancel = token.onCancellationRequested(() => abort.abort());
+        let shown = 0;
+        try {
+          return await (await reviews.changeService()).applyApproved(request, {
+            signal: abort.signal,
+            onProgress: (update) => {
+              const { percent, message } = progressText(update, core.printableLine);
+              progress.report({ increment: Math.max(0, percent - shown), message });
+              shown = Math.max(shown, percent);
+            },
+          });
+        } finally {
+          cancel.dispose();
+        }
+      });
+    } catch (error) {
+      // What another try cannot change (written already, not allowed, not a request of this kind) gets no Retry.
+      const retry = !(error instanceof core.AirlockError && FINAL_WRITE_ERRORS.has(error.code));
+      output.error(`writing approved request ${request.id}: ${core.describeError(error)}`);
+      const choice = await vscode.window.showErrorMessage(noticeText(core, `Airlock: request ${request.id} is allowed, but it was not written: ${core.describeError(error).split('\n')[0]}`), ...(retry ? ['Retry'] : []), 'Show Details');
+      if (choice === 'Retry') await writeApproved(request);
+      else if (choice === 'Show Details') output.show(true);
+      return;
+    }
+    const { report } = outcome;
+    for (const entry of report.written) output.info(`request ${request.id}, apply ${report.id ?? ''}: ${entry.action} ${core.printableLine(entry.path)}`);
+    for (const note of [...report.refused, ...report.held]) output.info(`request ${request.id}: not written: ${core.printableLine(note.path)}: ${core.printableLine(note.reason)}`);
+    const written = report.written.filter((entry) => entry.action !== 'mkdir').length;
+    const kept = report.refused.length + report.held.length;
+    const text = `Airlock: request ${request.id}: ${written} file(s) written to ${path.basename(workspace)}${report.unchanged.length ? `, ${report.unchanged.length} already identical` : ''}${kept ? `; ${kept} not written (the host's own version was kept)` : ''}.`;
+    const show = kept ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const choice = await show(noticeText(core, text), ...(report.id ? ['Undo Last Apply'] : []), 'Show Details');
+    if (choice === 'Undo Last Apply') await vscode.commands.executeCommand('airlock.undoLastApply', { task: request.task });
+    else if (choice === 'Show Details') output.show(true);
   };
 
   const reviewRequest = async (node: unknown, given?: ApprovalRequest) => {
