@@ -1,6 +1,6 @@
 import * as readline from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ChangeService, describeError, fileApplyRequest, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, TaskStore, undoTask, type ApplySelection, type DiffOptions } from '../core/index.js';
+import { ChangeService, describeError, fileApplyRequest, settleInterruptedApplies, describeRefusal, formatChanges, parseByteSize, printableJson, printableLine, shortChangeSetId, stateDir, TaskStore, undoTask, type ApplySelection, type DiffOptions } from '../core/index.js';
 import { cliChangeSummary, cliChangeWording, cliWorded, cliWording } from './errorHints.js';
 import { abortOnSignals, action } from './serviceAction.js';
 import { collect } from './flagValues.js';
@@ -37,6 +37,19 @@ const diffOptions = (flags: Record<string, unknown>): DiffOptions => ({
   maxStoreBytes: flags.maxStoreSize as number | undefined,
 });
 
+/**
+ * An apply a killed process left part-way is put back before this command looks or writes, and
+ * said in one line; one whose put-back would lose host edits is said, and left for `undo --force`.
+ */
+async function settleCutShort(store: TaskStore, id: string): Promise<void> {
+  try {
+    const settled = await settleInterruptedApplies(store, id);
+    if (settled?.apply) process.stderr.write(`airlock: an earlier apply (${settled.apply}) was cut short; the ${settled.restored.length} path(s) it had written were put back as they were\n`);
+  } catch (error) {
+    process.stderr.write(`airlock: warning: ${describeError(cliWorded(error), cliWording)}\n`);
+  }
+}
+
 export function registerChangeCommands(program: Command): void {
   const common = (command: Command) =>
     command
@@ -55,6 +68,7 @@ export function registerChangeCommands(program: Command): void {
       .option('--json', 'print {"files":[…]} as JSON'),
   ).action(
     action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
+      await settleCutShort(service.store, id);
       const changeService = new ChangeService(service);
       const changes = flags.changeSet !== undefined ? changeService.reviewed(id, flags.changeSet as string, (flags.risky as string[] | undefined) ?? []) : await changeService.changes(id, diffOptions(flags));
       const only = paths.length ? (rel: string) => paths.some((named) => rel === named.replace(/\/+$/, '') || rel.startsWith(`${named.replace(/\/+$/, '')}/`)) : () => true;
@@ -84,6 +98,7 @@ export function registerChangeCommands(program: Command): void {
       .option('--json', 'print the report as JSON'),
   ).action(
     action(async (service, id: string, paths: string[], flags: Record<string, unknown>) => {
+      await settleCutShort(service.store, id);
       const selection: ApplySelection = { paths, allowRisky: (flags.allowRisky as string[] | undefined) ?? [], hunks: (flags.hunks as Record<string, number[]> | undefined) ?? {} };
       const changeSet = flags.changeSet as string | undefined;
       if (flags.wait === false && !flags.request) {

@@ -11,7 +11,7 @@ export { DEFAULT_RECORD_RETENTION_MS, TaskService, type CommandRequest, type GcR
 export { taskStatus, type TaskState, type TaskStatus } from './task/taskStatus.js';
 export type { TaskRecord } from './state/taskRecord.js';
 export type { ExecResult } from './exec/execTypes.js';
-export { applyRequestWriter, ChangeService, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORE_BYTES, formatChanges, undoTask, type ApplyRequestWriter, type ApplyReview, type DiffOptions, type TaskChanges } from './changes/changeService.js';
+export { applyRequestWriter, ChangeService, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORE_BYTES, formatChanges, settleInterruptedApplies, undoTask, type ApplyRequestWriter, type ApplyReview, type DiffOptions, type TaskChanges } from './changes/changeService.js';
 export { applyRequestOutcome, fileApplyRequest, type ApplyRequestOutcome } from './usecases/applyRequest.js';
 export { shortChangeSetId, summarizeChange, type ChangeSet, type FileChange, type IdentifiedChangeSet } from './changes/changeSet.js';
 export { MIN_CHANGE_SET_PREFIX } from './changes/changeSetStore.js';

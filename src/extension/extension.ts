@@ -9,6 +9,7 @@ import { registerDoctor } from './doctor.js';
 import { registerPolicyView } from './policy/policyView.js';
 import { registerReviewCommands } from './review/reviewCommands.js';
 import { ReviewFileSystem } from './review/reviewFileSystem.js';
+import { settleInterruptedApplies } from './review/interruptedApplies.js';
 import { ReviewManager } from './review/reviewManager.js';
 import { registerRouting } from './routing/routeCommands.js';
 import { registerLanguageModelTools } from './agents/languageModelTools.js';
@@ -76,6 +77,7 @@ export function activate(context: vscode.ExtensionContext): void {
       registerLanguageModelTools(context, session);
       registerAgentInTask(context, commands, session);
       await session.open();
+      void settleInterruptedApplies(session, output);
       // Once the first render has compiled what it runs, that goes into the cache too.
       setTimeout(() => cache.save(), 3000).unref();
     })

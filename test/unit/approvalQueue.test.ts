@@ -111,10 +111,15 @@ describe('ApprovalQueue: using an allow-once', () => {
     const { dir, queue } = fresh();
     const request = queue.request({ kind: 'apply', subject: 'apply 1 change(s) to /w', reason: 'writes to the host workspace' }, 60_000);
     assert.equal(queue.used(request.id), false);
-    const others = Array.from({ length: 4 }, () =>
-      launchNode(['--import', 'tsx', '-e', `import { ApprovalQueue } from ${JSON.stringify(path.resolve('src/core/approvals/approvalQueue.ts'))}; import { AuditLog } from ${JSON.stringify(path.resolve('src/core/audit/auditLog.ts'))}; process.stdout.write(String(new ApprovalQueue(${JSON.stringify(path.join(dir, 'approvals'))}, 'abcdef012345', new AuditLog(${JSON.stringify(path.join(dir, 'audit.jsonl'))})).use(${JSON.stringify(request.id)})));`], { timeoutMs: 30_000 }).result,
-    );
+    const script = [
+      `const { ApprovalQueue } = require(${JSON.stringify(path.resolve('src/core/approvals/approvalQueue.ts'))});`,
+      `const { AuditLog } = require(${JSON.stringify(path.resolve('src/core/audit/auditLog.ts'))});`,
+      `process.stdout.write(String(new ApprovalQueue(${JSON.stringify(path.join(dir, 'approvals'))}, 'abcdef012345', new AuditLog(${JSON.stringify(path.join(dir, 'audit.jsonl'))})).use(${JSON.stringify(request.id)})));`,
+    ].join('\n');
+    const others = Array.from({ length: 4 }, () => launchNode(['--import', 'tsx', '-e', script], { timeoutMs: 30_000 }).result);
     const results = await Promise.all(others);
+    assert.deepEqual(results.map((result) => result.status), [0, 0, 0, 0], JSON.stringify(results.map((result) => result.stderr)));
+    assert.ok(results.every((result) => result.stdout === 'true' || result.stdout === 'false'));
     const wins = results.filter((result) => result.stdout === 'true').length + (queue.use(request.id) ? 1 : 0);
     assert.equal(wins, 1, JSON.stringify(results.map((result) => result.stdout + result.stderr)));
     assert.equal(queue.used(request.id), true);

@@ -17,6 +17,7 @@ export type AuditRecord =
   | { type: 'command'; task: string; id: string; argv: string[]; line?: string; cwd: string; env: string[]; tty: boolean; start: string; end: string; exitCode: number; signal?: string; timedOut: boolean; cancelled: boolean; bytesOut: number; bytesErr: number; backend: string }
   | { type: 'warning'; task: string; message: string }
   | { type: 'changes.applied'; task: string; apply?: string; request?: string; changeSet: { id: string; reviewed: boolean; boxNow?: string; files: number; createdAt: string }; written: Array<{ path: string; action: string; sha256?: string; previousSha256?: string }>; refused: Array<{ path: string; reason: string }>; held: Array<{ path: string; reason: string }>; reviewerEdited?: string[] }
+  | { type: 'changes.recovered'; task: string; apply?: string; restored: Array<{ path: string; kind: string; sha256?: string }>; leftovers: string[] }
   | { type: 'changes.undone'; task: string; apply: string; restored: Array<{ path: string; kind: string; sha256?: string }> }
   | ({ task: string } & BrokerRecord)
   | { type: 'network.phase'; task: string; from: NetworkPhase | 'start'; to: NetworkPhase; closedConnections: number }

@@ -35,6 +35,8 @@ function describe(r: AuditEntry): string {
       return `applied change set ${text(fields(r.changeSet).id).slice(0, 12)}${r.request ? ` (request ${text(r.request)})` : ''}: ${list(r.written).length} written, ${list(r.held).length} held, ${list(r.refused).length} refused`;
     case 'file.written':
       return `${r.created ? 'created' : 'replaced'} ${text(r.path)} in the box (${text(r.bytes)} B, sha256 ${text(r.sha256).slice(0, 12)}) by ${text(r.by)}`;
+    case 'changes.recovered':
+      return `an apply cut short${r.apply ? ` (${text(r.apply)})` : ''} was put back: ${list(r.restored).length} path(s) restored, ${list(r.leftovers).length} staged file(s) removed`;
     case 'changes.undone':
       return `undid apply ${text(r.apply)}: ${list(r.restored).length} file(s) restored`;
     case 'mirror':

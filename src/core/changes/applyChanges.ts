@@ -5,7 +5,7 @@ import { type OnProgress, progressDone, weightedProgress } from '../ground/progr
 import type { ApplyJournal, Journal } from './applyJournal.js';
 import type { BlobStore } from './blobStore.js';
 import type { ChangeContent } from './buildChangeSet.js';
-import { symlinkTargetInside } from './changePath.js';
+import { symlinkTargetInside, unsafePathReason } from './changePath.js';
 import type { ChangeSet, FileChange } from './changeSet.js';
 import { type HostState, hostKind, readHostState, sameHostState, unsafeAncestorReason } from './hostState.js';
 import { type HostWork, runInSlices, runNow, type Step, transaction, TransactionFailed, type TransactionOptions } from './hostTransaction.js';
@@ -366,6 +366,10 @@ class Planner {
   }
 
   private planChange(change: FileChange, chosenHunks: number[] | undefined, reviewed: string | undefined): 'planned' | 'unchanged' {
+    // A change set reaches apply from a store or a caller, not only from buildChangeSet: a path that
+    // lost its refusal on the way (`../x`, `/etc/x`, `.git/config`) must not be joined onto the root.
+    const unsafe = unsafePathReason(change.path) ?? (change.oldPath !== undefined ? unsafePathReason(change.oldPath) : undefined);
+    if (unsafe) throw new Refusal(unsafe);
     const { before, after } = change;
     if (reviewed !== undefined) {
       if (chosenHunks) throw new Refusal('hunks and reviewed content cannot both be chosen for one file');

@@ -7,7 +7,9 @@ import { BaseSnapshot } from '../snapshot/snapshotManifest.js';
 import type { TaskRecord } from '../state/taskRecord.js';
 import type { TaskService } from '../task/taskService.js';
 import type { TaskStore } from '../state/taskStore.js';
-import { ApplyJournal } from './applyJournal.js';
+import { ApplyJournal, type Journal } from './applyJournal.js';
+import { type ApplyLock, applyLockHeld, takeApplyLock } from './applyLock.js';
+import { hasStagedLeftovers, settleInterruptedApply, type SettledApply } from './applyRecovery.js';
 import { applyChangesAsync, type ApplyReport, checkAgainstHost, type ApplySelection, type HostWorkOptions, PathsNotTaken, selectChanges, undoLastApplyAsync, type UndoReport } from './applyChanges.js';
 import { ApprovalBoard } from '../approvals/approvalBoard.js';
 import { type ApprovalDecision, type ApprovalRequest, describeRefusal } from '../approvals/approvalQueue.js';
@@ -265,15 +267,19 @@ export class ChangeService {
       });
     }
     let report: ApplyReport;
+    const lock = takeApplyLock(this.tasks.store.taskDir(record.id), record.id);
     // Merged and hunk-chosen contents are new blobs nothing names yet: a sweep by another process spares them meanwhile.
     const applying = markBlobWork(this.blobWorkDir(record.id));
     try {
+      // An apply a killed process left part-way is put back first: this one starts from a whole host.
+      await settleWithAudit(this.tasks.store, record, { signal: options.signal });
       report = await applyChangesAsync({ root: record.workspace, changeSet, content, blobs, journal, afterMutation: options.afterMutation }, selection, { signal: options.signal, onProgress: options.onProgress });
     } catch (error) {
       audit.append({ type: 'warning', task: record.id, message: CancelledError.is(error) ? 'apply cancelled before anything was written' : `apply failed: ${(error as Error).message}` });
       throw error;
     } finally {
       applying.done();
+      lock.release();
     }
     audit.append({ type: 'changes.applied', task: record.id, apply: report.id, ...(options.request !== undefined ? { request: options.request } : {}), changeSet: { id: changeSet.id, reviewed: review.reviewed, ...(review.current ? { boxNow: review.current } : {}), files: changeSet.files.length, createdAt: changeSet.createdAt }, written: report.written, refused: report.refused, held: report.held, ...(selection.content && Object.keys(selection.content).length ? { reviewerEdited: Object.keys(selection.content) } : {}) });
     return { changes, report, review };
@@ -412,17 +418,64 @@ export interface UndoOptions extends HostWorkOptions {
   afterMutation?: TransactionOptions['afterMutation'];
 }
 
-/** Reverts the task's last apply on the host. Needs no engine: it works after the task has gone. */
+/**
+ * Reverts the task's last apply on the host (an apply a killed process left part-way included).
+ * Needs no engine: it works after the task has gone.
+ */
 export async function undoTask(store: TaskStore, idOrPrefix: string, { force = false, afterMutation, signal, onProgress }: UndoOptions = {}): Promise<UndoReport> {
   const record = store.resolve(idOrPrefix);
   const files = store.changeFiles(record.id);
   const blobs = new BlobStore(files.blobDir);
   const journal = new ApplyJournal(files.journalDir);
+  const lock = takeApplyLock(store.taskDir(record.id), record.id);
+  try {
+    const last = journal.last();
+    const report = await undoLastApplyAsync({ root: record.workspace, blobs, journal, afterMutation }, { force, signal, onProgress });
+    store.audit(record.id).append({ type: 'changes.undone', task: record.id, apply: report.id, restored: restoredStates(last, report.restored) });
+    return report;
+  } finally {
+    lock.release();
+  }
+}
+
+const restoredStates = (journal: Journal | undefined, paths: readonly string[]) =>
+  (journal?.steps ?? []).filter((step) => paths.includes(step.path)).map((step) => ({ path: step.path, kind: step.before.kind, ...(step.before.kind === 'file' ? { sha256: step.before.sha256 } : {}) }));
+
+/** Settles an interrupted apply with the lock held, and records what it put back. */
+async function settleWithAudit(store: TaskStore, record: TaskRecord, options: HostWorkOptions): Promise<SettledApply | undefined> {
+  const files = store.changeFiles(record.id);
+  const journal = new ApplyJournal(files.journalDir);
   const last = journal.last();
-  const report = await undoLastApplyAsync({ root: record.workspace, blobs, journal, afterMutation }, { force, signal, onProgress });
-  const restored = (last?.steps ?? []).filter((step) => report.restored.includes(step.path)).map((step) => ({ path: step.path, kind: step.before.kind, ...(step.before.kind === 'file' ? { sha256: step.before.sha256 } : {}) }));
-  store.audit(record.id).append({ type: 'changes.undone', task: record.id, apply: report.id, restored });
-  return report;
+  const settled = await settleInterruptedApply({ root: record.workspace, blobs: new BlobStore(files.blobDir), journal }, record.id, options);
+  if (settled) store.audit(record.id).append({ type: 'changes.recovered', task: record.id, ...(settled.apply ? { apply: settled.apply } : {}), restored: restoredStates(last, settled.restored), leftovers: settled.leftovers });
+  return settled;
+}
+
+/**
+ * Puts back an apply that a killed process (CLI, extension host, MCP server) left part-way, for
+ * a front end as it starts or before it works on the task; nothing to do when none did. Refused
+ * while another process's apply or undo is running. Needs no engine.
+ */
+export async function settleInterruptedApplies(store: TaskStore, idOrPrefix: string, options: HostWorkOptions = {}): Promise<SettledApply | undefined> {
+  const record = store.resolve(idOrPrefix);
+  const files = store.changeFiles(record.id);
+  // The cheap look first: a front end calls this for every task it shows.
+  const last = new ApplyJournal(files.journalDir).last();
+  // A pending record under a live lock is an apply at work, not an interrupted one.
+  if (applyLockHeld(store.taskDir(record.id))) return undefined;
+  if (last?.status !== 'pending' && !hasStagedLeftovers(record.workspace)) return undefined;
+  let lock: ApplyLock;
+  try {
+    lock = takeApplyLock(store.taskDir(record.id), record.id);
+  } catch (error) {
+    if (error instanceof AirlockError && error.code === 'apply.busy') return undefined;
+    throw error;
+  }
+  try {
+    return await settleWithAudit(store, record, options);
+  } finally {
+    lock.release();
+  }
 }
 
 /** A front end's own words for what a change's notes say neutrally (how to raise the size limit that refused a file, say). */

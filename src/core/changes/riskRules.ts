@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import { hostEquivalentPath } from './changePath.js';
 import type { FileChange } from './changeSet.js';
 import { contentRisk } from './hostRunContent.js';
 import { HOST_RUN_FILES, type HostRunRule } from './hostRunFiles.js';
@@ -29,15 +30,16 @@ export function riskClassifier(extraGlobs: readonly string[] = []): RiskClassifi
   }));
   return ({ change, beforeText, afterText }) => {
     const reasons = new Set<string>();
-    for (const candidate of [change.path, change.oldPath]) {
-      if (candidate === undefined) continue;
+    // `.vscode./tasks.json` or `.vs\u200ccode/tasks.json` is `.vscode/tasks.json` once a Windows or macOS host opens it.
+    const spellings = [change.path, change.oldPath].flatMap((candidate) => (candidate === undefined ? [] : [candidate, hostEquivalentPath(candidate)]));
+    for (const candidate of new Set(spellings)) {
       for (const rule of rules) if (rule.test(candidate)) reasons.add(rule.reason);
     }
     const { before, after } = change;
     if (after?.kind === 'symlink') reasons.add('symlink (applied only when chosen, and only if it points inside the workspace)');
     if (after?.kind === 'file' && after.mode & 0o111 && !(before?.kind === 'file' && before.mode & 0o111)) reasons.add('exec bit is new');
     // A rename into a judged name (notes.txt → package.json) is judged as a new file: its old text says nothing.
-    if (after?.kind === 'file') for (const reason of contentRisk(change.path, change.oldPath !== undefined && change.oldPath !== change.path ? undefined : beforeText, afterText)) reasons.add(reason);
+    if (after?.kind === 'file') for (const reason of contentRisk(hostEquivalentPath(change.path), change.oldPath !== undefined && change.oldPath !== change.path ? undefined : beforeText, afterText)) reasons.add(reason);
     return [...reasons];
   };
 }

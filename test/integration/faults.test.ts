@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ApplyJournal } from '../../src/core/changes/applyJournal.js';
+import { airlockLeftovers, hostTree, startTask } from '../helpers/changeFixtures.js';
+import { launchNode } from '../helpers/cliProcess.js';
+import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
+
+/**
+ * Faults a user meets in a long session, each against the real engine, each saying what the user
+ * sees and what is kept. Here: a front end killed part-way through an apply. The host is never left
+ * half-applied, the next front end puts it back (and says so), nothing is written twice, and a
+ * put-back that would lose a host edit made since is refused instead of done.
+ */
+
+after(removeTempDirs);
+
+const REPO = process.cwd();
+const FILES = 40;
+const KILL_AFTER = 12;
+
+const workspaceFiles = () => Object.fromEntries(Array.from({ length: FILES }, (_, index) => [`src/f${String(index).padStart(2, '0')}.txt`, `host ${index}\n`]));
+
+/** A front end SIGKILLed after `KILL_AFTER` host paths of its apply have moved (test/fixtures/faults/killedApply.ts). */
+async function killedApply(stateRoot: string, task: string): Promise<{ signal: string | null; output: string }> {
+  const result = await launchNode(['--import', 'tsx', path.join(REPO, 'test/fixtures/faults/killedApply.ts'), stateRoot, task, String(KILL_AFTER)], { timeoutMs: 120_000 }).result;
+  return { signal: result.signal ?? null, output: result.stdout + result.stderr };
+}
+
+/** `airlock diff ID` from source, as a user's next command after the crash. */
+function cliDiff(stateRoot: string, task: string) {
+  return launchNode(['--import', 'tsx', path.join(REPO, 'src/cli/main.ts'), 'diff', task], { env: { AIRLOCK_STATE_DIR: stateRoot, AIRLOCK_DAEMON: '0' }, timeoutMs: 120_000 }).result;
+}
+
+describe('a front end killed mid-apply (integration)', () => {
+  test('the next command puts the half-written host back and says so; a fresh apply then writes every file once', { timeout: 300_000 }, async (t) => {
+    const workspace = makeTempDir('airlock-fault-apply-');
+    writeFiles(workspace, workspaceFiles());
+    const task = await startTask(t, workspace);
+    if (!task) return;
+    const before = hostTree(workspace);
+    await task.sh(`for f in src/*.txt; do echo "box edit of $f" > "$f"; done`);
+
+    const killed = await killedApply(task.service.store.root, task.id);
+    assert.equal(killed.signal, 'SIGKILL', `the front end died mid-apply: ${killed.output}`);
+    const journal = new ApplyJournal(task.service.store.changeFiles(task.id).journalDir);
+    assert.equal(journal.last()?.status, 'pending', 'its undo record says it never finished');
+    const halfWritten = Object.entries(hostTree(workspace)).filter(([rel, state]) => rel.startsWith('src/') && before[rel] !== state).length;
+    assert.ok(halfWritten > 0 && halfWritten < FILES, `the host is half-applied (${halfWritten} of ${FILES} changed)`);
+    assert.ok(airlockLeftovers(workspace).length > 0, 'and holds the staged files of the rest');
+
+    const next = await cliDiff(task.service.store.root, task.id);
+    assert.equal(next.status, 0, next.stderr);
+    assert.match(next.stderr, /^airlock: an earlier apply \(\S+\) was cut short; the \d+ path\(s\) it had written were put back as they were$/m);
+    assert.deepEqual(hostTree(workspace), before, 'the host is exactly as before the interrupted apply');
+    assert.deepEqual(airlockLeftovers(workspace), [], 'no staged files left in the workspace');
+    const audit = task.service.store.audit(task.id).records();
+    const recovered = audit.filter((entry) => entry.type === 'changes.recovered');
+    assert.equal(recovered.length, 1);
+    assert.ok(Array.isArray(recovered[0].restored) && recovered[0].restored.length === halfWritten, JSON.stringify(recovered[0]));
+    assert.equal(fs.existsSync(path.join(task.service.store.taskDir(task.id), 'apply.lock')), false, "the dead front end's lock is gone");
+
+    // The box's change set is untouched by all this: applying it now writes each file once.
+    const { report } = await task.changes.apply(task.id, {});
+    assert.equal(report.written.filter((item) => item.action === 'write').length, FILES);
+    for (let index = 0; index < FILES; index++) {
+      const rel = `src/f${String(index).padStart(2, '0')}.txt`;
+      assert.equal(fs.readFileSync(path.join(workspace, rel), 'utf8'), `box edit of ${rel}\n`);
+    }
+    assert.deepEqual(journal.all().map((record) => record.status), ['undone', 'applied'], 'one put back, one whole apply');
+  });
+
+  test('a host edit made after the crash is never overwritten: the put-back and new applies are refused, naming the file', { timeout: 300_000 }, async (t) => {
+    const workspace = makeTempDir('airlock-fault-edited-');
+    writeFiles(workspace, workspaceFiles());
+    const task = await startTask(t, workspace);
+    if (!task) return;
+    await task.sh(`for f in src/*.txt; do echo "box edit of $f" > "$f"; done`);
+    const killed = await killedApply(task.service.store.root, task.id);
+    assert.equal(killed.signal, 'SIGKILL');
+    const journal = new ApplyJournal(task.service.store.changeFiles(task.id).journalDir);
+    const written = (journal.last()?.steps ?? []).map((step) => step.path).find((rel) => fs.readFileSync(path.join(workspace, rel), 'utf8').startsWith('box edit'));
+    assert.ok(written, 'a path the killed apply had written');
+    fs.writeFileSync(path.join(workspace, written), 'the user kept working\n');
+
+    const next = await cliDiff(task.service.store.root, task.id);
+    assert.equal(next.status, 0, next.stderr);
+    assert.match(next.stderr, new RegExp(`^airlock: warning: task ${task.id}: an earlier apply \\(\\S+\\) was interrupted part-way, and putting it back would lose host edits made since \\(${written.replace(/[.]/g, '\\.')}\\); nothing was changed`, 'm'));
+    await assert.rejects(task.changes.apply(task.id, {}), (error: Error & { code?: string }) => error.code === 'apply.interrupted');
+    assert.equal(fs.readFileSync(path.join(workspace, written), 'utf8'), 'the user kept working\n', "the user's edit stands");
+    assert.deepEqual(airlockLeftovers(workspace), [], 'staged copies are removed all the same');
+    assert.equal(journal.last()?.status, 'pending', 'still waiting for the person to decide');
+  });
+});
