@@ -1,3 +1,4 @@
+import { commandEndLines } from './commandEnd.js';
 import type { Command } from 'commander';
 import { decimal, keyValue } from './flagValues.js';
 import { CommandRefused } from '../core/index.js';
@@ -73,7 +74,7 @@ export function registerExecCommand(program: Command): void {
         prompting?.stop();
         unregister();
         if (stdoutClosed()) return EXIT_BROKEN_PIPE;
-        if (result.timedOut) process.stderr.write(`airlock: timed out after ${flags.timeout} s; the command and everything it started were killed\n`);
+        for (const line of commandEndLines(result, flags.timeout, record.id)) process.stderr.write(`${line}\n`);
         return result.exitCode;
       }, EXIT_AIRLOCK_ERROR),
     );

@@ -1,3 +1,4 @@
+import { commandEndLines } from './commandEnd.js';
 import { Command } from 'commander';
 import type { Readable } from 'node:stream';
 import { CommandRefused, runHostCommandLine, type ApprovalRequest, type TaskService } from '../core/index.js';
@@ -71,7 +72,7 @@ export async function runRequest(service: TaskService, args: RunArgs, io: RunIo)
       beforeRun: io.beforeRun,
       backend: io.backend,
     });
-    if (result.timedOut) io.say(`airlock: timed out after ${args.timeoutSeconds} s; the command and everything it started were killed`);
+    for (const line of commandEndLines(result, args.timeoutSeconds, result.task)) io.say(line);
     return result.exitCode;
   } catch (error) {
     if (!(error instanceof CommandRefused)) throw error;

@@ -3,8 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ApplyJournal } from '../../src/core/changes/applyJournal.js';
+import { TaskStore } from '../../src/core/state/taskStore.js';
 import { airlockLeftovers, hostTree, startTask } from '../helpers/changeFixtures.js';
 import { launchNode } from '../helpers/cliProcess.js';
+import { labelled, realEngine, TEST_IMAGE } from '../helpers/realEngine.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
 
 /**
@@ -91,5 +93,69 @@ describe('a front end killed mid-apply (integration)', () => {
     assert.equal(fs.readFileSync(path.join(workspace, written), 'utf8'), 'the user kept working\n', "the user's edit stands");
     assert.deepEqual(airlockLeftovers(workspace), [], 'staged copies are removed all the same');
     assert.equal(journal.last()?.status, 'pending', 'still waiting for the person to decide');
+  });
+});
+
+/** The CLI from source against `stateRoot`, as a user runs it. */
+function cli(stateRoot: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000) {
+  return launchNode(['--import', 'tsx', path.join(REPO, 'src/cli/main.ts'), ...args], { env: { AIRLOCK_STATE_DIR: stateRoot, AIRLOCK_DAEMON: '0', AIRLOCK_IMAGE: TEST_IMAGE, ...env }, timeoutMs }).result;
+}
+
+describe('the engine and the task going away under a front end (integration)', () => {
+  test('an engine that does not answer at start: one message naming DOCKER_HOST, exit 1, and no record, container or volume left', { timeout: 120_000 }, async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const stateRoot = makeTempDir('airlock-fault-noengine-');
+    const workspace = makeTempDir('airlock-fault-noengine-ws-');
+    writeFiles(workspace, { 'a.txt': 'a\n' });
+    const before = (await engine.docker.listContainers({ all: true, filters: { label: ['airlock.task'] } })).length;
+    const started = await cli(stateRoot, ['start', '--workspace', workspace], { DOCKER_HOST: 'unix:///nonexistent/airlock-fault.sock' });
+    assert.equal(started.status, 1);
+    // One message and its one hint, never a stack trace.
+    assert.match(started.stderr, /^airlock: No container engine answered at unix:\/\/\/nonexistent\/airlock-fault\.sock \(DOCKER_HOST\): no socket there\n {2}→ [^\n]+\n$/);
+    assert.deepEqual(fs.readdirSync(stateRoot).filter((name) => name !== 'daemon'), fs.existsSync(path.join(stateRoot, 'tasks')) ? ['tasks'] : []);
+    if (fs.existsSync(path.join(stateRoot, 'tasks'))) assert.deepEqual(fs.readdirSync(path.join(stateRoot, 'tasks')), [], 'no task record');
+    assert.equal((await engine.docker.listContainers({ all: true, filters: { label: ['airlock.task'] } })).length, before, 'nothing reached the engine');
+  });
+
+  test('two front ends stopping the same task at once: both end well, the end is recorded once, nothing is left', { timeout: 180_000 }, async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const stateRoot = makeTempDir('airlock-fault-stop-');
+    const workspace = makeTempDir('airlock-fault-stop-ws-');
+    writeFiles(workspace, { 'a.txt': 'a\n' });
+    const started = await cli(stateRoot, ['start', '--workspace', workspace, '--json']);
+    assert.equal(started.status, 0, started.stderr);
+    const id = (JSON.parse(started.stdout) as { id: string }).id;
+    const [first, second] = await Promise.all([cli(stateRoot, ['stop', id]), cli(stateRoot, ['stop', id])]);
+    assert.deepEqual([first.status, second.status], [0, 0], `${first.stderr}\n${second.stderr}`);
+    assert.doesNotMatch(first.stderr + second.stderr, /^\s+at |error/im);
+    assert.deepEqual(await labelled(engine, id), { containers: 0, volumes: 0 });
+    const ends = new TaskStore(stateRoot).audit(id).records().filter((entry) => entry.type === 'task.destroyed');
+    assert.equal(ends.length, 1, 'one record of the end');
+  });
+
+  test('the TTL ending the task during a long command: the command ends with a clear error, and the audit log on the host keeps it', { timeout: 180_000 }, async (t) => {
+    const engine = await realEngine(t);
+    if (!engine) return;
+    const stateRoot = makeTempDir('airlock-fault-ttl-');
+    const workspace = makeTempDir('airlock-fault-ttl-ws-');
+    writeFiles(workspace, { 'a.txt': 'a\n' });
+    const started = await cli(stateRoot, ['start', '--workspace', workspace, '--ttl', '8', '--json']);
+    assert.equal(started.status, 0, started.stderr);
+    const id = (JSON.parse(started.stdout) as { id: string }).id;
+    const long = await cli(stateRoot, ['exec', id, '--', 'sh', '-c', 'echo started; sleep 600'], {}, 120_000);
+    assert.equal(long.status, 137, 'killed with the box');
+    assert.match(long.stdout, /^started$/m);
+    assert.match(long.stderr, new RegExp(`^airlock: task ${id} ended while the command ran \\(ttl expired\\); the command was killed with it\\. Start a new task to go on\\.$`, 'm'));
+    assert.doesNotMatch(long.stderr, /^\s+at /m);
+    assert.ok(long.ms < 60_000, `it ended with the task, not at its own timeout (${long.ms} ms)`);
+    const records = new TaskStore(stateRoot).audit(id).records();
+    assert.ok(records.some((entry) => entry.type === 'task.created'), 'the log outlives the box');
+    assert.ok(records.some((entry) => entry.type === 'command' && entry.taskEnded === 'ttl expired' && entry.exitCode === 137), 'the command is recorded, with why it ended');
+    assert.equal(records.filter((entry) => entry.type === 'task.destroyed').length, 1, 'the end is recorded once');
+    const after = await cli(stateRoot, ['exec', id, '--', 'true']);
+    assert.notEqual(after.status, 0);
+    assert.match(after.stderr, /ttl expired|destroyed|ended/i);
   });
 });

@@ -1,3 +1,4 @@
+import { commandEndLines } from '../commandEnd.js';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -131,7 +132,7 @@ async function dispatch(service: TaskService, kind: string, args: string[], io: 
     if (!parsed) throw new FallBack();
     await io.beforeRun(service.store.resolve(parsed.task).id);
     const result = await service.exec(parsed.task, { argv: parsed.argv, cwd: parsed.cwd, env: parsed.env, timeoutMs: parsed.timeoutMs, signal: io.signal, onStdout: io.out, onStderr: io.err, gate: { onWaiting: io.onWaiting } });
-    if (result.timedOut) await io.err(`airlock: timed out after ${(parsed.timeoutMs ?? 0) / 1000} s; the command and everything it started were killed\n`);
+    for (const line of commandEndLines(result, (parsed.timeoutMs ?? 0) / 1000, service.store.resolve(parsed.task).id)) await io.err(`${line}\n`);
     return result.exitCode;
   }
   throw new FallBack();

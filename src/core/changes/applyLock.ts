@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AirlockError } from '../ground/errors.js';
+import { processAlive as holderAlive } from '../ground/processAlive.js';
 
 /**
  * One apply or undo at a time per task, across every process on this host (CLI, extension, MCP
@@ -14,17 +15,6 @@ export interface ApplyLock {
 }
 
 const LOCK = 'apply.lock';
-
-function holderAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function readHolder(file: string): number | undefined {
   try {

@@ -5,6 +5,7 @@ import type { ApplyJournal } from './applyJournal.js';
 import { listBlobs } from './blobStore.js';
 import { ChangeSetStore } from './changeSetStore.js';
 import { folderNames } from '../ground/folderNames.js';
+import { processAlive as processExists } from '../ground/processAlive.js';
 
 export interface RetentionInput {
   blobDir: string;
@@ -115,11 +116,3 @@ export function blobWorkInFlight(dir: string): number {
   return running;
 }
 
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -41,6 +41,8 @@ export interface ExecResult {
   bytesOut: number;
   bytesErr: number;
   backend: ExecBackendName;
+  /** Set when the task itself ended while the command ran (its TTL, or the container exited): why. */
+  taskEnded?: string;
 }
 
 export type ExecBackendName = 'supervisor' | 'docker-exec';

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { AirlockError, CancelledError } from '../ground/errors.js';
 import { type ManifestEntry, readManifest, type SnapshotManifest, writeManifest } from './snapshotManifest.js';
+import { processAlive as alive } from '../ground/processAlive.js';
 
 /** A path's new base: its entry (with its bytes, for a file), or undefined for "no longer in the base". */
 export interface BaseMove {
@@ -62,15 +63,6 @@ export function moveBase(manifestFile: string, moves: readonly BaseMove[]): Snap
 
 /** Past this, a lock's holder is taken to have died without letting go. */
 const STALE_LOCK_MS = 2 * 60 * 1000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The pid in a lock folder; undefined while its owner has not written it yet. */
 function lockOwner(dir: string): number | undefined {

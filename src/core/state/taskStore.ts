@@ -6,6 +6,7 @@ import { replaceFile } from '../ground/syncedWrite.js';
 import { AirlockError } from '../ground/errors.js';
 import { type TaskRecord, taskRecordSchema } from './taskRecord.js';
 import { folderNames } from '../ground/folderNames.js';
+import { processAlive } from '../ground/processAlive.js';
 
 const TASK_ID = /^[a-z0-9]{4,32}$/;
 
@@ -36,6 +37,25 @@ export class TaskStore {
     const temp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(temp, JSON.stringify(record, null, 2), { mode: 0o600 });
     fs.renameSync(temp, file);
+  }
+
+  /**
+   * Claims the recording of a task's end: created exclusively, so when two front ends (or a stop
+   * and a gc) end the same task at once, exactly one writes its record and audit line.
+   */
+  claimEnd(id: string): boolean {
+    const file = path.join(this.create(id), 'ended');
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    // A claimer killed before it wrote the record must not leave the end unrecorded for good.
+    const claimer = Number(fs.readFileSync(file, 'utf8').trim());
+    if (processAlive(claimer)) return false;
+    fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o600 });
+    return true;
   }
 
   load(id: string): TaskRecord | undefined {

@@ -526,9 +526,9 @@ export class TaskService {
   }
 
   private markDestroyed(record: TaskRecord, reason: string): void {
-    if (record.destroyedAt) return;
     this.backends.get(record.id)?.then((backend) => backend.dispose(), () => undefined);
     this.backends.delete(record.id);
+    if (record.destroyedAt || this.store.load(record.id)?.destroyedAt || !this.store.claimEnd(record.id)) return;
     this.store.save({ ...record, destroyedAt: new Date().toISOString(), destroyReason: reason });
     this.store.audit(record.id).append({ type: 'task.destroyed', task: record.id, reason });
     this.releaseHostState(record.id);
@@ -735,6 +735,11 @@ export class TaskService {
       this.markDestroyed(record, 'container exited');
       throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, { code: 'task.gone', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
     }
+    // Killed, and not by Airlock's timeout or cancel: the box itself may have gone (the TTL ran out mid-command).
+    if (!result.timedOut && !result.cancelled && (result.exitCode >= 128 || result.signal)) {
+      const ended = await this.endedUnder(record);
+      if (ended) result = { ...result, taskEnded: ended };
+    }
     if (request.bookkeeping) return result;
     this.store.audit(record.id).append({
       type: 'command',
@@ -754,8 +759,25 @@ export class TaskService {
       bytesOut: result.bytesOut,
       bytesErr: result.bytesErr,
       backend: result.backend,
+      ...(result.taskEnded ? { taskEnded: result.taskEnded } : {}),
     });
     return result;
+  }
+
+  /** Why the task's container is no longer running (recorded as its end), or undefined while it runs. */
+  private async endedUnder(record: TaskRecord): Promise<string | undefined> {
+    const running = await this.docker
+      .getContainer(record.containerId)
+      .inspect()
+      .then(
+        (info) => containerInspectSchema.parse(info).State.Running,
+        (error: { statusCode?: number }) => (error.statusCode === 404 ? false : undefined),
+      );
+    if (running !== false) return undefined;
+    // The box's own TTL timer ends it a moment after the deadline the record holds.
+    const reason = Date.parse(record.expiresAt) <= Date.now() + 2000 ? 'ttl expired' : 'container exited';
+    this.markDestroyed(record, reason);
+    return reason;
   }
 
   /** Closes runner sessions this process opened; tasks themselves keep running. */

@@ -163,7 +163,13 @@ export const runCommandTool = defineTool({
         onStdout: stdout.take,
         onStderr: stderr.take,
       });
-      const how = result.timedOut ? `timed out after ${timeoutSeconds} s: the command and everything it started were killed (exit code ${result.exitCode})` : result.cancelled ? `cancelled (exit code ${result.exitCode})` : `exit code ${result.exitCode}`;
+      const how = result.timedOut
+        ? `timed out after ${timeoutSeconds} s: the command and everything it started were killed (exit code ${result.exitCode})`
+        : result.taskEnded
+          ? `the task ended while the command ran (${result.taskEnded}); it was killed with it (exit code ${result.exitCode}). A person starts a new task to go on`
+          : result.cancelled
+            ? `cancelled (exit code ${result.exitCode})`
+            : `exit code ${result.exitCode}`;
       const lines = [`${how}; ran in ${printableLine(cwd)} of task ${folder.record.id} (${seconds(Date.now() - started)})`];
       for (const [name, output] of [['stdout', stdout], ['stderr', stderr]] as const) {
         if (output.bytes) lines.push(`--- ${name} (${output.bytes} bytes) ---`, output.text());
