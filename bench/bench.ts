@@ -17,6 +17,7 @@ import { benchChangeSet } from './changeSetBench.js';
 import { benchEgress } from './egressBench.js';
 import { benchExtension } from './extensionBench.js';
 import { benchGitHistory } from './gitHistoryBench.js';
+import { benchLoad } from './loadBench.js';
 import { benchReview } from './reviewBench.js';
 import { benchRouting } from './routingBench.js';
 import { benchScale } from './scaleBench.js';
@@ -118,6 +119,17 @@ async function main(): Promise<void> {
     const [large, small] = process.argv.slice(scaleAt + 1).map(Number);
     try {
       process.stdout.write((await benchScale(engine, IMAGE, { large: large || undefined, small: Number.isNaN(small) ? undefined : small })).join('\n') + '\n');
+    } finally {
+      service.dispose();
+    }
+    return;
+  }
+  // `npm run bench -- load [tasks] [commands]` runs only the load run (issue 19): 10 tasks × 100 commands by default.
+  const loadAt = process.argv.indexOf('load');
+  if (loadAt >= 0) {
+    const [tasks, commands] = process.argv.slice(loadAt + 1).map(Number);
+    try {
+      process.stdout.write((await benchLoad(engine, IMAGE, { tasks: tasks || undefined, commands: commands || undefined })).join('\n') + '\n');
     } finally {
       service.dispose();
     }
