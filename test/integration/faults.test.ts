@@ -159,3 +159,20 @@ describe('the engine and the task going away under a front end (integration)', (
     assert.match(after.stderr, /ttl expired|destroyed|ended/i);
   });
 });
+
+describe("a command turning on the task's runner (integration)", () => {
+  test("a command that stops the runner cannot outlive its timeout: the host's own kill ends its whole tree", { timeout: 180_000 }, async (t) => {
+    const workspace = makeTempDir('airlock-fault-runner-');
+    writeFiles(workspace, { 'a.txt': 'a\n' });
+    const task = await startTask(t, workspace);
+    if (!task) return;
+    // The runner runs as the sandbox user, so the command may SIGSTOP it: it then neither kills nor reports.
+    const started = Date.now();
+    const result = await task.service.exec(task.id, { argv: ['sh', '-c', 'grep -q supervisor /proc/$PPID/cmdline && kill -STOP $PPID; sleep 1234 & sleep 1235'], timeoutMs: 3000, backend: 'auto' });
+    assert.equal(result.backend, 'supervisor');
+    assert.equal(result.timedOut, true);
+    assert.equal(result.exitCode, 124);
+    assert.ok(Date.now() - started < 30_000, `the wait ended (${Date.now() - started} ms)`);
+    assert.equal((await task.sh('for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null; echo; done | grep -c "^sleep 123[45]" || true')).trim(), '0', 'no process of the command is left');
+  });
+});

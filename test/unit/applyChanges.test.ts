@@ -565,6 +565,32 @@ describe('applyChanges: symlinks on the host and in the container', () => {
     assert.deepEqual(snapshotHost(s.root), { sub: { kind: 'symlink', target: outside }, 'top.txt': { kind: 'file', mode: 0o644, content: 'T\n' } });
   });
 
+  test('a change set that reaches apply with an unsafe path and no refusal is refused, and nothing lands outside', () => {
+    // What a tampered store or a careless caller could hand over: buildChangeSet never makes these.
+    const outside = makeTempDir('airlock-crafted-outside-');
+    fs.writeFileSync(path.join(outside, 'victim.txt'), 'victim\n');
+    const s = scenario({ 'a.txt': { content: 'a\n' } }, { 'a.txt': { content: 'A\n' } });
+    const real = change(s.changeSet, 'a.txt');
+    const escape = path.relative(s.root, path.join(outside, 'escape.txt'));
+    const crafted: FileChange[] = [
+      { ...real, path: escape, status: 'added', before: undefined },
+      { ...real, path: `${outside}/abs.txt`, status: 'added', before: undefined },
+      { ...real, path: '.git/hooks/pre-commit', status: 'added', before: undefined },
+      { ...real, path: '.git./config', status: 'added', before: undefined },
+      { ...real, path: 'moved.txt', status: 'renamed', oldPath: path.relative(s.root, path.join(outside, 'victim.txt')), before: { kind: 'file', mode: 0o644, size: 7, sha256: sha256('victim\n') } },
+    ];
+    const report = applyChanges({ ...s.context, changeSet: { ...s.changeSet, files: crafted } }, { allowRisky: crafted.map((item) => item.path) });
+    assert.deepEqual(report.written, []);
+    assert.deepEqual(refusedPaths(report), [...crafted.map((item) => item.path)].sort());
+    assert.match(reasonFor(report.refused, escape), /"\.\."/);
+    assert.match(reasonFor(report.refused, `${outside}/abs.txt`), /absolute path/);
+    assert.match(reasonFor(report.refused, '.git./config'), /under \.git\//);
+    assert.match(reasonFor(report.refused, 'moved.txt'), /"\.\."/);
+    assert.deepEqual(snapshotHost(outside), expectedHost({ 'victim.txt': { content: 'victim\n' } }));
+    assert.deepEqual(snapshotHost(s.root), expectedHost({ 'a.txt': { content: 'a\n' } }));
+    assert.equal(s.fixture.journal.last(), undefined, 'nothing was written, so there is no undo record');
+  });
+
   test('a container symlink out of the workspace is refused even with allowRisky', () => {
     const s = scenario({ 'docs/a.md': { content: 'a\n' } }, { 'docs/a.md': { content: 'a\n' }, 'docs/evil': { symlink: '../../etc/passwd' }, abs: { symlink: '/etc/passwd' } });
     const report = s.apply({ allowRisky: ['docs/evil', 'abs'] });

@@ -81,6 +81,29 @@ describe('riskClassifier: risky paths', () => {
     });
   }
 
+  // Written to a Windows or macOS host, each opens the file named on the right (see hostEquivalentName).
+  const hostSpellings: Array<[string, RegExp]> = [
+    ['.vscode./tasks.json', /VS Code/],
+    ['.vscode /settings.json', /VS Code/],
+    ['.vs\u200ccode/tasks.json', /VS Code/],
+    ['.github./workflows/ci.yml', /CI workflow/],
+    ['Makefile.', /Makefile/],
+    ['.envrc ', /direnv/],
+    ['.claude\u200d/settings.json', /coding-agent/],
+    ['.gitattributes:x', /git attributes/],
+    ['.airlock.json.', /Airlock team policy/],
+  ];
+  for (const [rel, reason] of hostSpellings) {
+    test(`${JSON.stringify(rel)} is risky as the host would open it`, () => {
+      assert.match(classify(added(rel)).join('; '), reason);
+    });
+  }
+
+  test('a package.json spelled for another host is judged by its content', () => {
+    assert.match(classify(added('package.json.', JSON.stringify({ scripts: { postinstall: 'id' } }))).join(), /changes scripts/);
+    assert.deepEqual(classify(added('package.json.', JSON.stringify({ name: 'x', version: '1.0.0' }))), []);
+  });
+
   test('a rename is judged by its old path too', () => {
     const input: RiskInput = { change: { path: 'docs/old-makefile.txt', oldPath: 'Makefile', status: 'renamed', before: file('all:\n'), after: file('all:\n') }, beforeText: 'all:\n', afterText: 'all:\n' };
     assert.deepEqual(classify(input), ['Makefile (runs on the host with `make`)']);

@@ -116,11 +116,19 @@ export function* transaction(root: string, steps: Step[], blobs: BlobStore, opti
     throw error;
   }
 
-  const undos: Undo[] = [];
+  const undos: Array<{ step: Step; undo: Undo }> = [];
   let index = 0;
+  // A host folder may have been swapped for a symlink since the check: each path's folders are
+  // looked at again right before it changes (and before it is changed back), so no move, mkdir or
+  // unlink goes through a link. Node has no renameat, so microseconds between look and call remain.
+  const throughLink = (step: Step) => {
+    const unsafe = unsafeAncestorReason(root, step.path);
+    if (unsafe) throw new AirlockError(`${step.path}: ${unsafe}`, { code: `${what}.unsafePath`, hint: 'Nothing was written.' });
+  };
   const mutate = (step: Step, action: () => void, undo: Undo) => {
+    throughLink(step);
     action();
-    undos.push(undo);
+    undos.push({ step, undo });
     options.afterMutation?.(index++, step);
   };
   try {
@@ -165,8 +173,9 @@ export function* transaction(root: string, steps: Step[], blobs: BlobStore, opti
   } catch (error) {
     // Runs to its end without pausing: nothing else sees the host half rolled back.
     const problems: string[] = [];
-    for (const undo of undos.reverse()) {
+    for (const { step, undo } of undos.reverse()) {
       try {
+        throughLink(step);
         undo();
       } catch (undoError) {
         problems.push((undoError as Error).message);

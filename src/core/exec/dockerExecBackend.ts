@@ -1,15 +1,9 @@
 import type Docker from 'dockerode';
 import { execInspectSchema } from '../engine/engineSchemas.js';
 import { engineStreamDemux, rawStreamSink } from './engineStreamDemux.js';
-import { execToEnd } from './execToEnd.js';
+import { killMarked } from './markerKill.js';
 import { OutputDelivery } from './outputDelivery.js';
 import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult, type TerminalSize } from './execTypes.js';
-
-/**
- * Kills every process carrying the command's marker. Run as a second exec because the engine has
- * no "kill this exec" call; repeated because a dying tree may still be forking.
- */
-const KILL_BY_MARKER = `m="AIRLOCK_CMD=$1"; for pass in 1 2 3 4 5; do for p in /proc/[0-9]*; do pid=\${p#/proc/}; [ "$pid" = "$$" ] && continue; if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx "$m"; then kill -9 "$pid" 2>/dev/null; fi; done; done`;
 
 /**
  * One engine exec per command: works with any image (no node needed) and is the only way to get
@@ -21,7 +15,7 @@ export class DockerExecBackend implements ExecBackend {
   constructor(private readonly container: Docker.Container, private readonly user: string) {}
 
   private killTree(id: string): Promise<void> {
-    return execToEnd(this.container, ['sh', '-c', KILL_BY_MARKER, 'airlock-kill', id], this.user);
+    return killMarked(this.container, this.user, id);
   }
 
   async run(id: string, request: ExecRequest): Promise<ExecResult> {

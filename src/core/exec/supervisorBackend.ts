@@ -5,6 +5,7 @@ import { AirlockError } from '../ground/errors.js';
 import { engineStreamDemux } from './engineStreamDemux.js';
 import { exitCodeFor } from './exitCodes.js';
 import { inBoxProgram } from './inBoxProgram.js';
+import { killMarked } from './markerKill.js';
 import { OutputDelivery } from './outputDelivery.js';
 import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult } from './execTypes.js';
 import { sandboxProgram } from './sandboxPrograms.js';
@@ -32,6 +33,8 @@ interface Pending {
   /** The shared stream is writable again, or stdin got credit back: maybe read more stdin. */
   resumeStdin: () => void;
   onInputAck: (bytes: number) => void;
+  /** The host's own kill of the command's tree, once asked for: its end is reported only after that has run. */
+  hostKill?: Promise<void>;
 }
 
 const KILL_GRACE_MS = 5000;
@@ -56,7 +59,7 @@ export class SupervisorBackend implements ExecBackend {
 
   private readonly heartbeat: NodeJS.Timeout;
 
-  private constructor(private readonly stream: Duplex, private readonly taskEnv: Record<string, string>, private readonly onClosed: () => void) {
+  private constructor(private readonly stream: Duplex, private readonly taskEnv: Record<string, string>, private readonly onClosed: () => void, private readonly killMarked: (id: string) => Promise<void>) {
     this.heartbeat = setInterval(() => this.send({ t: 'ping' }), 10_000).unref();
     stream.on('drain', () => {
       for (const pending of this.pending.values()) pending.resumeStdin();
@@ -120,7 +123,7 @@ export class SupervisorBackend implements ExecBackend {
           if (!parsed.success) continue;
           if (parsed.data.t === 'ready' && !backend) {
             clearTimeout(timer);
-            backend = new SupervisorBackend(stream, program.taskEnv, onClosed);
+            backend = new SupervisorBackend(stream, program.taskEnv, onClosed, (id) => killMarked(container, user, id).catch(() => undefined));
             resolve();
           } else {
             const behind = backend?.handle(parsed.data);
@@ -180,7 +183,12 @@ export class SupervisorBackend implements ExecBackend {
     }
     // The end is reported after the output before it has been taken.
     if (message.t === 'exit') {
-      void pending.queue.then(() => pending.finish(exitCodeFor(message.code, message.signal), message.signal ?? undefined));
+      // After a kill, the runner's word that the command ended is not enough: it runs as the sandbox
+      // user, so anything in the box could stop it or speak for it. The host's own kill runs first.
+      void pending.queue.then(async () => {
+        await pending.hostKill;
+        pending.finish(exitCodeFor(message.code, message.signal), message.signal ?? undefined);
+      });
     } else {
       void pending.queue.then(async () => {
         await pending.output.stderr(Buffer.from(`${message.message}\n`));
@@ -230,9 +238,14 @@ export class SupervisorBackend implements ExecBackend {
       const kill = () => {
         output.release();
         this.send({ t: 'kill', id });
+        const pending = this.pending.get(id);
+        if (pending) pending.hostKill ??= this.killMarked(id);
         grace ??= setTimeout(() => {
-          finish(137, 'SIGKILL');
-          this.lost('the runner did not confirm a kill');
+          // Reported only once the host's kill has run: a wedged runner leaves no command behind.
+          void Promise.resolve(pending?.hostKill).then(() => {
+            finish(137, 'SIGKILL');
+            this.lost('the runner did not confirm a kill');
+          });
         }, KILL_GRACE_MS);
       };
       const onAbort = () => {

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import { z } from 'zod';
+import { AirlockError } from '../ground/errors.js';
+import { printableLine } from '../ground/printable.js';
 import { replaceFile } from '../ground/syncedWrite.js';
 import { EncodedManifest, encodeManifest, isEncodedManifest } from './manifestCodec.js';
 
@@ -153,7 +155,8 @@ export class BaseSnapshot {
   /** The file's base bytes, or only the first `limit` of them. */
   bytes(rel: string, limit?: number): Buffer {
     const entry = this.entries.get(rel);
-    if (!entry) throw new Error(`${rel} is not in the base snapshot`);
+    // A stored change set is read back from the host's files: one naming a path the base never had is damaged or forged.
+    if (!entry) throw new AirlockError(`${printableLine(rel)} is not in the task's base snapshot; the change set naming it is not one this task produced`, { code: 'changes.notInBase', hint: "Look at the task's changes again and review those.", field: 'changeSet' });
     return this.entryBytes(entry, limit);
   }
 
