@@ -7,6 +7,7 @@ import { defaultDial, EgressBroker, type ApprovalAnswer, type Asker, type Broker
 import type { NetworkPhase } from '../../src/core/egress/egressRules.js';
 import { egressSettingsSchema, type EgressSettingsInput } from '../../src/core/egress/egressSettings.js';
 import { FRAME, type FrameType } from '../../src/core/egress/relayProtocol.js';
+import { helloMessage, hostName, realHello, records, sni } from '../helpers/tlsHello.js';
 import { sleep, until } from '../helpers/until.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -1076,5 +1077,88 @@ describe('EgressBroker: a fault ends one connection, never the gateway', () => {
     assert.equal(h.connections().length, 1, 'the other record was written');
     await until('both destination sockets to close', () => echo.sockets.length === 2 && echo.sockets.every(closedSocket));
     assert.deepEqual(crashes, []);
+  });
+});
+
+describe("EgressBroker: a tunnel's TLS ClientHello must name the tunnel's host", () => {
+  test('a ClientHello naming another host ends the tunnel before any of it reaches the destination, and the record says why', async (t) => {
+    const echo = await tcpServer(t);
+    const h = harness(t, { agent: ALLOW_API }, { names: LOOPBACK_NAMES });
+    h.open(1, connect('api.example.test', echo.port));
+    await established(h, 1);
+    h.data(1, await realHello('denied.example.test'));
+    const record = await h.recordFor('api.example.test');
+    assert.ok(h.relay.got(FRAME.CLOSE, 1), 'the relay is told to close the connection');
+    assert.equal(record.decision, 'deny');
+    assert.equal(record.closedBy, 'tls server name');
+    assert.match(record.reason ?? '', /the TLS ClientHello names denied\.example\.test, not api\.example\.test/);
+    assert.equal(record.bytesUp, 0);
+    await until('the destination socket to close', () => echo.sockets.length === 1 && closedSocket(echo.sockets[0]));
+    assert.equal(echo.received().length, 0, 'not one byte of the hello reached the destination');
+    assert.equal(h.broker.openConnections, 0);
+  });
+
+  test("a ClientHello naming the tunnel's host (in any case, with a trailing dot) goes through byte for byte", async (t) => {
+    const echo = await tcpServer(t, () => undefined);
+    const h = harness(t, { agent: ALLOW_API }, { names: LOOPBACK_NAMES });
+    let sent = '';
+    for (const [id, name] of [[1, 'api.example.test'], [2, 'API.Example.Test.']] as const) {
+      h.open(id, connect('api.example.test', echo.port));
+      await established(h, id);
+      const hello = await realHello(name);
+      h.data(id, hello);
+      sent += hello.toString('latin1');
+      await until(`the hello naming ${name} at the destination`, () => echo.received() === sent);
+    }
+    assert.equal(h.connections().length, 0, 'no tunnel was ended');
+    assert.equal(h.broker.openConnections, 2);
+  });
+
+  test('a hello split over frames, the first piece sent with the CONNECT head, is held until it is whole, then forwarded', async (t) => {
+    const echo = await tcpServer(t, () => undefined);
+    const h = harness(t, { agent: ALLOW_API }, { names: LOOPBACK_NAMES });
+    const hello = records(helloMessage({ extensions: [sni(hostName('api.example.test'))] }), 20);
+    h.open(1, Buffer.concat([Buffer.from(connect('api.example.test', echo.port), 'latin1'), hello.subarray(0, 7)]));
+    await established(h, 1);
+    h.data(1, hello.subarray(7, 30));
+    await sleep(50);
+    assert.equal(echo.received().length, 0, 'nothing of an unfinished hello is forwarded');
+    h.data(1, hello.subarray(30));
+    await until('the whole hello at the destination', () => echo.received().length === hello.length);
+    assert.equal(echo.received(), hello.toString('latin1'));
+    h.data(1, 'after');
+    await until('later bytes unheld', () => echo.received().endsWith('after'));
+  });
+
+  test('a tunnel to an address whose hello names a host, a hello naming two hosts, and one that trickles in are refused', async (t) => {
+    const echo = await tcpServer(t);
+    const h = harness(t, { agent: { allowCidr: ['127.0.0.1/32'], allow: ['api.example.test'] } }, { names: LOOPBACK_NAMES });
+    h.open(1, connect('127.0.0.1', echo.port));
+    await established(h, 1);
+    h.data(1, await realHello('api.example.test'));
+    h.open(2, connect('api.example.test', echo.port));
+    await established(h, 2);
+    h.data(2, records(helloMessage({ extensions: [sni(hostName('api.example.test'), hostName('denied.example.test'))] })));
+    h.open(3, connect('api.example.test', echo.port));
+    await established(h, 3);
+    const slow = await realHello('api.example.test');
+    for (let at = 0; at < 70; at++) h.data(3, slow.subarray(at, at + 1));
+    const byAddress = await h.recordFor('127.0.0.1');
+    assert.match(byAddress.reason ?? '', /names api\.example\.test, but the tunnel was allowed for the address 127\.0\.0\.1/);
+    const [twoNames, trickled] = [await h.recordFor('api.example.test', 1), await h.recordFor('api.example.test', 2)];
+    assert.match(twoNames.reason ?? '', /more than one host/);
+    assert.match(trickled.reason ?? '', /did not arrive within 64 reads/);
+    for (const record of [byAddress, twoNames, trickled]) assert.deepEqual([record.decision, record.closedBy, record.bytesUp], ['deny', 'tls server name', 0]);
+    assert.equal(echo.received().length, 0);
+  });
+
+  test('a tunnel that does not open with TLS is passed on at once, unheld', async (t) => {
+    const echo = await tcpServer(t);
+    const h = harness(t, { agent: ALLOW_API }, { names: LOOPBACK_NAMES });
+    h.open(1, connect('api.example.test', echo.port));
+    await established(h, 1);
+    h.data(1, 'SSH-2.0-client\r\n');
+    await until('the echo', () => h.relay.data(1).endsWith('SSH-2.0-client\r\n'));
+    assert.equal(h.connections().length, 0);
   });
 });

@@ -132,6 +132,28 @@ describe('parseProxyRequest: plain HTTP', () => {
     refusedWith('GET http://api.example.test/ HTTP/1.1\r\nHost: api.example.test:99999\r\n\r\n', 400);
     refusedWith('GET http://api.example.test/ HTTP/1.1\r\nHost: u@api.example.test\r\n\r\n', 400);
   });
+
+  test('a body length two parsers could read differently is refused: CL with TE, two or malformed CLs, TE not ending in chunked, TE on 1.0', () => {
+    const post = (headers: string, version = '1.1') => `POST http://api.example.test/ HTTP/${version}\r\nHost: api.example.test\r\n${headers}\r\n`;
+    refusedWith(post('Content-Length: 5\r\nTransfer-Encoding: chunked\r\n'), 400, /both Content-Length and Transfer-Encoding/);
+    refusedWith(post('Transfer-Encoding: chunked\r\nContent-Length: 0\r\n'), 400, /both Content-Length and Transfer-Encoding/);
+    refusedWith(post('Content-Length: 5\r\nContent-Length: 6\r\n'), 400, /more than one Content-Length/);
+    refusedWith(post('Content-Length: 5\r\ncontent-length: 5\r\n'), 400, /more than one Content-Length/);
+    refusedWith(post('Content-Length: 5, 5\r\n'), 400, /is not a number/);
+    refusedWith(post('Content-Length: +5\r\n'), 400, /is not a number/);
+    refusedWith(post('Content-Length: 0x10\r\n'), 400, /is not a number/);
+    refusedWith(post('Transfer-Encoding: gzip\r\n'), 400, /does not end in a single chunked/);
+    refusedWith(post('Transfer-Encoding: chunked, gzip\r\n'), 400, /does not end in a single chunked/);
+    refusedWith(post('Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n'), 400, /does not end in a single chunked/);
+    refusedWith(post('Transfer-Encoding: xchunked\r\n'), 400, /does not end in a single chunked/);
+    refusedWith(post('Transfer-Encoding: chunked\r\n', '1.0'), 400, /HTTP\/1\.0 request cannot use Transfer-Encoding/);
+  });
+
+  test('one plain Content-Length, or a transfer coding list ending in one chunked, is forwarded as it came', () => {
+    assert.match(head(parse('POST http://api.example.test/ HTTP/1.1\r\nHost: api.example.test\r\nContent-Length: 11\r\n\r\n')), /\r\nContent-Length: 11\r\n/);
+    assert.match(head(parse('POST http://api.example.test/ HTTP/1.1\r\nHost: api.example.test\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n')), /\r\nTransfer-Encoding: gzip, Chunked\r\n/);
+    assert.equal(parse('CONNECT api.example.test:443 HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n').kind, 'connect');
+  });
 });
 
 describe('headEnd', () => {

@@ -1,9 +1,10 @@
 import * as net from 'node:net';
 import { checkAddresses, compileRules, decideName, type CompiledRules, type NetworkPhase, parseHostRule, type PhaseRules } from './egressRules.js';
 import type { EgressSettings } from './egressSettings.js';
-import { formatTarget, printableHost, type HostTarget } from './hostTarget.js';
+import { formatTarget, normalizeHost, printableHost, type HostTarget } from './hostTarget.js';
 import { CONNECT_ESTABLISHED, headEnd, MAX_HEAD_BYTES, parseProxyRequest, ProxyRequestError, proxyResponse, type ProxyRequest } from './proxyRequest.js';
 import { FRAME, type FrameType } from './relayProtocol.js';
+import { peekClientHello } from './tlsClientHello.js';
 
 /** The relay end as the broker sees it: `send` returns false when the link is full (wait for `onDrain`). */
 export interface RelayLink {
@@ -72,6 +73,11 @@ interface Tunnel {
   socket?: net.Socket;
   abort: AbortController;
   pausedByRelay: boolean;
+  /**
+   * A CONNECT tunnel's first bytes from the sandbox, held until they are known not to be a
+   * ClientHello naming another host than the one the tunnel was allowed for.
+   */
+  opening?: { target: HostTarget; held: Buffer[] };
 }
 
 const RESOLVE_TIMEOUT_MS = 5000;
@@ -82,6 +88,11 @@ const RESOLVE_TIMEOUT_MS = 5000;
  */
 const MAX_EARLY_BYTES = 1024 * 1024;
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+/**
+ * Reads a ClientHello may take before it is complete. A client writes its hello at once, so it
+ * comes in one read or a few; each read re-parses what is held, and this bounds that work.
+ */
+const MAX_OPENING_PIECES = 64;
 
 export function defaultDial(address: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -100,6 +111,20 @@ export function defaultDial(address: string, port: number, timeoutMs: number, si
       resolve(socket);
     });
   });
+}
+
+/** Why a ClientHello's server name may not go through a tunnel allowed for `target`, or undefined when it may. */
+export function serverNameRefusal(target: HostTarget, serverName: string): string | undefined {
+  let named: Omit<HostTarget, 'port'>;
+  try {
+    named = normalizeHost(serverName);
+  } catch {
+    return `the TLS ClientHello's server name "${printableHost(serverName)}" is not a valid host name`;
+  }
+  // RFC 6066 allows only host names in SNI; a client that dialled an address has no name to send.
+  if (target.kind !== 'name') return `the TLS ClientHello names ${named.host}, but the tunnel was allowed for the address ${target.host}`;
+  if (named.kind !== 'name' || named.host !== target.host) return `the TLS ClientHello names ${named.host}, not ${target.host}, the host this tunnel was allowed for`;
+  return undefined;
 }
 
 /**
@@ -231,6 +256,7 @@ export class EgressBroker {
 
   private fromSandbox(tunnel: Tunnel, data: Buffer): void {
     tunnel.lastActivity = Date.now();
+    if (tunnel.state === 'open' && tunnel.opening) return this.checkOpening(tunnel, tunnel.opening, data);
     if (tunnel.state === 'open') {
       const allowed = this.withinBudget(data);
       tunnel.bytesUp += allowed.length;
@@ -320,6 +346,31 @@ export class EgressBroker {
     this.connected(tunnel, socket, request);
   }
 
+  /**
+   * Holds a tunnel's first bytes until they are either not TLS or a complete ClientHello, then lets
+   * them through only when its server name (SNI) is the tunnel's own host. A front end that routes
+   * by SNI would otherwise carry a tunnel allowed for one name to any other name it serves.
+   */
+  private checkOpening(tunnel: Tunnel, opening: NonNullable<Tunnel['opening']>, data: Buffer): void {
+    opening.held.push(data);
+    const peek = peekClientHello(Buffer.concat(opening.held));
+    let refusal: string | undefined;
+    if (peek.kind === 'partial') {
+      if (opening.held.length <= MAX_OPENING_PIECES) return;
+      refusal = `the tunnel's TLS ClientHello did not arrive within ${MAX_OPENING_PIECES} reads`;
+    } else if (peek.kind === 'invalid') refusal = `the tunnel's TLS opening is refused: ${peek.reason}`;
+    else if (peek.kind === 'hello' && peek.serverName !== undefined) refusal = serverNameRefusal(opening.target, peek.serverName);
+    if (refusal) {
+      Object.assign(tunnel.record, { decision: 'deny', reason: printableHost(refusal) });
+      return this.finish(tunnel, 'tls server name');
+    }
+    tunnel.opening = undefined;
+    for (const chunk of opening.held) {
+      if (tunnel.state !== 'open') return;
+      this.fromSandbox(tunnel, chunk);
+    }
+  }
+
   private rulesFor(phase: NetworkPhase): CompiledRules {
     const rules = this.compiled[phase];
     return this.grants[phase].length ? { ...rules, allow: [...rules.allow, ...this.grants[phase]] } : rules;
@@ -357,8 +408,10 @@ export class EgressBroker {
     tunnel.socket = socket;
     tunnel.state = 'open';
     tunnel.lastActivity = Date.now();
-    if (request.kind === 'connect') this.send(FRAME.DATA, tunnel.id, CONNECT_ESTABLISHED);
-    else {
+    if (request.kind === 'connect') {
+      tunnel.opening = { target: request.target, held: [] };
+      this.send(FRAME.DATA, tunnel.id, CONNECT_ESTABLISHED);
+    } else {
       socket.write(request.head);
       tunnel.bytesUp += request.head.length;
       this.countBytes(request.head.length);
@@ -367,6 +420,8 @@ export class EgressBroker {
     const early = tunnel.early;
     tunnel.early = [];
     for (const chunk of early) this.fromSandbox(tunnel, chunk);
+    // The early bytes may have been a refused ClientHello, or gone over a limit.
+    if (tunnel.state !== 'open') return;
     this.send(FRAME.RESUME, tunnel.id);
     if (tunnel.clientEnded) socket.end();
     if (this.linkBlocked || tunnel.pausedByRelay) socket.pause();

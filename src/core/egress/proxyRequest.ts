@@ -59,6 +59,7 @@ export function parseProxyRequest(head: Buffer): ProxyRequest {
     if (formatTarget(hostHeader) !== formatTarget(target)) {
       throw new ProxyRequestError(400, `the URL's host ${formatTarget(target)} and the Host header ${formatTarget(hostHeader)} disagree`);
     }
+    checkFraming(headers, minor);
     const kept = headers.filter(([name]) => !DROPPED.has(name.toLowerCase()));
     const path = url[2] ? (url[2].startsWith('?') ? `/${url[2]}` : url[2]) : '/';
     const forwarded = [`${method} ${path} HTTP/1.${minor}`, ...kept.map(([name, value]) => `${name}: ${value}`), 'Connection: close', '', ''].join('\r\n');
@@ -67,6 +68,27 @@ export function parseProxyRequest(head: Buffer): ProxyRequest {
     if (error instanceof TargetError) throw new ProxyRequestError(400, error.message);
     throw error;
   }
+}
+
+/**
+ * Refuses a request whose body length two parsers could read differently (RFC 9112 §6): both
+ * Content-Length and Transfer-Encoding, disagreeing or malformed lengths, a transfer coding that
+ * does not end in chunked, or Transfer-Encoding on HTTP/1.0. Forwarded as they are, the origin (or
+ * a front end at the allowed host) could take the end of one body as the start of a second request
+ * the broker never read.
+ */
+function checkFraming(headers: Array<[string, string]>, minor: string): void {
+  const values = (wanted: string) => headers.filter(([name]) => name.toLowerCase() === wanted).map(([, value]) => value);
+  const lengths = values('content-length');
+  const codings = values('transfer-encoding');
+  if (codings.length > 0) {
+    if (lengths.length > 0) throw new ProxyRequestError(400, 'the request has both Content-Length and Transfer-Encoding');
+    if (minor === '0') throw new ProxyRequestError(400, 'an HTTP/1.0 request cannot use Transfer-Encoding');
+    const list = codings.join(',').split(',').map((coding) => coding.trim().toLowerCase());
+    if (list.at(-1) !== 'chunked' || list.indexOf('chunked') !== list.length - 1) throw new ProxyRequestError(400, `Transfer-Encoding "${printableHost(codings.join(', ').slice(0, 80))}" does not end in a single chunked`);
+  }
+  if (lengths.length > 1) throw new ProxyRequestError(400, 'the request has more than one Content-Length');
+  if (lengths.length === 1 && !/^\d{1,15}$/.test(lengths[0])) throw new ProxyRequestError(400, `Content-Length "${printableHost(lengths[0].slice(0, 40))}" is not a number`);
 }
 
 /** A complete response the proxy itself sends (refusals and errors); the body says why, in one line. */
