@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   for (const [category, title] of Object.entries(CATEGORIES) as Array<[Category, string]>) {
     const inGroup = rows.filter(({ item }) => item.category === category);
     out.push(`### ${title} (${inGroup.length})`, '', '| Case | What it tries | What getting through would have let an attacker do | Run by |', '|---|---|---|---|');
-    for (const { file, item } of inGroup) out.push(`| \`${item.id}\` | ${cell(item.title)} | ${cell(item.attack)}${item.source ? ` (${cell(item.source)})` : ''} | security/${file}.test.ts |`);
+    for (const { file, item } of inGroup) out.push(`| \`${item.id}\` | ${cell(item.title)}${item.knownGap ? ` **Known gap:** ${cell(item.knownGap)}.` : ''} | ${cell(item.attack)}${item.source ? ` (${cell(item.source)})` : ''} | security/${file}.test.ts |`);
     out.push('');
   }
   process.stdout.write(out.join('\n'));

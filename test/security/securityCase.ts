@@ -32,6 +32,12 @@ export interface SecurityCase<C> {
   source?: string;
   /** Only where the case needs longer than the file's default. */
   timeoutMs?: number;
+  /**
+   * A hole the case shows and Airlock has not closed yet, in one sentence: the case still asserts
+   * the secure behaviour and runs, reported as a known gap (node:test's todo) instead of failing
+   * the suite; SECURITY.md lists it under Limits. Removing this is how the fix is proven.
+   */
+  knownGap?: string;
   run(context: C, t: TestContext): Promise<void>;
 }
 
@@ -44,7 +50,7 @@ export const defineCases = <C>(cases: Array<SecurityCase<C>>): Array<SecurityCas
  */
 export function registerCases<C>(cases: ReadonlyArray<SecurityCase<C>>, context: () => C | undefined, timeoutMs = 120_000): void {
   for (const item of cases) {
-    test(`[${item.id}] ${item.title}`, { timeout: item.timeoutMs ?? timeoutMs }, async (t) => {
+    test(`[${item.id}] ${item.title}`, { timeout: item.timeoutMs ?? timeoutMs, ...(item.knownGap ? { todo: `known gap: ${item.knownGap}` } : {}) }, async (t) => {
       const ready = context();
       if (ready === undefined) {
         t.skip('no engine');
