@@ -4,7 +4,7 @@ import type { ApprovalRequest, ChangeService } from '../../core/index.js';
 import type { CommandRegistry } from '../commandRegistry.js';
 import type { ReviewManager } from '../review/reviewManager.js';
 import type { AirlockSession } from '../session/airlockSession.js';
-import { progressText } from '../tasks/startTask.js';
+import { withWorkProgress } from '../ui/workProgress.js';
 import { showError } from '../ui/errorNotice.js';
 import { noticeText } from '../ui/noticeText.js';
 import { requestTitle } from './approvalLabels.js';
@@ -178,23 +178,7 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
     const workspace = session.overview(request.task)?.workspace ?? (typeof request.details?.workspace === 'string' ? request.details.workspace : '');
     let outcome: Awaited<ReturnType<ChangeService['applyApproved']>>;
     try {
-      outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: noticeText(core, `Airlock: writing request ${request.id} to ${path.basename(workspace)}`), cancellable: true }, async (progress, token) => {
-        const abort = new AbortController();
-        const cancel = token.onCancellationRequested(() => abort.abort());
-        let shown = 0;
-        try {
-          return await (await reviews.changeService()).applyApproved(request, {
-            signal: abort.signal,
-            onProgress: (update) => {
-              const { percent, message } = progressText(update, core.printableLine);
-              progress.report({ increment: Math.max(0, percent - shown), message });
-              shown = Math.max(shown, percent);
-            },
-          });
-        } finally {
-          cancel.dispose();
-        }
-      });
+      outcome = await withWorkProgress(noticeText(core, `Airlock: writing request ${request.id} to ${path.basename(workspace)}`), core.printableLine, async (progress) => (await reviews.changeService()).applyApproved(request, progress));
     } catch (error) {
       // What another try cannot change (written already, not allowed, not a request of this kind) gets no Retry.
       const retry = !(error instanceof core.AirlockError && FINAL_WRITE_ERRORS.has(error.code));

@@ -4,7 +4,7 @@ import type { ApplyReport, ReviewItem, TaskReview } from '../../core/index.js';
 import type { CommandRegistry } from '../commandRegistry.js';
 import type { AirlockSession } from '../session/airlockSession.js';
 import { pickTaskFor } from '../tasks/pickTask.js';
-import { progressText } from '../tasks/startTask.js';
+import { withWorkProgress } from '../ui/workProgress.js';
 import { showError } from '../ui/errorNotice.js';
 import { noticeText } from '../ui/noticeText.js';
 import type { ReviewResource } from './reviewControl.js';
@@ -179,37 +179,15 @@ export function registerReviewCommands(context: vscode.ExtensionContext, command
       void vscode.window.showInformationMessage('Airlock: nothing in this review is chosen. Accept the files to apply (risky files one by one).');
       return;
     }
-    const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Airlock: applying ${taken} file(s) from task ${review.task.id}`, cancellable: true }, async (progress, token) => {
-      const abort = new AbortController();
-      const cancel = token.onCancellationRequested(() => abort.abort());
-      let shown = 0;
-      try {
-        return await review.apply({
-          signal: abort.signal,
-          onProgress: (update) => {
-            const { percent, message } = progressText(update, core.printableLine);
-            progress.report({ increment: Math.max(0, percent - shown), message });
-            shown = Math.max(shown, percent);
-          },
-        });
-      } finally {
-        cancel.dispose();
-      }
-    });
+    const outcome = await withWorkProgress(`Airlock: applying ${taken} file(s) from task ${review.task.id}`, core.printableLine, (options) => review.apply(options));
     await reportApply(review, key, outcome.report, outcome.refreshed);
   };
 
   const undo = async (review: TaskReview | undefined, task = review?.task.id, force = false) => {
     if (!task) return;
-    const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Airlock: undoing the last apply of task ${task}`, cancellable: true }, async (progress, token) => {
-      const abort = new AbortController();
-      const cancel = token.onCancellationRequested(() => abort.abort());
-      try {
-        const options = { force, signal: abort.signal, onProgress: (update: Parameters<typeof progressText>[0]) => progress.report({ message: progressText(update, core.printableLine).message }) };
-        return review ? await review.undo(options) : await (await manager.changeService()).undo(task, options);
-      } finally {
-        cancel.dispose();
-      }
+    const report = await withWorkProgress(`Airlock: undoing the last apply of task ${task}`, core.printableLine, async (progress) => {
+      const options = { force, ...progress };
+      return review ? review.undo(options) : (await manager.changeService()).undo(task, options);
     });
     output.info(`undo of apply ${report.id}: restored ${report.restored.map((file) => core.printableLine(file)).join(', ')}`);
     void vscode.window.showInformationMessage(`Airlock: undid the last apply of task ${task}: ${report.restored.length} path(s) restored as they were.`);

@@ -1,10 +1,11 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ProgressUpdate, TaskRecord } from '../../core/index.js';
+import type { TaskRecord } from '../../core/index.js';
 import { defaultImage, extraFloors, userLayer } from '../policy/policySettings.js';
 import type { AirlockSession } from '../session/airlockSession.js';
 import { showError } from '../ui/errorNotice.js';
 import { noticeText } from '../ui/noticeText.js';
+import { withWorkProgress } from '../ui/workProgress.js';
 
 async function chooseFolder(given?: vscode.Uri): Promise<string | undefined> {
   if (given?.scheme === 'file') return given.fsPath;
@@ -15,13 +16,6 @@ async function chooseFolder(given?: vscode.Uri): Promise<string | undefined> {
 }
 
 const SETUP_LOG_LIMIT = 256 * 1024;
-
-/** The percentage and step line of a progress notification, from the core's weighted fraction. */
-export function progressText(update: ProgressUpdate, printable: (text: string) => string): { percent: number; message: string } {
-  const percent = Math.round((update.fraction ?? 0) * 100);
-  const count = update.files ? ` (${update.files.done}/${update.files.total} files)` : update.unit === 'files' && update.total ? ` (${update.done ?? 0}/${update.total} files)` : '';
-  return { percent, message: `${percent}% — ${printable(update.message)}${count}` };
-}
 
 /**
  * "Start Task for This Workspace": the core's one use case (planWorkspaceTask, then
@@ -62,23 +56,14 @@ export async function startTask(session: AirlockSession, output: vscode.LogOutpu
     }
     const warnings: string[] = [];
     let setupLogged = 0;
-    const record = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Airlock: starting a task for ${name}`, cancellable: true }, async (progress, token) => {
-      const abort = new AbortController();
-      const cancel = token.onCancellationRequested(() => abort.abort());
-      let shown = 0;
-      let step = '';
-      try {
-        return await core.startWorkspaceTask(service, plan, {
-          signal: abort.signal,
-          onProgress: (update) => {
-            const { percent, message } = progressText(update, core.printableLine);
-            // A line per step in the log; every update (bytes, files) only at debug level.
-            if (update.step !== step) output.info(`start: ${message}`);
-            else output.debug(`start: ${message}`);
-            step = update.step;
-            progress.report({ increment: Math.max(0, percent - shown), message });
-            shown = Math.max(shown, percent);
-          },
+    let step = '';
+    const record = await withWorkProgress(
+      `Airlock: starting a task for ${name}`,
+      core.printableLine,
+      ({ signal, onProgress }) =>
+        core.startWorkspaceTask(service, plan, {
+          signal,
+          onProgress,
           onWarning: (message) => {
             warnings.push(core.printableLine(message.split('\n')[0]));
             output.warn(core.printableLines(message));
@@ -91,11 +76,14 @@ export async function startTask(session: AirlockSession, output: vscode.LogOutpu
             output.info(`setup: ${core.printableLines(text.trimEnd())}${setupLogged >= SETUP_LOG_LIMIT ? ' … (more setup output left out of this log)' : ''}`);
           },
           onWaiting: (request) => output.info(`start: setup command waits for approval ${request.id}`),
-        });
-      } finally {
-        cancel.dispose();
-      }
-    });
+        }),
+      (update, message) => {
+        // A line per step in the log; every update (bytes, files) only at debug level.
+        if (update.step !== step) output.info(`start: ${message}`);
+        else output.debug(`start: ${message}`);
+        step = update.step;
+      },
+    );
     output.info(`task ${record.id} started for ${core.printableLine(workspace)} (${record.snapshot.files} files, ${record.snapshot.excluded.length} left out as secrets)`);
     // The daemon mirrors host edits and serves routed commands; one already serving stays.
     session.ensureDaemon();
