@@ -206,15 +206,15 @@ describe('airlock mcp (integration)', () => {
 
     // What a reviewer's front end does on Approve: record the allow, then write exactly the request.
     const queue = new ApprovalBoard(service!.store).queue(record.id);
-    assert.equal(queue.decide(id!, { decision: 'allow', scope: 'once', by: 'reviewer' }), 'decided');
+    assert.equal(queue.decide(id, { decision: 'allow', scope: 'once', by: 'reviewer' }), 'decided');
     assert.match((await call('request_apply', { approval: id })).text, /\nallowed by reviewer at .+; not written yet/);
     assert.equal((await inBox('echo changed-since > notes/deep/new.txt')).exitCode, 0);
     const changes = new ChangeService(service!);
-    const { report } = await changes.applyApproved(request!);
+    const { report } = await changes.applyApproved(request);
     assert.deepEqual(report.written.filter((item) => item.action !== 'mkdir').map((item) => item.path), ['notes/deep/new.txt']);
     assert.equal(fs.readFileSync(path.join(workspace, 'notes/deep/new.txt'), 'utf8'), 'from the tool\n', 'the requested bytes, not what the box has now');
     assert.equal(fs.readFileSync(path.join(workspace, 'README.md'), 'utf8'), 'hello from the host\n', 'nothing the request did not name');
-    await assert.rejects(changes.applyApproved(request!), (error: Error & { code?: string }) => error.code === 'apply.requestUsed');
+    await assert.rejects(changes.applyApproved(request), (error: Error & { code?: string }) => error.code === 'apply.requestUsed');
     const done = await call('request_apply', { approval: id });
     assert.equal(done.isError, false, done.text);
     assert.match(done.text, /\nallowed by reviewer and written to the host at \S+: 1 file\(s\)\n {2}write notes\/deep\/new\.txt$/);
