@@ -35,6 +35,10 @@ const CLI_HINTS: Readonly<Record<ErrorCode, Wording>> = {
   'task.unreadableRecord': () => 'Run `airlock gc` to clean it up.',
   'task.destroyed': () => START_AGAIN,
   'task.gone': () => START_AGAIN,
+  'task.lost': (error) => {
+    const task = action(error, 'reviewChanges')?.task;
+    return task ? `Review and apply that change set with \`airlock diff ${task} --change-set SET\` and \`airlock apply ${task} --change-set SET --yes\` (SET: the id above), then start a new task.` : START_AGAIN;
+  },
   'task.expired': () => 'Start a new task, with a longer --ttl if needed.',
   'task.noNetwork': () => 'Start a task with --allow rules to use the network.',
   'exec.noCommand': () => 'Put the command after `--`, e.g. `airlock exec ID -- ls -la`.',

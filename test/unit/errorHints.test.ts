@@ -62,6 +62,10 @@ const CASES: Record<string, Case> = {
   },
   'task.destroyed': { error: built('task.destroyed', 'Start a new task.', { actions: [{ kind: 'startTask' }] }), cli: START_AGAIN },
   'task.gone': { error: built('task.gone', 'Start a new task.', { actions: [{ kind: 'startTask' }] }), cli: START_AGAIN },
+  'task.lost': {
+    error: built('task.lost', 'Review and apply that change set if you want what the box had done, then start a new task.', { field: 'ID', actions: [{ kind: 'reviewChanges', task: TASK }, { kind: 'startTask' }] }),
+    cli: `Review and apply that change set with \`airlock diff ${TASK} --change-set SET\` and \`airlock apply ${TASK} --change-set SET --yes\` (SET: the id above), then start a new task.`,
+  },
   'task.expired': { error: built('task.expired', 'Start a new task, with a longer time to live if needed.', { actions: [{ kind: 'startTask' }, { kind: 'changeSetting', setting: 'ttlSeconds' }] }), cli: 'Start a new task, with a longer --ttl if needed.' },
   'task.noNetwork': { error: built('task.noNetwork', 'Start a task with network allow rules to use the network.', { actions: [{ kind: 'startTask' }, { kind: 'changeSetting', setting: 'network.allow' }] }), cli: 'Start a task with --allow rules to use the network.' },
   'exec.noCommand': { error: built('exec.noCommand', 'Give the command to run.'), cli: 'Put the command after `--`, e.g. `airlock exec ID -- ls -la`.' },

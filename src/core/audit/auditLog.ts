@@ -14,6 +14,7 @@ import type { Decision } from '../commands/commandRules.js';
 export type AuditRecord =
   | { type: 'task.created'; task: string; config: unknown; snapshot: unknown }
   | { type: 'task.destroyed'; task: string; reason: string }
+  | { type: 'task.reattached'; task: string; containerId: string; previousContainerId: string; expiresAt: string; reason: string }
   | { type: 'command'; task: string; id: string; argv: string[]; line?: string; cwd: string; env: string[]; tty: boolean; start: string; end: string; exitCode: number; signal?: string; timedOut: boolean; cancelled: boolean; bytesOut: number; bytesErr: number; backend: string; taskEnded?: string }
   | { type: 'warning'; task: string; message: string }
   | { type: 'changes.applied'; task: string; apply?: string; request?: string; changeSet: { id: string; reviewed: boolean; boxNow?: string; files: number; createdAt: string }; written: Array<{ path: string; action: string; sha256?: string; previousSha256?: string }>; refused: Array<{ path: string; reason: string }>; held: Array<{ path: string; reason: string }>; reviewerEdited?: string[] }

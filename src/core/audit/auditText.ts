@@ -17,6 +17,8 @@ function describe(r: AuditEntry): string {
       return `task created from ${text(fields(r.config).workspace)} (${text(fields(r.snapshot).files)} files copied)`;
     case 'task.destroyed':
       return `task destroyed: ${text(r.reason)}`;
+    case 'task.reattached':
+      return `task found again after the engine went away: a new container ${text(r.containerId).slice(0, 12)} on its kept workspace (${text(r.reason)})`;
     case 'command': {
       const how = r.timedOut ? 'timed out' : r.cancelled ? 'cancelled' : r.signal ? `killed by ${text(r.signal)}` : `exit ${text(r.exitCode)}`;
       return `ran ${r.line !== undefined ? text(r.line) : argv(r.argv)}  [${how}; in ${text(r.cwd)}; ${text(r.bytesOut)} B out, ${text(r.bytesErr)} B err]`;

@@ -7,6 +7,7 @@ import { Emitter, type Disposable, type Event } from '../ground/events.js';
 import { watchFolder, type FolderWatch } from '../ground/folderWatch.js';
 import { TASK_LABEL, type TaskRecord } from '../state/taskRecord.js';
 import type { TaskStore } from '../state/taskStore.js';
+import { hasEngineLoss } from './engineRestart.js';
 import { taskStatus, unrecordedEnd, type TaskState, type TaskStatus } from './taskStatus.js';
 
 /**
@@ -315,7 +316,7 @@ export class TaskWatcher implements Disposable {
       return;
     }
     const facts = this.containers.get(id);
-    const status = taskStatus(record, facts && { State: facts.state });
+    const status = taskStatus(record, facts && { State: facts.state }, Date.now(), { engineLost: hasEngineLoss(this.store, id) });
     if (last && last.state !== 'destroyed' && status.state === 'destroyed') {
       const reason = this.endReason(id, record);
       if (reason === undefined) return;

@@ -35,6 +35,11 @@ import { captureFolderInodes } from '../changes/workspaceScanner.js';
 import { CommandRefused, gateCommand, type GateOptions } from '../gate/commandGate.js';
 import { EXPIRES_LABEL, TASK_LABEL, type TaskRecord } from '../state/taskRecord.js';
 import type { TaskStore } from '../state/taskStore.js';
+import { describeEndpoint } from '../engine/engineEndpoint.js';
+import { engineAnswers, engineStopsUnder, engineUnreachableError, isEngineUnreachable } from '../engine/engineReachability.js';
+import { shortChangeSetId } from '../changes/changeSet.js';
+import { ChangeSetStore } from '../changes/changeSetStore.js';
+import { clearEngineLoss, ENGINE_WENT_AWAY, engineLoss, forgetKeptReviewState, hasEngineLoss, keepReviewState, noteEngineLoss, reattachSpec, reviewStateKept, workspaceCanSurvive } from './engineRestart.js';
 
 export interface TaskServiceOptions {
   /** How this front end brings up a task's egress gateway; without one, allowlist tasks are refused. */
@@ -125,9 +130,12 @@ export const DEFAULT_RECORD_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
 const newTaskId = () => randomBytes(6).toString('hex');
 
+const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
+
 /** A task is alive when its container is; the record on the host outlives it for audit. */
 export class TaskService {
   private readonly backends = new Map<string, Promise<ExecBackend>>();
+  private readonly reattaching = new Map<string, Promise<TaskRecord>>();
   private layersUnavailable = false;
 
   constructor(
@@ -525,13 +533,21 @@ export class TaskService {
     return removed;
   }
 
-  private markDestroyed(record: TaskRecord, reason: string): void {
-    this.backends.get(record.id)?.then((backend) => backend.dispose(), () => undefined);
+  /**
+   * Records the end once. `keep`: an end nobody chose (the container vanished, the engine went
+   * away), so the change sets, blobs and base stay for review and apply until the record is
+   * pruned; a stop or the TTL leaves only what undo needs.
+   */
+  private markDestroyed(record: TaskRecord, reason: string, { keep }: { keep: boolean }): void {
+    const backend = this.backends.get(record.id);
     this.backends.delete(record.id);
+    backend?.then((value) => value.dispose(), () => undefined);
     if (record.destroyedAt || this.store.load(record.id)?.destroyedAt || !this.store.claimEnd(record.id)) return;
+    if (keep) keepReviewState(this.store, record.id, reason);
     this.store.save({ ...record, destroyedAt: new Date().toISOString(), destroyReason: reason });
     this.store.audit(record.id).append({ type: 'task.destroyed', task: record.id, reason });
-    this.releaseHostState(record.id);
+    clearEngineLoss(this.store, record.id);
+    if (!keep) this.releaseHostState(record.id);
   }
 
   /** A gone box leaves only what undo needs: no base snapshot, no change sets, no blobs but the host's backups. */
@@ -554,15 +570,23 @@ export class TaskService {
     // AutoRemove finishes asynchronously; wait until the engine has let go of the volume.
     for (let attempt = 0; attempt < 50 && (await this.containersOf(record.id)).length > 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
     await this.removeVolumes(record.id);
-    this.markDestroyed(record, reason);
+    this.markDestroyed(record, reason, { keep: false });
+    clearEngineLoss(this.store, record.id);
+    // A stop is the user's choice: what an earlier end nobody chose had kept for review goes now.
+    if (reviewStateKept(this.store, record.id)) {
+      forgetKeptReviewState(this.store, record.id);
+      this.releaseHostState(record.id);
+    }
     return this.store.resolve(record.id);
   }
 
   /** Every known task with its live state. Read-only: a vanished container's record is written by `gc`. */
   async list(): Promise<TaskStatus[]> {
-    const containers = await this.containersOf();
+    const containers = await this.containersOf().catch((error: unknown) => {
+      throw isEngineUnreachable(error) ? engineUnreachableError(this.engine.endpoint, error, 'The tasks are as last recorded on this machine') : error;
+    });
     const byTask = new Map(containers.map((summary) => [summary.Labels[TASK_LABEL], summary]));
-    return this.store.all().map((record) => taskStatus(record, byTask.get(record.id)));
+    return this.store.all().map((record) => taskStatus(record, byTask.get(record.id), Date.now(), { engineLost: this.engineLostHere(record.id) }));
   }
 
   /**
@@ -573,7 +597,10 @@ export class TaskService {
     if (!Number.isFinite(keepEndedMs) || keepEndedMs < 0) throw new AirlockError(`the retention of ended tasks must be 0 or more milliseconds (got ${keepEndedMs})`, { code: 'gc.invalidRetention', hint: 'Give how long to keep ended tasks, or 0 to remove them all.', field: 'keepEndedMs' });
     const report: GcReport = { containers: [], volumes: [], records: [], pruned: [] };
     const endedNow = new Set<string>();
-    for (const summary of await this.containersOf()) {
+    const containers = await this.containersOf().catch((error: unknown) => {
+      throw isEngineUnreachable(error) ? engineUnreachableError(this.engine.endpoint, error) : error;
+    });
+    for (const summary of containers) {
       // A running, unexpired container from another state directory (another user of this engine)
       // is not ours to judge; its own TTL ends it.
       const expired = !(Date.parse(summary.Labels[EXPIRES_LABEL] ?? '') > Date.now());
@@ -585,6 +612,10 @@ export class TaskService {
       }
     }
     const live = new Set((await this.containersOf()).map((summary) => summary.Labels[TASK_LABEL]));
+    // A task waiting to be re-attached after its engine went away: its layer is the box's files.
+    for (const record of this.store.all()) {
+      if (!record.destroyedAt && this.engineLostHere(record.id) && workspaceCanSurvive(record) && Date.parse(record.expiresAt) > Date.now()) live.add(record.id);
+    }
     const volumes = volumeListSchema.parse(await this.docker.listVolumes({ filters: { label: [TASK_LABEL] } })).Volumes ?? [];
     for (const volume of volumes) {
       if (live.has(volume.Labels?.[TASK_LABEL] ?? '')) continue;
@@ -598,12 +629,14 @@ export class TaskService {
     for (const status of await this.list()) {
       const saved = this.store.load(status.record.id);
       if (status.state === 'destroyed' && saved && !saved.destroyedAt) {
-        this.markDestroyed(saved, unrecordedEnd(saved));
+        const reason = status.record.destroyReason ?? unrecordedEnd(saved);
+        // Only the TTL is an end somebody chose; a box that vanished otherwise may hold work nobody applied.
+        this.markDestroyed(saved, reason, { keep: reason !== 'ttl expired' || this.engineLostHere(saved.id) });
         endedNow.add(saved.id);
       }
       if (status.state === 'destroyed') {
         // Also tasks ended before review state was released at the end (or by another process that crashed).
-        this.releaseHostState(status.record.id);
+        if (!reviewStateKept(this.store, status.record.id)) this.releaseHostState(status.record.id);
         continue;
       }
       if (Date.parse(status.record.expiresAt) <= Date.now()) {
@@ -680,15 +713,173 @@ export class TaskService {
     return pruned;
   }
 
-  /** A live task by id or prefix; expired ones are destroyed on the spot, never used. */
+  /**
+   * A live task by id or prefix; expired ones are destroyed on the spot, never used. One whose
+   * engine went away since it was last used is first found again (re-attached) or recorded lost.
+   */
   async live(idOrPrefix: string): Promise<TaskRecord> {
     const record = this.store.resolve(idOrPrefix);
-    if (record.destroyedAt) throw new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, { code: 'task.destroyed', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
+    if (record.destroyedAt) throw this.endedError(record);
+    if (this.engineLostHere(record.id)) return this.reattach(record);
     if (Date.parse(record.expiresAt) <= Date.now()) {
       await this.stop(record.id, 'ttl expired');
       throw new AirlockError(`task ${record.id} reached its TTL and was destroyed`, { code: 'task.expired', hint: 'Start a new task, with a longer time to live if needed.', field: 'ID', actions: [{ kind: 'startTask' }, { kind: 'changeSetting', setting: 'ttlSeconds' }] });
     }
     return record;
+  }
+
+  /**
+   * Whether this service's engine is the one seen going away under the task: a state folder can
+   * hold tasks of several engines, and only the task's own engine can give it back.
+   */
+  private engineLostHere(id: string): boolean {
+    return engineLoss(this.store, id)?.engine === describeEndpoint(this.engine.endpoint);
+  }
+
+  private endedError(record: TaskRecord): AirlockError {
+    if (!reviewStateKept(this.store, record.id)) return new AirlockError(`task ${record.id} was destroyed (${record.destroyReason})`, { code: 'task.destroyed', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
+    const newest = new ChangeSetStore(this.store.changeFiles(record.id).changeSetDir).newest();
+    const kept = newest ? `its last change set ${shortChangeSetId(newest.id)} (${newest.files} file(s), taken ${newest.createdAt}) is kept on this machine with the audit log` : 'its audit log is kept on this machine (no change set had been taken)';
+    return new AirlockError(`task ${record.id} has ended (${record.destroyReason}); ${kept}`, {
+      code: 'task.lost',
+      hint: newest ? 'Review and apply that change set if you want what the box had done, then start a new task.' : 'Start a new task.',
+      field: 'ID',
+      actions: newest ? [{ kind: 'reviewChanges', task: record.id }, { kind: 'startTask' }] : [{ kind: 'startTask' }],
+    });
+  }
+
+  /** One re-attach per task at a time in this process; other processes are held off by the container's name. */
+  private reattach(record: TaskRecord): Promise<TaskRecord> {
+    let work = this.reattaching.get(record.id);
+    if (!work) {
+      work = this.reattachOnce(record).finally(() => this.reattaching.delete(record.id));
+      this.reattaching.set(record.id, work);
+    }
+    return work;
+  }
+
+  /**
+   * Finds a task again after its engine went away: its container is still there (an engine with
+   * live-restore, a connection that only dropped), or it is created again from the record on the
+   * same base and layer volumes, with the same spec and deadline. A task whose workspace did not
+   * survive is recorded as lost with its review state kept, and that is the error.
+   */
+  private async reattachOnce(record: TaskRecord): Promise<TaskRecord> {
+    const loss = engineLoss(this.store, record.id);
+    if (!(await engineAnswers(this.docker))) throw engineUnreachableError(this.engine.endpoint, new Error('no answer'), `Task ${record.id} is found again once it answers`);
+    const previous = await this.docker.getContainer(record.containerId).inspect().then((info) => containerInspectSchema.parse(info).State, (error: unknown) => {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw isEngineUnreachable(error) ? engineUnreachableError(this.engine.endpoint, error) : error;
+    });
+    if (previous?.Running) {
+      clearEngineLoss(this.store, record.id);
+      return this.live(record.id);
+    }
+    if (Date.parse(record.expiresAt) <= Date.now()) {
+      await this.loseTask(record, 'ttl expired');
+      throw this.endedError(this.store.resolve(record.id));
+    }
+    const rebuilt = await reattachSpec(this.docker, record);
+    if ('lost' in rebuilt) {
+      await this.loseTask(record, rebuilt.lost);
+      throw this.endedError(this.store.resolve(record.id));
+    }
+    // What AutoRemove had not finished yet: the old container (its name is the task's) and, once
+    // the new one holds its own, the old overlay volumes. Named layers are never among them.
+    if (previous) await this.docker.getContainer(record.containerId).remove({ force: true, v: true }).catch(() => undefined);
+    let created: Docker.Container;
+    try {
+      created = await this.docker.createContainer(rebuilt.spec);
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 409) return this.reattachedElsewhere(record);
+      throw error;
+    }
+    try {
+      await created.start();
+    } catch (error) {
+      await created.remove({ force: true, v: true }).catch(() => undefined);
+      throw error;
+    }
+    const updated: TaskRecord = { ...record, containerId: created.id };
+    this.store.save(updated);
+    const left = Math.round((Date.parse(record.expiresAt) - Date.now()) / 1000);
+    const message = `the engine went away${loss?.at ? ` at ${loss.at}` : ''} (${loss?.error ?? 'no detail'}) and the task's container with it; a new container with the same spec and deadline (${left} s left) was attached to its kept workspace ${layerVolumeName(record.id)} (container ${created.id.slice(0, 12)}, was ${record.containerId.slice(0, 12)}); what the box had outside /workspace (its root filesystem, /tmp, home) and its running processes did not survive`;
+    this.store.audit(record.id).append({ type: 'task.reattached', task: record.id, containerId: created.id, previousContainerId: record.containerId, expiresAt: record.expiresAt, reason: message });
+    this.warn(`task ${record.id}: re-attached after the engine went away; its workspace is as the box left it, its processes and /tmp are gone`);
+    clearEngineLoss(this.store, record.id);
+    await this.removeStaleVolumes(record.id);
+    if (record.options.network === 'allowlist' && this.serviceOptions.gateway) {
+      // The old gateway ended with its relay; a new one starts in the agent phase, never setup.
+      await this.serviceOptions.gateway(updated, 'agent').catch((error: unknown) => {
+        const text = `the egress gateway did not come back after the re-attach (${(error as Error).message.split('\n')[0]}); the task has no network until it is restarted`;
+        this.store.audit(record.id).append({ type: 'warning', task: record.id, message: text });
+        this.warn(`task ${record.id}: ${text}`);
+      });
+    }
+    return updated;
+  }
+
+  /** Another process is re-attaching the task (it holds the container's name): its record is the answer. */
+  private async reattachedElsewhere(record: TaskRecord): Promise<TaskRecord> {
+    for (let waited = 0; waited < 30_000; waited += 200) {
+      const now = this.store.load(record.id);
+      if (now?.destroyedAt) throw this.endedError(now);
+      if (now && now.containerId !== record.containerId && !hasEngineLoss(this.store, record.id)) return now;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new AirlockError(`task ${record.id}: another process is re-attaching it after the engine went away, and has not finished within 30 s`, { code: 'task.reattachBusy', hint: 'Try again in a moment.', field: 'ID' });
+  }
+
+  /** Records the end of a task its engine restart took; its review state stays for review and apply. */
+  private async loseTask(record: TaskRecord, reason: string): Promise<void> {
+    this.markDestroyed(record, reason, { keep: true });
+    await this.removeVolumes(record.id).catch(() => undefined);
+  }
+
+  /** Volumes of this task nothing holds any more (an overlay AutoRemove did not finish), never its layer. */
+  private async removeStaleVolumes(id: string): Promise<void> {
+    const volumes = volumeListSchema.parse(await this.docker.listVolumes({ filters: { label: [`${TASK_LABEL}=${id}`] } })).Volumes ?? [];
+    for (const volume of volumes) {
+      if (volume.Name === layerVolumeName(id)) continue;
+      await this.docker.getVolume(volume.Name).remove().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Writes down that this service's engine went away under these tasks (the ones a front end knew
+   * live on it: `TaskWatcher.current()` when its event stream ended), so their next use finds
+   * them again (re-attached) instead of taking a vanished container for an end. For front ends
+   * that see the engine go while no command is running.
+   */
+  noteEngineLoss(taskIds: readonly string[], error: unknown): void {
+    for (const id of taskIds) {
+      const record = this.store.load(id);
+      if (record && !record.destroyedAt) noteEngineLoss(this.store, id, { engine: describeEndpoint(this.engine.endpoint), error: firstLine(error) });
+    }
+  }
+
+  /** The engine no longer answers while `record` is in use: noted for the task, and the error a person reads. */
+  private engineWentAway(record: TaskRecord, error: unknown): AirlockError {
+    noteEngineLoss(this.store, record.id, { engine: describeEndpoint(this.engine.endpoint), error: firstLine(error) });
+    return new AirlockError(`task ${record.id}: the container engine at ${describeEndpoint(this.engine.endpoint)} went away while the command ran (${firstLine(error)}); the command ended with it`, {
+      code: 'engine.lost',
+      hint: "Start the engine again (or wait for its restart), then run the command again: the task is found again on its next use if its workspace survived, and is otherwise reported lost with its audit log and last change set kept.",
+      field: 'ID',
+      actions: [{ kind: 'startEngine' }],
+    });
+  }
+
+  /**
+   * A runner session that ended by itself (not closed by this process): if the engine is on its
+   * way down under it, that is noted for the task, so an idle task kept warm is found again too.
+   * Nobody waits for this, and it never keeps a process alive.
+   */
+  private sessionEnded(record: TaskRecord, session: Promise<ExecBackend>): void {
+    if (this.backends.get(record.id) !== session) return;
+    this.backends.delete(record.id);
+    void engineStopsUnder(this.docker, record.containerId, { unref: true }).then((stopping) => {
+      if (stopping && !this.store.load(record.id)?.destroyedAt) noteEngineLoss(this.store, record.id, { engine: describeEndpoint(this.engine.endpoint), error: "the task's runner session ended and then the engine stopped answering" });
+    }, () => undefined);
   }
 
   private backendFor(record: TaskRecord, preference: 'auto' | ExecBackendName): Promise<ExecBackend> {
@@ -697,10 +888,15 @@ export class TaskService {
     if (preference === 'docker-exec') return Promise.resolve(direct());
     let backend = this.backends.get(record.id);
     if (!backend) {
-      backend = SupervisorBackend.open(container, record.user, () => this.backends.delete(record.id)).catch(async (error: unknown) => {
-        const state = await container.inspect().then((info) => containerInspectSchema.parse(info).State.Running, () => false);
-        if (!state) {
+      const session: Promise<ExecBackend> = SupervisorBackend.open(container, record.user, () => this.sessionEnded(record, session)).catch(async (error: unknown) => {
+        if (isEngineUnreachable(error)) {
           this.backends.delete(record.id);
+          throw error;
+        }
+        const state = await container.inspect().then((info) => containerInspectSchema.parse(info).State.Running, (inspectError: unknown) => (isEngineUnreachable(inspectError) ? inspectError : false));
+        if (state !== true) {
+          this.backends.delete(record.id);
+          if (state !== false) throw state;
           throw Object.assign(new Error('container is not running'), { statusCode: 409 });
         }
         if (error instanceof SupervisorUnavailable && preference === 'auto') {
@@ -710,6 +906,7 @@ export class TaskService {
         this.backends.delete(record.id);
         throw error;
       });
+      backend = session;
       this.backends.set(record.id, backend);
     }
     return backend;
@@ -724,60 +921,112 @@ export class TaskService {
     if (request.gate !== false && !request.bookkeeping) await gateCommand(this.store, record, request.line !== undefined ? { line: request.line } : { argv: request.argv }, cwd, { signal: request.signal, ...request.gate });
     const id = randomBytes(8).toString('hex');
     const start = new Date();
+    const audit = (result: ExecResult) => {
+      if (request.bookkeeping) return;
+      this.store.audit(record.id).append({
+        type: 'command',
+        task: record.id,
+        id,
+        argv: request.argv,
+        ...(request.line !== undefined ? { line: request.line } : {}),
+        cwd,
+        env: Object.keys(env),
+        tty: Boolean(request.tty),
+        start: start.toISOString(),
+        end: new Date().toISOString(),
+        exitCode: result.exitCode,
+        signal: result.signal,
+        timedOut: result.timedOut,
+        cancelled: result.cancelled,
+        bytesOut: result.bytesOut,
+        bytesErr: result.bytesErr,
+        backend: result.backend,
+        ...(result.taskEnded ? { taskEnded: result.taskEnded } : {}),
+      });
+    };
+    let backend: ExecBackend;
+    let session: Promise<ExecBackend> | undefined;
+    try {
+      const preference = request.tty ? 'docker-exec' : request.backend ?? 'auto';
+      session = preference === 'docker-exec' ? undefined : this.backendFor(record, preference);
+      backend = await (session ?? this.backendFor(record, preference));
+    } catch (error) {
+      // Nothing ran: no command record. A container already gone says nothing of when the engine
+      // went (if it did), so it is the end it always was.
+      throw isEngineUnreachable(error) ? this.engineWentAway(record, error) : this.containerGone(record, error);
+    }
     let result: ExecResult;
     try {
-      const backend = await this.backendFor(record, request.tty ? 'docker-exec' : request.backend ?? 'auto');
       result = await backend.run(id, { ...request, cwd, env });
     } catch (error) {
-      const status = (error as { statusCode?: number }).statusCode;
-      if (status !== 404 && status !== 409) throw error;
-      // The container vanished under us (TTL, crash, someone else's `docker rm`): record it, fail clearly.
-      this.markDestroyed(record, 'container exited');
-      throw new AirlockError(`task ${record.id} is no longer running (its container has gone)`, { code: 'task.gone', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
+      const lost = isEngineUnreachable(error) ? this.engineWentAway(record, error) : await this.goneUnder(record, error);
+      if (AirlockError.is(lost) && lost.code === 'engine.lost') audit({ exitCode: 137, timedOut: false, cancelled: false, bytesOut: 0, bytesErr: 0, backend: backend.name, taskEnded: ENGINE_WENT_AWAY });
+      throw lost;
     }
-    // Killed, and not by Airlock's timeout or cancel: the box itself may have gone (the TTL ran out mid-command).
-    if (!result.timedOut && !result.cancelled && (result.exitCode >= 128 || result.signal)) {
-      const ended = await this.endedUnder(record);
+    // Killed, and not by Airlock's timeout or cancel: the box itself may have gone (the TTL ran out
+    // mid-command), or the engine with it. A runner session that ended with the command says the same.
+    const runnerLost = backend.name === 'supervisor' && session !== undefined && this.backends.get(record.id) !== session;
+    if (!result.timedOut && !result.cancelled && (result.exitCode >= 128 || result.signal || runnerLost)) {
+      const ended = await this.endedUnder(record, runnerLost);
+      if (AirlockError.is(ended)) {
+        audit({ ...result, taskEnded: ENGINE_WENT_AWAY });
+        throw ended;
+      }
       if (ended) result = { ...result, taskEnded: ended };
     }
-    if (request.bookkeeping) return result;
-    this.store.audit(record.id).append({
-      type: 'command',
-      task: record.id,
-      id,
-      argv: request.argv,
-      ...(request.line !== undefined ? { line: request.line } : {}),
-      cwd,
-      env: Object.keys(env),
-      tty: Boolean(request.tty),
-      start: start.toISOString(),
-      end: new Date().toISOString(),
-      exitCode: result.exitCode,
-      signal: result.signal,
-      timedOut: result.timedOut,
-      cancelled: result.cancelled,
-      bytesOut: result.bytesOut,
-      bytesErr: result.bytesErr,
-      backend: result.backend,
-      ...(result.taskEnded ? { taskEnded: result.taskEnded } : {}),
-    });
+    audit(result);
     return result;
   }
 
-  /** Why the task's container is no longer running (recorded as its end), or undefined while it runs. */
-  private async endedUnder(record: TaskRecord): Promise<string | undefined> {
-    const running = await this.docker
-      .getContainer(record.containerId)
-      .inspect()
-      .then(
-        (info) => containerInspectSchema.parse(info).State.Running,
-        (error: { statusCode?: number }) => (error.statusCode === 404 ? false : undefined),
-      );
-    if (running !== false) return undefined;
+  /** A 404 or 409 from the task's container: it has gone (recorded as the end, its review state kept), or another error. */
+  private containerGone(record: TaskRecord, error: unknown): unknown {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== 404 && status !== 409) return error;
+    // The container vanished (TTL, crash, someone else's `docker rm`): record it, fail clearly.
+    this.markDestroyed(record, 'container exited', { keep: true });
+    return new AirlockError(`task ${record.id} is no longer running (its container has gone)`, { code: 'task.gone', hint: 'Start a new task.', field: 'ID', actions: [{ kind: 'startTask' }] });
+  }
+
+  /** The container went while a command ran in it: the engine stopping under it, or the container's own end. */
+  private async goneUnder(record: TaskRecord, error: unknown): Promise<unknown> {
+    const status = (error as { statusCode?: number }).statusCode;
+    if ((status === 404 || status === 409) && Date.parse(record.expiresAt) > Date.now() + 2000 && (await engineStopsUnder(this.docker, record.containerId))) {
+      return this.engineWentAway(record, new Error("the task's container went and then the engine stopped answering"));
+    }
+    return this.containerGone(record, error);
+  }
+
+  /**
+   * Why the task's container is no longer running, recorded as its end; the engine going away
+   * under it (noted, and the error to raise); or undefined while the box runs on. `runnerLost`:
+   * the runner's session ended with the command, which a stopping engine does first.
+   */
+  private async endedUnder(record: TaskRecord, runnerLost: boolean): Promise<string | AirlockError | undefined> {
+    let running: boolean | undefined;
+    try {
+      running = await this.docker
+        .getContainer(record.containerId)
+        .inspect()
+        .then(
+          (info) => containerInspectSchema.parse(info).State.Running,
+          (error: unknown) => {
+            if (isEngineUnreachable(error)) throw error;
+            return (error as { statusCode?: number }).statusCode === 404 ? false : undefined;
+          },
+        );
+    } catch (error) {
+      return this.engineWentAway(record, error);
+    }
+    if (running === undefined || (running && !runnerLost)) return undefined;
     // The box's own TTL timer ends it a moment after the deadline the record holds.
-    const reason = Date.parse(record.expiresAt) <= Date.now() + 2000 ? 'ttl expired' : 'container exited';
-    this.markDestroyed(record, reason);
-    return reason;
+    if (!running && Date.parse(record.expiresAt) <= Date.now() + 2000) {
+      this.markDestroyed(record, 'ttl expired', { keep: false });
+      return 'ttl expired';
+    }
+    if (await engineStopsUnder(this.docker, record.containerId)) return this.engineWentAway(record, new Error("the engine stopped the task's container and then stopped answering"));
+    if (running) return undefined;
+    this.markDestroyed(record, 'container exited', { keep: true });
+    return 'container exited';
   }
 
   /** Closes runner sessions this process opened; tasks themselves keep running. */

@@ -180,7 +180,11 @@ export class AirlockSession implements vscode.Disposable {
           this.unwatchPhase(id);
           changed();
         }),
-        watcher.onDidLoseEngine(({ error }) => this.setEngine({ kind: 'unreachable', message: core.describeError(error).split('\n')[0], error })),
+        watcher.onDidLoseEngine(({ error }) => {
+          // Tasks idle when the engine goes are found again on their next use, not taken for ended.
+          service.noteEngineLoss(watcher.current().filter((status) => status.state !== 'destroyed').map((status) => status.record.id), error);
+          this.setEngine({ kind: 'unreachable', message: core.describeError(error).split('\n')[0], error });
+        }),
         watcher.onDidRecoverEngine(() => {
           this.setEngine({ kind: 'connected', version: engine.version.Version });
           for (const status of watcher.current()) if (status.state !== 'destroyed') void this.askPhase(status.record.id);
