@@ -978,6 +978,22 @@ export class TaskService {
     return result;
   }
 
+  /** Whether the task's container still runs after up to `ms` of looking (false once it stops or is gone). */
+  private async stillRunningAfter(record: TaskRecord, ms: number): Promise<boolean | undefined> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const running = await this.docker
+        .getContainer(record.containerId)
+        .inspect()
+        .then(
+          (info) => containerInspectSchema.parse(info).State.Running,
+          (error: { statusCode?: number }) => (error.statusCode === 404 ? false : undefined),
+        );
+      if (running !== true || Date.now() >= deadline) return running;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
   /** A 404 or 409 from the task's container: it has gone (recorded as the end, its review state kept), or another error. */
   private containerGone(record: TaskRecord, error: unknown): unknown {
     const status = (error as { statusCode?: number }).statusCode;
@@ -1017,6 +1033,9 @@ export class TaskService {
     } catch (error) {
       return this.engineWentAway(record, error);
     }
+    // At the deadline the command's stream can end a moment before the engine marks the container
+    // stopped: look again for a little while, so the TTL is not mistaken for the command's own kill.
+    if (running && Date.parse(record.expiresAt) <= Date.now() + 2000) running = await this.stillRunningAfter(record, 3000);
     if (running === undefined || (running && !runnerLost)) return undefined;
     // The box's own TTL timer ends it a moment after the deadline the record holds.
     if (!running && Date.parse(record.expiresAt) <= Date.now() + 2000) {
