@@ -33,14 +33,20 @@ const MAX_REQUEST_TOASTS = 2;
 export function registerApprovalActions(context: vscode.ExtensionContext, commands: CommandRegistry, session: AirlockSession, view: ApprovalsView, reviews: ReviewManager, output: vscode.LogOutputChannel): void {
   const { core } = session;
 
-  const pick = async (node: unknown, verdict: Verdict['decision'] | 'task'): Promise<ApprovalRequest | undefined> => {
+  /**
+   * The request an action is for: the row it was clicked on, or one the reviewer picks. A row can
+   * reach the command without its element when the view redraws under the click (its countdown
+   * ticks): a review then goes to the one apply request waiting, or asks which.
+   */
+  const pick = async (node: unknown, verdict: Verdict['decision'] | 'task' | 'review'): Promise<ApprovalRequest | undefined> => {
     const given = requestOfNode(node);
     if (given) return given;
-    const pending = session.pending().filter((request) => (verdict === 'task' ? TASK_SCOPE_KINDS.has(request.kind) : verdict === 'deny' || APPROVABLE_KINDS.has(request.kind)));
+    const pending = session.pending().filter((request) => (verdict === 'review' ? request.kind === 'apply' : verdict === 'task' ? TASK_SCOPE_KINDS.has(request.kind) : verdict === 'deny' || APPROVABLE_KINDS.has(request.kind)));
     if (!pending.length) {
-      void vscode.window.showInformationMessage('Airlock: no requests are waiting for a reviewer.');
+      void vscode.window.showInformationMessage(verdict === 'review' ? 'Airlock: no apply request is waiting for a reviewer.' : 'Airlock: no requests are waiting for a reviewer.');
       return undefined;
     }
+    if (verdict === 'review' && pending.length === 1) return pending[0];
     const chosen = await vscode.window.showQuickPick(
       pending.map((request) => ({
         label: noticeText(core, requestTitle(core, request)),
@@ -48,7 +54,7 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
         detail: noticeText(core, `${request.cwd ? `in ${request.cwd} · ` : ''}${session.overview(request.task)?.workspace ?? ''} · ${request.reason}`),
         request,
       })),
-      { title: verdict === 'deny' ? 'Deny which request?' : 'Approve which request?', matchOnDescription: true, matchOnDetail: true },
+      { title: verdict === 'deny' ? 'Deny which request?' : verdict === 'review' ? 'Review which request?' : 'Approve which request?', matchOnDescription: true, matchOnDetail: true },
     );
     return chosen?.request;
   };
@@ -201,7 +207,7 @@ export function registerApprovalActions(context: vscode.ExtensionContext, comman
   };
 
   const reviewRequest = async (node: unknown, given?: ApprovalRequest) => {
-    const request = given ?? requestOfNode(node) ?? (await pick(undefined, 'deny'));
+    const request = given ?? (await pick(node, 'review'));
     if (!request) return;
     if (request.kind !== 'apply') return view.reveal(request);
     try {
