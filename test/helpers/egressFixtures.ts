@@ -31,6 +31,39 @@ export interface Origin {
 }
 
 /**
+ * The routes every loopback test origin answers: /hello/<word> (echoing the Host it got), /slow (a
+ * byte every 200 ms) and /bytes/<n> (n bytes, with backpressure). False for any other path.
+ */
+export function serveTestRoute(request: http.IncomingMessage, response: http.ServerResponse): boolean {
+  const url = new URL(request.url ?? '/', 'http://origin');
+  if (url.pathname.startsWith('/hello/')) {
+    response.end(`hello ${url.pathname.slice(7)} via ${request.headers.host}\n`);
+    return true;
+  }
+  if (url.pathname === '/slow') {
+    response.writeHead(200, { 'content-type': 'text/plain' });
+    const timer = setInterval(() => response.write('.'), 200);
+    response.on('close', () => clearInterval(timer));
+    return true;
+  }
+  if (!url.pathname.startsWith('/bytes/')) return false;
+  const total = Number(url.pathname.slice(7));
+  response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let sent = 0;
+  const pump = () => {
+    while (sent < total && !response.destroyed) {
+      const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
+      sent += piece.length;
+      if (!response.write(piece)) return void response.once('drain', pump);
+    }
+    response.end();
+  };
+  pump();
+  return true;
+}
+
+/**
  * A test destination on host loopback. Routes: /hello/<word> → "hello <word>"; /slow → a byte every
  * 200 ms until the client goes; /bytes/<n> → n bytes; anything else is served from `staticDir`
  * (a git repository prepared for the dumb HTTP protocol, say).
@@ -39,29 +72,8 @@ export async function startOrigin(options: { tls?: { cert: string; key: string }
   let accepted = 0;
   const sockets = new Set<net.Socket>();
   const handler: http.RequestListener = (request, response) => {
+    if (serveTestRoute(request, response)) return;
     const url = new URL(request.url ?? '/', 'http://origin');
-    if (url.pathname.startsWith('/hello/')) return void response.end(`hello ${url.pathname.slice(7)} via ${request.headers.host}\n`);
-    if (url.pathname === '/slow') {
-      response.writeHead(200, { 'content-type': 'text/plain' });
-      const timer = setInterval(() => response.write('.'), 200);
-      response.on('close', () => clearInterval(timer));
-      return;
-    }
-    if (url.pathname.startsWith('/bytes/')) {
-      const total = Number(url.pathname.slice(7));
-      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
-      const chunk = Buffer.alloc(64 * 1024, 0x61);
-      let sent = 0;
-      const pump = () => {
-        while (sent < total) {
-          const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
-          sent += piece.length;
-          if (!response.write(piece)) return void response.once('drain', pump);
-        }
-        response.end();
-      };
-      return pump();
-    }
     if (options.staticDir) {
       const file = path.join(options.staticDir, path.normalize(url.pathname).replace(/^(\.\.[/\\])+/, ''));
       if (file.startsWith(options.staticDir) && fs.existsSync(file) && fs.statSync(file).isFile()) return void response.end(fs.readFileSync(file));

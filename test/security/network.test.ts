@@ -7,7 +7,7 @@ import type { GatewayLauncher } from '../../src/core/egress/gatewayLauncher.js';
 import { hostGateway, type HostedGateway } from '../../src/core/gateway/gatewayHost.js';
 import { TaskStore } from '../../src/core/state/taskStore.js';
 import { TaskService } from '../../src/core/task/taskService.js';
-import { makeCertificate, spyResolver } from '../helpers/egressFixtures.js';
+import { makeCertificate, serveTestRoute, spyResolver } from '../helpers/egressFixtures.js';
 import { realEngine, run, TEST_IMAGE, tempDir, waitFor } from '../helpers/realEngine.js';
 import { FLIPPING_NAME, NETWORK_CASES, type BoxUnderTest, type LoopbackOrigin, type NetworkContext, type NetworkRecord } from './cases/network.js';
 import { registerCases } from './securityCase.js';
@@ -58,29 +58,7 @@ async function httpOrigin(host: string, servers: Array<{ close(): Promise<void> 
   const sockets = new Set<net.Socket>();
   const server = http.createServer((request, response) => {
     requests.push(`${request.method} ${request.url} host=${request.headers.host ?? ''}`);
-    const url = new URL(request.url ?? '/', 'http://origin');
-    if (url.pathname.startsWith('/hello/')) return void response.end(`hello ${url.pathname.slice(7)} via ${request.headers.host}\n`);
-    if (url.pathname === '/slow') {
-      response.writeHead(200, { 'content-type': 'text/plain' });
-      const timer = setInterval(() => response.write('.'), 200);
-      response.on('close', () => clearInterval(timer));
-      return;
-    }
-    if (url.pathname.startsWith('/bytes/')) {
-      const total = Number(url.pathname.slice(7));
-      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
-      const chunk = Buffer.alloc(64 * 1024, 0x61);
-      let sent = 0;
-      const pump = () => {
-        while (sent < total && !response.destroyed) {
-          const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
-          sent += piece.length;
-          if (!response.write(piece)) return void response.once('drain', pump);
-        }
-        response.end();
-      };
-      return pump();
-    }
+    if (serveTestRoute(request, response)) return;
     response.writeHead(404).end('not found\n');
   });
   server.on('connection', (socket: net.Socket) => {
