@@ -7,7 +7,7 @@
 //   extension.js  the VS Code glue only; it loads core.js on first use (after activation)
 //   core.js       src/core/index.ts, everything the front ends call
 //   dockerode.js  dockerode with ssh2 and grpc-js (more than the rest of the core), loaded on the
-//                 first engine connection (locateEngine.ts imports it dynamically)
+//                 first engine connection (locateEngine.ts imports engineClient.ts dynamically)
 //   web-tree-sitter.js  the shell parser's runtime, loaded when the first command is classified
 // Compiling code costs in proportion to its size whether it runs or not, so what an early path does
 // not need must be in another file, not merely behind a lazy import in the same one. The CLI, which
@@ -61,7 +61,7 @@ const sibling = (name, filter, from, file) => ({
   },
 });
 const coreApart = sibling('core-apart', /^\.\.\/core\/index\.js$/, /[\\/]src[\\/]extension[\\/]/, 'core.js');
-const dockerodeApart = sibling('dockerode-apart', /^dockerode$/, /[\\/]src[\\/]core[\\/]/, 'dockerode.js');
+const dockerodeApart = sibling('dockerode-apart', /^\.\/engineClient\.js$/, /[\\/]src[\\/]core[\\/]engine[\\/]/, 'dockerode.js');
 const treeSitterApart = sibling('web-tree-sitter-apart', /^web-tree-sitter$/, /[\\/]src[\\/]core[\\/]/, 'web-tree-sitter.js');
 
 /** The options of every bundle esbuild.mjs writes; test/unit/lazyModules.test.ts builds the same ones. */
@@ -89,7 +89,7 @@ export function frontEndBuilds({ outdir = 'dist', production = false, build = 'd
   return {
     extension: { ...common, ...apart, plugins: [...common.plugins, coreApart], entryPoints: ['src/extension/extension.ts'], outfile: path.join(outdir, 'extension.js'), external: ['vscode'] },
     core: { ...withPrograms, ...apart, plugins: [...common.plugins, dockerodeApart, treeSitterApart], entryPoints: ['src/core/index.ts'], outfile: path.join(outdir, 'core.js') },
-    dockerode: { ...common, entryPoints: ['dockerode'], outfile: path.join(outdir, 'dockerode.js') },
+    dockerode: { ...common, entryPoints: ['src/core/engine/engineClient.ts'], outfile: path.join(outdir, 'dockerode.js') },
     treeSitter: { ...common, entryPoints: ['web-tree-sitter'], outfile: path.join(outdir, 'web-tree-sitter.js') },
     cli: { ...withPrograms, define: { ...withPrograms.define, AIRLOCK_BUILD: JSON.stringify(build) }, entryPoints: ['src/cli/main.ts'], outfile: path.join(outdir, 'cli.js'), banner: { js: '#!/usr/bin/env node' } },
   };

@@ -21,10 +21,27 @@ command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 # The tests drive `airlock shell` on a real pseudo-terminal through Python's pty module.
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+# The remote-engine tests reach an engine over ssh:// (a loopback sshd of their own, a key in
+# ssh-agent) and over tcp:// with TLS (certificates they make with openssl).
+NEW_SSHD=0
+[ -x /usr/sbin/sshd ] || { need_pkgs+=(openssh-server); NEW_SSHD=1; }
+command -v ssh-agent >/dev/null 2>&1 || need_pkgs+=(openssh-client)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# Only the tests' own sshd is wanted: a system-wide one that installing the package started (and
+# enabled) would open port 22 on a machine that had no ssh server before.
+if [ "$NEW_SSHD" = 1 ]; then
+  log "openssh-server is for the tests' own sshd on 127.0.0.1; stopping and disabling its system service"
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+    $SUDO systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+  else
+    $SUDO service ssh stop >/dev/null 2>&1 || true
+    $SUDO update-rc.d ssh disable >/dev/null 2>&1 || true
+  fi
 fi
 # Debian's docker CLI lives in /usr/bin; another 'docker' earlier on PATH may be a different build.
 DOCKER=/usr/bin/docker

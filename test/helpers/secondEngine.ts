@@ -6,6 +6,7 @@ import type { TestContext } from 'node:test';
 import { connectEngine, type EngineConnection } from '../../src/core/engine/locateEngine.js';
 import { TASK_LABEL } from '../../src/core/state/taskRecord.js';
 import { TEST_IMAGE } from './realEngine.js';
+import { type EngineCertificates, freeLoopbackPort, makeEngineCertificates } from './engineCertificates.js';
 
 /**
  * A Docker engine of the test's own, to stop and restart under a task while other tests keep
@@ -27,6 +28,8 @@ export interface SecondEngine {
   readonly host: string;
   /** The environment a CLI process needs to use this engine. */
   readonly env: NodeJS.ProcessEnv;
+  /** The same engine as a remote one: tcp://127.0.0.1:PORT with TLS both ways, certificates made for the run. */
+  readonly tls: EngineCertificates & { host: string; env: NodeJS.ProcessEnv };
   /** Airlock's connection to it (its client reconnects by itself after a restart). */
   readonly connection: EngineConnection;
   readonly timings: { startMs: number; imageLoadMs?: number; restarts: Array<{ stopMs: number; startMs: number }> };
@@ -73,12 +76,17 @@ class OwnedEngine implements SecondEngine {
   private readonly args: string[];
   private readonly onExit = () => this.child?.kill('SIGTERM');
 
-  constructor(private readonly dockerd: string, private readonly dir: string) {
+  readonly tls: SecondEngine['tls'];
+
+  constructor(private readonly dockerd: string, private readonly dir: string, tcpPort: number) {
     this.socket = path.join(dir, 'docker.sock');
     this.execRoot = path.join(dir, 'exec');
     this.logFile = path.join(dir, 'dockerd.log');
     this.host = `unix://${this.socket}`;
     this.env = { DOCKER_HOST: this.host };
+    const certificates = makeEngineCertificates(path.join(dir, 'tls'));
+    const tcpHost = `tcp://127.0.0.1:${tcpPort}`;
+    this.tls = { ...certificates, host: tcpHost, env: { DOCKER_HOST: tcpHost, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certificates.clientDir } };
     const config = path.join(dir, 'daemon.json');
     fs.writeFileSync(config, '{}\n');
     this.args = [
@@ -94,6 +102,11 @@ class OwnedEngine implements SecondEngine {
       '--ip-masq=false',
       '--ip-forward=false',
       '--bridge=none',
+      '-H', tcpHost,
+      '--tlsverify',
+      '--tlscacert', certificates.caFile,
+      '--tlscert', certificates.serverCertFile,
+      '--tlskey', certificates.serverKeyFile,
     ];
   }
 
@@ -199,7 +212,7 @@ async function startOwned(): Promise<OwnedEngine> {
   if (!dockerd) throw new Error('dockerd is not installed (scripts/setup-engine.sh installs it)');
   fs.mkdirSync(DATA_ROOT, { recursive: true, mode: 0o711 });
   // Short: the managed containerd's socket goes under the exec root, and a Unix socket path has 108 bytes.
-  const engine = new OwnedEngine(dockerd, fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-engine2-')));
+  const engine = new OwnedEngine(dockerd, fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-engine2-')), await freeLoopbackPort());
   try {
     engine.timings.startMs = await engine.launch();
     await engine.clean();

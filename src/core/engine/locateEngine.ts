@@ -6,6 +6,8 @@ import { AirlockError, throwIfAborted } from '../ground/errors.js';
 import { contextEndpoint, currentContextName } from './dockerContext.js';
 import { describeEndpoint, type EngineEndpoint, parseEngineHost } from './engineEndpoint.js';
 import { type EngineVersion, engineVersionSchema } from './engineSchemas.js';
+import { sshEngineAccess } from './sshEngine.js';
+import { SshEngineAgent } from './sshTransport.js';
 
 export interface EngineConnection {
   docker: Docker;
@@ -46,28 +48,29 @@ export function engineSearch(env: NodeJS.ProcessEnv = process.env): EngineSearch
   return { probes };
 }
 
-async function createClient(endpoint: EngineEndpoint): Promise<Docker> {
+async function createClient(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv): Promise<{ docker: Docker; refusal?: () => AirlockError | undefined }> {
   // dockerode brings ssh2 and grpc-js (over 1 MB): loaded on the first connection, so loading the
   // core (the editor's policy view, `airlock --help`) never compiles or runs them.
-  const { default: DockerClient } = await import('dockerode');
+  const { Docker: DockerClient, SshClient } = await import('./engineClient.js');
   switch (endpoint.kind) {
     case 'unix':
-      return new DockerClient({ socketPath: endpoint.socketPath });
+      return { docker: new DockerClient({ socketPath: endpoint.socketPath }) };
     case 'tcp':
-      return new DockerClient({
-        host: endpoint.host,
-        port: endpoint.port,
-        protocol: endpoint.tls ? 'https' : 'http',
-        ...(endpoint.tls ? { ca: endpoint.tls.ca, cert: endpoint.tls.cert, key: endpoint.tls.key } : {}),
-      });
-    case 'ssh':
-      return new DockerClient({
-        protocol: 'ssh',
-        host: endpoint.host,
-        port: endpoint.port,
-        username: endpoint.username,
-        sshOptions: { agent: process.env.SSH_AUTH_SOCK, readyTimeout: 5000 },
-      });
+      return {
+        docker: new DockerClient({
+          host: endpoint.host,
+          port: endpoint.port,
+          protocol: endpoint.tls ? 'https' : 'http',
+          ...(endpoint.tls ? { ca: endpoint.tls.ca, cert: endpoint.tls.cert, key: endpoint.tls.key } : {}),
+        }),
+      };
+    case 'ssh': {
+      const access = sshEngineAccess(endpoint, env);
+      const agent = new SshEngineAgent(SshClient, endpoint, access.options);
+      // docker-modem takes an agent for plain http (its typings leave it out): requests go over our ssh channels.
+      const options: Docker.DockerOptions & { agent: SshEngineAgent } = { protocol: 'http', host: endpoint.host, port: endpoint.port, agent };
+      return { docker: new DockerClient(options), refusal: access.refusal };
+    }
   }
 }
 
@@ -80,11 +83,26 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
   }
 }
 
-async function tryEndpoint(endpoint: EngineEndpoint, timeoutMs: number): Promise<EngineConnection> {
+async function tryEndpoint(endpoint: EngineEndpoint, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<EngineConnection> {
   if (endpoint.kind === 'unix' && !fs.existsSync(endpoint.socketPath)) throw new Error('no socket there');
-  const docker = await createClient(endpoint);
-  const version = engineVersionSchema.parse(await withTimeout(docker.version(), timeoutMs, describeEndpoint(endpoint)));
-  return { docker, endpoint, version };
+  const { docker, refusal } = await createClient(endpoint, env);
+  try {
+    const version = engineVersionSchema.parse(await withTimeout(docker.version(), timeoutMs, describeEndpoint(endpoint)));
+    return { docker, endpoint, version };
+  } catch (error) {
+    throw refusal?.() ?? tlsRefusal(endpoint, error) ?? error;
+  }
+}
+
+/** A certificate the engine or we would not accept: said as such, not as "did not answer". */
+function tlsRefusal(endpoint: EngineEndpoint, error: unknown): AirlockError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
+  if (endpoint.kind !== 'tcp' || !endpoint.tls || !/CERT|SSL|TLS|SIGNATURE|ISSUER/.test(code)) return undefined;
+  return new AirlockError(`The engine at ${describeEndpoint(endpoint)} and Airlock did not agree on certificates (${code}: ${reason(error)}), so no request was sent`, {
+    code: 'engine.tlsRefused',
+    hint: "Point DOCKER_CERT_PATH at the folder with the engine's ca.pem and your cert.pem and key.pem (the docker CLI's layout).",
+    field: 'DOCKER_CERT_PATH',
+  });
 }
 
 const reason = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
@@ -96,8 +114,10 @@ export async function connectEngine(options: { env?: NodeJS.ProcessEnv; timeoutM
   const search = engineSearch(env);
   if (search.configured) {
     try {
-      return await tryEndpoint(search.configured, timeoutMs);
+      return await tryEndpoint(search.configured, timeoutMs, env);
     } catch (error) {
+      // Our own errors (a host key refused, no ssh key) say more than "did not answer".
+      if (error instanceof AirlockError) throw error;
       throw new AirlockError(
         `No container engine answered at ${describeEndpoint(search.configured)}: ${reason(error)}`,
         { code: 'engine.unreachable', hint: 'Start the engine there, or unset DOCKER_HOST / switch with `docker context use default`.', actions: [{ kind: 'startEngine' }] },
@@ -108,7 +128,7 @@ export async function connectEngine(options: { env?: NodeJS.ProcessEnv; timeoutM
   for (const endpoint of search.probes) {
     throwIfAborted(options.signal);
     try {
-      return await tryEndpoint(endpoint, timeoutMs);
+      return await tryEndpoint(endpoint, timeoutMs, env);
     } catch (error) {
       tried.push(`  ${describeEndpoint(endpoint)}: ${reason(error)}`);
     }
