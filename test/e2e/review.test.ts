@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
+import { clickScmTitleAction, scmGroup, scmResource, scmRows } from './harness/scm.js';
 import { CLI, SAMPLE_FILES, useE2ESession } from './harness/session.js';
 import { widenSideBar, clickNotificationButton, clickTreeItemAction, editorTab, openViewContainer, runCommand, UI_TIMEOUT_MS, waitForNotification, waitForTreeItem, waitForWorkbench } from './harness/workbench.js';
 
@@ -57,12 +58,6 @@ function treeDigest(root: string): Record<string, string> {
   return out;
 }
 
-// The SCM view's parts, by what VS Code renders for an extension's source control.
-const scmView = (page: Page) => page.locator('.scm-view');
-const scmRows = (page: Page) => scmView(page).locator('.monaco-list-row');
-const scmResource = (page: Page, name: string) => scmRows(page).filter({ has: page.locator('.resource .label-name', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) });
-const scmGroup = (page: Page, label: string) => scmRows(page).filter({ has: page.locator('.resource-group', { hasText: label }) });
-
 /** The resource rows under each group, in order, as "<group>: <file>" lines. */
 async function scmLayout(page: Page): Promise<string[]> {
   return page.evaluate<string[]>(`(() => {
@@ -97,16 +92,6 @@ async function rowTooltip(row: Locator): Promise<string> {
 
 async function clickRowAction(page: Page, name: string, action: string): Promise<void> {
   const row = scmResource(page, name).first();
-  await row.hover();
-  await row.locator(`.actions a.action-label[aria-label=${JSON.stringify(action)}]`).click({ timeout: UI_TIMEOUT_MS });
-}
-
-/**
- * A source control's title action. With git also in the workspace, each source control has a row
- * of its own and its actions sit there (hidden until hovered); `provider` picks the row.
- */
-async function clickScmTitleAction(page: Page, action: string, provider: RegExp = /Airlock: /): Promise<void> {
-  const row = scmRows(page).filter({ has: page.locator('.scm-provider') }).filter({ hasText: provider }).first();
   await row.hover();
   await row.locator(`.actions a.action-label[aria-label=${JSON.stringify(action)}]`).click({ timeout: UI_TIMEOUT_MS });
 }
