@@ -200,6 +200,26 @@ describe('connectEngine', () => {
     });
   });
 
+  test('plain tcp:// to another machine is refused before any connection, naming TLS and ssh; loopback is allowed', async () => {
+    // A .test name never resolves, and the refusal comes before any lookup or connection anyway.
+    await assert.rejects(connectEngine({ env: { DOCKER_HOST: 'tcp://engine.example.test:2375' }, timeoutMs: 1000 }), (error: unknown) => {
+      assert.ok(error instanceof AirlockError, `expected AirlockError, got ${String(error)}`);
+      assert.equal(error.code, 'engine.plainTcp');
+      assert.match(error.message, /^DOCKER_HOST is tcp:\/\/engine\.example\.test:2375 \(DOCKER_HOST\): plain tcp:\/\/ to another machine/);
+      assert.match(error.hint ?? '', /DOCKER_TLS_VERIFY=1.*ssh:\/\//);
+      assert.equal(error.field, 'DOCKER_HOST');
+      return true;
+    });
+    // Loopback over plain tcp is only this machine: tried (and here, nothing answers).
+    for (const host of ['127.0.0.1', 'localhost', '[::1]']) {
+      await assert.rejects(connectEngine({ env: { DOCKER_HOST: `tcp://${host}:1` }, timeoutMs: 1000 }), (error: unknown) => {
+        assert.ok(error instanceof AirlockError);
+        assert.equal(error.code, 'engine.unreachable', `${host}: ${error.message}`);
+        return true;
+      });
+    }
+  });
+
   test('an already-cancelled search stops before probing any socket', async () => {
     const controller = new AbortController();
     controller.abort();

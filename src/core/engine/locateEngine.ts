@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
+import ipaddr from 'ipaddr.js';
 import { AirlockError, throwIfAborted } from '../ground/errors.js';
 import { contextEndpoint, currentContextName } from './dockerContext.js';
 import { describeEndpoint, type EngineEndpoint, parseEngineHost } from './engineEndpoint.js';
@@ -83,8 +84,30 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
   }
 }
 
+/** Loopback names and addresses, where plain HTTP never leaves this machine. */
+function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  const bare = host.replace(/^\[|\]$/g, '');
+  return ipaddr.isValid(bare) && ipaddr.process(bare).range() === 'loopback';
+}
+
+/**
+ * The engine API is root on the engine's machine, and a task sends it the workspace copy: plain
+ * tcp:// to another machine would hand both to anyone on the path. The docker CLI allows it; we
+ * do not, before any byte is sent.
+ */
+function refusePlainRemoteTcp(endpoint: EngineEndpoint): void {
+  if (endpoint.kind !== 'tcp' || endpoint.tls || isLoopbackHost(endpoint.host)) return;
+  throw new AirlockError(`${endpoint.source} is ${describeEndpoint(endpoint)}: plain tcp:// to another machine, where anyone on the path could read the workspace copy and drive the engine, so Airlock does not connect`, {
+    code: 'engine.plainTcp',
+    hint: 'Use TLS (DOCKER_TLS_VERIFY=1 with DOCKER_CERT_PATH holding ca.pem, cert.pem and key.pem), or ssh://user@host.',
+    field: endpoint.source.startsWith('docker context') ? 'DOCKER_CONTEXT' : 'DOCKER_HOST',
+  });
+}
+
 async function tryEndpoint(endpoint: EngineEndpoint, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<EngineConnection> {
   if (endpoint.kind === 'unix' && !fs.existsSync(endpoint.socketPath)) throw new Error('no socket there');
+  refusePlainRemoteTcp(endpoint);
   const { docker, refusal } = await createClient(endpoint, env);
   try {
     const version = engineVersionSchema.parse(await withTimeout(docker.version(), timeoutMs, describeEndpoint(endpoint)));
