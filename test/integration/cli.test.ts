@@ -30,13 +30,20 @@ describe('the bundled `airlock` CLI (integration)', () => {
   });
 
   test('an unreachable engine gives one clear message, never a stack trace (ssh transport loads from the bundle)', () => {
+    // An agent socket is named (though nothing is there), so the ssh transport gets as far as dialling.
     for (const host of ['unix:///nonexistent/airlock.sock', 'ssh://nobody@127.0.0.1:1']) {
-      const result = airlock(['ls'], { DOCKER_HOST: host });
+      const result = airlock(['ls'], { DOCKER_HOST: host, SSH_AUTH_SOCK: '/nonexistent/agent.sock' });
       assert.equal(result.status, 1);
       assert.match(result.stderr, /No container engine answered at/);
       assert.match(result.stderr, /DOCKER_HOST/);
       assert.doesNotMatch(result.stderr, /^\s+at /m);
     }
+    // No agent and no key file: said before any connection, with what to do.
+    const keyless = airlock(['ls'], { DOCKER_HOST: 'ssh://nobody@127.0.0.1:1', SSH_AUTH_SOCK: '', HOME: tempDir('cli-nokey') });
+    assert.equal(keyless.status, 1);
+    assert.match(keyless.stderr, /^airlock: DOCKER_HOST is an ssh:\/\/ engine, but no ssh agent is running/);
+    assert.match(keyless.stderr, /ssh-add/);
+    assert.doesNotMatch(keyless.stderr, /^\s+at /m);
   });
 
   test('doctor reports the engine, its runtimes and gVisor', async (t) => {

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { execInspectSchema } from '../engine/engineSchemas.js';
 import { engineStreamDemux, rawStreamSink } from './engineStreamDemux.js';
-import { killMarked } from './markerKill.js';
+import { killCommandTree } from './markerKill.js';
 import { OutputDelivery } from './outputDelivery.js';
 import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult, type TerminalSize } from './execTypes.js';
 
@@ -14,11 +14,12 @@ export class DockerExecBackend implements ExecBackend {
 
   constructor(private readonly container: Docker.Container, private readonly user: string) {}
 
-  private killTree(id: string): Promise<void> {
-    return killMarked(this.container, this.user, id);
+  private killTree(id: string, startedAt: number): Promise<void> {
+    return killCommandTree(this.container, this.user, id, startedAt);
   }
 
   async run(id: string, request: ExecRequest): Promise<ExecResult> {
+    const startedAt = Date.now();
     const result: Omit<ExecResult, 'exitCode'> = { timedOut: false, cancelled: false, bytesOut: 0, bytesErr: 0, backend: this.name };
     const env = Object.entries({ ...request.env, AIRLOCK_CMD: id }).map(([name, value]) => `${name}=${value}`);
     if (request.tty) env.push('TERM=xterm-256color');
@@ -41,7 +42,7 @@ export class DockerExecBackend implements ExecBackend {
     let killing: Promise<void> | undefined;
     const kill = () => {
       output.release();
-      return (killing ??= this.killTree(id).catch(() => undefined));
+      return (killing ??= this.killTree(id, startedAt).catch(() => undefined));
     };
     const output = new OutputDelivery(request, result, () => {
       result.cancelled = true;

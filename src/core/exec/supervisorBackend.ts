@@ -5,7 +5,7 @@ import { AirlockError } from '../ground/errors.js';
 import { engineStreamDemux } from './engineStreamDemux.js';
 import { exitCodeFor } from './exitCodes.js';
 import { inBoxProgram } from './inBoxProgram.js';
-import { killMarked } from './markerKill.js';
+import { killCommandTree } from './markerKill.js';
 import { OutputDelivery } from './outputDelivery.js';
 import { EXIT_CANCELLED, EXIT_TIMEOUT, type ExecBackend, type ExecRequest, type ExecResult } from './execTypes.js';
 import { sandboxProgram } from './sandboxPrograms.js';
@@ -35,6 +35,8 @@ interface Pending {
   onInputAck: (bytes: number) => void;
   /** The host's own kill of the command's tree, once asked for: its end is reported only after that has run. */
   hostKill?: Promise<void>;
+  /** When the host sent the command (Date.now()), where the kill's window of its processes begins. */
+  startedAt: number;
 }
 
 const KILL_GRACE_MS = 5000;
@@ -59,7 +61,7 @@ export class SupervisorBackend implements ExecBackend {
 
   private readonly heartbeat: NodeJS.Timeout;
 
-  private constructor(private readonly stream: Duplex, private readonly taskEnv: Record<string, string>, private readonly onClosed: () => void, private readonly killMarked: (id: string) => Promise<void>) {
+  private constructor(private readonly stream: Duplex, private readonly taskEnv: Record<string, string>, private readonly onClosed: () => void, private readonly killTree: (id: string, startedAt: number) => Promise<void>) {
     this.heartbeat = setInterval(() => this.send({ t: 'ping' }), 10_000).unref();
     stream.on('drain', () => {
       for (const pending of this.pending.values()) pending.resumeStdin();
@@ -123,7 +125,7 @@ export class SupervisorBackend implements ExecBackend {
           if (!parsed.success) continue;
           if (parsed.data.t === 'ready' && !backend) {
             clearTimeout(timer);
-            backend = new SupervisorBackend(stream, program.taskEnv, onClosed, (id) => killMarked(container, user, id).catch(() => undefined));
+            backend = new SupervisorBackend(stream, program.taskEnv, onClosed, (id, startedAt) => killCommandTree(container, user, id, startedAt).catch(() => undefined));
             resolve();
           } else {
             const behind = backend?.handle(parsed.data);
@@ -239,7 +241,7 @@ export class SupervisorBackend implements ExecBackend {
         output.release();
         this.send({ t: 'kill', id });
         const pending = this.pending.get(id);
-        if (pending) pending.hostKill ??= this.killMarked(id);
+        if (pending) pending.hostKill ??= this.killTree(id, pending.startedAt);
         grace ??= setTimeout(() => {
           // Reported only once the host's kill has run: a wedged runner leaves no command behind.
           void Promise.resolve(pending?.hostKill).then(() => {
@@ -266,6 +268,7 @@ export class SupervisorBackend implements ExecBackend {
         resolve({ ...result, exitCode: code, signal });
       };
       this.pending.set(id, {
+        startedAt: Date.now(),
         request,
         result,
         finish,

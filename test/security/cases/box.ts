@@ -1112,19 +1112,29 @@ for d in $(find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -type d) /sys/fs/cgroup; 
   {
     id: 'resources.setsid-cleared-env-escape',
     category: 'resources',
-    title: 'a child that calls setsid() and clears its environment is killed at the command\'s timeout too (both exec paths)',
-    attack: 'A command whose child leaves the session and drops the AIRLOCK_CMD tag would outlive its timeout and keep working unseen until the task ends.',
-    knownGap: 'the per-command kill finds processes by session and tag only, so such a child lives on until the task ends (resources.escaped-process-dies-with-task shows it gone then)',
+    title: 'a child that calls setsid() and clears its environment, or takes another command\'s marker, is killed at the command\'s timeout too (both exec paths)',
+    attack: 'A command whose child leaves the session and drops the AIRLOCK_CMD tag (or takes another command\'s) would outlive its timeout and keep working unseen until the task ends.',
     async run(ctx) {
+      // A server an earlier command left running, itself out of its session and unmarked: it began
+      // before the timed-out command, so that command's kill must leave it alone.
+      const earlier = await ctx.task.sh('setsid env -i sleep 669 >/dev/null 2>&1 < /dev/null & echo planted');
+      assert.equal(earlier.stdout, 'planted\n');
+      await new Promise((resolve) => setTimeout(resolve, 500));
       const survivors: string[] = [];
-      for (const [backend, number] of [['supervisor', 661], ['docker-exec', 662]] as const) {
-        const result = await ctx.task.sh(`setsid env -i sleep ${number} >/dev/null 2>&1 & sleep 300`, { timeoutMs: 1500, backend });
+      for (const [backend, number] of [['supervisor', 661], ['docker-exec', 663]] as const) {
+        // Two ways out: no marker at all, and a marker of a command that is not this one; the second
+        // leaves a child of its own behind as well.
+        const escape = `setsid env -i sleep ${number} >/dev/null 2>&1 & setsid env AIRLOCK_CMD=someone-else sh -c 'sleep ${number + 1} & sleep ${number + 1}' >/dev/null 2>&1 &`;
+        const result = await ctx.task.sh(`${escape} sleep 300`, { timeoutMs: 1500, backend });
         assert.equal(result.exitCode, 124, `${backend}: exit ${result.exitCode}`);
-        const left = sleepers(await processes(ctx.task), new RegExp(`^sleep ${number}$`));
+        const left = sleepers(await processes(ctx.task), new RegExp(`^sleep (${number}|${number + 1})$`));
         await killLeftovers(ctx.task, left);
         survivors.push(...left.map((line) => `${backend}: ${line}`));
       }
       assert.deepEqual(survivors, [], 'no child survives the timeout');
+      const kept = sleepers(await processes(ctx.task), /^sleep 669$/);
+      await killLeftovers(ctx.task, kept);
+      assert.deepEqual(kept, ['sleep 669'], 'what an earlier command left running is not this command\'s');
     },
   },
   {
