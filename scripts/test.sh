@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-engine.sh
+# Podman beside Docker, for test/integration/podman.test.ts (its own API service; Docker is untouched).
+bash scripts/setup-podman.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
 export AIRLOCK_TEST_IMAGE="${AIRLOCK_TEST_IMAGE:-airlock-test:bookworm}"
 npm test

@@ -1,9 +1,10 @@
 import { describeEndpoint } from './engineEndpoint.js';
+import { type EngineFlavor, engineFlavor, engineName } from './engineFlavor.js';
 import { engineInfoSchema, imageInspectSchema } from './engineSchemas.js';
 import type { EngineConnection } from './locateEngine.js';
 
 export interface DoctorReport {
-  engine: { endpoint: string; version: string; apiVersion: string; os?: string; arch?: string; kernel?: string };
+  engine: { endpoint: string; flavor: EngineFlavor; version: string; apiVersion: string; os?: string; arch?: string; kernel?: string };
   runtimes: string[];
   defaultRuntime?: string;
   seccomp: boolean;
@@ -26,8 +27,11 @@ export async function runDoctor(engine: EngineConnection, images: string[]): Pro
     }),
   );
   const probeImage = imageReports.find((image) => image.present)?.name;
+  const flavor = engineFlavor(engine.version);
   const runsc = { registered: runtimes.includes('runsc'), works: false, detail: undefined as string | undefined };
-  if (!runsc.registered) runsc.detail = 'not registered with the engine';
+  // Podman lists runsc among the runtimes it knows of, installed or not; Airlock runs gVisor on Docker only.
+  if (flavor === 'podman') runsc.detail = 'Airlock runs gVisor on Docker only, and this engine is Podman';
+  else if (!runsc.registered) runsc.detail = 'not registered with the engine';
   else if (!probeImage) runsc.detail = 'no local image to try it with';
   else {
     try {
@@ -53,6 +57,7 @@ export async function runDoctor(engine: EngineConnection, images: string[]): Pro
   return {
     engine: {
       endpoint: describeEndpoint(engine.endpoint),
+      flavor,
       version: engine.version.Version,
       apiVersion: engine.version.ApiVersion,
       os: engine.version.Os,
@@ -70,7 +75,7 @@ export async function runDoctor(engine: EngineConnection, images: string[]): Pro
 export function formatDoctor(report: DoctorReport): string {
   const lines = [
     `engine     ${report.engine.endpoint}`,
-    `version    ${report.engine.version} (API ${report.engine.apiVersion}, ${report.engine.os ?? '?'}/${report.engine.arch ?? '?'})`,
+    `version    ${report.engine.flavor === 'podman' ? `${engineName('podman')} ` : ''}${report.engine.version} (API ${report.engine.apiVersion}, ${report.engine.os ?? '?'}/${report.engine.arch ?? '?'})`,
     `runtimes   ${report.runtimes.join(', ')} (default ${report.defaultRuntime ?? '?'})`,
     `seccomp    ${report.seccomp ? 'enabled' : 'NOT enabled: the engine has no seccomp support'}`,
     `gVisor     ${report.runsc.works ? 'runsc works' : `runsc unavailable: ${report.runsc.detail}`}`,

@@ -7,6 +7,8 @@ export const engineVersionSchema = z.object({
   Os: z.string().optional(),
   Arch: z.string().optional(),
   KernelVersion: z.string().optional(),
+  /** Docker names its parts "Engine", containerd, runc…; Podman's API service says "Podman Engine". */
+  Components: z.array(z.object({ Name: z.string(), Version: z.string().optional() }).passthrough()).nullish(),
 }).passthrough();
 export type EngineVersion = z.infer<typeof engineVersionSchema>;
 

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { z } from 'zod';
+import { type EngineFlavor, flavorOf } from '../engine/engineFlavor.js';
 import { AirlockError } from '../ground/errors.js';
 
 /** The only PATH Airlock's own programs see: image directories root owns, never the task's PATH. */
@@ -35,18 +36,27 @@ export interface InBoxCommand {
 interface ContainerEnv {
   names: string[];
   taskEnv: Record<string, string>;
+  flavor: EngineFlavor;
 }
 
 async function containerEnv(container: Docker.Container): Promise<ContainerEnv> {
-  const { Config } = containerEnvSchema.parse(await container.inspect());
+  const [inspected, flavor] = await Promise.all([container.inspect(), flavorOf(container)]);
+  const { Config } = containerEnvSchema.parse(inspected);
   const taskEnv: Record<string, string> = { PATH: ENGINE_DEFAULT_PATH, ...(Config.Hostname ? { HOSTNAME: Config.Hostname } : {}) };
   for (const entry of Config.Env ?? []) {
     const index = entry.indexOf('=');
     if (index > 0) taskEnv[entry.slice(0, index)] = entry.slice(index + 1);
   }
   // TERM is added by the engine for TTY execs only; unsetting it too costs nothing.
-  return { names: [...new Set([...Object.keys(taskEnv), 'TERM'])], taskEnv };
+  return { names: [...new Set([...Object.keys(taskEnv), 'TERM'])], taskEnv, flavor };
 }
+
+/**
+ * What acts on the first program an exec starts (the loader, libc, a shell) before `env -i` or a
+ * script could clear it: glibc's list of variables it drops for setuid programs, every LD_ and
+ * MALLOC_ name, and the shell's start-up variables.
+ */
+const BEFORE_CLEAN = /^(LD_\w*|MALLOC_\w*|GLIBC_TUNABLES|GCONV_PATH|GETCONF_DIR|HOSTALIASES|LOCALDOMAIN|LOCPATH|NIS_PATH|NLSPATH|RESOLV_HOST_CONF|RES_OPTIONS|BASH_ENV|ENV|BASHOPTS|SHELLOPTS|IFS|PS4)$/;
 
 /**
  * An exec inherits the container's Config.Env (the image's ENV plus everything Airlock set: policy
@@ -56,8 +66,26 @@ async function containerEnv(container: Docker.Container): Promise<ContainerEnv> 
  * `=` is the engine API's way to unset an inherited variable (an empty value is not neutral:
  * LD_TRACE_LOADED_OBJECTS= already changes what the loader does).
  */
-function cleanEnv(names: string[]): string[] {
+function cleanEnv({ names, flavor }: ContainerEnv): string[] {
+  if (flavor === 'podman') return podmanCleanEnv(names);
   return [...names.filter((name) => name !== 'PATH'), `PATH=${IN_BOX_PATH}`];
+}
+
+/**
+ * Podman's exec takes NAME=VALUE only ("environment variable badly formed"): it cannot unset what
+ * the container passes on. So on Podman a container whose environment holds anything that acts
+ * before the program can clear it is refused (fail closed); the rest is inert for `env` and `sh`,
+ * and `env -i` drops it before node starts.
+ */
+function podmanCleanEnv(names: string[]): string[] {
+  const unsafe = names.filter((name) => BEFORE_CLEAN.test(name));
+  if (unsafe.length > 0) {
+    throw new AirlockError(
+      `the task's environment sets ${unsafe.join(', ')}, which Podman would pass on to Airlock's own programs in the task (it cannot unset variables for an exec, as Docker does)`,
+      { code: 'engine.podmanEnv', hint: `Remove ${unsafe.join(', ')} from the image's ENV, the policy's env and the devcontainer's containerEnv, or use a Docker engine.` },
+    );
+  }
+  return [`PATH=${IN_BOX_PATH}`];
 }
 
 /**
@@ -67,11 +95,11 @@ function cleanEnv(names: string[]): string[] {
  * libraries it names would run inside those programs.
  */
 export async function inBoxProgram(container: Docker.Container, source: string, args: string[] = []): Promise<InBoxProgram> {
-  const [{ names, taskEnv }] = await Promise.all([containerEnv(container), refusePreloadFile(container)]);
+  const [found] = await Promise.all([containerEnv(container), refusePreloadFile(container)]);
   return {
-    Env: cleanEnv(names),
+    Env: cleanEnv(found),
     Cmd: ['env', '-i', `PATH=${IN_BOX_PATH}`, 'node', '-e', source, ...args],
-    taskEnv,
+    taskEnv: found.taskEnv,
   };
 }
 
@@ -81,8 +109,7 @@ export async function inBoxProgram(container: Docker.Container, source: string, 
  * (the agent's own commands load it anyway).
  */
 export async function inBoxCommand(container: Docker.Container, argv: string[]): Promise<InBoxCommand> {
-  const { names } = await containerEnv(container);
-  return { Env: cleanEnv(names), Cmd: argv };
+  return { Env: cleanEnv(await containerEnv(container)), Cmd: argv };
 }
 
 /**

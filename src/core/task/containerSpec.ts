@@ -1,6 +1,8 @@
 import type Docker from 'dockerode';
 import { AirlockError } from '../ground/errors.js';
 import type { TaskOptions } from '../config/taskOptions.js';
+import type { EngineFlavor } from '../engine/engineFlavor.js';
+import type { HostRlimits } from '../engine/podmanLimits.js';
 import { EXPIRES_LABEL, TASK_LABEL } from '../state/taskRecord.js';
 import { SANDBOX_HOME, WORKSPACE_PATH } from '../ground/sandboxPaths.js';
 import { BASE_MOUNT, isLayeredDriver, LAYER_MOUNT, overlayDriver, type WorkspaceLayers } from './workspaceLayers.js';
@@ -13,6 +15,10 @@ export interface ContainerSpecInput {
   expiresAt: Date;
   /** A layered workspace (an overlay over the workspace's base); absent for a plain private volume. */
   layers?: WorkspaceLayers;
+  /** The engine the spec is for; Docker when absent. */
+  flavor?: EngineFlavor;
+  /** On Podman: the open-files and process limits to name (see podmanLimits.ts); Docker never gets them. */
+  rlimits?: HostRlimits;
 }
 
 const uidGid = (user: string) => {
@@ -40,9 +46,11 @@ export function taskLabels(id: string, expiresAt: Date, workspace: string): Reco
  * alone) and the host cgroup gets headroom above it. Under runc, RLIMIT_NPROC would count the uid's
  * processes across the whole host, so the pids cgroup is the limit there.
  */
-function processLimits(options: TaskOptions): { PidsLimit: number; Ulimits: Array<{ Name: string; Soft: number; Hard: number }> } {
+function processLimits(options: TaskOptions, podmanRlimits?: HostRlimits): { PidsLimit: number; Ulimits: Array<{ Name: string; Soft: number; Hard: number }> } {
   const core = { Name: 'core', Soft: 0, Hard: 0 };
-  if (options.runtime !== 'runsc') return { PidsLimit: options.pids, Ulimits: [core] };
+  // Podman sets both itself once any ulimit is named, to values its service may not be allowed to give.
+  const inherited = podmanRlimits ? [{ Name: 'nofile', Soft: podmanRlimits.nofile, Hard: podmanRlimits.nofile }, { Name: 'nproc', Soft: podmanRlimits.nproc, Hard: podmanRlimits.nproc }] : [];
+  if (options.runtime !== 'runsc') return { PidsLimit: options.pids, Ulimits: [core, ...inherited] };
   return { PidsLimit: options.pids * 16 + 2048, Ulimits: [core, { Name: 'nproc', Soft: options.pids, Hard: options.pids }] };
 }
 
@@ -61,7 +69,38 @@ const setAtAll = (value: unknown): boolean => value !== undefined && value !== n
 const isTmpfsDriver = (config: { Name?: string; Options?: Record<string, string> } | undefined) =>
   config?.Name === 'local' && config.Options?.type === 'tmpfs' && config.Options?.device === 'tmpfs' && !/\bbind\b/.test(config.Options?.o ?? '') && Object.keys(config.Options).every((key) => ['type', 'device', 'o'].includes(key));
 
-export function buildContainerSpec({ id, options, env, expiresAt, layers }: ContainerSpecInput): Docker.ContainerCreateOptions {
+/**
+ * The home folder's tmpfs, owned by the sandbox user. Docker takes the kernel's uid=/gid= options;
+ * Podman refuses them ("unknown mount option") and has its own `U`, which chowns the mount to the
+ * container's user (the same uid:gid, the spec's User).
+ */
+function homeTmpfs(options: TaskOptions, uid: number, gid: number, flavor: EngineFlavor): string {
+  const owner = flavor === 'podman' ? 'U' : `uid=${uid},gid=${gid}`;
+  return `rw,nosuid,nodev,size=${options.tmpSize},${owner},mode=0700`;
+}
+
+/**
+ * What Airlock does not offer on Podman, refused before anything is created:
+ * - gVisor is wired for Docker only (registered in daemon.json, its process limits enforced inside
+ *   the sandbox, see processLimits); Airlock has never checked its posture under Podman.
+ * - Podman ignores a mount's VolumeOptions.DriverConfig (the volume is created on disk without
+ *   them), so an in-memory workspace would silently be a disk one, and a layered workspace an
+ *   empty volume. Layers are never asked of Podman (TaskService gives it a whole private copy);
+ *   a tmpfs workspace is refused.
+ */
+export function assertEngineSupports(options: Pick<TaskOptions, 'runtime' | 'workspaceTmpfs'>, flavor: EngineFlavor): void {
+  if (flavor !== 'podman') return;
+  if (options.runtime === 'runsc') {
+    throw new AirlockError('runtime: runsc (gVisor) is supported on Docker only, and this engine is Podman', { code: 'runtime.unsupportedOnPodman', hint: 'Run the task with runc on Podman, or use a Docker engine with gVisor registered (scripts/setup-engine.sh).', field: 'runtime', actions: [{ kind: 'useRuntime', runtime: 'runc' }] });
+  }
+  if (options.workspaceTmpfs) {
+    throw new AirlockError('workspaceTmpfs: an in-memory workspace is not available on Podman (it ignores the volume options that make the workspace a tmpfs, and the copy would land on disk)', { code: 'options.tmpfsOnPodman', hint: 'Keep the workspace on disk (unset workspaceTmpfs), or use a Docker engine.', field: 'workspaceTmpfs', actions: [{ kind: 'changeSetting', setting: 'workspaceTmpfs' }] });
+  }
+}
+
+export function buildContainerSpec({ id, options, env, expiresAt, layers, flavor = 'docker', rlimits }: ContainerSpecInput): Docker.ContainerCreateOptions {
+  assertEngineSupports(options, flavor);
+  if (flavor === 'podman' && layers) throw new AirlockError('a layered workspace is not available on Podman (it ignores the overlay volume\'s options)', { code: 'layers.podman', hint: 'This is a bug in Airlock; please report it.' });
   const { uid, gid } = uidGid(options.user);
   const labels = taskLabels(id, expiresAt, options.workspace);
   const ttl = Math.max(1, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
@@ -96,14 +135,14 @@ export function buildContainerSpec({ id, options, env, expiresAt, layers }: Cont
       SecurityOpt: ['no-new-privileges:true'],
       Privileged: false,
       ReadonlyRootfs: options.readOnlyRoot,
-      ...processLimits(options),
+      ...processLimits(options, flavor === 'podman' ? rlimits : undefined),
       Memory: options.memory,
       MemorySwap: options.memory,
       NanoCpus: Math.round(options.cpus * 1e9),
       IpcMode: 'private',
       Tmpfs: {
         '/tmp': `rw,nosuid,nodev,size=${options.tmpSize}`,
-        [SANDBOX_HOME]: `rw,nosuid,nodev,size=${options.tmpSize},uid=${uid},gid=${gid},mode=0700`,
+        [SANDBOX_HOME]: homeTmpfs(options, uid, gid, flavor),
       },
       // NoCopy: the engine would otherwise copy the image's own /workspace into the fresh volume, and
       // the task must hold exactly the snapshot.

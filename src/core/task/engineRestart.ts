@@ -6,6 +6,8 @@ import { parseTaskOptions, type TaskOptionsInput } from '../config/taskOptions.j
 import { replaceFile } from '../ground/syncedWrite.js';
 import type { TaskRecord } from '../state/taskRecord.js';
 import type { TaskStore } from '../state/taskStore.js';
+import type { EngineFlavor } from '../engine/engineFlavor.js';
+import type { HostRlimits } from '../engine/podmanLimits.js';
 import { buildContainerSpec } from './containerSpec.js';
 import { basePath, layerVolumeName, type WorkspaceLayers } from './workspaceLayers.js';
 
@@ -90,7 +92,7 @@ async function volumeFolder(docker: Docker, name: string): Promise<string | unde
  * volumes. `buildContainerSpec` re-checks it with `assertHardened` as at start. Or, when the
  * workspace (or the image) is gone from the engine, why the task cannot come back.
  */
-export async function reattachSpec(docker: Docker, record: TaskRecord): Promise<{ spec: Docker.ContainerCreateOptions } | { lost: string }> {
+export async function reattachSpec(docker: Docker, record: TaskRecord, engine: { flavor: EngineFlavor; rlimits?: HostRlimits } = { flavor: 'docker' }): Promise<{ spec: Docker.ContainerCreateOptions } | { lost: string }> {
   const baseVolume = record.snapshot.baseVolume;
   if (!baseVolume || !workspaceCanSurvive(record)) return { lost: WHOLE_COPY_LOST };
   const layerVolume = layerVolumeName(record.id);
@@ -111,5 +113,5 @@ export async function reattachSpec(docker: Docker, record: TaskRecord): Promise<
     return { lost: `${LOST_WITH_ENGINE}: its recorded options no longer read (${(error as Error).message.split('\n')[0]})` };
   }
   const layers: WorkspaceLayers = { baseVolume, basePath: baseFolder, layerVolume, layerPath: layerFolder };
-  return { spec: buildContainerSpec({ id: record.id, options, env: record.env, expiresAt: new Date(record.expiresAt), layers }) };
+  return { spec: buildContainerSpec({ id: record.id, options, env: record.env, expiresAt: new Date(record.expiresAt), layers, ...engine }) };
 }

@@ -6,6 +6,7 @@ import type Docker from 'dockerode';
 import { buildSandboxEnv } from '../config/sandboxEnv.js';
 import { parseTaskOptions, type TaskOptions, type TaskOptionsInput } from '../config/taskOptions.js';
 import { type EngineConnection } from '../engine/locateEngine.js';
+import { type EngineFlavor, engineFlavor } from '../engine/engineFlavor.js';
 import { containerInspectSchema, containerSummarySchema, engineInfoSchema, imageInspectSchema, volumeListSchema } from '../engine/engineSchemas.js';
 import { AirlockError, throwIfAborted } from '../ground/errors.js';
 import { DockerExecBackend } from '../exec/dockerExecBackend.js';
@@ -20,7 +21,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BASE_LABEL, basePath, createBaseVolume, HOST_LABEL, STATE_LABEL, createLayerVolume, fillVolume, layerVolumeName, type WorkspaceLayers } from './workspaceLayers.js';
 import { assertWorkspaceFolder, listWorkspace } from '../snapshot/workspaceListing.js';
-import { buildContainerSpec, sandboxIds } from './containerSpec.js';
+import { assertEngineSupports, buildContainerSpec, sandboxIds } from './containerSpec.js';
+import { assertPodmanCanLimit, podmanHost } from '../engine/podmanHost.js';
+import { type HostRlimits, hostRlimits, isRlimitRefusal, podmanRlimitError } from '../engine/podmanLimits.js';
 import type { OnProgress } from '../ground/progress.js';
 import { taskStatus, unrecordedEnd, type TaskStatus } from './taskStatus.js';
 import { WORKSPACE_PATH } from '../ground/sandboxPaths.js';
@@ -137,6 +140,7 @@ export class TaskService {
   private readonly backends = new Map<string, Promise<ExecBackend>>();
   private readonly reattaching = new Map<string, Promise<TaskRecord>>();
   private layersUnavailable = false;
+  private podmanNoted = false;
 
   constructor(
     readonly engine: EngineConnection,
@@ -147,6 +151,13 @@ export class TaskService {
 
   private get docker(): Docker {
     return this.engine.docker;
+  }
+
+  /** What the container spec needs to know about the engine: which one, and on Podman the limits it may give. */
+  private specEngine(): { flavor: EngineFlavor; rlimits?: HostRlimits } {
+    const flavor = engineFlavor(this.engine.version);
+    // Only a local service shares this host's limits; a remote Podman keeps its own defaults.
+    return flavor === 'podman' && this.engine.endpoint.kind === 'unix' ? { flavor, rlimits: hostRlimits() } : { flavor };
   }
 
   async runtimes(): Promise<string[]> {
@@ -192,6 +203,12 @@ export class TaskService {
    */
   async start(input: TaskOptionsInput, startOptions: StartOptions = {}): Promise<TaskRecord> {
     if (this.layersUnavailable || this.serviceOptions.layers === false) return this.startOnce(input, startOptions, false);
+    if (engineFlavor(this.engine.version) === 'podman') {
+      // Podman ignores a mount's volume driver options, which is what the overlay is (see assertEngineSupports).
+      if (!this.podmanNoted) this.warn('on Podman each task gets a whole private copy of the workspace (Podman cannot mount the layered one), which starts slower for large workspaces');
+      this.podmanNoted = true;
+      return this.startOnce(input, startOptions, false);
+    }
     try {
       return await this.startOnce(input, startOptions, true);
     } catch (error) {
@@ -210,6 +227,9 @@ export class TaskService {
     const env = { ...buildSandboxEnv(options, hostEnv), ...(options.network === 'allowlist' ? proxyEnv() : {}) };
     if (options.network === 'allowlist') this.gatewayLauncher();
     assertWorkspaceFolder(options.workspace);
+    const flavor = engineFlavor(this.engine.version);
+    assertEngineSupports(options, flavor);
+    if (flavor === 'podman') assertPodmanCanLimit(await podmanHost(this.docker));
     if (options.runtime !== 'runc') {
       const available = await this.runtimes();
       if (!available.includes(options.runtime)) {
@@ -279,7 +299,7 @@ export class TaskService {
         await imageWork;
         throwIfAborted(signal);
         onProgress({ step: 'creating', message: 'creating container' });
-        container = await this.docker.createContainer(buildContainerSpec({ id, options, env, expiresAt, layers }));
+        container = await this.docker.createContainer(buildContainerSpec({ id, options, env, expiresAt, layers, ...this.specEngine() }));
         return container;
       })();
       // Observed here so a failure while the copy is still going is not "unhandled"; the original
@@ -317,6 +337,7 @@ export class TaskService {
         try {
           await created.start();
         } catch (error) {
+          if (flavor === 'podman' && isRlimitRefusal(error)) throw podmanRlimitError(error);
           throw layers ? new LayersUnavailable(error) : error;
         }
       }
@@ -779,7 +800,7 @@ export class TaskService {
       await this.loseTask(record, 'ttl expired');
       throw this.endedError(this.store.resolve(record.id));
     }
-    const rebuilt = await reattachSpec(this.docker, record);
+    const rebuilt = await reattachSpec(this.docker, record, this.specEngine());
     if ('lost' in rebuilt) {
       await this.loseTask(record, rebuilt.lost);
       throw this.endedError(this.store.resolve(record.id));
