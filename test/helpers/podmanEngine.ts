@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
-import { connectEngine, type EngineConnection } from '../../src/core/engine/locateEngine.js';
+import type { EngineConnection } from '../../src/core/engine/locateEngine.js';
 import { TASK_LABEL } from '../../src/core/state/taskRecord.js';
-import { TEST_IMAGE } from './realEngine.js';
+import { copyTestImage, waitForEngine, watchChild } from './ownedEngineProcess.js';
 
 /**
  * A Podman API service of the test's own (`podman system service --time=0` on a socket of its
@@ -34,8 +34,6 @@ export interface PodmanEngine {
   log(): string;
   stop(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function findPodman(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat(['/usr/bin', '/usr/local/bin'])) {
@@ -91,29 +89,11 @@ class OwnedPodman implements PodmanEngine {
       : spawn(this.podman, args, { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.child = child;
-    let exitedEarly: string | undefined;
-    this.exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        exitedEarly = `podman exited (${signal ?? `code ${code}`})`;
-        resolve();
-      });
-      child.once('error', (error) => {
-        exitedEarly = `podman did not start: ${error.message}`;
-        resolve();
-      });
-    });
+    const watched = watchChild(child, 'podman');
+    this.exited = watched.exited;
     process.once('exit', this.onExit);
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-      if (exitedEarly) throw new Error(`the ${this.mode} Podman service did not start: ${exitedEarly}\n${this.tail()}`);
-      try {
-        this.connection = await connectEngine({ env: { ...process.env, ...this.env }, timeoutMs: 1000 });
-        this.timings.startMs = Date.now() - started;
-        return;
-      } catch {
-        await sleep(100);
-      }
-    }
-    throw new Error(`the ${this.mode} Podman service did not answer within 60 s\n${this.tail()}`);
+    this.connection = await waitForEngine(this.env, watched, `the ${this.mode} Podman service`, () => this.tail(), 100);
+    this.timings.startMs = Date.now() - started;
   }
 
   /** Airlock's task containers and labelled volumes left in this storage (a crashed run included). */
@@ -125,23 +105,8 @@ class OwnedPodman implements PodmanEngine {
   }
 
   /** The test image, copied from the main engine unless the same image is there already. */
-  async loadImage(): Promise<number | undefined> {
-    const main = await connectEngine({ env: { ...process.env, DOCKER_HOST: '' }, timeoutMs: 3000 });
-    const wanted = (await main.docker.getImage(TEST_IMAGE).inspect()).Id;
-    const have = await this.connection.docker.getImage(TEST_IMAGE).inspect().then((info) => info.Id, () => undefined);
-    // Docker says sha256:<id>; Podman's compatible API says the same id.
-    if (have && have.replace(/^sha256:/, '') === wanted.replace(/^sha256:/, '')) return undefined;
-    const started = Date.now();
-    const archive = await main.docker.getImage(TEST_IMAGE).get();
-    const progress = await this.connection.docker.loadImage(archive);
-    await new Promise<void>((resolve, reject) => this.connection.docker.modem.followProgress(progress, (error: Error | null, output: Array<{ error?: string }>) => {
-      const failed = error ?? output.find((line) => line.error);
-      if (failed) reject(failed instanceof Error ? failed : new Error(failed.error));
-      else resolve();
-    }));
-    const loaded = await this.connection.docker.getImage(TEST_IMAGE).inspect();
-    if (loaded.Id.replace(/^sha256:/, '') !== wanted.replace(/^sha256:/, '')) throw new Error(`Podman (${this.mode}) has ${loaded.Id} as ${TEST_IMAGE}, not ${wanted}`);
-    return Date.now() - started;
+  loadImage(): Promise<number | undefined> {
+    return copyTestImage(this.connection, `Podman (${this.mode})`);
   }
 
   async stop(): Promise<void> {

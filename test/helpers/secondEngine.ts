@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
-import { connectEngine, type EngineConnection } from '../../src/core/engine/locateEngine.js';
+import type { EngineConnection } from '../../src/core/engine/locateEngine.js';
 import { TASK_LABEL } from '../../src/core/state/taskRecord.js';
-import { TEST_IMAGE } from './realEngine.js';
 import { type EngineCertificates, freeLoopbackPort, makeEngineCertificates } from './engineCertificates.js';
+import { copyTestImage, waitForEngine, watchChild } from './ownedEngineProcess.js';
 
 /**
  * A Docker engine of the test's own, to stop and restart under a task while other tests keep
@@ -125,28 +125,11 @@ class OwnedEngine implements SecondEngine {
     const child = spawn(this.dockerd, this.args, { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.child = child;
-    let exitedEarly: string | undefined;
-    this.exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        exitedEarly = `dockerd exited (${signal ?? `code ${code}`})`;
-        resolve();
-      });
-      child.once('error', (error) => {
-        exitedEarly = `dockerd did not start: ${error.message}`;
-        resolve();
-      });
-    });
+    const watched = watchChild(child, 'dockerd');
+    this.exited = watched.exited;
     process.once('exit', this.onExit);
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-      if (exitedEarly) throw new Error(`the second engine did not start: ${exitedEarly}\n${this.tail()}`);
-      try {
-        this.connection = await connectEngine({ env: { ...process.env, ...this.env }, timeoutMs: 1000 });
-        return Date.now() - started;
-      } catch {
-        await sleep(50);
-      }
-    }
-    throw new Error(`the second engine did not answer within 60 s\n${this.tail()}`);
+    this.connection = await waitForEngine(this.env, watched, 'the second engine', () => this.tail());
+    return Date.now() - started;
   }
 
   /** SIGTERM to our own dockerd, then waits for it and the containerd it manages to be gone. */
@@ -179,22 +162,8 @@ class OwnedEngine implements SecondEngine {
   }
 
   /** The test image, copied from the main engine unless the same image is there from an earlier run. */
-  async loadImage(): Promise<number | undefined> {
-    const main = await connectEngine({ timeoutMs: 3000 });
-    const wanted = (await main.docker.getImage(TEST_IMAGE).inspect()).Id;
-    const have = await this.connection.docker.getImage(TEST_IMAGE).inspect().then((info) => info.Id, () => undefined);
-    if (have === wanted) return undefined;
-    const started = Date.now();
-    const archive = await main.docker.getImage(TEST_IMAGE).get();
-    const progress = await this.connection.docker.loadImage(archive);
-    await new Promise<void>((resolve, reject) => this.connection.docker.modem.followProgress(progress, (error: Error | null, output: Array<{ error?: string }>) => {
-      const failed = error ?? output.find((line) => line.error);
-      if (failed) reject(failed instanceof Error ? failed : new Error(failed.error));
-      else resolve();
-    }));
-    const loaded = await this.connection.docker.getImage(TEST_IMAGE).inspect();
-    if (loaded.Id !== wanted) throw new Error(`the second engine has ${loaded.Id} as ${TEST_IMAGE}, not ${wanted}`);
-    return Date.now() - started;
+  loadImage(): Promise<number | undefined> {
+    return copyTestImage(this.connection, 'the second engine');
   }
 
   async stop(): Promise<void> {
