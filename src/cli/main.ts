@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import * as path from 'node:path';
 import { AirlockError, connectEngine, DEFAULT_IMAGE, DEFAULT_RECORD_RETENTION_MS, describeError, formatDoctor, formatZodError, planWorkspaceTask, policyFileSchema, printableJson, printableJsonText, printableLine, printableLines, printableStream, runDoctor, startWorkspaceTask, stateDir, TaskStore, type PolicyFileInput, type PolicyLayer, type TaskOverrides, type WarningDetails } from '../core/index.js';
@@ -226,7 +227,7 @@ export function buildProgram(): Command {
       try {
         const engine = await connectEngine();
         const images = [process.env.AIRLOCK_IMAGE || DEFAULT_IMAGE];
-        const report = await runDoctor(engine, images);
+        const report = await runDoctor(engine, images, { 'state folder': stateDir(), home: os.homedir() });
         process.stdout.write(flags.json ? printableJson(report, 2) + '\n' : printableLines(formatDoctor(report)) + '\n');
       } catch (error) {
         if (flags.json) process.stdout.write(printableJson({ error: describeError(error, cliWording) }) + '\n');

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as vscode from 'vscode';
 import type * as Core from '../core/index.js';
 import type { CommandRegistry } from './commandRegistry.js';
@@ -11,11 +12,11 @@ export function registerDoctor(commands: CommandRegistry, output: vscode.LogOutp
     output.info('Airlock doctor: looking for a container engine…');
     const core = await loadCore();
     if (!core) return undefined;
-    const { connectEngine, formatDoctor, printableLine, runDoctor } = core;
+    const { connectEngine, formatDoctor, printableLine, runDoctor, stateDir } = core;
     try {
       const engine = await connectEngine();
       const image = defaultImage(core);
-      const report = await runDoctor(engine, [image]);
+      const report = await runDoctor(engine, [image], { 'state folder': stateDir(), home: os.homedir() });
       for (const line of formatDoctor(report).split('\n')) output.info(printableLine(line));
       // The image name may come from the user's settings, the version from whatever answers on the socket.
       const problems = [!report.seccomp && 'seccomp is off', !report.images[0]?.present && `image ${printableLine(image)} is not present`].filter(Boolean);

@@ -56,6 +56,12 @@ describe('the bundled `airlock` CLI (integration)', () => {
     assert.equal(report.runsc.works, report.runtimes.includes('runsc'));
     assert.equal(report.images[0].name, TEST_IMAGE);
     assert.equal(report.images[0].present, true);
+    // The engine is on this machine: where it keeps workspaces, and which of our folders share that disk.
+    assert.equal(report.disk.local, true);
+    assert.match(report.disk.dataRoot, /^\//);
+    assert.ok(Array.isArray(report.disk.sharesWith) && report.disk.freeBytes > 0, JSON.stringify(report.disk));
+    const text = airlock(['doctor']);
+    assert.match(text.stdout, new RegExp(`^disk {7}workspaces live in ${report.disk.dataRoot.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(`, 'm'));
   });
 
   test('start, exec, ls, audit and stop work end to end', async (t) => {

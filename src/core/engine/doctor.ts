@@ -1,5 +1,6 @@
 import { describeEndpoint } from './engineEndpoint.js';
 import { type EngineFlavor, engineFlavor, engineName } from './engineFlavor.js';
+import { describeEngineDisk, type EngineDisk, engineDisk } from './engineDisk.js';
 import { engineInfoSchema, imageInspectSchema } from './engineSchemas.js';
 import type { EngineConnection } from './locateEngine.js';
 
@@ -10,10 +11,11 @@ export interface DoctorReport {
   seccomp: boolean;
   runsc: { registered: boolean; works: boolean; detail?: string };
   images: Array<{ name: string; present: boolean; size?: number }>;
+  disk: EngineDisk;
 }
 
 /** What a user needs to know before starting a task: which engine, which runtimes, which images. */
-export async function runDoctor(engine: EngineConnection, images: string[]): Promise<DoctorReport> {
+export async function runDoctor(engine: EngineConnection, images: string[], folders: Record<string, string> = {}): Promise<DoctorReport> {
   const info = engineInfoSchema.parse(await engine.docker.info());
   const runtimes = Object.keys(info.Runtimes).sort();
   const imageReports = await Promise.all(
@@ -69,6 +71,7 @@ export async function runDoctor(engine: EngineConnection, images: string[]): Pro
     seccomp: (info.SecurityOptions ?? []).some((option) => option.includes('seccomp')),
     runsc,
     images: imageReports,
+    disk: engineDisk(info, folders),
   };
 }
 
@@ -80,6 +83,7 @@ export function formatDoctor(report: DoctorReport): string {
     `seccomp    ${report.seccomp ? 'enabled' : 'NOT enabled: the engine has no seccomp support'}`,
     `gVisor     ${report.runsc.works ? 'runsc works' : `runsc unavailable: ${report.runsc.detail}`}`,
     ...report.images.map((image) => `image      ${image.name}: ${image.present ? `present (${Math.round((image.size ?? 0) / 1e6)} MB)` : 'not present (will be pulled on first start)'}`),
+    `disk       ${describeEngineDisk(report.disk)}`,
   ];
   return lines.join('\n');
 }

@@ -19,6 +19,9 @@ export const engineInfoSchema = z.object({
   SecurityOptions: z.array(z.string()).nullish(),
   CgroupVersion: z.string().optional(),
   Name: z.string().optional(),
+  KernelVersion: z.string().optional(),
+  /** Where the engine keeps images, containers and volumes, on its own machine. */
+  DockerRootDir: z.string().optional(),
   /** The engine's clock (RFC 3339, nanoseconds): the clock file times in its containers use. */
   SystemTime: z.string().optional(),
 }).passthrough();
