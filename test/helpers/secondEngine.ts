@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,6 +22,13 @@ import { copyTestImage, waitForEngine, watchChild } from './ownedEngineProcess.j
 
 const DATA_ROOT = process.env.AIRLOCK_TEST_ENGINE2_ROOT || '/var/lib/airlock-test-engine2';
 const inCi = process.env.CI === 'true';
+/** The second engine's default bridge: an interface the test makes, with no address, so nothing is routed. */
+const OWN_BRIDGE = 'airlock-e2br';
+
+function ensureOwnBridge(): void {
+  if (fs.existsSync(`/sys/class/net/${OWN_BRIDGE}`)) return;
+  execFileSync('ip', ['link', 'add', OWN_BRIDGE, 'type', 'bridge'], { stdio: 'ignore' });
+}
 
 export interface SecondEngine {
   /** unix:///…/docker.sock, as DOCKER_HOST takes it. */
@@ -101,7 +108,9 @@ class OwnedEngine implements SecondEngine {
       '--iptables=false',
       '--ip-masq=false',
       '--ip-forward=false',
-      '--bridge=none',
+      // A bridge of its own, never `--bridge=none`: with none, dockerd deletes the host's docker0
+      // at start (moby's removeDefaultBridgeInterface), breaking the main engine's bridge network.
+      '--bridge', OWN_BRIDGE,
       '-H', tcpHost,
       '--tlsverify',
       '--tlscacert', certificates.caFile,
@@ -170,6 +179,11 @@ class OwnedEngine implements SecondEngine {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) await this.clean().catch(() => undefined);
     await this.halt();
     fs.rmSync(this.dir, { recursive: true, force: true });
+    try {
+      execFileSync('ip', ['link', 'del', OWN_BRIDGE], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
   }
 }
 
@@ -180,6 +194,7 @@ async function startOwned(): Promise<OwnedEngine> {
   const dockerd = findDockerd();
   if (!dockerd) throw new Error('dockerd is not installed (scripts/setup-engine.sh installs it)');
   fs.mkdirSync(DATA_ROOT, { recursive: true, mode: 0o711 });
+  ensureOwnBridge();
   // Short: the managed containerd's socket goes under the exec root, and a Unix socket path has 108 bytes.
   const engine = new OwnedEngine(dockerd, fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-engine2-')), await freeLoopbackPort());
   try {

@@ -43,7 +43,15 @@ export class SshEngineAgent extends http.Agent {
   private readonly connections: Connection[] = [];
 
   constructor(private readonly SshClient: SshClientClass, private readonly target: SshTarget, private readonly options: SshClientOptions) {
-    super({ keepAlive: false });
+    // Kept alive: a request on a kept channel costs one round trip, a new one an ssh channel and
+    // a dial-stdio process on the engine host. A kept channel is unref'd, so it holds no process open.
+    super({ keepAlive: true });
+  }
+
+  /** http's own version sets TCP keep-alive and a socket timeout, which a channel does not have. */
+  override keepSocketAlive(socket: Duplex): boolean {
+    (socket as Duplex & { unref(): void }).unref();
+    return true;
   }
 
   private connect(): Connection {
