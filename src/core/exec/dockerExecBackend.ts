@@ -35,7 +35,22 @@ export class DockerExecBackend implements ExecBackend {
     });
     const stream = await exec.start({ hijack: true, stdin: Boolean(request.stdin), Tty: Boolean(request.tty) });
     // The engine sizes an exec's terminal only once it has started (ConsoleSize at create needs API 1.42).
-    const resize = (size: TerminalSize) => void exec.resize({ h: size.rows, w: size.cols }).catch(() => undefined);
+    // One resize at a time, the newest size last: two in flight can reach the engine in either order,
+    // and a window resized right after start would keep the size it started with.
+    let wanted: TerminalSize | undefined;
+    let sending = false;
+    const resize = (size: TerminalSize) => {
+      wanted = size;
+      if (sending) return;
+      sending = true;
+      void (async () => {
+        for (let next: TerminalSize | undefined = wanted; next; next = wanted as TerminalSize | undefined) {
+          wanted = undefined;
+          await exec.resize({ h: next.rows, w: next.cols }).catch(() => undefined);
+        }
+        sending = false;
+      })();
+    };
     const terminal = request.tty && request.terminal;
     if (terminal) resize(terminal.size());
     const resizing = terminal ? terminal.onResize?.(resize) : undefined;
