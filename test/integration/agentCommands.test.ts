@@ -269,5 +269,7 @@ async function driveShell(cwd: string, env: NodeJS.ProcessEnv, steps: ShellStep[
     return transcript;
   } finally {
     clearTimeout(timer);
+    // A step that timed out leaves the terminal running: end it, or its open pipes keep this test file alive.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }
