@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, type TestContext } from 'node:test';
-import type Docker from 'dockerode';
-import { connectEngine } from '../../src/core/engine/locateEngine.js';
-import { TASK_LABEL } from '../../src/core/state/taskRecord.js';
+import { connectEngine, type EngineConnection } from '../../src/core/engine/locateEngine.js';
+import { labelled } from '../helpers/realEngine.js';
 import { secondEngine, stopSecondEngine } from '../helpers/secondEngine.js';
 import { sshEngine, stopSshEngine } from '../helpers/sshEngine.js';
 import { clickScmTitleAction, scmResource } from './harness/scm.js';
@@ -27,13 +26,8 @@ after(async () => {
   await stopSecondEngine();
 });
 
-async function onEngine(docker: Docker, id: string): Promise<{ containers: number; volumes: number }> {
-  const filters = { label: [`${TASK_LABEL}=${id}`] };
-  return { containers: (await docker.listContainers({ all: true, filters })).length, volumes: ((await docker.listVolumes({ filters })).Volumes ?? []).length };
-}
-
-/** The same steps on either engine; `docker` is a client of that engine for what the screen cannot show. */
-function wholeTaskInVsCode(session: E2ESession, name: string, engine: () => Docker): void {
+/** The same steps on either engine; `engine` is a connection to it for what the screen cannot show. */
+function wholeTaskInVsCode(session: E2ESession, name: string, engine: () => EngineConnection): void {
   let taskId = '';
   const task = () => new RegExp(`^sample-project · ${taskId}$`);
 
@@ -47,7 +41,7 @@ function wholeTaskInVsCode(session: E2ESession, name: string, engine: () => Dock
     taskId = /task ([0-9a-f]{12})/.exec(await running.innerText())![1];
     const row = await waitForTreeItem(page, 'Tasks', task(), 60_000);
     await row.locator('.label-description', { hasText: /^running · runc · / }).waitFor({ timeout: 30_000 });
-    assert.equal((await onEngine(engine(), taskId)).containers, 1, 'the container is on the remote engine');
+    assert.equal((await labelled(engine(), taskId)).containers, 1, 'the container is on the remote engine');
     await session.shot(`${name}-running`);
   });
 
@@ -70,32 +64,28 @@ function wholeTaskInVsCode(session: E2ESession, name: string, engine: () => Dock
     await clickTreeItemAction(page, 'Tasks', task(), 'Stop Task');
     await answerDialog(page, 'Stop');
     await treeItems(page, 'Tasks', task()).first().waitFor({ state: 'detached', timeout: 60_000 });
-    assert.deepEqual(await onEngine(engine(), taskId), { containers: 0, volumes: 0 });
+    assert.deepEqual(await labelled(engine(), taskId), { containers: 0, volumes: 0 });
   });
 }
 
-describe('Airlock in VS Code with a remote engine over tcp+TLS', () => {
-  const env: Record<string, string> = {};
-  let docker: Docker | undefined;
-  before(async () => {
-    const engine = await secondEngine(hookContext);
-    if (!engine) return;
-    Object.assign(env, engine.tls.env);
-    docker = (await connectEngine({ env: { ...process.env, ...env }, timeoutMs: 5000 })).docker;
+/**
+ * A code-server session whose environment points at the engine `start` brings up (filled in by
+ * a before hook registered ahead of the session's own, which reads it when it starts the server).
+ */
+function remoteEngineSuite(title: string, name: string, start: () => Promise<NodeJS.ProcessEnv | undefined>): void {
+  describe(title, () => {
+    const env: Record<string, string> = {};
+    let connection: EngineConnection | undefined;
+    before(async () => {
+      const engineEnv = await start();
+      if (!engineEnv) return;
+      Object.assign(env, engineEnv);
+      connection = await connectEngine({ env: { ...process.env, ...env }, timeoutMs: 10_000 });
+    });
+    const session = useE2ESession({ name: `remote-${name}`, files: FILES, trust: true, env });
+    wholeTaskInVsCode(session, name, () => connection!);
   });
-  const session = useE2ESession({ name: 'remote-tls', files: FILES, trust: true, env });
-  wholeTaskInVsCode(session, 'tls', () => docker!);
-});
+}
 
-describe('Airlock in VS Code with a remote engine over ssh', () => {
-  const env: Record<string, string> = {};
-  let docker: Docker | undefined;
-  before(async () => {
-    const ssh = await sshEngine(hookContext);
-    if (!ssh) return;
-    Object.assign(env, ssh.env);
-    docker = (await connectEngine({ env: { ...process.env, ...env }, timeoutMs: 10_000 })).docker;
-  });
-  const session = useE2ESession({ name: 'remote-ssh', files: FILES, trust: true, env });
-  wholeTaskInVsCode(session, 'ssh', () => docker!);
-});
+remoteEngineSuite('Airlock in VS Code with a remote engine over tcp+TLS', 'tls', async () => (await secondEngine(hookContext))?.tls.env);
+remoteEngineSuite('Airlock in VS Code with a remote engine over ssh', 'ssh', async () => (await sshEngine(hookContext))?.env);

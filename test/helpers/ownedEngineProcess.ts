@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { connectEngine, type EngineConnection } from '../../src/core/engine/locateEngine.js';
+import { TASK_LABEL } from '../../src/core/state/taskRecord.js';
 import { TEST_IMAGE } from './realEngine.js';
 
 /**
@@ -68,4 +69,12 @@ export async function copyTestImage(target: EngineConnection, what: string): Pro
   const loaded = await target.docker.getImage(TEST_IMAGE).inspect();
   if (!sameImage(loaded.Id, wanted)) throw new Error(`${what} has ${loaded.Id} as ${TEST_IMAGE}, not ${wanted}`);
   return Date.now() - started;
+}
+
+/** One task's containers and volumes on an engine the test owns, by id and name. */
+export async function taskObjects(engine: { connection: EngineConnection }, id: string): Promise<{ containers: string[]; volumes: string[] }> {
+  const filters = { label: [`${TASK_LABEL}=${id}`] };
+  const containers = await engine.connection.docker.listContainers({ all: true, filters });
+  const volumes = (await engine.connection.docker.listVolumes({ filters })).Volumes ?? [];
+  return { containers: containers.map((item) => item.Id), volumes: volumes.map((volume) => volume.Name) };
 }

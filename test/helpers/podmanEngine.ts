@@ -181,13 +181,6 @@ export async function stopPodmanEngines(): Promise<void> {
   }
 }
 
-/** The task's containers and volumes on that Podman, by Airlock's task label. */
-export async function podmanTaskObjects(engine: PodmanEngine, id: string): Promise<{ containers: string[]; volumes: string[] }> {
-  const filters = { label: [`${TASK_LABEL}=${id}`] };
-  const containers = await engine.connection.docker.listContainers({ all: true, filters });
-  const volumes = (await engine.connection.docker.listVolumes({ filters })).Volumes ?? [];
-  return { containers: containers.map((item) => item.Id), volumes: volumes.map((volume) => volume.Name) };
-}
 
 /** Every volume name on that Podman (a task's workspace volume is anonymous there, and unlabelled). */
 export async function podmanVolumeNames(engine: PodmanEngine): Promise<string[]> {

@@ -4,7 +4,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { EngineConnection } from '../../src/core/engine/locateEngine.js';
-import { TASK_LABEL } from '../../src/core/state/taskRecord.js';
 import { type EngineCertificates, freeLoopbackPort, makeEngineCertificates } from './engineCertificates.js';
 import { copyTestImage, waitForEngine, watchChild } from './ownedEngineProcess.js';
 
@@ -229,10 +228,3 @@ export async function stopSecondEngine(): Promise<void> {
   if (result && !(result instanceof Error)) await result.stop();
 }
 
-/** Task containers and volumes on that engine for one task, as `labelled` counts them on the main one. */
-export async function taskObjects(engine: SecondEngine, id: string): Promise<{ containers: string[]; volumes: string[] }> {
-  const filters = { label: [`${TASK_LABEL}=${id}`] };
-  const containers = await engine.connection.docker.listContainers({ all: true, filters });
-  const volumes = (await engine.connection.docker.listVolumes({ filters })).Volumes ?? [];
-  return { containers: containers.map((item) => item.Id), volumes: volumes.map((volume) => volume.Name) };
-}

@@ -9,7 +9,8 @@ import { TaskWatcher } from '../../src/core/task/taskEvents.js';
 import { TaskService } from '../../src/core/task/taskService.js';
 import { launchNode, until } from '../helpers/cliProcess.js';
 import { run, TEST_IMAGE } from '../helpers/realEngine.js';
-import { secondEngine, stopSecondEngine, taskObjects, type SecondEngine } from '../helpers/secondEngine.js';
+import { taskObjects } from '../helpers/ownedEngineProcess.js';
+import { secondEngine, stopSecondEngine, type SecondEngine } from '../helpers/secondEngine.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
 
 /**

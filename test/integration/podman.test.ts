@@ -5,7 +5,8 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { copyBundle } from '../helpers/cliBundle.js';
 import { type CliResult, launchNode } from '../helpers/cliProcess.js';
 import { startOrigin, type Origin } from '../helpers/egressFixtures.js';
-import { cgroupV2, type PodmanEngine, podmanEngine, type PodmanMode, podmanTaskObjects, podmanVolumeNames, stopPodmanEngines } from '../helpers/podmanEngine.js';
+import { taskObjects } from '../helpers/ownedEngineProcess.js';
+import { cgroupV2, type PodmanEngine, podmanEngine, type PodmanMode, podmanVolumeNames, stopPodmanEngines } from '../helpers/podmanEngine.js';
 import { TEST_IMAGE } from '../helpers/realEngine.js';
 import { makeTempDir, removeTempDirs } from '../helpers/tempWorkspace.js';
 
@@ -132,7 +133,7 @@ async function wholeTask(t: TestContext, engine: PodmanEngine): Promise<void> {
   const stop = await run(['stop', id]);
   assert.equal(stop.status, 0, stop.stderr);
   stopped = true;
-  assert.deepEqual(await podmanTaskObjects(engine, id), { containers: [], volumes: [] });
+  assert.deepEqual(await taskObjects(engine, id), { containers: [], volumes: [] });
   const containers = await engine.connection.docker.listContainers({ all: true });
   assert.ok(!containers.some((item) => item.Names.includes(`/airlock-${id}`)), 'the task container is gone');
   assert.ok(!(await podmanVolumeNames(engine)).includes(workspaceMount.Name), `workspace volume ${workspaceMount.Name} is left behind`);

@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import type Docker from 'dockerode';
-import { connectEngine } from '../../src/core/engine/locateEngine.js';
+import { connectEngine, type EngineConnection } from '../../src/core/engine/locateEngine.js';
 import { TASK_LABEL } from '../../src/core/state/taskRecord.js';
 import { copyBundle } from '../helpers/cliBundle.js';
 import { type CliResult, launchNode } from '../helpers/cliProcess.js';
 import { startOrigin, type Origin } from '../helpers/egressFixtures.js';
-import { TEST_IMAGE } from '../helpers/realEngine.js';
+import { labelled, TEST_IMAGE } from '../helpers/realEngine.js';
 import { secondEngine, stopSecondEngine } from '../helpers/secondEngine.js';
 import { sshEngine, stopSshEngine } from '../helpers/sshEngine.js';
 import { makeTempDir, removeTempDirs, writeFiles } from '../helpers/tempWorkspace.js';
@@ -44,17 +43,12 @@ interface Remote {
   name: string;
   env: NodeJS.ProcessEnv;
   /** A client of the same engine, for what the test checks behind the CLI's back. */
-  docker: Docker;
+  connection: EngineConnection;
 }
 
 function airlockOn(remote: Remote, state: string) {
   return (args: string[], timeoutMs = 180_000): Promise<CliResult> =>
     launchNode([cli, ...args], { env: { ...remote.env, AIRLOCK_STATE_DIR: state, AIRLOCK_DAEMON: '0', AIRLOCK_IMAGE: TEST_IMAGE, AIRLOCK_TEST_RESOLVE: JSON.stringify(RESOLVE) }, timeoutMs }).result;
-}
-
-async function labelled(docker: Docker, id: string): Promise<{ containers: number; volumes: number }> {
-  const filters = { label: [`${TASK_LABEL}=${id}`] };
-  return { containers: (await docker.listContainers({ all: true, filters })).length, volumes: ((await docker.listVolumes({ filters })).Volumes ?? []).length };
 }
 
 /** start → exec → egress → diff → apply → stop, each checked by what it left: output, host files, the engine's objects. */
@@ -71,7 +65,7 @@ async function wholeTask(remote: Remote): Promise<Record<string, number>> {
   const id = started.stdout.trim();
   assert.match(id, /^[0-9a-f]{12}$/);
   try {
-    const onEngine = await labelled(remote.docker, id);
+    const onEngine = await labelled(remote.connection, id);
     assert.equal(onEngine.containers, 1, `the task's container is on the ${remote.name} engine`);
 
     const ran = await airlock(['exec', id, '--', 'sh', '-c', 'cat README.md; id -u; test -e .env || echo no-env; echo to-stderr >&2; exit 3']);
@@ -108,7 +102,7 @@ async function wholeTask(remote: Remote): Promise<Record<string, number>> {
     ms.stop = stopped.ms;
     assert.equal(stopped.status, 0, stopped.stderr);
   }
-  assert.deepEqual(await labelled(remote.docker, id), { containers: 0, volumes: 0 }, `stop leaves nothing of the task on the ${remote.name} engine`);
+  assert.deepEqual(await labelled(remote.connection, id), { containers: 0, volumes: 0 }, `stop leaves nothing of the task on the ${remote.name} engine`);
   return ms;
 }
 
@@ -117,7 +111,7 @@ async function refusedStart(t: TestContext, remote: Remote, message: RegExp, hin
   const state = makeTempDir('airlock-remote-refused-');
   const workspace = makeTempDir('airlock-remote-refused-ws-');
   writeFiles(workspace, { 'README.md': 'refused\n' });
-  const before = (await remote.docker.listContainers({ all: true, filters: { label: [TASK_LABEL] } })).length;
+  const before = (await remote.connection.docker.listContainers({ all: true, filters: { label: [TASK_LABEL] } })).length;
   const started = await airlockOn(remote, state)(['start', '--workspace', workspace, '--image', TEST_IMAGE]);
   assert.equal(started.status, 1, started.stdout + started.stderr);
   assert.equal(started.stdout, '');
@@ -127,7 +121,7 @@ async function refusedStart(t: TestContext, remote: Remote, message: RegExp, hin
   assert.match(advice, /^ {2}→ /);
   assert.match(advice, hint);
   assert.deepEqual(rest, [], 'one message and one hint');
-  assert.equal((await remote.docker.listContainers({ all: true, filters: { label: [TASK_LABEL] } })).length, before, 'nothing was created on the engine');
+  assert.equal((await remote.connection.docker.listContainers({ all: true, filters: { label: [TASK_LABEL] } })).length, before, 'nothing was created on the engine');
   const tasks = fs.existsSync(path.join(state, 'tasks')) ? fs.readdirSync(path.join(state, 'tasks')) : [];
   assert.deepEqual(tasks, [], 'no task record was written');
   t.diagnostic(said);
@@ -141,7 +135,7 @@ describe('a remote engine over tcp:// with TLS (integration)', () => {
     const mainBefore = (await main.docker.listContainers({ all: true, filters: { label: [TASK_LABEL] } })).length;
     const connection = await connectEngine({ env: { ...process.env, ...engine.tls.env }, timeoutMs: 5000 });
     assert.equal(connection.endpoint.kind, 'tcp');
-    const ms = await wholeTask({ name: 'tls', env: engine.tls.env, docker: connection.docker });
+    const ms = await wholeTask({ name: 'tls', env: engine.tls.env, connection });
     assert.equal((await main.docker.listContainers({ all: true, filters: { label: [TASK_LABEL] } })).length, mainBefore, 'the local engine was never used');
     t.diagnostic(`tcp+TLS ms: ${JSON.stringify(ms)}`);
   });
@@ -150,7 +144,7 @@ describe('a remote engine over tcp:// with TLS (integration)', () => {
     const engine = await secondEngine(t);
     if (!engine) return;
     const connection = await connectEngine({ env: { ...process.env, ...engine.tls.env }, timeoutMs: 5000 });
-    await refusedStart(t, { name: 'tls', env: { ...engine.tls.env, DOCKER_CERT_PATH: engine.tls.otherCaDir }, docker: connection.docker }, /127\.0\.0\.1.*did not agree on certificates/, /DOCKER_CERT_PATH/);
+    await refusedStart(t, { name: 'tls', env: { ...engine.tls.env, DOCKER_CERT_PATH: engine.tls.otherCaDir }, connection }, /127\.0\.0\.1.*did not agree on certificates/, /DOCKER_CERT_PATH/);
   });
 });
 
@@ -161,7 +155,7 @@ describe('a remote engine over ssh:// (integration)', () => {
     const connection = await connectEngine({ env: { ...process.env, ...ssh.env }, timeoutMs: 10_000 });
     assert.equal(connection.endpoint.kind, 'ssh');
     const logins = ssh.acceptedLogins();
-    const ms = await wholeTask({ name: 'ssh', env: ssh.env, docker: connection.docker });
+    const ms = await wholeTask({ name: 'ssh', env: ssh.env, connection });
     assert.ok(ssh.acceptedLogins() > logins + 5, `the CLI's engine calls logged in over ssh (${ssh.acceptedLogins() - logins} logins)`);
     t.diagnostic(`ssh ms: ${JSON.stringify(ms)}; logins ${ssh.acceptedLogins() - logins}`);
   });
@@ -172,7 +166,7 @@ describe('a remote engine over ssh:// (integration)', () => {
     const home = makeTempDir('airlock-remote-nohosts-');
     fs.mkdirSync(path.join(home, '.ssh'));
     const connection = await connectEngine({ env: { ...process.env, ...ssh.env }, timeoutMs: 10_000 });
-    await refusedStart(t, { name: 'ssh', env: { ...ssh.env, HOME: home }, docker: connection.docker }, new RegExp(`\\[127\\.0\\.0\\.1\\]:${ssh.port} is not in known_hosts`), new RegExp(`ssh -p ${ssh.port} root@127\\.0\\.0\\.1`));
+    await refusedStart(t, { name: 'ssh', env: { ...ssh.env, HOME: home }, connection }, new RegExp(`\\[127\\.0\\.0\\.1\\]:${ssh.port} is not in known_hosts`), new RegExp(`ssh -p ${ssh.port} root@127\\.0\\.0\\.1`));
   });
 
   test('a host whose key is not the one known_hosts has (someone in between) is refused; nothing is created', SLOW, async (t) => {
@@ -185,6 +179,6 @@ describe('a remote engine over ssh:// (integration)', () => {
     const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), Buffer.alloc(32, 7)]);
     fs.writeFileSync(path.join(home, '.ssh', 'known_hosts'), `${name} ${type} ${blob.toString('base64')}\n`);
     const connection = await connectEngine({ env: { ...process.env, ...ssh.env }, timeoutMs: 10_000 });
-    await refusedStart(t, { name: 'ssh', env: { ...ssh.env, HOME: home }, docker: connection.docker }, /different host key than known_hosts has/, /replace its line in known_hosts/);
+    await refusedStart(t, { name: 'ssh', env: { ...ssh.env, HOME: home }, connection }, /different host key than known_hosts has/, /replace its line in known_hosts/);
   });
 });
