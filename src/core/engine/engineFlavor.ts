@@ -19,6 +19,12 @@ interface Dialer {
   dial(options: { path: string; method: string; statusCodes: Record<number, boolean | string>; options: object }, callback: (error: Error | null, data: unknown) => void): void;
 }
 
+/** A GET of an engine route dockerode has no method for (Podman's own, or /version from a container's modem). */
+export function engineGet(modem: unknown, route: string): Promise<unknown> {
+  const dialer = modem as Dialer;
+  return new Promise((resolve, reject) => dialer.dial({ path: `${route}?`, method: 'GET', statusCodes: { 200: true, 500: 'server error' }, options: {} }, (error, data) => (error ? reject(error) : resolve(data))));
+}
+
 const flavors = new WeakMap<object, Promise<EngineFlavor>>();
 
 /**
@@ -32,10 +38,7 @@ export function flavorOf(target: { modem?: unknown }): Promise<EngineFlavor> {
   if (!modem || typeof modem.dial !== 'function') return Promise.resolve('docker');
   let known = flavors.get(modem);
   if (!known) {
-    known = new Promise<EngineFlavor>((resolve, reject) => modem.dial({ path: '/version?', method: 'GET', statusCodes: { 200: true, 500: 'server error' }, options: {} }, (error, data) => {
-      if (error) reject(error);
-      else resolve(engineFlavor(data as Pick<EngineVersion, 'Components'>));
-    }));
+    known = engineGet(modem, '/version').then((data) => engineFlavor(data as Pick<EngineVersion, 'Components'>));
     known.catch(() => flavors.delete(modem));
     flavors.set(modem, known);
   }

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import { AirlockError } from '../ground/errors.js';
+import { engineGet } from './engineFlavor.js';
 
 /** The parts of Podman's own libpod info Airlock reads (its routes need a version; 4.0.0 is the oldest 4.x serves): the Docker-compatible /info says neither. */
 const podmanInfoSchema = z.object({
@@ -17,9 +18,7 @@ export interface PodmanHost {
 
 /** Whether the Podman service runs rootless, and on which cgroup version (from its libpod API). */
 export async function podmanHost(docker: Docker): Promise<PodmanHost> {
-  const modem = docker.modem as unknown as { dial(options: object, callback: (error: Error | null, data: unknown) => void): void };
-  const data = await new Promise<unknown>((resolve, reject) => modem.dial({ path: '/v4.0.0/libpod/info?', method: 'GET', statusCodes: { 200: true, 500: 'server error' }, options: {} }, (error, body) => (error ? reject(error) : resolve(body))));
-  const { host } = podmanInfoSchema.parse(data);
+  const { host } = podmanInfoSchema.parse(await engineGet(docker.modem, '/v4.0.0/libpod/info'));
   return { rootless: host.security?.rootless === true, cgroupVersion: host.cgroupVersion };
 }
 

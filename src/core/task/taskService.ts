@@ -153,9 +153,14 @@ export class TaskService {
     return this.engine.docker;
   }
 
+  /** Docker or Podman, from the engine's version answer. */
+  private get flavor(): EngineFlavor {
+    return engineFlavor(this.engine.version);
+  }
+
   /** What the container spec needs to know about the engine: which one, and on Podman the limits it may give. */
   private specEngine(): { flavor: EngineFlavor; rlimits?: HostRlimits } {
-    const flavor = engineFlavor(this.engine.version);
+    const flavor = this.flavor;
     // Only a local service shares this host's limits; a remote Podman keeps its own defaults.
     return flavor === 'podman' && this.engine.endpoint.kind === 'unix' ? { flavor, rlimits: hostRlimits() } : { flavor };
   }
@@ -203,7 +208,7 @@ export class TaskService {
    */
   async start(input: TaskOptionsInput, startOptions: StartOptions = {}): Promise<TaskRecord> {
     if (this.layersUnavailable || this.serviceOptions.layers === false) return this.startOnce(input, startOptions, false);
-    if (engineFlavor(this.engine.version) === 'podman') {
+    if (this.flavor === 'podman') {
       // Podman ignores a mount's volume driver options, which is what the overlay is (see assertEngineSupports).
       if (!this.podmanNoted) this.warn('on Podman each task gets a whole private copy of the workspace (Podman cannot mount the layered one), which starts slower for large workspaces');
       this.podmanNoted = true;
@@ -227,7 +232,7 @@ export class TaskService {
     const env = { ...buildSandboxEnv(options, hostEnv), ...(options.network === 'allowlist' ? proxyEnv() : {}) };
     if (options.network === 'allowlist') this.gatewayLauncher();
     assertWorkspaceFolder(options.workspace);
-    const flavor = engineFlavor(this.engine.version);
+    const flavor = this.flavor;
     assertEngineSupports(options, flavor);
     if (flavor === 'podman') assertPodmanCanLimit(await podmanHost(this.docker));
     if (options.runtime !== 'runc') {
